@@ -1,0 +1,66 @@
+// swift-tools-version: 6.1
+// Flotilla: a multi-Raft sharded key-value service speaking the etcd v3 API.
+// Module layering (imports point downward only) is documented in docs/architecture.md.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "flotilla",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "flotilla", targets: ["flotilla"]),
+        .executable(name: "flotctl", targets: ["flotctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // L0: value types and codecs shared by every module.
+        .target(name: "Base", swiftSettings: strict),
+
+        // L1: pure cores and storage libraries.
+        .target(name: "RaftCore", dependencies: ["Base"], swiftSettings: strict),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .target(name: "LZ4", dependencies: ["CLZ4"], swiftSettings: strict),
+        .target(name: "PageStore", dependencies: ["Base"], swiftSettings: strict),
+        .target(name: "MVCC", dependencies: ["Base", "PageStore"], swiftSettings: strict),
+
+        // Test-only: the seeded deterministic simulator that drives the real RaftCore.
+        .target(name: "Simulation", dependencies: ["Base", "RaftCore"], swiftSettings: strict),
+
+        // L5: executables.
+        .executableTarget(
+            name: "flotilla",
+            dependencies: ["Base", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "flotctl",
+            dependencies: ["Base", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+
+        // Developer tools run through Tools/ scripts (simulator runner, benchmarks).
+        .executableTarget(
+            name: "FlotillaSim",
+            dependencies: ["Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "FlotillaBench",
+            dependencies: [
+                "Base", "LZ4", "Simulation", "RaftCore", "PageStore", "MVCC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+
+        .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "Base"], swiftSettings: strict),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "RaftCore", "Base"], swiftSettings: strict),
+        .testTarget(name: "LZ4Tests", dependencies: ["LZ4"], swiftSettings: strict),
+        .testTarget(name: "PageStoreTests", dependencies: ["PageStore", "Base"], swiftSettings: strict),
+        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "PageStore", "Base"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+print("simulator not yet built")
