@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// Release-mode benchmarks, one subcommand per area; Tools/bench-* scripts run them.
+@main
+struct FlotillaBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flotilla-bench",
+        abstract: "Flotilla benchmarks (run through Tools/bench-*, release builds).",
+        subcommands: [LZ4Bench.self, RaftBench.self, StorageBench.self]
+    )
+}
