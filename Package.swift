@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "LZ4", dependencies: ["CLZ4"], swiftSettings: strict),
         .target(name: "PageStore", dependencies: ["Base"], swiftSettings: strict),
         .target(name: "MVCC", dependencies: ["Base", "PageStore"], swiftSettings: strict),
+        .target(name: "WAL", dependencies: ["Base", "RaftCore"], swiftSettings: strict),
 
         // Test-only: the seeded deterministic simulator that drives the real RaftCore.
         .target(name: "Simulation", dependencies: ["Base", "RaftCore"], swiftSettings: strict),
@@ -61,6 +62,7 @@ let package = Package(
         .testTarget(name: "LZ4Tests", dependencies: ["LZ4"], swiftSettings: strict),
         .testTarget(name: "PageStoreTests", dependencies: ["PageStore", "Base"], swiftSettings: strict),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "PageStore", "Base"], swiftSettings: strict),
+        .testTarget(name: "WALTests", dependencies: ["WAL", "RaftCore", "Base"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

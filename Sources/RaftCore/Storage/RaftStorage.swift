@@ -1,5 +1,3 @@
-public import Base
-
 /// The read side of a replica's stable log, owned by the application: the core reads
 /// persisted entries through it and never writes it. The application appends to it
 /// (after persisting) when it handles a `Ready`.

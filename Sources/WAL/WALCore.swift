@@ -1,0 +1,192 @@
+import Base
+import RaftCore
+
+/// One live segment: its open file and, per range, the highest entry index it holds
+/// (what segment GC compares with each range's durably applied index).
+struct SegmentInfo {
+    let file: SegmentFile
+    var maxIndex: [RangeID: UInt64] = [:]
+    var seq: UInt64 { file.seq }
+}
+
+/// The whole mutable state of the write-ahead log and its operations, run under the
+/// `WriteAheadLog`'s lock. Owns the segment files and every range's log index.
+struct WALCore {
+    let directory: String
+    let options: WALOptions
+    /// Live segments in sequence order; the last one is the one being written.
+    var segments: [SegmentInfo] = []
+    /// Where the next frame goes in the active segment.
+    var writeOffset = WALFormat.headerSize
+    var ranges: [RangeID: RangeLogIndex] = [:]
+    var stats = WALStats()
+    var closed = false
+    private var encoder = BinaryWriter(capacity: 1 << 16)
+    private var entryOffsets: [[Int]] = []
+
+    init(directory: String, options: WALOptions) {
+        self.directory = directory
+        self.options = options
+    }
+
+    @inline(__always) func fault(_ point: WALFaultPoint) throws(WALError) {
+        #if DEBUG
+        if let hook = options.faultHook { try hook(point) }
+        #endif
+    }
+
+    // MARK: applying records to the in-memory index
+
+    /// Applies one record (just written, or replayed) to the range indexes.
+    mutating func apply(_ record: WALRecord, entryFileOffsets: [Int], segmentIndex: Int) {
+        switch record {
+        case .entries(let range, let entries):
+            guard let last = entries.last else { return }
+            ranges[range, default: RangeLogIndex()].append(
+                entries, offsets: entryFileOffsets, segment: segments[segmentIndex].seq,
+                cacheLimitBytes: options.cacheBytesPerRange)
+            let old = segments[segmentIndex].maxIndex[range] ?? 0
+            segments[segmentIndex].maxIndex[range] = max(old, last.index)
+        case .hardState(let range, let hs):
+            ranges[range, default: RangeLogIndex()].hardState = hs
+        case .compact(let range, let firstIndex, let term):
+            ranges[range, default: RangeLogIndex()].compact(firstIndex: firstIndex, term: term)
+        case .snapshotReset(let range, let index, let term):
+            ranges[range, default: RangeLogIndex()].resetToSnapshot(index: index, term: term)
+        case .rangeRemoved(let range):
+            ranges[range] = nil
+            for i in segments.indices { segments[i].maxIndex[range] = nil }
+        case .seal:
+            break
+        }
+    }
+
+    // MARK: writing
+
+    /// Encodes `records` as one frame into `encoder` (after what it holds), remembering
+    /// each entry's offset relative to the encoder's start.
+    private mutating func encodeFrame(_ records: [WALRecord]) {
+        let frameStart = encoder.count
+        encoder.write(UInt32(0))  // length, patched below
+        encoder.write(UInt32(0))  // checksum, patched below
+        encoder.write(UInt32(records.count))
+        for record in records {
+            if case .entries(let range, let entries) = record {
+                encoder.write(WALRecordKind.entries.rawValue)
+                encoder.write(range.rawValue)
+                encoder.write(UInt32(entries.count))
+                var offsets: [Int] = []
+                offsets.reserveCapacity(entries.count)
+                for e in entries {
+                    offsets.append(encoder.count)
+                    encoder.writeEntry(e)
+                }
+                entryOffsets.append(offsets)
+            } else {
+                encoder.writeRecord(record)
+                entryOffsets.append([])
+            }
+        }
+        let payloadStart = frameStart + WALFormat.frameHeaderSize
+        let length = UInt32(encoder.count - payloadStart)
+        let crc = encoder.bytes.withUnsafeBytes {
+            WALFormat.frameChecksum(length: length, payload: UnsafeRawBufferPointer(rebasing: $0[payloadStart...]))
+        }
+        encoder.overwrite(length, at: frameStart)
+        encoder.overwrite(crc, at: frameStart + 4)
+        encoder.pad(toMultipleOf: WALFormat.alignment)
+    }
+
+    /// Writes `records` as one frame with one write and one fdatasync, rotating to a new
+    /// segment first when the active one is full. Returns the number of entries written.
+    mutating func append(_ records: [WALRecord]) throws(WALError) -> Int {
+        guard !closed else { throw .closed }
+        guard !records.isEmpty else { return 0 }
+        encoder.removeAll()
+        entryOffsets.removeAll(keepingCapacity: true)
+        encodeFrame(records)
+        var written = records
+        if writeOffset + encoder.count > options.segmentBytes && writeOffset > WALFormat.headerSize {
+            try rotate()
+            // The new segment starts with a checkpoint (hard states and log starts of every
+            // range) so that older segments can be deleted without losing them.
+            let checkpoint = checkpointRecords()
+            if !checkpoint.isEmpty {
+                encoder.removeAll()
+                entryOffsets.removeAll(keepingCapacity: true)
+                encodeFrame(checkpoint)
+                encodeFrame(records)
+                written = checkpoint + records
+            }
+        }
+        let base = writeOffset
+        let file = segments[segments.count - 1].file
+        try fault(.beforeWrite)
+        try file.write(encoder.bytes, at: base)
+        try fault(.afterWriteBeforeSync)
+        let start = ContinuousClock.now
+        try file.sync()
+        let elapsed = ContinuousClock.now - start
+        try fault(.afterSync)
+        writeOffset = base + encoder.count
+        var entries = 0
+        for (i, record) in written.enumerated() {
+            apply(record, entryFileOffsets: entryOffsets[i].map { $0 + base }, segmentIndex: segments.count - 1)
+            if case .entries(_, let es) = record { entries += es.count }
+        }
+        let nanos = UInt64(elapsed.components.seconds) * 1_000_000_000
+            + UInt64(elapsed.components.attoseconds / 1_000_000_000)
+        stats.fsyncs += 1
+        stats.entriesSynced += UInt64(entries)
+        stats.bytesWritten += UInt64(encoder.count)
+        stats.fsyncNanosTotal += nanos
+        stats.lastFsyncNanos = nanos
+        return entries
+    }
+
+    /// The records that make a new segment self-sufficient for every live range.
+    func checkpointRecords() -> [WALRecord] {
+        var out: [WALRecord] = []
+        for (range, index) in ranges.sorted(by: { $0.key < $1.key }) {
+            if !index.hardState.isEmpty { out.append(.hardState(range, index.hardState)) }
+            if index.firstIndex > 1, let term = index.termBeforeFirst {
+                out.append(.compact(range, firstIndex: index.firstIndex, term: term))
+            }
+        }
+        return out
+    }
+
+    /// Seals the active segment (a seal frame, synced) and starts the next one.
+    mutating func rotate() throws(WALError) {
+        let active = segments[segments.count - 1]
+        var seal = BinaryWriter(capacity: 64)
+        seal.write(UInt32(0))
+        seal.write(UInt32(0))
+        seal.write(UInt32(1))
+        seal.writeRecord(.seal(next: active.seq + 1))
+        let length = UInt32(seal.count - WALFormat.frameHeaderSize)
+        let crc = seal.bytes.withUnsafeBytes {
+            WALFormat.frameChecksum(length: length, payload: UnsafeRawBufferPointer(rebasing: $0[WALFormat.frameHeaderSize...]))
+        }
+        seal.overwrite(length, at: 0)
+        seal.overwrite(crc, at: 4)
+        seal.pad(toMultipleOf: WALFormat.alignment)
+        try fault(.beforeSeal)
+        let offset = writeOffset
+        try active.file.write(seal.bytes, at: offset)
+        try active.file.sync()
+        try fault(.afterSealBeforeCreate)
+        try openNewSegment(seq: active.seq + 1)
+    }
+
+    /// Creates segment `seq` and makes it the active one.
+    mutating func openNewSegment(seq: UInt64) throws(WALError) {
+        let file = try SegmentFile.create(directory: directory, seq: seq,
+                                          preallocateBytes: options.preallocate ? options.segmentBytes : 0)
+        try fault(.afterSegmentCreate)
+        segments.append(SegmentInfo(file: file))
+        writeOffset = WALFormat.headerSize
+        stats.segmentsCreated += 1
+        stats.liveSegments = segments.count
+    }
+}
