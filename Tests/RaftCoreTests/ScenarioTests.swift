@@ -32,12 +32,13 @@ import Testing
             let out = env.run(c.command)
             actual[c.line] = out
             if !rewrite {
+                let firstDiff = zip(out, c.expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                    ?? min(out.count, c.expected.count)
                 #expect(out == c.expected, """
                     \(file):\(c.line): \(c.command)
-                    expected:
-                    \(c.expected.joined(separator: "\n"))
-                    actual:
-                    \(out.joined(separator: "\n"))
+                    first difference at output line \(firstDiff + 1):
+                    expected: \(firstDiff < c.expected.count ? c.expected[firstDiff] : "<end>")
+                    actual:   \(firstDiff < out.count ? out[firstDiff] : "<end>")
                     """)
             }
         }

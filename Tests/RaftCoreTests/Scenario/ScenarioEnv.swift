@@ -36,7 +36,7 @@ final class ScenarioEnv {
             output.append("error: \(error)")
         }
         if output.isEmpty { output = ["ok"] }
-        return output
+        return output.flatMap { $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) }
     }
 
     private func print(_ s: String) { output.append(s) }
