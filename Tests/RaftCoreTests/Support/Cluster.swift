@@ -33,12 +33,14 @@ final class Cluster {
 
     /// Adds a replica. With `snapshotIndex > 0` its storage starts from a snapshot at that
     /// index (term 1) carrying `confState`, as if the group had been bootstrapped.
-    func add(_ id: ReplicaID, confState: ConfState, snapshotIndex: UInt64 = 0,
-             configure: (inout RaftConfig) -> Void = { _ in }) throws(RaftError) {
+    func add(_ id: ReplicaID, confState: ConfState, snapshotIndex: UInt64 = 0, entries: [Entry] = [],
+             hardState: HardState? = nil, configure: (inout RaftConfig) -> Void = { _ in }) throws(RaftError) {
         let storage = MemoryStorage(confState: confState)
         if snapshotIndex > 0 {
             try! storage.applySnapshot(Snapshot(metadata: SnapshotMetadata(confState: confState, index: snapshotIndex, term: 1)))
         }
+        storage.append(entries)
+        if let hardState { storage.setHardState(hardState) }
         var config = RaftConfig(id: id, electionTicks: 10, heartbeatTicks: 1, checkQuorum: false, preVote: false,
                                 randomSeed: id)
         configure(&config)
