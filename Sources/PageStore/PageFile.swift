@@ -222,6 +222,17 @@ public final class PageFile: Sendable {
         }
     }
 
+    #if DEBUG
+    /// Test-only: what a process death does to this handle: the descriptor is closed and the
+    /// lock released, nothing is flushed or written.
+    func abandonForTesting() {
+        shared.withLock { s in
+            s.closed = true
+            if s.fdOpen { _ = flock(fd, LOCK_UN); _ = closeDescriptor(fd); s.fdOpen = false }
+        }
+    }
+    #endif
+
     /// Current statistics (sizes in pages).
     public var stats: PageFileStats {
         let (meta, readers) = shared.withLock { ($0.meta, $0.readers.values.reduce(0, +)) }
