@@ -5,7 +5,7 @@ import Base
 func b(_ s: String) -> [UInt8] { Array(s.utf8) }
 
 /// A fresh store over the whole keyspace on an in-memory backend.
-func freshStore(_ backend: InMemoryBackend = InMemoryBackend(), id: UInt64 = 2) throws -> MVCCStore {
+func freshStore(_ backend: any MVCCBackend = InMemoryBackend(), id: UInt64 = 2) throws -> MVCCStore {
     try MVCCStore.create(backend: backend, rangeID: RangeID(id), start: [], end: nil)
 }
 
