@@ -1,0 +1,94 @@
+/// Reads: etcd's `rangeKeys` (mvcc/kvstore_txn.go) and `executeRange` (etcdserver/txn).
+extension RangeState {
+    /// etcd's `rangeKeys`: the key-values of `[key, end)` at revision `requested` (<= 0: the
+    /// current one) where `current` is the read view's revision. `limit <= 0` is unlimited;
+    /// `count` is always the total number of matching keys.
+    func rangeKeys(
+        _ key: [UInt8], _ end: [UInt8]?, requested: Int64, current: Int64, limit: Int,
+        countOnly: Bool, keysOnly: Bool = false, _ rtx: any MVCCReadTxn
+    ) throws -> (kvs: [KeyValue], count: Int) {
+        if requested > current { throw MVCCError.futureRevision }
+        let rev = requested <= 0 ? current : requested
+        if rev < compactedRevision { throw MVCCError.compacted }
+        var found: [(key: [UInt8], mod: Revision, created: Revision, version: Int64)] = []
+        var total = 0
+        visitIndex(key, end) { ki in
+            if let g = ki.get(atRev: rev) {
+                if !countOnly && (limit <= 0 || found.count < limit) {
+                    found.append((ki.key, g.modified, g.created, g.version))
+                }
+                total += 1
+            }
+            return true
+        }
+        if countOnly { return ([], total) }
+        var kvs: [KeyValue] = []
+        kvs.reserveCapacity(found.count)
+        for f in found {
+            guard var kv = try keyValue(f.key, f.mod, rtx, withValue: !keysOnly) else {
+                throw MVCCError.corruptMetadata("record \(f.mod) of an indexed key is missing")
+            }
+            // The index is authoritative for version and creation (equal to the record's).
+            kv.version = f.version
+            kv.createRevision = f.created.main
+            kvs.append(kv)
+        }
+        return (kvs, total)
+    }
+
+    /// etcd's `executeRange`: limit / sort / revision filters / keys_only / count_only on
+    /// top of `rangeKeys`. `current` is the read view's revision (the header revision).
+    func executeRange(_ r: RangeRequest, current: Int64, _ rtx: any MVCCReadTxn) throws -> RangeResponse {
+        var limit = r.limit
+        if r.sortOrder != .none || r.minModRevision != 0 || r.maxModRevision != 0
+            || r.minCreateRevision != 0 || r.maxCreateRevision != 0
+        {
+            limit = 0  // fetch everything; sort and truncate afterwards
+        }
+        if limit > 0 { limit += 1 }  // one extra for `more`
+        var (kvs, count) = try rangeKeys(
+            r.key, Self.indexEnd(r.rangeEnd), requested: r.revision, current: current,
+            limit: Int(clamping: limit), countOnly: r.countOnly,
+            keysOnly: r.keysOnly && r.sortTarget != .value, rtx)
+        if r.maxModRevision != 0 { kvs.removeAll { $0.modRevision > r.maxModRevision } }
+        if r.minModRevision != 0 { kvs.removeAll { $0.modRevision < r.minModRevision } }
+        if r.maxCreateRevision != 0 { kvs.removeAll { $0.createRevision > r.maxCreateRevision } }
+        if r.minCreateRevision != 0 { kvs.removeAll { $0.createRevision < r.minCreateRevision } }
+
+        var order = r.sortOrder
+        if r.sortTarget != .key && order == .none {
+            order = .ascend
+        } else if r.sortTarget == .key && order == .ascend {
+            order = .none  // already in key order
+        }
+        if order != .none { Self.sort(&kvs, target: r.sortTarget, descending: order == .descend) }
+
+        var more = false
+        if r.limit > 0 && kvs.count > Int(r.limit) {
+            kvs.removeSubrange(Int(r.limit)...)
+            more = true
+        }
+        if r.keysOnly { for i in kvs.indices { kvs[i].value = [] } }
+        return RangeResponse(revision: current, kvs: kvs, more: more, count: Int64(count))
+    }
+
+    /// Sorts by the target; ties keep key order (ascending) or reverse key order (descending)
+    /// so replicas and tests see one deterministic order (etcd leaves ties unspecified).
+    static func sort(_ kvs: inout [KeyValue], target: RangeRequest.SortTarget, descending: Bool) {
+        func cmp(_ a: KeyValue, _ b: KeyValue) -> Int {
+            switch target {
+            case .key: return Bytes.compare(a.key, b.key)
+            case .version: return a.version < b.version ? -1 : (a.version == b.version ? 0 : 1)
+            case .create: return a.createRevision < b.createRevision ? -1 : (a.createRevision == b.createRevision ? 0 : 1)
+            case .mod: return a.modRevision < b.modRevision ? -1 : (a.modRevision == b.modRevision ? 0 : 1)
+            case .value: return Bytes.compare(a.value, b.value)
+            case .unrecognized: return 0
+            }
+        }
+        kvs.sort { a, b in
+            var c = cmp(a, b)
+            if c == 0 { c = Bytes.compare(a.key, b.key) }
+            return descending ? c > 0 : c < 0
+        }
+    }
+}
