@@ -18,7 +18,7 @@ import Testing
         let data = compressible ? random.compressibleBytes(size) : random.bytes(size)
         let frame = try LZ4Frame.compress(data)
         let decoded = try LZ4Frame.decompress(frame)
-        #expect(decoded == data, "size \(size) compressible \(compressible) seed \(seed)")
+        expectSameBytes(decoded, data, "size \(size) compressible \(compressible) seed \(seed)")
         if compressible && size > 4096 {
             #expect(frame.count < data.count / 2, "compressible data should shrink; seed \(seed)")
         }
@@ -34,7 +34,7 @@ import Testing
                 let options = LZ4FrameOptions(blockSize: blockSize)
                 let frame = try encodeInPieces(data, pieces: [size == 0 ? 1 : size], options: options)
                 let (decoded, largest) = try decodeInPieces(frame, pieces: [frame.count])
-                #expect(decoded == data, "block \(blockSize) size \(size) compressible \(compressible) seed \(seed)")
+                expectSameBytes(decoded, data, "block \(blockSize) size \(size) compressible \(compressible) seed \(seed)")
                 #expect(largest <= blockSize.bytes, "sink chunk \(largest) exceeds block size; seed \(seed)")
             }
         }
@@ -52,9 +52,9 @@ import Testing
         ] {
             let frame = try encodeInPieces(data, pieces: [1 << 20, 12_345], options: options)
             let decoded = try LZ4Frame.decompress(frame)
-            #expect(decoded == data, "options \(options) seed \(seed)")
+            expectSameBytes(decoded, data, "options \(options) seed \(seed)")
             let oneShot = try LZ4Frame.compress(data, options: options)
-            #expect(try LZ4Frame.decompress(oneShot) == data, "one-shot, options \(options) seed \(seed)")
+            try expectSameBytes(LZ4Frame.decompress(oneShot), data, "one-shot, options \(options) seed \(seed)")
         }
     }
 
@@ -67,7 +67,7 @@ import Testing
         var out: [UInt8] = []
         try decompressor.decompress(frame, appendingTo: &out)
         try decompressor.finish()
-        #expect(out == Array("hello".utf8))
+        expectSameBytes(out, Array("hello".utf8))
         let info = try #require(decompressor.frameInfo)
         #expect(info.blockSize == .kib256)
         #expect(!info.independentBlocks)

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import LZ4
+import Testing
 
 /// Seeded SplitMix64 for the LZ4 tests (the LZ4 test target depends only on LZ4).
 /// Every randomized test reports its seed in failure messages; set
@@ -108,4 +109,21 @@ func encodeInPieces(_ data: [UInt8], pieces: [Int], options: LZ4FrameOptions = L
     }
     try compressor.end(appendingTo: &frame)
     return frame
+}
+
+/// Records an issue when `actual` differs from `expected`, describing only the
+/// first difference (byte arrays here are megabytes; printing them is useless).
+func expectSameBytes(
+    _ actual: [UInt8], _ expected: [UInt8], _ comment: Comment = "",
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    var difference: String? = nil
+    if actual == expected {
+        difference = nil
+    } else if actual.count != expected.count {
+        difference = "length \(actual.count) != \(expected.count)"
+    } else if let at = actual.indices.first(where: { actual[$0] != expected[$0] }) {
+        difference = "first difference at byte \(at)"
+    }
+    #expect(difference == nil, comment, sourceLocation: sourceLocation)
 }
