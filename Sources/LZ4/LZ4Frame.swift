@@ -14,11 +14,13 @@ public enum LZ4Frame {
             var options = options
             if options.contentSize == nil && input.count > 0 { options.contentSize = UInt64(input.count) }
             var prefs = try options.preferences()
-            let bound = LZ4F_compressFrameBound(input.count, &prefs)
-            return try [UInt8](unsafeUninitializedCapacity: bound) { buffer, initialized in
-                let written = LZ4F_compressFrame(buffer.baseAddress, bound, input.baseAddress, input.count, &prefs)
-                initialized = try LibraryResult.check(written)
-            }
+            var frame: [UInt8] = []
+            frame.reserveCapacity(LZ4F_compressFrameBound(input.count, &prefs))
+            let compressor = try LZ4FrameCompressor(options: options)
+            try compressor.begin { frame.append(contentsOf: $0) }
+            try compressor.update(input) { frame.append(contentsOf: $0) }
+            try compressor.end { frame.append(contentsOf: $0) }
+            return frame
         }
     }
 

@@ -19,6 +19,12 @@ import CLZ4
 /// Output that precedes a content-checksum failure has already been emitted:
 /// only a frame whose `finish()` succeeded is known good.
 ///
+/// For frames with a content checksum and no block checksums, the content checksum
+/// is verified here (`XXH32`, several times faster than liblz4's) with liblz4's
+/// checksum work switched off; the error on mismatch is liblz4's
+/// `ERROR_contentChecksum_invalid` either way. Frames with block checksums are
+/// verified entirely by liblz4.
+///
 /// Not `Sendable`: one owner drives it; the liblz4 context is not thread-safe.
 public final class LZ4FrameDecompressor {
     /// Decompressed bytes are delivered here; the buffer is valid only during the call.
@@ -37,6 +43,14 @@ public final class LZ4FrameDecompressor {
     private var headerBytes: [UInt8] = []
     private var output = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     private var options = LZ4F_decompressOptions_t()
+    /// Lets liblz4 verify content checksums itself (tests cross-check with it).
+    private let libraryContentChecksum: Bool
+    /// True while this type, not liblz4, verifies the current frame's content checksum.
+    private var hashesContent = false
+    private var contentHash = XXH32()
+    /// The last four compressed bytes liblz4 consumed, little-endian: after the
+    /// frame ends, its stored content checksum.
+    private var lastFourBytesIn: UInt32 = 0
 
     /// The decoded frame header, once enough input has arrived.
     public private(set) var frameInfo: LZ4FrameInfo?
@@ -45,7 +59,12 @@ public final class LZ4FrameDecompressor {
     /// Decompressed bytes emitted so far for this frame.
     public private(set) var bytesOut: UInt64 = 0
 
-    public init() throws {
+    public convenience init() throws {
+        try self.init(libraryContentChecksum: false)
+    }
+
+    init(libraryContentChecksum: Bool) throws {
+        self.libraryContentChecksum = libraryContentChecksum
         var created: OpaquePointer?
         try LibraryResult.check(LZ4F_createDecompressionContext(&created, UInt32(LZ4F_VERSION)))
         guard let created else { throw LZ4Error.library(code: .allocationFailed, name: "ERROR_allocation_failed") }
@@ -142,6 +161,10 @@ public final class LZ4FrameDecompressor {
             throw LZ4Error.library(code: .frameHeaderIncomplete, name: "ERROR_frameHeader_incomplete")
         }
         frameInfo = decoded
+        hashesContent = decoded.contentChecksum && !decoded.blockChecksums && !libraryContentChecksum
+        options.skipChecksums = hashesContent ? 1 : 0
+        contentHash = XXH32()
+        lastFourBytesIn = 0
         if output.count != decoded.blockSize.bytes {
             output.deallocate()
             output = .allocate(byteCount: decoded.blockSize.bytes, alignment: 16)
@@ -157,20 +180,34 @@ public final class LZ4FrameDecompressor {
             var consumed = input.count
             let hint = LZ4F_decompress(context, output.baseAddress, &produced, input.baseAddress, &consumed, &options)
             if LZ4F_isError(hint) != 0 { throw LibraryResult.error(for: hint) }
+            if hashesContent { rememberLastFour(UnsafeRawBufferPointer(rebasing: input[0..<consumed])) }
             input = UnsafeRawBufferPointer(rebasing: input.dropFirst(consumed))
             bytesIn += UInt64(consumed)
             if produced > 0 {
                 bytesOut += UInt64(produced)
+                if hashesContent { contentHash.update(UnsafeRawBufferPointer(rebasing: output[0..<produced])) }
                 // Emit every call: an empty buffer lets liblz4 decode the next block in place.
                 try sink(UnsafeRawBufferPointer(rebasing: output[0..<produced]))
             }
             if hint == 0 {
+                if hashesContent && contentHash.digest() != lastFourBytesIn {
+                    throw LZ4Error.library(code: .contentChecksumInvalid, name: "ERROR_contentChecksum_invalid")
+                }
                 stage = .finished
                 if !input.isEmpty { throw LZ4Error.trailingData(byteCount: input.count) }
                 return
             }
             // Stop when liblz4 neither read nor wrote: it needs more input.
             if consumed == 0 && produced == 0 { return }
+        }
+    }
+
+    /// Shifts `consumed` into `lastFourBytesIn`.
+    private func rememberLastFour(_ consumed: UnsafeRawBufferPointer) {
+        if consumed.count >= 4 {
+            lastFourBytesIn = UInt32(littleEndian: consumed.loadUnaligned(fromByteOffset: consumed.count - 4, as: UInt32.self))
+        } else {
+            for byte in consumed { lastFourBytesIn = lastFourBytesIn >> 8 | UInt32(byte) << 24 }
         }
     }
 }
