@@ -1,0 +1,34 @@
+public import Base
+
+/// The cluster's initial ranges, for this issue the only source of ranges: `rangeCount`
+/// ranges pre-splitting the keyspace evenly by first byte, each replicated on every node
+/// of `nodes` (replica ID = node ID), with the intended leaders spread round-robin.
+/// Pure; owns nothing.
+public struct BootstrapConfig: Sendable, Equatable {
+    public var nodes: [NodeID]
+    public var rangeCount: Int
+    /// User ranges get IDs from here (range 1 is reserved for the system range).
+    public var firstRangeID: UInt64 = 2
+
+    public init(nodes: [NodeID], rangeCount: Int) {
+        precondition(rangeCount >= 1 && rangeCount <= 256, "1...256 ranges split by first byte")
+        self.nodes = nodes
+        self.rangeCount = rangeCount
+    }
+
+    /// The descriptors, in key order; together they cover the whole keyspace.
+    public var descriptors: [RangeDescriptor] {
+        (0..<rangeCount).map { i in
+            let start: [UInt8] = i == 0 ? [] : [UInt8(i * 256 / rangeCount)]
+            let end: [UInt8]? = i == rangeCount - 1 ? nil : [UInt8((i + 1) * 256 / rangeCount)]
+            return RangeDescriptor(
+                rangeID: RangeID(firstRangeID + UInt64(i)), startKey: start, endKey: end,
+                replicas: nodes.map { RangeDescriptor.Replica(nodeID: $0, replicaID: $0.rawValue) })
+        }
+    }
+
+    /// The node that should campaign first for `range` (spreads leaders over the nodes).
+    public func intendedLeader(of range: RangeID) -> NodeID {
+        nodes[Int((range.rawValue - firstRangeID) % UInt64(nodes.count))]
+    }
+}

@@ -1,0 +1,196 @@
+import Base
+import Dispatch
+import MVCC
+import RaftCore
+import WAL
+
+/// The poll loop: one thread, one round at a time (see `NodeHost`).
+extension NodeHost {
+    var tickNs: UInt64 { UInt64(config.tickIntervalMs) * 1_000_000 }
+
+    func runLoop() {
+        var nextTick = Self.nowNs() + tickNs
+        while true {
+            let now = Self.nowNs()
+            if now < nextTick {
+                _ = wakeSignal.wait(timeout: .now() + .nanoseconds(Int(nextTick - now)))
+            }
+            let inbox = mailbox.withLock { m -> Mailbox in
+                let taken = m
+                m = Mailbox()
+                m.stopping = taken.stopping
+                return taken
+            }
+            if inbox.stopping {
+                // Put back what the stop path must fail.
+                mailbox.withLock { m in
+                    m.proposals += inbox.proposals
+                    m.installs += inbox.installs
+                }
+                return
+            }
+            let roundStart = Self.nowNs()
+            let tick = roundStart >= nextTick
+            if tick { nextTick = roundStart + tickNs }
+            state.withLock { s in round(&s, inbox, tick: tick, now: roundStart) }
+        }
+    }
+
+    /// One poll round.
+    func round(_ s: inout HostState, _ inbox: Mailbox, tick: Bool, now: UInt64) {
+        s.metrics.pollRounds += 1
+        for (node, at) in inbox.heardFrom { heard(from: node, at: at, &s) }
+        for node in inbox.unreachable { reportUnreachable(node, &s) }
+        for (range, peer, ok) in inbox.snapshotReports {
+            guard let r = s.replicas[range] else { continue }
+            r.snapshotsInFlight.remove(peer)
+            r.raw.reportSnapshot(peer, succeeded: ok)
+            if ok { s.metrics.snapshotsSent += 1 }
+        }
+        for (from, messages) in inbox.inbound {
+            for m in messages { stepInbound(m, from: from, &s) }
+        }
+        for install in inbox.installs { installSnapshot(install, &s) }
+        for p in inbox.proposals { handleProposal(p, &s) }
+
+        var outbound: [NodeID: [RangeMessage]] = [:]
+        if tick {
+            for r in s.replicas.values where !r.quiesced { r.raw.tick() }
+            checkLiveness(&s, now: now)
+            expireProposals(&s, now: now)
+            // The coalesced node heartbeat: every peer gets a batch each tick.
+            for node in s.peers.keys { outbound[node] = [] }
+        }
+
+        handleReadies(&s, outbound: &outbound)
+
+        if tick { quiesceIdleLeaders(&s) }
+        commitAppliedIfDue(&s, now: now)
+        collectWALGarbageIfDue(&s, now: now)
+        if tick { refreshGauges(&s) }
+    }
+
+    /// Collects every Ready, persists them in one WAL append, sends, applies, advances.
+    func handleReadies(_ s: inout HostState, outbound: inout [NodeID: [RangeMessage]]) {
+        var readies: [(RangeReplica, Ready)] = []
+        var records: [WALRecord] = []
+        for r in s.replicas.values where r.raw.hasReady() {
+            let rd = r.raw.ready()
+            if let snap = rd.snapshot {
+                records.append(.snapshotReset(r.rangeID, index: snap.metadata.index, term: snap.metadata.term))
+                r.storage.setSnapshotMetadata(snap.metadata)
+            }
+            if !rd.entries.isEmpty { records.append(.entries(r.rangeID, rd.entries)) }
+            if let hs = rd.hardState { records.append(.hardState(r.rangeID, hs)) }
+            readies.append((r, rd))
+        }
+        if !records.isEmpty {
+            do {
+                try wal.append(records)
+            } catch {
+                fatalError("node \(nodeID): WAL append failed: \(error)")
+            }
+        }
+        // Only now (after the sync) may messages acknowledging these entries leave.
+        for (r, rd) in readies {
+            for m in rd.messages {
+                if m.type == .snapshot {
+                    startSnapshotSend(r, m)
+                    continue
+                }
+                guard let node = r.node(of: m.to) else { continue }
+                outbound[node, default: []].append(RangeMessage(rangeID: r.rangeID, message: m))
+            }
+        }
+        if !outbound.isEmpty { transport.send(outbound) }
+        for (r, rd) in readies {
+            if let ss = rd.softState {
+                r.leader = ss.leader
+                r.isLeader = ss.role == .leader
+            }
+            if let snap = rd.snapshot {
+                r.appliedIndex = max(r.appliedIndex, snap.metadata.index)
+                r.durableApplied = max(r.durableApplied, snap.metadata.index)
+            }
+            apply(rd.committedEntries, to: r, &s)
+            r.raw.advance(rd)
+        }
+    }
+
+    func stepInbound(_ rm: RangeMessage, from: NodeID, _ s: inout HostState) {
+        guard let r = s.replicas[rm.rangeID] else { return }
+        if rm.quiesce {
+            followerQuiesce(r, rm.message)
+            return
+        }
+        switch rm.message.type {
+        case .heartbeatResponse, .appendResponse:
+            break  // acknowledgements do not wake a quiesced range
+        default:
+            r.wake()
+        }
+        try? r.raw.step(rm.message)
+    }
+
+    func handleProposal(_ p: ProposalRequest, _ s: inout HostState) {
+        s.metrics.proposals += 1
+        guard let r = s.replicas[p.rangeID] else {
+            fail(p.continuation, .rangeNotFound(p.rangeID), &s)
+            return
+        }
+        if let epoch = p.epoch, epoch != r.descriptor.epoch {
+            fail(p.continuation, .epochMismatch(current: r.descriptor), &s)
+            return
+        }
+        r.wake()
+        guard r.isLeader else {
+            fail(p.continuation, .notLeader(leaderHint: r.leaderNode), &s)
+            return
+        }
+        let cmd = RaftCommand(requestID: p.requestID, epoch: p.epoch ?? r.descriptor.epoch, body: p.body)
+        do {
+            try r.raw.propose(cmd.encoded())
+        } catch {
+            fail(p.continuation, .proposalDropped("\(error)"), &s)
+            return
+        }
+        s.pending[p.requestID] = PendingProposal(rangeID: p.rangeID, deadlineNs: p.deadlineNs,
+                                                 continuation: p.continuation)
+        s.pendingPerRange[p.rangeID, default: 0] += 1
+    }
+
+    func fail(_ c: CheckedContinuation<Result<CommandResult, ProposalError>, Never>, _ e: ProposalError,
+              _ s: inout HostState) {
+        s.metrics.proposalsFailed += 1
+        c.resume(returning: .failure(e))
+    }
+
+    /// Removes a pending proposal (applied, timed out or dropped) and returns it.
+    func takePending(_ id: UInt64, _ s: inout HostState) -> PendingProposal? {
+        guard let p = s.pending.removeValue(forKey: id) else { return nil }
+        s.pendingPerRange[p.rangeID, default: 1] -= 1
+        if s.pendingPerRange[p.rangeID] == 0 { s.pendingPerRange[p.rangeID] = nil }
+        return p
+    }
+
+    func expireProposals(_ s: inout HostState, now: UInt64) {
+        let expired = s.pending.filter { $0.value.deadlineNs <= now }.map(\.key)
+        for id in expired {
+            guard let p = takePending(id, &s) else { continue }
+            fail(p.continuation, .timeout, &s)
+        }
+    }
+
+    func refreshGauges(_ s: inout HostState) {
+        var leaders = 0
+        var quiesced = 0
+        for r in s.replicas.values {
+            if r.isLeader { leaders += 1 }
+            if r.quiesced { quiesced += 1 }
+            s.metrics.appliedIndex[r.rangeID] = r.appliedIndex
+        }
+        s.metrics.leaderCount = leaders
+        s.metrics.quiescedCount = quiesced
+        s.metrics.rangeCount = s.replicas.count
+    }
+}
