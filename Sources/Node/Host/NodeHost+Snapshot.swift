@@ -102,7 +102,8 @@ extension NodeHost {
     }
 
     /// Runs in the poll loop: ingest (or skip, when the log already holds the snapshot
-    /// point), reset the WAL log, step the message.
+    /// point), then step the message. Known window: a crash between the ingest (durable) and
+    /// the round's WAL append leaves MVCC ahead of the WAL's log for this range.
     func installSnapshot(_ install: SnapshotInstall, _ s: inout HostState) {
         let m = install.header.message
         guard let snap = m.snapshot, let r = s.replicas[install.header.rangeID] else {
@@ -125,12 +126,14 @@ extension NodeHost {
             guard store.rangeID == r.rangeID, store.appliedIndex == index else {
                 throw SnapshotFailure("stream holds \(store.rangeID)@\(store.appliedIndex), message says \(index)")
             }
-            try wal.append([.snapshotReset(r.rangeID, index: index, term: snap.metadata.term)])
             r.store = store
             if let d = try? RangeDescriptor.decode(store.descriptor) { r.descriptor = d }
             r.appliedIndex = index
             r.durableApplied = index
-            r.storage.setSnapshotMetadata(snap.metadata)
+            // Raft restores from the message; the Ready that follows (this same round) writes
+            // the WAL's `.snapshotReset` and the storage's snapshot point. The storage must not
+            // know the point before the step, or Raft would see a matching term and only move
+            // its commit instead of restoring.
             try? r.raw.step(m)
             install.continuation.resume(returning: .success(()))
         } catch {
