@@ -41,7 +41,7 @@ extension NodeHost {
     func followerQuiesce(_ r: RangeReplica, _ m: Message) {
         let st = r.raw.status
         guard !r.isLeader, st.hardState.term == m.term, st.softState.leader == m.from,
-              st.hardState.commit >= m.commit, st.lastIndex == m.commit, !r.raw.hasReady()
+              st.hardState.commit >= m.commit, st.lastIndex == m.commit
         else { return }
         r.quiesced = true
         r.idleTicks = 0
