@@ -19,7 +19,9 @@ extension NodeHost {
         let wal = self.wal
         let chunkBytes = config.snapshotChunkBytes
         let transport = self.transport
+        snapshotSendsInFlight.add(1, ordering: .acquiringAndReleasing)
         Task.detached { [self] in
+            defer { snapshotSendsInFlight.subtract(1, ordering: .acquiringAndReleasing) }
             var ok = false
             do {
                 let (chunks, applied, compressedBytes) = try Self.compressSegment(store, chunkBytes: chunkBytes)

@@ -33,6 +33,8 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     let requestCounter = Atomic<UInt64>(0)
     let started = Atomic<Bool>(false)
     let stopped = Atomic<Bool>(false)
+    /// Snapshot sends running outside the loop; `stop` waits for them before closing files.
+    let snapshotSendsInFlight = Atomic<Int>(0)
 
     /// Opens (or creates) the node in `config.dataDirectory`. On a fresh directory the
     /// replicas this node holds in `bootstrap` are created; otherwise the ranges recorded in
@@ -96,6 +98,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
             wakeSignal.signal()
             loopExited.wait()
         }
+        while snapshotSendsInFlight.load(ordering: .acquiring) > 0 { usleep(1_000) }
         let leftovers = mailbox.withLock { m in
             let x = (m.proposals, m.installs)
             m.proposals = []
