@@ -28,8 +28,9 @@ struct SnapshotCatchUpTests {
         #expect(await c.eventually(15) { (0..<200).allSatisfy { c.value(on: n3, c.key(range: 0, "k\($0)")) == value } },
                 "node 3 has every write")
         #expect(c.value(on: n3, c.key(range: 0, "first")) == [0])
-        #expect(c.hosts[n3]!.metrics.snapshotsReceived >= 1, "it caught up through a snapshot")
+        #expect(await c.eventually { c.hosts[n3]!.metrics.snapshotsReceived >= 1 }, "it caught up through a snapshot")
         #expect(c.hosts[n3]!.metrics.snapshotBytesReceived > 0)
+        #expect(await c.eventually { c.hosts.values.contains { $0.metrics.snapshotBytesSent > 0 } })
         let sent = c.hosts.values.reduce(UInt64(0)) { $0 + $1.metrics.snapshotBytesSent }
         #expect(sent > 0 && sent < 200 * 512, "compressed bytes on the wire: \(sent)")
         // After the snapshot the range keeps replicating to node 3 from the log.

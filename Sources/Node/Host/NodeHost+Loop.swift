@@ -51,7 +51,7 @@ extension NodeHost {
             for m in messages { stepInbound(m, from: from, &s) }
         }
         for install in inbox.installs { installSnapshot(install, &s) }
-        for p in inbox.proposals { handleProposal(p, &s) }
+        handleProposals(inbox.proposals, &s)
 
         var outbound: [NodeID: [RangeMessage]] = [:]
         if tick {
@@ -105,8 +105,10 @@ extension NodeHost {
         if !outbound.isEmpty { transport.send(outbound) }
         for (r, rd) in readies {
             if let ss = rd.softState {
+                let wasLeader = r.isLeader
                 r.leader = ss.leader
                 r.isLeader = ss.role == .leader
+                if wasLeader && !r.isLeader { failPendingAfterLeaderChange(r, &s) }
             }
             if let snap = rd.snapshot {
                 r.appliedIndex = max(r.appliedIndex, snap.metadata.index)
@@ -132,31 +134,56 @@ extension NodeHost {
         try? r.raw.step(rm.message)
     }
 
-    func handleProposal(_ p: ProposalRequest, _ s: inout HostState) {
-        s.metrics.proposals += 1
-        guard let r = s.replicas[p.rangeID] else {
-            fail(p.continuation, .rangeNotFound(p.rangeID), &s)
-            return
+    /// Validates the round's proposals and hands each range's accepted ones to Raft in one
+    /// batch (one append message per follower for all of them).
+    func handleProposals(_ proposals: [ProposalRequest], _ s: inout HostState) {
+        var batches: [RangeID: [ProposalRequest]] = [:]
+        var order: [RangeID] = []
+        for p in proposals {
+            s.metrics.proposals += 1
+            guard let r = s.replicas[p.rangeID] else {
+                fail(p.continuation, .rangeNotFound(p.rangeID), &s)
+                continue
+            }
+            if let epoch = p.epoch, epoch != r.descriptor.epoch {
+                fail(p.continuation, .epochMismatch(current: r.descriptor), &s)
+                continue
+            }
+            r.wake()
+            guard r.isLeader else {
+                fail(p.continuation, .notLeader(leaderHint: r.leaderNode), &s)
+                continue
+            }
+            if batches[p.rangeID] == nil { order.append(p.rangeID) }
+            batches[p.rangeID, default: []].append(p)
         }
-        if let epoch = p.epoch, epoch != r.descriptor.epoch {
-            fail(p.continuation, .epochMismatch(current: r.descriptor), &s)
-            return
+        for range in order {
+            guard let r = s.replicas[range], let batch = batches[range] else { continue }
+            let data = batch.map {
+                RaftCommand(requestID: $0.requestID, epoch: $0.epoch ?? r.descriptor.epoch, body: $0.body).encoded()
+            }
+            do {
+                try r.raw.propose(batch: data)
+            } catch {
+                for p in batch { fail(p.continuation, .proposalDropped("\(error)"), &s) }
+                continue
+            }
+            for p in batch {
+                s.pending[p.requestID] = PendingProposal(rangeID: range, deadlineNs: p.deadlineNs,
+                                                         continuation: p.continuation)
+            }
+            s.pendingPerRange[range, default: 0] += batch.count
         }
-        r.wake()
-        guard r.isLeader else {
-            fail(p.continuation, .notLeader(leaderHint: r.leaderNode), &s)
-            return
+    }
+
+    /// The replica stopped leading: its proposals will most likely not apply here. They
+    /// fail now (the outcome is unknown, as etcd's "leader changed") instead of timing out.
+    func failPendingAfterLeaderChange(_ r: RangeReplica, _ s: inout HostState) {
+        guard s.pendingPerRange[r.rangeID] != nil else { return }
+        for (id, p) in s.pending where p.rangeID == r.rangeID {
+            _ = takePending(id, &s)
+            fail(p.continuation, .proposalDropped("leader changed; the write may still apply"), &s)
         }
-        let cmd = RaftCommand(requestID: p.requestID, epoch: p.epoch ?? r.descriptor.epoch, body: p.body)
-        do {
-            try r.raw.propose(cmd.encoded())
-        } catch {
-            fail(p.continuation, .proposalDropped("\(error)"), &s)
-            return
-        }
-        s.pending[p.requestID] = PendingProposal(rangeID: p.rangeID, deadlineNs: p.deadlineNs,
-                                                 continuation: p.continuation)
-        s.pendingPerRange[p.rangeID, default: 0] += 1
     }
 
     func fail(_ c: CheckedContinuation<Result<CommandResult, ProposalError>, Never>, _ e: ProposalError,
