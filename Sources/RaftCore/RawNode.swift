@@ -8,7 +8,7 @@ public import Base
 /// The loop: feed `tick()`, `step(_:)` and proposals; when `hasReady()`, take `ready()`,
 /// handle it as `Ready` documents, then `advance(_:)` with it before the next `ready()`.
 public struct RawNode<Storage: RaftStorage> {
-    var raft: Raft<Storage>
+    var raft: Raft
     var prevSoftState: SoftState
     var prevHardState: HardState
 
@@ -103,6 +103,7 @@ public struct RawNode<Storage: RaftStorage> {
     }
 
     public func hasReady() -> Bool {
+        if raft.pendingBroadcast && raft.state == .leader { return true }
         if raft.softState != prevSoftState { return true }
         let hs = raft.hardState
         if !hs.isEmpty && hs != prevHardState { return true }
@@ -114,6 +115,7 @@ public struct RawNode<Storage: RaftStorage> {
     /// Everything the application must do now. Hand it back through `advance(_:)`
     /// before calling `ready()` again.
     public mutating func ready() -> Ready {
+        raft.flushBroadcast()
         var rd = Ready(readStates: raft.readStates, entries: raft.log.unstable.entries,
                        snapshot: raft.log.unstable.snapshot,
                        committedEntries: raft.log.nextCommittedEntries(), messages: raft.msgs)
