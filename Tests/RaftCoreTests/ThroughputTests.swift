@@ -14,31 +14,36 @@ import Testing
         let total = Int(ProcessInfo.processInfo.environment["RAFT_BENCH_TOTAL"] ?? "") ?? 1_000_000
         let payload = [UInt8](repeating: 0xAB, count: 128)
         let storages = (1...3).map { _ in MemoryStorage(voters: [1, 2, 3]) }
-        var nodes = try (0..<3).map { i in
-            try RawNode(config: RaftConfig(id: UInt64(i + 1), checkQuorum: false, preVote: false,
-                                           randomSeed: UInt64(i)), storage: storages[i])
+        /// Holds a node so that calls on it do not copy it out of an array.
+        final class Box {
+            var node: RawNode<MemoryStorage>
+            init(_ node: RawNode<MemoryStorage>) { self.node = node }
+        }
+        let nodes = try (0..<3).map { i in
+            Box(try RawNode(config: RaftConfig(id: UInt64(i + 1), checkQuorum: false, preVote: false,
+                                               randomSeed: UInt64(i)), storage: storages[i]))
         }
         var inbox: [[Message]] = [[], [], []]
         var applied = [0, 0, 0]
 
         func handleReady(_ i: Int) {
-            guard nodes[i].hasReady() else { return }
-            let rd = nodes[i].ready()
+            guard nodes[i].node.hasReady() else { return }
+            let rd = nodes[i].node.ready()
             if let hs = rd.hardState { storages[i].setHardState(hs) }
             storages[i].append(rd.entries)
             for m in rd.messages { inbox[Int(m.to) - 1].append(m) }
             applied[i] += rd.committedEntries.count
-            nodes[i].advance(rd)
+            nodes[i].node.advance(rd)
         }
         func deliver() {
             for i in 0..<3 {
                 let batch = inbox[i]
                 inbox[i].removeAll(keepingCapacity: true)
-                for m in batch { try? nodes[i].step(m) }
+                for m in batch { try? nodes[i].node.step(m) }
             }
         }
 
-        try nodes[0].campaign()
+        try nodes[0].node.campaign()
         for _ in 0..<10 {
             for i in 0..<3 { handleReady(i) }
             deliver()
@@ -49,7 +54,7 @@ import Testing
         while applied[2] - base[2] < total {
             var batch = 0
             while batch < proposalsPerRound && proposed < total {
-                try nodes[0].propose(payload)
+                try nodes[0].node.propose(payload)
                 proposed += 1
                 batch += 1
             }

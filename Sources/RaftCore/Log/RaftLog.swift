@@ -45,7 +45,9 @@ struct RaftLog {
     /// hot paths probe indexes past the end routinely.
     func termIfAvailable(_ index: UInt64) -> UInt64? {
         if let t = unstable.maybeTerm(index) { return t }
-        if index + 1 < firstIndex || index > lastIndex { return nil }
+        // Past the unstable entries is past the end; before them is storage's (or, with a
+        // pending snapshot, compacted: maybeTerm answered for the snapshot's own index).
+        if index >= unstable.offset || unstable.snapshot != nil { return nil }
         return try? storage.term(index)
     }
 
