@@ -11,6 +11,8 @@ public struct RawNode<Storage: RaftStorage> {
     var raft: Raft
     var prevSoftState: SoftState
     var prevHardState: HardState
+    /// A `Ready` was handed out and not yet advanced (debug check of the call order).
+    var awaitingAdvance = false
 
     /// Builds the replica from what `storage` holds (hard state, membership, log).
     /// Throws `.invalidConfig` for unusable settings, among them `.leaseBased` reads
@@ -115,6 +117,8 @@ public struct RawNode<Storage: RaftStorage> {
     /// Everything the application must do now. Hand it back through `advance(_:)`
     /// before calling `ready()` again.
     public mutating func ready() -> Ready {
+        assert(!awaitingAdvance, "ready() called again before advance() of the previous Ready")
+        awaitingAdvance = true
         raft.flushBroadcast()
         var rd = Ready(readStates: raft.readStates, entries: raft.log.unstable.entries,
                        snapshot: raft.log.unstable.snapshot,
@@ -136,6 +140,7 @@ public struct RawNode<Storage: RaftStorage> {
     /// The application has handled `ready`: its entries and snapshot are stable, its
     /// committed entries applied.
     public mutating func advance(_ ready: Ready) {
+        awaitingAdvance = false
         if let hs = ready.hardState { prevHardState = hs }
         raft.advance(ready)
     }
