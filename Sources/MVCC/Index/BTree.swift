@@ -221,14 +221,16 @@ final class BTree<Element: BTreeElement> {
         _ node: BTreeNode<Element>, start: [UInt8], end: [UInt8]?, _ body: (Element) throws -> Bool
     ) rethrows -> Bool {
         if node.isLeaf {
-            var (i, _) = node.elementIndex(for: start)
-            while i < node.elements.count {
-                let e = node.elements[i]
-                if let end, Bytes.compare(e.key, end) >= 0 { return false }
-                if try !body(e) { return false }
-                i += 1
+            let (first, _) = node.elementIndex(for: start)
+            return try node.elements.withUnsafeBufferPointer { elements in
+                var i = first
+                while i < elements.count {
+                    if let end, Bytes.compare(elements[i].key, end) >= 0 { return false }
+                    if try !body(elements[i]) { return false }
+                    i += 1
+                }
+                return true
             }
-            return true
         }
         var ci = node.childIndex(for: start)
         while ci < node.children.count {
