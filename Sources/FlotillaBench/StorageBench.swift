@@ -20,6 +20,7 @@ struct StorageBench: ParsableCommand {
     @Option(help: "Times every key is written for the file-size figure.") var rounds = 10
     @Option(help: "Point reads to time.") var reads = 1_000_000
     @Option(help: "Keys per range scan.") var scanKeys = 1_000
+    @Option(help: "Scan this many times the key count in total.") var scanPasses = 1
     @Option(help: "Data file path (deleted first and at the end).") var path = "/tmp/flotilla-bench-storage.db"
     @Flag(help: "Skip fdatasync on commit (not durable).") var noSync = false
 
@@ -73,9 +74,13 @@ struct StorageBench: ParsableCommand {
         var scanned = 0
         t0 = Self.now()
         c0 = Self.cpu()
-        while scanned < keys {
-            let start = ids[Int.random(in: 0..<ids.count, using: &rng)]
-            scanned += try store.range(RangeRequest(key: start, rangeEnd: [0], limit: Int64(scanKeys))).kvs.count
+        let sorted = ids.sorted { $0.lexicographicallyPrecedes($1) }
+        while scanned < keys * scanPasses {
+            // A key range holding `scanKeys` keys (etcd counts every key of the range, so an
+            // unbounded range with a limit would cost time proportional to the whole tail).
+            let i = Int.random(in: 0..<sorted.count, using: &rng)
+            let end = i + scanKeys < sorted.count ? sorted[i + scanKeys] : [0]
+            scanned += try store.range(RangeRequest(key: sorted[i], rangeEnd: end)).kvs.count
         }
         dt = Self.now() - t0
         dc = Self.cpu() - c0

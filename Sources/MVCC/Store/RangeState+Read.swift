@@ -53,32 +53,29 @@ extension RangeState {
     /// The records of `wanted` (in key order) by a merge of the wanted list with an ordered
     /// scan of the records bucket; pending records are taken from the batch.
     func scanRecords(_ wanted: [([UInt8], Revision)], withValue: Bool, _ rtx: any MVCCReadTxn) throws -> [KeyValue?] {
-        let expected = wanted.map { RecordKey.make($0.0, $0.1) }
         var results = [KeyValue?](repeating: nil, count: wanted.count)
         var resolved = [Bool](repeating: false, count: wanted.count)
         if !pending.records.isEmpty {
-            for (i, rk) in expected.enumerated() {
-                guard let p = pending.records[rk] else { continue }
+            for (i, w) in wanted.enumerated() {
+                guard let p = pending.records[RecordKey.make(w.0, w.1)] else { continue }
                 resolved[i] = true
                 if case .put(let bytes) = p {
-                    results[i] = bytes.withUnsafeBytes {
-                        RecordValue.decodePut(key: wanted[i].0, rev: wanted[i].1, $0, withValue: withValue)
-                    }
+                    results[i] = bytes.withUnsafeBytes { RecordValue.decodePut(key: w.0, rev: w.1, $0, withValue: withValue) }
                 }
             }
         }
         guard let first = resolved.firstIndex(of: false) else { return results }
         var j = first
-        try rtx.scan(.records, from: expected[first], to: nil, reverse: false) { k, v in
+        try rtx.scan(.records, from: RecordKey.make(wanted[first].0, wanted[first].1), to: nil, reverse: false) { k, v in
             while true {
-                while j < expected.count && resolved[j] { j += 1 }
-                if j == expected.count { return false }
-                let c = expected[j].withUnsafeBytes { Bytes.compare(k, $0) }
+                while j < wanted.count && resolved[j] { j += 1 }
+                if j == wanted.count { return false }
+                let c = RecordKey.compare(k, wanted[j].0, wanted[j].1)
                 if c < 0 { return true }  // an older version or another record: skip it
                 if c == 0 {
                     results[j] = RecordValue.decodePut(key: wanted[j].0, rev: wanted[j].1, v, withValue: withValue)
                     j += 1
-                    return j < expected.count
+                    return j < wanted.count
                 }
                 j += 1  // the wanted record is not in the file: leave it nil
             }
