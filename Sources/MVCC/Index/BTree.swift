@@ -34,24 +34,33 @@ final class BTreeNode<Element: BTreeElement> {
     /// Index of the child that may hold `key` (number of separators `<= key`).
     @inline(__always)
     func childIndex(for key: [UInt8]) -> Int {
-        var lo = 0, hi = separators.count
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            if Bytes.compare(separators[mid], key) <= 0 { lo = mid + 1 } else { hi = mid }
+        key.withUnsafeBytes { k in
+            separators.withUnsafeBufferPointer { seps in
+                var lo = 0, hi = seps.count
+                while lo < hi {
+                    let mid = (lo + hi) >> 1
+                    let c = seps[mid].withUnsafeBytes { Bytes.compare($0, k) }
+                    if c <= 0 { lo = mid + 1 } else { hi = mid }
+                }
+                return lo
+            }
         }
-        return lo
     }
 
     /// First element position whose key is `>= key`, and whether it is equal.
     @inline(__always)
     func elementIndex(for key: [UInt8]) -> (Int, found: Bool) {
-        var lo = 0, hi = elements.count
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            let c = Bytes.compare(elements[mid].key, key)
-            if c < 0 { lo = mid + 1 } else if c == 0 { return (mid, true) } else { hi = mid }
+        key.withUnsafeBytes { k in
+            elements.withUnsafeBufferPointer { elements in
+                var lo = 0, hi = elements.count
+                while lo < hi {
+                    let mid = (lo + hi) >> 1
+                    let c = elements[mid].key.withUnsafeBytes { Bytes.compare($0, k) }
+                    if c < 0 { lo = mid + 1 } else if c == 0 { return (mid, true) } else { hi = mid }
+                }
+                return (lo, false)
+            }
         }
-        return (lo, false)
     }
 }
 

@@ -10,6 +10,16 @@ extension RangeState {
         if requested > current { throw MVCCError.futureRevision }
         let rev = requested <= 0 ? current : requested
         if rev < compactedRevision { throw MVCCError.compacted }
+        if end == nil && !countOnly {
+            // Point read: no intermediate list.
+            guard let ki = index.find(key), let g = ki.get(atRev: rev) else { return ([], 0) }
+            guard var kv = try keyValue(ki.key, g.modified, rtx, withValue: !keysOnly) else {
+                throw MVCCError.corruptMetadata("record \(g.modified) of an indexed key is missing")
+            }
+            kv.version = g.version
+            kv.createRevision = g.created.main
+            return ([kv], 1)
+        }
         var found: [(key: [UInt8], mod: Revision, created: Revision, version: Int64)] = []
         var total = 0
         visitIndex(key, end) { ki in
