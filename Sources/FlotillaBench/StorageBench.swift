@@ -20,6 +20,7 @@ struct StorageBench: ParsableCommand {
     @Option(help: "Times every key is written for the file-size figure.") var rounds = 10
     @Option(help: "Point reads to time.") var reads = 1_000_000
     @Option(help: "Keys per range scan.") var scanKeys = 1_000
+    @Option(help: "Scan this many times the key count in total.") var scanPasses = 1
     @Option(help: "Data file path (deleted first and at the end).") var path = "/tmp/flotilla-bench-storage.db"
     @Flag(help: "Skip fdatasync on commit (not durable).") var noSync = false
 
@@ -40,6 +41,7 @@ struct StorageBench: ParsableCommand {
 
         // Puts, committed every `batch`.
         var t0 = Self.now()
+        var c0 = Self.cpu()
         for (i, k) in ids.enumerated() {
             rev += 1
             _ = try store.put(PutRequest(key: k, value: value), revision: rev)
@@ -49,7 +51,8 @@ struct StorageBench: ParsableCommand {
             }
         }
         var dt = Self.now() - t0
-        print("puts:            \(fmt(Double(keys) / dt, 0)) puts/s  (\(fmt(dt, 2)) s)")
+        var dc = Self.cpu() - c0
+        print("puts:            " + rates(keys, dt, dc, "puts"))
         let indexBytes = Self.rssAnonBytes() - anonBefore
         let onceBytes = backend.file.stats.fileBytes
 
@@ -57,39 +60,57 @@ struct StorageBench: ParsableCommand {
         var rng = SeededGenerator(seed: 1)
         var found = 0
         t0 = Self.now()
+        c0 = Self.cpu()
         for _ in 0..<reads {
             let k = ids[Int.random(in: 0..<ids.count, using: &rng)]
             found += try store.range(RangeRequest(key: k)).kvs.count
         }
         dt = Self.now() - t0
+        dc = Self.cpu() - c0
         precondition(found == reads)
-        print("point reads:     \(fmt(Double(reads) / dt, 0)) reads/s (\(fmt(dt, 2)) s)")
+        print("point reads:     " + rates(reads, dt, dc, "reads"))
 
         // Range scans of `scanKeys` keys from random starting keys.
         var scanned = 0
         t0 = Self.now()
-        while scanned < keys {
-            let start = ids[Int.random(in: 0..<ids.count, using: &rng)]
-            scanned += try store.range(RangeRequest(key: start, rangeEnd: [0], limit: Int64(scanKeys))).kvs.count
+        c0 = Self.cpu()
+        let sorted = ids.sorted { $0.lexicographicallyPrecedes($1) }
+        while scanned < keys * scanPasses {
+            // A key range holding `scanKeys` keys (etcd counts every key of the range, so an
+            // unbounded range with a limit would cost time proportional to the whole tail).
+            let i = Int.random(in: 0..<sorted.count, using: &rng)
+            let end = i + scanKeys < sorted.count ? sorted[i + scanKeys] : [0]
+            scanned += try store.range(RangeRequest(key: sorted[i], rangeEnd: end)).kvs.count
         }
         dt = Self.now() - t0
-        print("range scans:     \(fmt(Double(scanned) / dt, 0)) keys/s  (\(scanned) keys in \(fmt(dt, 2)) s, \(scanKeys) per scan)")
+        dc = Self.cpu() - c0
+        print("range scans:     " + rates(scanned, dt, dc, "keys") + " (\(scanKeys) keys per scan)")
 
         // Reopen: rebuild the index from the file.
         backend.file.close()
         store = try MVCCStore.create(backend: InMemoryBackend(), rangeID: RangeID(9), start: [], end: nil)  // drop the old index
         let anonBeforeReopen = Self.rssAnonBytes()
         t0 = Self.now()
+        c0 = Self.cpu()
         backend = try PageStoreBackend.open(path: path, options: options)
         store = try MVCCStore.open(backend: backend, rangeID: RangeID(2))
         dt = Self.now() - t0
-        let rebuiltBytes = Self.rssAnonBytes() - anonBeforeReopen
+        dc = Self.cpu() - c0
+        // A second copy of the index built while the first is alive: its RssAnon delta is
+        // the index alone (freed memory of the old index cannot be reused for it).
+        Self.trimHeap()
+        let anonBeforeCopy = Self.rssAnonBytes()
+        let copy = try MVCCStore.open(backend: backend, rangeID: RangeID(2))
+        let rebuiltBytes = Self.rssAnonBytes() - anonBeforeCopy
+        precondition(copy.indexedKeyCount == keys)
+        _ = anonBeforeReopen
         precondition(store.indexedKeyCount == keys)
-        print("reopen+rebuild:  \(fmt(dt, 2)) s for \(keys) keys")
-        print("index memory:    \(fmt(Double(indexBytes) / Double(keys), 1)) B/key after puts, \(fmt(Double(rebuiltBytes) / Double(keys), 1)) B/key after rebuild (RssAnon delta / keys)")
+        print("reopen+rebuild:  \(fmt(dt, 2)) s wall, \(fmt(dc, 2)) CPU s for \(keys) keys")
+        print("index memory:    \(fmt(Double(indexBytes) / Double(keys), 1)) B/key after puts, \(fmt(Double(rebuiltBytes) / Double(keys), 1)) B/key for a rebuilt index (RssAnon delta / keys, heap trimmed first)")
 
         // Rewrite every key `rounds - 1` more times, compacting after each batch.
         t0 = Self.now()
+        c0 = Self.cpu()
         for _ in 1..<max(1, rounds) {
             for (i, k) in ids.enumerated() {
                 rev += 1
@@ -106,8 +127,9 @@ struct StorageBench: ParsableCommand {
             try store.commit(appliedIndex: applied)
         }
         dt = Self.now() - t0
+        dc = Self.cpu() - c0
         let afterBytes = backend.file.stats.fileBytes
-        print("rewrite+compact: \(fmt(Double(keys * (rounds - 1)) / dt, 0)) puts/s  (\(rounds - 1) rounds, compaction after every batch)")
+        print("rewrite+compact: " + rates(keys * (rounds - 1), dt, dc, "puts") + " (\(rounds - 1) rounds, compaction after every batch)")
         print("file size:       \(fmt(Double(onceBytes) / 1048576, 1)) MiB once, \(fmt(Double(afterBytes) / 1048576, 1)) MiB after \(rounds) writes per key + compaction (\(fmt(Double(afterBytes) / Double(onceBytes), 2))x)")
         backend.file.close()
     }
@@ -137,6 +159,26 @@ struct StorageBench: ParsableCommand {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// CPU seconds used by this process (all threads): the machine is shared, so throughput
+    /// per CPU second is printed next to wall-clock throughput.
+    static func cpu() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    func rates(_ n: Int, _ wall: Double, _ cpu: Double, _ unit: String) -> String {
+        "\(fmt(Double(n) / wall, 0)) \(unit)/s wall (\(fmt(wall, 2)) s), \(fmt(Double(n) / cpu, 0)) \(unit)/s per CPU second"
+    }
+
+    /// Returns freed heap memory to the OS (glibc `malloc_trim`, looked up dynamically) so
+    /// that the next RssAnon delta counts new allocations only.
+    static func trimHeap() {
+        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        typealias Trim = @convention(c) (Int) -> Int32
+        _ = unsafeBitCast(sym, to: Trim.self)(0)
     }
 
     /// Anonymous resident memory (heap), from /proc/self/status.

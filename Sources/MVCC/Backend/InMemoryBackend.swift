@@ -76,6 +76,11 @@ public final class InMemoryBackend: MVCCBackend {
             return found ? t.values[i] : nil
         }
 
+        func withValue<R>(_ bucket: MVCCBucket, _ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+            guard let v = try get(bucket, key) else { return try body(nil) }
+            return try v.withUnsafeBytes { try body($0) }
+        }
+
         func scan(
             _ bucket: MVCCBucket, from: [UInt8], to: [UInt8]?, reverse: Bool,
             _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool

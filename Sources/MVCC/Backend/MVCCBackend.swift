@@ -5,6 +5,8 @@
 /// Byte buffers handed to `scan` bodies are valid only during the call.
 public protocol MVCCReadTxn {
     func get(_ bucket: MVCCBucket, _ key: [UInt8]) throws -> [UInt8]?
+    /// Calls `body` with the value of `key` (nil when absent) without copying it.
+    func withValue<R>(_ bucket: MVCCBucket, _ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R
     /// Visits `from <= key < to` (to nil: no end) in key order, or reverse order, until
     /// `body` returns false.
     func scan(

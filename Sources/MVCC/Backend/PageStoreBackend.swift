@@ -28,19 +28,25 @@ public final class PageStoreBackend: MVCCBackend {
     /// Read side: caches each bucket handle for the transaction's lifetime.
     final class ReadAdapter: MVCCReadTxn {
         let txn: ReadTransaction
-        private var cache: [MVCCBucket: Bucket?] = [:]
+        private var records: Bucket??
 
         init(_ txn: ReadTransaction) { self.txn = txn }
 
         func bucket(_ b: MVCCBucket) throws -> Bucket? {
-            if let cached = cache[b] { return cached }
+            guard b == .records else { return try txn.bucket(named: b.name) }
+            if let records { return records }
             let found = try txn.bucket(named: b.name)
-            cache[b] = .some(found)
+            records = .some(found)
             return found
         }
 
         func get(_ bucket: MVCCBucket, _ key: [UInt8]) throws -> [UInt8]? {
             try self.bucket(bucket)?.get(key)
+        }
+
+        func withValue<R>(_ bucket: MVCCBucket, _ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+            guard let b = try self.bucket(bucket) else { return try body(nil) }
+            return try b.withValue(forKey: key, body)
         }
 
         func scan(
@@ -76,6 +82,11 @@ public final class PageStoreBackend: MVCCBackend {
 
         func get(_ bucket: MVCCBucket, _ key: [UInt8]) throws -> [UInt8]? {
             try existing(bucket)?.get(key)
+        }
+
+        func withValue<R>(_ bucket: MVCCBucket, _ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+            guard let b = try existing(bucket) else { return try body(nil) }
+            return try b.withValue(forKey: key, body)
         }
 
         func scan(

@@ -68,6 +68,29 @@ enum RecordKey {
         return nil
     }
 
+    /// Compares an encoded record key with the encoding of (`key`, `rev`) without building it.
+    @inline(__always)
+    static func compare(_ raw: UnsafeRawBufferPointer, _ key: [UInt8], _ rev: Revision) -> Int {
+        var i = 0
+        let n = raw.count
+        @inline(__always) func step(_ b: UInt8) -> Int? {
+            if i == n { return -1 }
+            let r = raw[i]
+            i += 1
+            return r == b ? nil : (r < b ? -1 : 1)
+        }
+        for b in key {
+            if let c = step(b) { return c }
+            if b == escape, let c = step(escapedZero) { return c }
+        }
+        if let c = step(escape) { return c }
+        if let c = step(terminator) { return c }
+        if n - i < Revision.encodedCount { return -1 }
+        let other = Revision(decoding: raw, at: i)
+        if n - i > Revision.encodedCount && other == rev { return 1 }
+        return other < rev ? -1 : (other == rev ? 0 : 1)
+    }
+
     /// Just the revision of an encoded record key (its last 16 bytes).
     @inline(__always)
     static func revision(_ raw: UnsafeRawBufferPointer) -> Revision {

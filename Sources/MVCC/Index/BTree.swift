@@ -34,24 +34,33 @@ final class BTreeNode<Element: BTreeElement> {
     /// Index of the child that may hold `key` (number of separators `<= key`).
     @inline(__always)
     func childIndex(for key: [UInt8]) -> Int {
-        var lo = 0, hi = separators.count
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            if Bytes.compare(separators[mid], key) <= 0 { lo = mid + 1 } else { hi = mid }
+        key.withUnsafeBytes { k in
+            separators.withUnsafeBufferPointer { seps in
+                var lo = 0, hi = seps.count
+                while lo < hi {
+                    let mid = (lo + hi) >> 1
+                    let c = seps[mid].withUnsafeBytes { Bytes.compare($0, k) }
+                    if c <= 0 { lo = mid + 1 } else { hi = mid }
+                }
+                return lo
+            }
         }
-        return lo
     }
 
     /// First element position whose key is `>= key`, and whether it is equal.
     @inline(__always)
     func elementIndex(for key: [UInt8]) -> (Int, found: Bool) {
-        var lo = 0, hi = elements.count
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            let c = Bytes.compare(elements[mid].key, key)
-            if c < 0 { lo = mid + 1 } else if c == 0 { return (mid, true) } else { hi = mid }
+        key.withUnsafeBytes { k in
+            elements.withUnsafeBufferPointer { elements in
+                var lo = 0, hi = elements.count
+                while lo < hi {
+                    let mid = (lo + hi) >> 1
+                    let c = elements[mid].key.withUnsafeBytes { Bytes.compare($0, k) }
+                    if c < 0 { lo = mid + 1 } else if c == 0 { return (mid, true) } else { hi = mid }
+                }
+                return (lo, false)
+            }
         }
-        return (lo, false)
     }
 }
 
@@ -221,14 +230,16 @@ final class BTree<Element: BTreeElement> {
         _ node: BTreeNode<Element>, start: [UInt8], end: [UInt8]?, _ body: (Element) throws -> Bool
     ) rethrows -> Bool {
         if node.isLeaf {
-            var (i, _) = node.elementIndex(for: start)
-            while i < node.elements.count {
-                let e = node.elements[i]
-                if let end, Bytes.compare(e.key, end) >= 0 { return false }
-                if try !body(e) { return false }
-                i += 1
+            let (first, _) = node.elementIndex(for: start)
+            return try node.elements.withUnsafeBufferPointer { elements in
+                var i = first
+                while i < elements.count {
+                    if let end, Bytes.compare(elements[i].key, end) >= 0 { return false }
+                    if try !body(elements[i]) { return false }
+                    i += 1
+                }
+                return true
             }
-            return true
         }
         var ci = node.childIndex(for: start)
         while ci < node.children.count {

@@ -92,7 +92,17 @@ struct KeyIndex: Sendable {
 
     /// The key's state at main revision `atRev`: the revision of the put visible then, the
     /// creation revision of that life and the version; nil when the key did not exist.
+    @inline(__always)
     func get(atRev: Int64) -> (modified: Revision, created: Revision, version: Int64)? {
+        // Fast path: reading a live key at or after its last modification.
+        let last = generations.count - 1
+        if atRev >= modified.main && !generations[last].revisions.isEmpty {
+            return (modified, generations[last].created, generations[last].version)
+        }
+        return getSlow(atRev: atRev)
+    }
+
+    private func getSlow(atRev: Int64) -> (modified: Revision, created: Revision, version: Int64)? {
         guard let gi = generationIndex(at: atRev) else { return nil }
         let g = generations[gi]
         var n = g.revisions.count - 1

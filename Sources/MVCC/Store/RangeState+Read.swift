@@ -10,6 +10,16 @@ extension RangeState {
         if requested > current { throw MVCCError.futureRevision }
         let rev = requested <= 0 ? current : requested
         if rev < compactedRevision { throw MVCCError.compacted }
+        if end == nil && !countOnly {
+            // Point read: no intermediate list.
+            guard let ki = index.find(key), let g = ki.get(atRev: rev) else { return ([], 0) }
+            guard var kv = try keyValue(ki.key, g.modified, rtx, withValue: !keysOnly) else {
+                throw MVCCError.corruptMetadata("record \(g.modified) of an indexed key is missing")
+            }
+            kv.version = g.version
+            kv.createRevision = g.created.main
+            return ([kv], 1)
+        }
         var found: [(key: [UInt8], mod: Revision, created: Revision, version: Int64)] = []
         var total = 0
         visitIndex(key, end) { ki in
@@ -24,6 +34,16 @@ extension RangeState {
         if countOnly { return ([], total) }
         var kvs: [KeyValue] = []
         kvs.reserveCapacity(found.count)
+        if found.count >= Self.scanThreshold {
+            let fetched = try scanRecords(found.map { ($0.key, $0.mod) }, withValue: !keysOnly, rtx)
+            for (f, kv) in zip(found, fetched) {
+                guard var kv else { throw MVCCError.corruptMetadata("record \(f.mod) of an indexed key is missing") }
+                kv.version = f.version
+                kv.createRevision = f.created.main
+                kvs.append(kv)
+            }
+            return (kvs, total)
+        }
         for f in found {
             guard var kv = try keyValue(f.key, f.mod, rtx, withValue: !keysOnly) else {
                 throw MVCCError.corruptMetadata("record \(f.mod) of an indexed key is missing")
@@ -34,6 +54,43 @@ extension RangeState {
             kvs.append(kv)
         }
         return (kvs, total)
+    }
+
+    /// From this many keys on, records are read by one ordered scan of the segment instead
+    /// of one tree lookup per key.
+    static let scanThreshold = 16
+
+    /// The records of `wanted` (in key order) by a merge of the wanted list with an ordered
+    /// scan of the records bucket; pending records are taken from the batch.
+    func scanRecords(_ wanted: [([UInt8], Revision)], withValue: Bool, _ rtx: any MVCCReadTxn) throws -> [KeyValue?] {
+        var results = [KeyValue?](repeating: nil, count: wanted.count)
+        var resolved = [Bool](repeating: false, count: wanted.count)
+        if !pending.records.isEmpty {
+            for (i, w) in wanted.enumerated() {
+                guard let p = pending.records[RecordKey.make(w.0, w.1)] else { continue }
+                resolved[i] = true
+                if case .put(let bytes) = p {
+                    results[i] = bytes.withUnsafeBytes { RecordValue.decodePut(key: w.0, rev: w.1, $0, withValue: withValue) }
+                }
+            }
+        }
+        guard let first = resolved.firstIndex(of: false) else { return results }
+        var j = first
+        try rtx.scan(.records, from: RecordKey.make(wanted[first].0, wanted[first].1), to: nil, reverse: false) { k, v in
+            while true {
+                while j < wanted.count && resolved[j] { j += 1 }
+                if j == wanted.count { return false }
+                let c = RecordKey.compare(k, wanted[j].0, wanted[j].1)
+                if c < 0 { return true }  // an older version or another record: skip it
+                if c == 0 {
+                    results[j] = RecordValue.decodePut(key: wanted[j].0, rev: wanted[j].1, v, withValue: withValue)
+                    j += 1
+                    return j < wanted.count
+                }
+                j += 1  // the wanted record is not in the file: leave it nil
+            }
+        }
+        return results
     }
 
     /// etcd's `executeRange`: limit / sort / revision filters / keys_only / count_only on

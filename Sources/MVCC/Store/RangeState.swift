@@ -50,8 +50,7 @@ struct RangeState {
             case .delete: return try body(nil)
             }
         }
-        guard let bytes = try rtx.get(.records, rk) else { return try body(nil) }
-        return try bytes.withUnsafeBytes { try body($0) }
+        return try rtx.withValue(.records, rk, body)
     }
 
     /// The KeyValue stored for `key` at `rev` (nil when missing or a tombstone).

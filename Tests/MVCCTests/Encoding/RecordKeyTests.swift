@@ -40,3 +40,18 @@ import Testing
         #expect(bad.withUnsafeBytes { RecordKey.decode($0) } == nil)
     }
 }
+
+@Suite struct RecordKeyCompareTests {
+    @Test func compareAgreesWithEncodedOrder() {
+        var rng = SeededGenerator(seed: 9)
+        for _ in 0..<3000 {
+            func key() -> [UInt8] { (0..<Int.random(in: 0...3, using: &rng)).map { _ in [0, 1, 0xFF, 0x61][Int.random(in: 0..<4, using: &rng)] } }
+            let (k1, k2) = (key(), key())
+            let r1 = Revision(main: Int64.random(in: 1...4, using: &rng), sub: Int64.random(in: 0...1, using: &rng))
+            let r2 = Revision(main: Int64.random(in: 1...4, using: &rng), sub: Int64.random(in: 0...1, using: &rng))
+            let want = Bytes.compare(RecordKey.make(k1, r1), RecordKey.make(k2, r2))
+            let got = RecordKey.make(k1, r1).withUnsafeBytes { RecordKey.compare($0, k2, r2) }
+            #expect(got == want, "seed 9: \(k1)@\(r1) vs \(k2)@\(r2)")
+        }
+    }
+}
