@@ -31,6 +31,12 @@ struct LZ4Bench: ParsableCommand {
     @Flag(help: "Decompression sink only counts bytes instead of copying them out.") var discardOutput = false
     @Option(help: "Also write the generated data to this file (for lz4 -b).") var writeData: String?
 
+    func validate() throws {
+        guard mebibytes > 0, pieceKib > 0, repeats > 0 else {
+            throw ValidationError("--mebibytes, --piece-kib and --repeats must be positive")
+        }
+    }
+
     func run() throws {
         let options = LZ4FrameOptions(
             blockSize: try parseBlockSize(), contentChecksum: !noContentChecksum,
