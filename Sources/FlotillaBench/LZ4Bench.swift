@@ -24,12 +24,18 @@ struct LZ4Bench: ParsableCommand {
     @Option(help: "Seed for the data generator.") var seed: UInt64 = 17
     @Option(help: "Size of each piece fed to the compressor and decompressor, in KiB.") var pieceKib = 1024
     @Option(help: "Timed passes per direction (best and median reported).") var repeats = 7
-    @Option(help: "Frame block size: 64k, 256k, 1m or 4m.") var blockSize = "4m"
+    @Option(help: "Frame block size: 64k, 256k, 1m or 4m.") var blockSize = "256k"
     @Option(help: "Compression level (0 = fast; negative = faster; 3...12 = HC).") var level = 0
     @Flag(help: "Enable per-block checksums (off by default, as in LZ4FrameOptions).") var blockChecksums = false
     @Flag(help: "Disable the content checksum.") var noContentChecksum = false
     @Flag(help: "Decompression sink only counts bytes instead of copying them out.") var discardOutput = false
     @Option(help: "Also write the generated data to this file (for lz4 -b).") var writeData: String?
+
+    func validate() throws {
+        guard mebibytes > 0, pieceKib > 0, repeats > 0 else {
+            throw ValidationError("--mebibytes, --piece-kib and --repeats must be positive")
+        }
+    }
 
     func run() throws {
         let options = LZ4FrameOptions(

@@ -15,7 +15,7 @@ import CLZ4
 /// the compressor is back outside a frame.
 ///
 /// The content checksum is computed here (`XXH32`) rather than by liblz4, which is
-/// several times slower at it; the frame is byte-for-byte a standard LZ4 frame.
+/// several times slower at it; the output is still a standard LZ4 frame.
 ///
 /// Not `Sendable`: one owner drives it; the liblz4 context is not thread-safe.
 public final class LZ4FrameCompressor {

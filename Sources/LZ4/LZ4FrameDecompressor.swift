@@ -93,6 +93,8 @@ public final class LZ4FrameDecompressor {
         case .header, .blocks:
             break
         }
+        // Each call drains everything liblz4 can produce, so an empty piece has no work.
+        guard !input.isEmpty else { return }
         do {
             var rest = try consumeHeader(input)
             if case .blocks = stage { try decodeBlocks(&rest, sink) }

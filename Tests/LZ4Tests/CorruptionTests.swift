@@ -4,8 +4,11 @@ import Testing
 /// Corrupt, truncated and foreign input: always a thrown error, never a crash,
 /// and never a successful decode that differs from the original.
 @Suite struct CorruptionTests {
+    /// Seed of the data inside `smallFrame`.
+    static let smallFrameSeed = baseSeed &+ 7
+
     static func smallFrame(options: LZ4FrameOptions = LZ4FrameOptions()) throws -> (data: [UInt8], frame: [UInt8]) {
-        var random = TestRandom(seed: baseSeed &+ 7)
+        var random = TestRandom(seed: smallFrameSeed)
         let data = random.compressibleBytes(600) + random.bytes(40)
         return (data, try LZ4Frame.compress(data, options: options))
     }
@@ -17,8 +20,8 @@ import Testing
                 let decompressor = try LZ4FrameDecompressor()
                 var out: [UInt8] = []
                 try decompressor.decompress(frame[0..<cut], appendingTo: &out)
-                expectSameBytes(out, Array(data.prefix(out.count)), "cut \(cut): emitted bytes must be a prefix")
-                #expect(throws: LZ4Error.truncatedFrame(bytesReceived: UInt64(cut)), "cut \(cut)") {
+                expectSameBytes(out, Array(data.prefix(out.count)), "cut \(cut): emitted bytes must be a prefix; seed \(Self.smallFrameSeed)")
+                #expect(throws: LZ4Error.truncatedFrame(bytesReceived: UInt64(cut)), "cut \(cut); seed \(Self.smallFrameSeed)") {
                     try decompressor.finish()
                 }
             }
@@ -27,11 +30,12 @@ import Testing
     }
 
     @Test func truncatedMultiBlockFrameAtBlockEdges() throws {
-        var random = TestRandom(seed: baseSeed &+ 8)
+        let seed = baseSeed &+ 8
+        var random = TestRandom(seed: seed)
         let data = random.bytes(3 * (64 << 10) + 5)
         let frame = try LZ4Frame.compress(data, options: LZ4FrameOptions(blockSize: .kib64))
         for cut in stride(from: 0, to: frame.count, by: 997) + Array(frame.count - 12..<frame.count) {
-            #expect(throws: LZ4Error.truncatedFrame(bytesReceived: UInt64(cut)), "cut \(cut)") {
+            #expect(throws: LZ4Error.truncatedFrame(bytesReceived: UInt64(cut)), "cut \(cut); seed \(seed)") {
                 _ = try LZ4Frame.decompress(frame[0..<cut])
             }
         }
@@ -45,12 +49,12 @@ import Testing
             var corrupt = frame
             corrupt[bit / 8] ^= 1 << UInt8(bit % 8)
             if let decoded = try? LZ4Frame.decompress(corrupt) {
-                expectSameBytes(decoded, data, "bit \(bit) decoded to different data")
+                expectSameBytes(decoded, data, "bit \(bit) decoded to different data; seed \(Self.smallFrameSeed)")
                 harmless += 1
             }
         }
         // Only header flag bits that do not change the content can decode successfully.
-        #expect(harmless < 8, "\(harmless) flips decoded without error")
+        #expect(harmless < 8, "\(harmless) flips decoded without error; seed \(Self.smallFrameSeed)")
     }
 
     @Test(arguments: 0..<4)
@@ -73,7 +77,8 @@ import Testing
     }
 
     @Test func foreignInputIsRejected() throws {
-        var random = TestRandom(seed: baseSeed &+ 6000)
+        let seed = baseSeed &+ 6000
+        var random = TestRandom(seed: seed)
         let gzip: [UInt8] = [0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03] + random.bytes(40)
         #expect(throws: LZ4Error.notAnLZ4Frame(magic: 0x0008_8B1F)) { _ = try LZ4Frame.decompress(gzip) }
 
@@ -87,10 +92,10 @@ import Testing
 
         for trial in 0..<500 {
             let junk = random.bytes(Int(random.next() % 300))
-            #expect(throws: LZ4Error.self, "random junk trial \(trial)") { _ = try LZ4Frame.decompress(junk) }
+            #expect(throws: LZ4Error.self, "random junk trial \(trial); seed \(seed)") { _ = try LZ4Frame.decompress(junk) }
             // Valid magic, junk header and body.
             let fake = [0x04, 0x22, 0x4D, 0x18] + junk
-            #expect(throws: LZ4Error.self, "magic + junk trial \(trial)") { _ = try LZ4Frame.decompress(fake) }
+            #expect(throws: LZ4Error.self, "magic + junk trial \(trial); seed \(seed)") { _ = try LZ4Frame.decompress(fake) }
         }
     }
 

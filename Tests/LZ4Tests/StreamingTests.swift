@@ -94,4 +94,17 @@ import Testing
         #expect(throws: Stop.self) { try compressor.begin { _ in throw Stop() } }
         #expect(!compressor.isInFrame)
     }
+
+    /// API misuse is a programming error and traps (documented on the type).
+    @Test func compressorMisuseTraps() async {
+        await #expect(processExitsWith: .failure) {
+            let compressor = try LZ4FrameCompressor()
+            try compressor.update([1, 2, 3]) { _ in }
+        }
+        await #expect(processExitsWith: .failure) {
+            let compressor = try LZ4FrameCompressor()
+            try compressor.begin { _ in }
+            try compressor.begin { _ in }
+        }
+    }
 }
