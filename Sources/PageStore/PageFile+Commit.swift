@@ -37,8 +37,9 @@ extension PageFile {
         writer.withLock { $0.freelist = alloc.freelist }
         let needed = Int(newMeta.pageCount) * pageSize
         let newMapping: Mapping?
+        // Pages this commit wrote were checksummed from the very bytes written: mark them
+        // verified (reused page ids must not keep a stale bit from their previous contents).
         let current = shared.withLock { $0.mapping }
-        for w in writes { current.clearVerified(w.id) }
         if needed > current.length {
             do {
                 newMapping = try Mapping(fd: fd, length: Self.roundUp(2 * needed, to: pageSize), pageSize: pageSize, path: path)
@@ -49,6 +50,8 @@ extension PageFile {
         } else {
             newMapping = nil
         }
+        let published = newMapping ?? current
+        for w in writes { published.markVerified(w.id) }
         shared.withLock { s in
             s.meta = newMeta
             if let newMapping { s.mapping = newMapping }

@@ -47,7 +47,9 @@ import Testing
             let headerID = header[16..<24].reversed().reduce(0) { $0 << 8 | Int($1) }
             // Continuation pages of a run are covered by the run's checksum (flipped via the run start).
             if headerID != id { continue }
-            let span = type == PageType.blob.rawValue ? 24 + length : (overflow + 1) * pageSize
+            // Flip inside the checksummed bytes (bytes past them are never read).
+            let span = type == PageType.blob.rawValue ? 24 + length : length
+            #expect(span <= (overflow + 1) * pageSize)
             let offset = id * pageSize + 4 + (id * 7919) % (span - 4)
             let copy = dir.file("copy-\(id).db")
             copyFile(dir.file(), copy)

@@ -204,7 +204,8 @@ extension WriteContext {
             }
         }
         precondition(pos <= pageSize, "node chunk overflows its page")
-        w.seal(checkedLength: pageSize)
+        w.set32(PageLayout.lengthOffset, UInt32(pos))
+        w.seal(checkedLength: pos)
     }
 
     private func writeBlob(_ v: [UInt8], _ alloc: inout PageAllocator, _ writes: inout [PendingWrite]) -> PageID {
@@ -235,13 +236,14 @@ extension WriteContext {
             }
             let buffer = newBuffer(pages: pages)
             let w = PageWriter(base: buffer.baseAddress!)
-            w.writeHeader(type: .freelist, count: 0, overflow: pages - 1, length: 0, id: id)
+            let used = Freelist.encodedSize(extents: extents.count)
+            w.writeHeader(type: .freelist, count: 0, overflow: pages - 1, length: used, id: id)
             w.set64(PageLayout.headerSize, UInt64(extents.count))
             for (i, e) in extents.enumerated() {
                 w.set64(PageLayout.headerSize + 8 + i * 16, e.0)
                 w.set64(PageLayout.headerSize + 16 + i * 16, e.1)
             }
-            w.seal(checkedLength: pages * pageSize)
+            w.seal(checkedLength: used)
             writes.append(PendingWrite(id: id, buffer: buffer))
             return id
         }

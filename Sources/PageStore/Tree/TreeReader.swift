@@ -122,6 +122,10 @@ struct TreeReader {
     /// Point lookup: calls `body` with the value of `key`, or nil.
     func withValue<R>(_ root: TreeRoot, _ key: UnsafeRawBufferPointer,
                       _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        if context == nil && root.node == nil {
+            guard let (leaf, i) = try snapshot.lookup(root: root.page, key: key) else { return try body(nil) }
+            return try body(try snapshot.value(leaf, i))
+        }
         guard var ref = try resolveRoot(root) else { return try body(nil) }
         while !ref.isLeaf {
             guard ref.count > 0 else { throw PageStoreError.corruptPage(0, reason: "empty branch") }
