@@ -22,7 +22,7 @@ struct PageStoreBench: ParsableCommand {
         defer { unlink(path) }
         var options = PageFileOptions()
         options.durable = !noSync
-        print("pagestore bench: \(keys) keys × 16 B, values \(valueBytes) B, \(batch) puts/txn, durable \(!noSync), file \(path)")
+        say("pagestore bench: \(keys) keys × 16 B, values \(valueBytes) B, \(batch) puts/txn, durable \(!noSync), file \(path)")
 
         let randomOrder = (0..<keys).map { Self.key(Self.mix(UInt64($0))) }
         let bucket = Array("records".utf8)
@@ -39,7 +39,7 @@ struct PageStoreBench: ParsableCommand {
                 }
             }
             report("put, random key order", keys, t)
-            print("  file \(Self.mib(Self.fileBytes(path))) MiB, live data \(Self.mib(keys * (16 + valueBytes))) MiB")
+            say("  file \(Self.mib(Self.fileBytes(path))) MiB, live data \(Self.mib(keys * (16 + valueBytes))) MiB")
 
             var g = Self.mix(12345)
             let lookups = (0..<keys).map { _ -> [UInt8] in g = Self.mix(g); return randomOrder[Int(g % UInt64(keys))] }
@@ -97,7 +97,7 @@ struct PageStoreBench: ParsableCommand {
                 }
                 let s = file.stats
                 report("overwrite round \(round), random keys", keys, tw)
-                print("  file \(Self.mib(Self.fileBytes(path))) MiB, pages \(s.pageCount), free \(s.freePages), pending \(s.pendingPages)")
+                say("  file \(Self.mib(Self.fileBytes(path))) MiB, pages \(s.pageCount), free \(s.freePages), pending \(s.pendingPages)")
             }
             file.close()
         }
@@ -114,14 +114,14 @@ struct PageStoreBench: ParsableCommand {
                 }
             }
             report("put, sequential key order", keys, t)
-            print("  file \(Self.mib(Self.fileBytes(path))) MiB")
+            say("  file \(Self.mib(Self.fileBytes(path))) MiB")
             file.close()
         }
     }
 
     func report(_ what: String, _ n: Int, _ seconds: Double) {
         let rate = Double(n) / seconds
-        print("  \(what): \(n) in \(String(format3(seconds))) s = \(Int(rate)) ops/s")
+        say("  \(what): \(n) in \(String(format3(seconds))) s = \(Int(rate)) ops/s")
     }
 
     /// 16-byte key: the big-endian number, padded.
@@ -158,4 +158,10 @@ private func format3(_ x: Double) -> String {
     let scaled = Int((x * 1000).rounded())
     let frac = String(scaled % 1000)
     return "\(scaled / 1000).\(String(repeating: "0", count: 3 - frac.count))\(frac)"
+}
+
+/// Writes a line straight to fd 1 (unbuffered, so progress shows when redirected).
+private func say(_ s: String) {
+    var line = s + "\n"
+    line.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
 }
