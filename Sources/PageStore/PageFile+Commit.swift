@@ -4,7 +4,11 @@ extension PageFile {
         let meta = ctx.snapshot.meta
         let dirty = ctx.buckets.values.filter(\.dirty)
         if dirty.isEmpty && ctx.freed.isEmpty && ctx.directory.root.node == nil { return }  // read-only
-        let oldestReader = shared.withLock { s in s.readers.keys.min() ?? s.meta.txid }
+        var oldestReader = shared.withLock { s in s.readers.keys.min() ?? s.meta.txid }
+        if options.deferMetaSync && meta.txid > 0 {
+            // The current meta may not be durable yet: keep the previous state's pages intact.
+            oldestReader = min(oldestReader, meta.txid - 1)
+        }
         var alloc = writer.withLock { w in PageAllocator(freelist: w.freelist, pageCount: meta.pageCount) }
         alloc.freelist.release(oldestReader: oldestReader)
         var writes: [PendingWrite] = []
@@ -102,7 +106,9 @@ extension PageFile {
         meta.encode(into: page.baseAddress!)
         try Self.fault(options, .writeMeta)
         try io.write(UnsafeRawBufferPointer(page), at: Int(meta.txid % 2) * pageSize)
-        try Self.fault(options, .syncMeta)
-        if options.durable { try io.sync() }
+        if !options.deferMetaSync {
+            try Self.fault(options, .syncMeta)
+            if options.durable { try io.sync() }
+        }
     }
 }
