@@ -76,3 +76,18 @@ import Testing
         #expect(ds.allSatisfy { $0.replicas.count == 3 })
     }
 }
+
+@Suite struct BootstrapTests {
+    @Test func manyRangesSplitByTwoBytes() {
+        let b = BootstrapConfig(nodes: [NodeID(1), NodeID(2), NodeID(3)], rangeCount: 2000)
+        let ds = b.descriptors
+        #expect(ds.count == 2000 && Set(ds.map(\.rangeID)).count == 2000)
+        for (a, c) in zip(ds, ds.dropFirst()) {
+            #expect(a.endKey == c.startKey)
+            #expect(a.startKey.lexicographicallyPrecedes(c.startKey), "\(a) before \(c)")
+        }
+        for k: [UInt8] in [[0], [0x7F, 0x80, 1], [0xFF, 0xFF, 0xFF]] {
+            #expect(ds.filter { $0.contains(k) }.count == 1)
+        }
+    }
+}
