@@ -71,10 +71,14 @@ public enum NodeBenchmark {
                     var latencies: [Double] = []
                     var failures = 0
                     var i = 0
+                    // The leader is looked up again only after a failure (the lookup waits
+                    // for the host's poll round, which would distort latencies).
+                    var target: NodeHost?
                     while Date() < end {
                         i += 1
                         let key = prefix + Array("w\(w)-\(i % 1000)".utf8)
-                        guard let h = leader(d.rangeID) else {
+                        if target == nil { target = leader(d.rangeID) }
+                        guard let h = target else {
                             failures += 1
                             try? await Task.sleep(for: .milliseconds(10))
                             continue
@@ -85,6 +89,7 @@ public enum NodeBenchmark {
                             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
                         } catch {
                             failures += 1
+                            target = nil
                         }
                     }
                     return (latencies, failures)

@@ -15,6 +15,8 @@ struct ProposalRequest: Sendable {
 /// A proposal appended to the leader's log, waiting for its apply on this node.
 struct PendingProposal {
     var rangeID: RangeID
+    /// The log index the proposal was appended at; whatever applies there settles it.
+    var index: UInt64
     var deadlineNs: UInt64
     var continuation: CheckedContinuation<Result<CommandResult, ProposalError>, Never>
 }

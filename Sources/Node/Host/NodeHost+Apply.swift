@@ -16,9 +16,11 @@ extension NodeHost {
                     _ = r.raw.applyConfChange(cc)
                 }
                 r.store.setAppliedIndex(e.index)
+                settlePending(at: e.index, of: r, requestID: nil, .success(.noOp), &s)
             case .normal:
                 if e.data.isEmpty {
                     r.store.setAppliedIndex(e.index)
+                    settlePending(at: e.index, of: r, requestID: nil, .success(.noOp), &s)
                 } else {
                     applyCommand(e, to: r, &s)
                 }
@@ -42,7 +44,19 @@ extension NodeHost {
             outcome = .failure(.proposalDropped("undecodable command at index \(e.index): \(error)"))
         }
         if case .failure = outcome { r.store.setAppliedIndex(e.index) }
-        guard let requestID, let p = takePending(requestID, &s) else { return }
+        settlePending(at: e.index, of: r, requestID: requestID, outcome, &s)
+    }
+
+    /// Completes the proposal this node appended at `index`, if any: with `outcome` when the
+    /// applied entry is that proposal, with `.proposalDropped` when another leader's entry
+    /// replaced it.
+    func settlePending(at index: UInt64, of r: RangeReplica, requestID: UInt64?,
+                       _ outcome: Result<CommandResult, ProposalError>, _ s: inout HostState) {
+        guard let id = s.pendingAt[r.rangeID]?[index], let p = takePending(id, &s) else { return }
+        guard id == requestID else {
+            fail(p.continuation, .proposalDropped("entry \(index) was replaced by another leader's; not applied"), &s)
+            return
+        }
         if case .failure = outcome { s.metrics.proposalsFailed += 1 }
         p.continuation.resume(returning: outcome)
     }
@@ -93,7 +107,9 @@ extension NodeHost {
     func commitApplied(_ s: inout HostState, force: Bool) throws {
         s.forceCommit = false
         s.opsSinceCommit = 0
-        let moved = s.replicas.values.filter { $0.appliedIndex > $0.durableApplied || $0.store.hasPendingWrites }
+        // Every MVCC change comes with an applied index, so the index alone finds the dirty
+        // stores (no per-store lock for idle ranges); the final commit also checks the stores.
+        let moved = s.replicas.values.filter { $0.appliedIndex > $0.durableApplied || (force && $0.store.hasPendingWrites) }
         guard !moved.isEmpty else { return }
         try MVCCStore.commit(moved.map { ($0.store, $0.appliedIndex) })
         s.metrics.mvccCommits += 1

@@ -45,6 +45,7 @@ extension NodeHost {
             guard let r = s.replicas[range] else { continue }
             r.snapshotsInFlight.remove(peer)
             r.raw.reportSnapshot(peer, succeeded: ok)
+            r.touched = true
             if ok { s.metrics.snapshotsSent += 1 }
         }
         for (from, messages) in inbox.inbound {
@@ -74,7 +75,9 @@ extension NodeHost {
     func handleReadies(_ s: inout HostState, outbound: inout [NodeID: [RangeMessage]]) {
         var readies: [(RangeReplica, Ready)] = []
         var records: [WALRecord] = []
-        for r in s.replicas.values where r.raw.hasReady() {
+        for r in s.replicas.values where !r.quiesced || r.touched {
+            r.touched = false
+            guard r.raw.hasReady() else { continue }
             let rd = r.raw.ready()
             if let snap = rd.snapshot {
                 records.append(.snapshotReset(r.rangeID, index: snap.metadata.index, term: snap.metadata.term))
@@ -131,6 +134,7 @@ extension NodeHost {
         default:
             r.wake()
         }
+        r.touched = true
         try? r.raw.step(rm.message)
     }
 
@@ -168,18 +172,21 @@ extension NodeHost {
                 for p in batch { fail(p.continuation, .proposalDropped("\(error)"), &s) }
                 continue
             }
-            for p in batch {
-                s.pending[p.requestID] = PendingProposal(rangeID: range, deadlineNs: p.deadlineNs,
+            // Accepted entries were appended, in order, at the end of the leader's log.
+            let first = r.raw.status.lastIndex - UInt64(batch.count) + 1
+            for (i, p) in batch.enumerated() {
+                let index = first + UInt64(i)
+                s.pending[p.requestID] = PendingProposal(rangeID: range, index: index, deadlineNs: p.deadlineNs,
                                                          continuation: p.continuation)
+                s.pendingAt[range, default: [:]][index] = p.requestID
             }
-            s.pendingPerRange[range, default: 0] += batch.count
         }
     }
 
     /// The replica stopped leading: its proposals will most likely not apply here. They
     /// fail now (the outcome is unknown, as etcd's "leader changed") instead of timing out.
     func failPendingAfterLeaderChange(_ r: RangeReplica, _ s: inout HostState) {
-        guard s.pendingPerRange[r.rangeID] != nil else { return }
+        guard s.pendingAt[r.rangeID]?.isEmpty == false else { return }
         for (id, p) in s.pending where p.rangeID == r.rangeID {
             _ = takePending(id, &s)
             fail(p.continuation, .proposalDropped("leader changed; the write may still apply"), &s)
@@ -195,8 +202,8 @@ extension NodeHost {
     /// Removes a pending proposal (applied, timed out or dropped) and returns it.
     func takePending(_ id: UInt64, _ s: inout HostState) -> PendingProposal? {
         guard let p = s.pending.removeValue(forKey: id) else { return nil }
-        s.pendingPerRange[p.rangeID, default: 1] -= 1
-        if s.pendingPerRange[p.rangeID] == 0 { s.pendingPerRange[p.rangeID] = nil }
+        s.pendingAt[p.rangeID]?[p.index] = nil
+        if s.pendingAt[p.rangeID]?.isEmpty == true { s.pendingAt[p.rangeID] = nil }
         return p
     }
 
@@ -214,7 +221,7 @@ extension NodeHost {
         for r in s.replicas.values {
             if r.isLeader { leaders += 1 }
             if r.quiesced { quiesced += 1 }
-            s.metrics.appliedIndex[r.rangeID] = r.appliedIndex
+            if s.metrics.appliedIndex[r.rangeID] != r.appliedIndex { s.metrics.appliedIndex[r.rangeID] = r.appliedIndex }
         }
         s.metrics.leaderCount = leaders
         s.metrics.quiescedCount = quiesced

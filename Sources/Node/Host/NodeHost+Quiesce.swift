@@ -16,7 +16,7 @@ extension NodeHost {
     func quiesceIdleLeaders(_ s: inout HostState) {
         var out: [NodeID: [RangeMessage]] = [:]
         for r in s.replicas.values where r.isLeader && !r.quiesced {
-            let idle = r.canQuiesce(hasPendingProposals: s.pendingPerRange[r.rangeID] != nil) { node in
+            let idle = r.canQuiesce(hasPendingProposals: s.pendingAt[r.rangeID] != nil) { node in
                 s.peers[node]?.alive ?? false
             }
             guard idle else {
@@ -71,6 +71,7 @@ extension NodeHost {
         for r in s.replicas.values where r.isLeader {
             for peer in r.descriptor.replicas where peer.nodeID == node {
                 r.raw.reportUnreachable(peer.replicaID)
+                r.touched = true
             }
         }
     }

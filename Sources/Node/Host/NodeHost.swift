@@ -30,7 +30,9 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     let mailbox = Mutex(Mailbox())
     let wakeSignal = DispatchSemaphore(value: 0)
     let loopExited = DispatchSemaphore(value: 0)
-    let requestCounter = Atomic<UInt64>(0)
+    /// Low 48 bits of request IDs; starts at a random point so IDs of a previous run of
+    /// this node (still in the log) are not reused.
+    let requestCounter = Atomic<UInt64>(UInt64.random(in: 0..<(1 << 47)))
     let started = Atomic<Bool>(false)
     let stopped = Atomic<Bool>(false)
     /// Snapshot sends running outside the loop; `stop` waits for them before closing files.
@@ -209,7 +211,8 @@ public final class NodeHost: RaftTransportHandler, Sendable {
 struct HostState {
     var replicas: [RangeID: RangeReplica]
     var pending: [UInt64: PendingProposal] = [:]
-    var pendingPerRange: [RangeID: Int] = [:]
+    /// Per range: log index → request ID of the pending proposal appended there.
+    var pendingAt: [RangeID: [UInt64: UInt64]] = [:]
     var peers: [NodeID: PeerLiveness] = [:]
     var metrics = NodeMetrics()
     var opsSinceCommit = 0

@@ -21,6 +21,9 @@ final class RangeReplica {
     var durableApplied: UInt64
     /// The replica neither ticks nor expects heartbeats until a proposal or message.
     var quiesced = false
+    /// Input reached Raft since the last Ready check (a quiesced replica without input has
+    /// no Ready: the core is deterministic), so idle ranges cost no `hasReady` per round.
+    var touched = true
     /// Consecutive ticks (as leader) on which the range could have quiesced.
     var idleTicks = 0
     /// Peers that currently receive a snapshot from this replica.
@@ -62,6 +65,7 @@ final class RangeReplica {
     /// Makes the replica tick again.
     func wake() {
         quiesced = false
+        touched = true
         idleTicks = 0
     }
 
