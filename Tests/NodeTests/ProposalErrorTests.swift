@@ -32,6 +32,26 @@ struct ProposalErrorTests {
         }
     }
 
+    @Test func proposalOnAnIsolatedLeaderFailsWhenItStepsDown() async throws {
+        let c = try TestCluster(ranges: 1)
+        defer { c.shutdown() }
+        let range = c.rangeIDs[0]
+        #expect(await c.eventually { c.leader(of: range) != nil })
+        let old = c.leader(of: range)!
+        for n in c.hosts.keys where n != old { c.network.partition(old, n) }
+        let key: [UInt8] = [0x10, 1]
+        // Check-quorum makes the isolated leader step down; its unreplicated entry cannot apply.
+        await #expect(throws: ProposalError.proposalDropped("leader changed; the write may still apply")) {
+            try await c.hosts[old]!.propose(.put(PutRequest(key: key, value: [1])), to: range)
+        }
+        for n in c.hosts.keys where n != old { c.network.partition(old, n, cut: false) }
+        _ = try await c.put([0x10, 2], [2])
+        for n in c.hosts.keys {
+            #expect(await c.eventually { c.value(on: n, [0x10, 2]) == [2] })
+            #expect(c.value(on: n, key) == nil, "the dropped write never applied on \(n)")
+        }
+    }
+
     @Test func dataDirectoryOfAnotherNodeIsRefused() throws {
         let dir = NSTemporaryDirectory() + "flotilla-id-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
