@@ -178,6 +178,9 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         let w = wal.stats
         m.fsyncs = w.fsyncs
         m.entriesSynced = w.entriesSynced
+        m.fsyncNanosTotal = w.fsyncNanosTotal
+        m.lastFsyncNanos = w.lastFsyncNanos
+        m.walDiskBytes = wal.diskBytes
         return m
     }
 

@@ -7,6 +7,11 @@ public struct NodeMetrics: Sendable, Equatable {
     public var fsyncs: UInt64 = 0
     /// Log entries written by those appends (entries per fsync = entriesSynced / fsyncs).
     public var entriesSynced: UInt64 = 0
+    /// Total and last fdatasync duration of the WAL, in nanoseconds.
+    public var fsyncNanosTotal: UInt64 = 0
+    public var lastFsyncNanos: UInt64 = 0
+    /// Bytes of live WAL segments on disk.
+    public var walDiskBytes: Int = 0
     public var proposals: UInt64 = 0
     public var proposalsFailed: UInt64 = 0
     public var appliedCommands: UInt64 = 0
