@@ -149,17 +149,9 @@ public enum NodeBenchmark {
         let t0 = Date()
         let (chunks, _, compressed) = try NodeHost.compressSegment(store, chunkBytes: 1 << 20)
         let t1 = Date()
-        let decompressor = try LZ4FrameDecompressor()
-        var segment: [[UInt8]] = []
-        var logical = 0
-        for c in chunks {
-            try decompressor.decompress(c) {
-                logical += $0.count
-                segment.append(Array($0))
-            }
-        }
-        try decompressor.finish()
-        _ = try MVCCStore.ingestSnapshot(backend: dst, chunks: segment)
+        let stream = try NodeHost.decompressSnapshot(chunks)
+        let logical = stream.count
+        _ = try MVCCStore.ingestSnapshot(backend: dst, chunks: [stream])
         let t2 = Date()
         let mb = Double(logical) / Double(1 << 20)
         let cmb = Double(compressed) / Double(1 << 20)
