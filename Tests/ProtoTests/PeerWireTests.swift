@@ -145,6 +145,7 @@ import Testing
         #expect(try Flotilla_Peer_ForwardBatch(serializedBytes: expected) == batch)
 
         var reply = Flotilla_Peer_ForwardReply()
+        #expect(reply.error == .ok)
         reply.requestID = 1
         reply.error = .notLeader
         reply.errorMessage = "no"

@@ -174,7 +174,9 @@ public nonisolated enum Flotilla_Peer_EntryType: SwiftProtobuf.Enum, Swift.CaseI
 
 public nonisolated enum Flotilla_Peer_ForwardError: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
-  case none // = 0
+
+  /// Success (named OK, not NONE, so the Swift case does not read as Optional.none).
+  case ok // = 0
 
   /// The receiver does not lead the range; see leader_hint_node.
   case notLeader // = 1
@@ -191,12 +193,12 @@ public nonisolated enum Flotilla_Peer_ForwardError: SwiftProtobuf.Enum, Swift.Ca
   case UNRECOGNIZED(Int)
 
   public init() {
-    self = .none
+    self = .ok
   }
 
   public init?(rawValue: Int) {
     switch rawValue {
-    case 0: self = .none
+    case 0: self = .ok
     case 1: self = .notLeader
     case 2: self = .rangeNotFound
     case 3: self = .epochMismatch
@@ -210,7 +212,7 @@ public nonisolated enum Flotilla_Peer_ForwardError: SwiftProtobuf.Enum, Swift.Ca
 
   public var rawValue: Int {
     switch self {
-    case .none: return 0
+    case .ok: return 0
     case .notLeader: return 1
     case .rangeNotFound: return 2
     case .epochMismatch: return 3
@@ -224,7 +226,7 @@ public nonisolated enum Flotilla_Peer_ForwardError: SwiftProtobuf.Enum, Swift.Ca
 
   // The compiler won't synthesize support with the UNRECOGNIZED case.
   public static let allCases: [Flotilla_Peer_ForwardError] = [
-    .none,
+    .ok,
     .notLeader,
     .rangeNotFound,
     .epochMismatch,
@@ -605,7 +607,7 @@ public nonisolated struct Flotilla_Peer_ForwardReply: Sendable {
 
   public var requestID: UInt64 = 0
 
-  public var error: Flotilla_Peer_ForwardError = .none
+  public var error: Flotilla_Peer_ForwardError = .ok
 
   public var errorMessage: String = String()
 
@@ -644,7 +646,7 @@ nonisolated extension Flotilla_Peer_EntryType: SwiftProtobuf._ProtoNameProviding
 }
 
 nonisolated extension Flotilla_Peer_ForwardError: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FORWARD_ERROR_NONE\0\u{1}FORWARD_ERROR_NOT_LEADER\0\u{1}FORWARD_ERROR_RANGE_NOT_FOUND\0\u{1}FORWARD_ERROR_EPOCH_MISMATCH\0\u{1}FORWARD_ERROR_TIMEOUT\0\u{1}FORWARD_ERROR_BUSY\0\u{1}FORWARD_ERROR_REQUEST_FAILED\0\u{1}FORWARD_ERROR_INTERNAL\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FORWARD_ERROR_OK\0\u{1}FORWARD_ERROR_NOT_LEADER\0\u{1}FORWARD_ERROR_RANGE_NOT_FOUND\0\u{1}FORWARD_ERROR_EPOCH_MISMATCH\0\u{1}FORWARD_ERROR_TIMEOUT\0\u{1}FORWARD_ERROR_BUSY\0\u{1}FORWARD_ERROR_REQUEST_FAILED\0\u{1}FORWARD_ERROR_INTERNAL\0")
 }
 
 nonisolated extension Flotilla_Peer_Entry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1368,7 +1370,7 @@ nonisolated extension Flotilla_Peer_ForwardReply: SwiftProtobuf.Message, SwiftPr
     if self.requestID != 0 {
       try visitor.visitSingularUInt64Field(value: self.requestID, fieldNumber: 1)
     }
-    if self.error != .none {
+    if self.error != .ok {
       try visitor.visitSingularEnumField(value: self.error, fieldNumber: 2)
     }
     if !self.errorMessage.isEmpty {
