@@ -8,6 +8,8 @@ import Testing
 /// - Election Safety: at most one leader per term;
 /// - State Machine Safety: all replicas apply the same sequence (prefixes of one
 ///   another), and an index is only ever committed with one entry;
+/// - ReadIndex linearizability: a read point is at least every commit index reached
+///   anywhere before the read was requested;
 /// and, after healing, that the group elects a leader and converges.
 /// A failure names its seed; rerun with that seed to reproduce.
 @Suite struct RandomizedSafetyTests {
@@ -32,6 +34,9 @@ import Testing
         var leaderOfTerm: [UInt64: ReplicaID] = [:]
         var committedAt: [UInt64: Entry] = [:]
         var proposals = 0
+        var reads = 0
+        /// Per read context: the highest commit index anywhere when it was requested.
+        var readFloor: [String: UInt64] = [:]
         let context = "seed \(seed) (size \(size), preVote \(preVote), checkQuorum \(checkQuorum))"
 
         func check(_ step: Int) -> Bool {
@@ -81,7 +86,12 @@ import Testing
                 }
             case 94..<95:
                 if let l = c.leader { c.with(l) { $0.transferLeader(to: ids.randomElement(using: &rng)!) } }
-            case 95..<97:
+            case 95..<96:
+                reads += 1
+                let ctx = "r\(reads)"
+                readFloor[ctx] = ids.map { c.raft($0).log.committed }.max()!
+                c.with(id) { $0.readIndex(context: Array(ctx.utf8)) }
+            case 96..<97:
                 // Membership churn: demote/promote a non-leader replica (never below 3 voters).
                 if let l = c.leader, id != l {
                     let cs = c.node(l).status.confState
@@ -94,6 +104,13 @@ import Testing
             }
             for target in targets {
                 if let rd = c.processReady(target) {
+                    for rs in rd.readStates {
+                        let ctx = String(decoding: rs.context, as: UTF8.self)
+                        if let floor = readFloor[ctx], rs.index < floor {
+                            Issue.record("read \(ctx) served at \(rs.index) < \(floor) at step \(step), \(context)")
+                            return
+                        }
+                    }
                     for e in rd.committedEntries {
                         if let prev = committedAt[e.index], prev != e {
                             Issue.record("index \(e.index) committed as \(prev) and \(e) at step \(step), \(context)")
