@@ -28,6 +28,10 @@
 // - A follower in StateSnapshot that acknowledges the snapshot's index moves to probe
 //   even when the leader's log was compacted further meanwhile (it then gets a newer
 //   snapshot), so a snapshot overtaken by compaction cannot stall it forever.
+// - The leader lease (`ReadOnlyOption.leaseBased`) is bounded by when a quorum last
+//   answered (`Raft.leaseValid`), not by check-quorum's step-down, which can lag two
+//   election timeouts behind the followers electing someone else (see LeaseTests,
+//   which an etcd-style lease fails), and it is void during a leadership transfer.
 //
 // Caller's duties: see `Ready`. Call `advance(_:)` before the next `ready()`; report
 // snapshot sends with `reportSnapshot` and transport failures with `reportUnreachable`.
