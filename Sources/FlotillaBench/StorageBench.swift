@@ -23,15 +23,16 @@ struct StorageBench: ParsableCommand {
     @Option(help: "Scan this many times the key count in total.") var scanPasses = 1
     @Option(help: "Data file path (deleted first and at the end).") var path = "/tmp/flotilla-bench-storage.db"
     @Flag(help: "Skip fdatasync on commit (not durable).") var noSync = false
+    @Flag(help: "Write keys in ascending order instead of random order.") var sequential = false
 
     func run() throws {
         unlink(path)
         defer { unlink(path) }
         var options = PageFileOptions()
         options.durable = !noSync
-        let ids = (0..<keys).map { Self.key($0) }
+        let ids = (0..<keys).map { sequential ? Self.sequentialKey($0) : Self.key($0) }
         let value = [UInt8](repeating: 0x61, count: valueBytes)
-        print("storage bench: \(keys) keys x \(valueBytes) B values, 16 B keys, batch \(batch), durable \(!noSync)")
+        say("storage bench: \(keys) keys x \(valueBytes) B values, 16 B keys, batch \(batch), durable \(!noSync), \(sequential ? "ascending" : "random") key order")
 
         var backend = try PageStoreBackend.open(path: path, options: options)
         let anonBefore = Self.rssAnonBytes()
@@ -52,7 +53,7 @@ struct StorageBench: ParsableCommand {
         }
         var dt = Self.now() - t0
         var dc = Self.cpu() - c0
-        print("puts:            " + rates(keys, dt, dc, "puts"))
+        say("puts:            " + rates(keys, dt, dc, "puts"))
         let indexBytes = Self.rssAnonBytes() - anonBefore
         let onceBytes = backend.file.stats.fileBytes
 
@@ -68,7 +69,7 @@ struct StorageBench: ParsableCommand {
         dt = Self.now() - t0
         dc = Self.cpu() - c0
         precondition(found == reads)
-        print("point reads:     " + rates(reads, dt, dc, "reads"))
+        say("point reads:     " + rates(reads, dt, dc, "reads"))
 
         // Range scans of `scanKeys` keys from random starting keys.
         var scanned = 0
@@ -84,7 +85,7 @@ struct StorageBench: ParsableCommand {
         }
         dt = Self.now() - t0
         dc = Self.cpu() - c0
-        print("range scans:     " + rates(scanned, dt, dc, "keys") + " (\(scanKeys) keys per scan)")
+        say("range scans:     " + rates(scanned, dt, dc, "keys") + " (\(scanKeys) keys per scan)")
 
         // Reopen: rebuild the index from the file.
         backend.file.close()
@@ -105,8 +106,8 @@ struct StorageBench: ParsableCommand {
         precondition(copy.indexedKeyCount == keys)
         _ = anonBeforeReopen
         precondition(store.indexedKeyCount == keys)
-        print("reopen+rebuild:  \(fmt(dt, 2)) s wall, \(fmt(dc, 2)) CPU s for \(keys) keys")
-        print("index memory:    \(fmt(Double(indexBytes) / Double(keys), 1)) B/key after puts, \(fmt(Double(rebuiltBytes) / Double(keys), 1)) B/key for a rebuilt index (RssAnon delta / keys, heap trimmed first)")
+        say("reopen+rebuild:  \(fmt(dt, 2)) s wall, \(fmt(dc, 2)) CPU s for \(keys) keys")
+        say("index memory:    \(fmt(Double(indexBytes) / Double(keys), 1)) B/key after puts, \(fmt(Double(rebuiltBytes) / Double(keys), 1)) B/key for a rebuilt index (RssAnon delta / keys, heap trimmed first)")
 
         // Rewrite every key `rounds - 1` more times, compacting after each batch.
         t0 = Self.now()
@@ -129,9 +130,15 @@ struct StorageBench: ParsableCommand {
         dt = Self.now() - t0
         dc = Self.cpu() - c0
         let afterBytes = backend.file.stats.fileBytes
-        print("rewrite+compact: " + rates(keys * (rounds - 1), dt, dc, "puts") + " (\(rounds - 1) rounds, compaction after every batch)")
-        print("file size:       \(fmt(Double(onceBytes) / 1048576, 1)) MiB once, \(fmt(Double(afterBytes) / 1048576, 1)) MiB after \(rounds) writes per key + compaction (\(fmt(Double(afterBytes) / Double(onceBytes), 2))x)")
+        say("rewrite+compact: " + rates(keys * (rounds - 1), dt, dc, "puts") + " (\(rounds - 1) rounds, compaction after every batch)")
+        say("file size:       \(fmt(Double(onceBytes) / 1048576, 1)) MiB once, \(fmt(Double(afterBytes) / 1048576, 1)) MiB after \(rounds) writes per key + compaction (\(fmt(Double(afterBytes) / Double(onceBytes), 2))x)")
         backend.file.close()
+    }
+
+    /// Prints a line and flushes it at once (figures appear as they are measured).
+    func say(_ line: String) {
+        print(line)
+        fflush(nil)
     }
 
     /// `x` with `decimals` digits after the point (no Foundation).
@@ -143,6 +150,12 @@ struct StorageBench: ParsableCommand {
         let whole = n / Int(scale), frac = abs(n % Int(scale))
         let f = String(frac)
         return "\(whole).\(String(repeating: "0", count: decimals - f.count))\(f)"
+    }
+
+    /// 16 bytes: "k" and the zero-padded decimal id (ascending order).
+    static func sequentialKey(_ i: Int) -> [UInt8] {
+        let digits = Array(String(i).utf8)
+        return [0x6b] + [UInt8](repeating: 0x30, count: 15 - digits.count) + digits
     }
 
     /// 16 bytes: the hex form of a mixed 64-bit id (keys arrive in random order).
