@@ -135,6 +135,11 @@ extension PageFile {
     /// Checks the consistency of the last committed state (see `Checker`), re-verifying
     /// every checksum. Blocks writers while it runs; readers continue.
     public func check() throws(PageStoreError) -> CheckReport {
+        try runChecker().report
+    }
+
+    /// Runs the checker and returns it (tests read its per-page marks).
+    func runChecker() throws(PageStoreError) -> Checker {
         writerLock.lock()
         defer { writerLock.unlock() }
         let snapshot = try shared.withLock { s throws(PageStoreError) -> Snapshot in
@@ -144,6 +149,6 @@ extension PageFile {
         let free = writer.withLock { w in w.freelist.extents(adding: []).flatMap { e in (0..<e.1).map { e.0 + $0 } } }
         var checker = Checker(snapshot: snapshot)
         checker.run(free: free)
-        return checker.report
+        return checker
     }
 }

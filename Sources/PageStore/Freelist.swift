@@ -84,7 +84,7 @@ struct Freelist {
             throw .corruptPage(id, reason: "expected a freelist page, found type \(p.rawType)")
         }
         let n = Int(p.u64(PageLayout.headerSize))
-        guard encodedSize(extents: n) <= (p.overflow + 1) * pageSize else {
+        guard encodedSize(extents: n) <= p.length else {
             throw .corruptPage(id, reason: "freelist extent count \(n) does not fit its run")
         }
         var out: [PageID] = []

@@ -4,7 +4,11 @@ extension PageFile {
         let meta = ctx.snapshot.meta
         let dirty = ctx.buckets.values.filter(\.dirty)
         if dirty.isEmpty && ctx.freed.isEmpty && ctx.directory.root.node == nil { return }  // read-only
-        let oldestReader = shared.withLock { s in s.readers.keys.min() ?? s.meta.txid }
+        var oldestReader = shared.withLock { s in s.readers.keys.min() ?? s.meta.txid }
+        if options.deferMetaSync && meta.txid > 0 {
+            // The current meta may not be durable yet: keep the previous state's pages intact.
+            oldestReader = min(oldestReader, meta.txid - 1)
+        }
         var alloc = writer.withLock { w in PageAllocator(freelist: w.freelist, pageCount: meta.pageCount) }
         alloc.freelist.release(oldestReader: oldestReader)
         var writes: [PendingWrite] = []
@@ -37,8 +41,9 @@ extension PageFile {
         writer.withLock { $0.freelist = alloc.freelist }
         let needed = Int(newMeta.pageCount) * pageSize
         let newMapping: Mapping?
+        // Pages this commit wrote were checksummed from the very bytes written: mark them
+        // verified (reused page ids must not keep a stale bit from their previous contents).
         let current = shared.withLock { $0.mapping }
-        for w in writes { current.clearVerified(w.id) }
         if needed > current.length {
             do {
                 newMapping = try Mapping(fd: fd, length: Self.roundUp(2 * needed, to: pageSize), pageSize: pageSize, path: path)
@@ -49,6 +54,8 @@ extension PageFile {
         } else {
             newMapping = nil
         }
+        let published = newMapping ?? current
+        for w in writes { published.markVerified(w.id) }
         shared.withLock { s in
             s.meta = newMeta
             if let newMapping { s.mapping = newMapping }
@@ -99,7 +106,9 @@ extension PageFile {
         meta.encode(into: page.baseAddress!)
         try Self.fault(options, .writeMeta)
         try io.write(UnsafeRawBufferPointer(page), at: Int(meta.txid % 2) * pageSize)
-        try Self.fault(options, .syncMeta)
-        if options.durable { try io.sync() }
+        if !options.deferMetaSync {
+            try Self.fault(options, .syncMeta)
+            if options.durable { try io.sync() }
+        }
     }
 }

@@ -93,6 +93,9 @@ public final class PageFile: Sendable {
                 size = try io.size()
             }
             let meta = try readMeta(io: io, path: path, preferredPageSize: options.pageSize)
+            // With deferred meta syncs the newest meta may not be durable yet (a previous
+            // process died before syncing it): make it durable before building on it.
+            if options.deferMetaSync && options.durable { try io.sync() }
             let needed = Int(meta.pageCount) * meta.pageSize
             if size < needed { throw PageStoreError.fileTruncated(path: path, expectedBytes: needed, actualBytes: size) }
             let mapBytes = roundUp(max(options.initialMapBytes, 2 * size), to: meta.pageSize)
@@ -209,10 +212,23 @@ public final class PageFile: Sendable {
         return result
     }
 
+    /// Forces everything committed so far to stable storage (one fdatasync). Only needed
+    /// with `deferMetaSync`, where the last commit's meta is otherwise synced by the next commit.
+    public func sync() throws(PageStoreError) {
+        writerLock.lock()
+        defer { writerLock.unlock() }
+        try shared.withLock { s throws(PageStoreError) in try s.checkUsable() }
+        try io.sync()
+    }
+
     /// Closes the file. Running read transactions finish on their snapshot; later calls throw `.closed`.
     public func close() {
         writerLock.lock()
         defer { writerLock.unlock() }
+        if options.deferMetaSync && options.durable {
+            let usable = shared.withLock { !$0.closed && $0.failure == nil }
+            if usable { try? io.sync() }  // make the last meta durable
+        }
         shared.withLock { s in
             guard !s.closed else { return }
             s.closed = true

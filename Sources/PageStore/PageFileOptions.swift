@@ -5,6 +5,11 @@ public struct PageFileOptions: Sendable {
     /// Whether commits fdatasync (data, then meta). `false` is for benchmarks only: a crash
     /// may then lose or tear recent commits.
     public var durable: Bool = true
+    /// One fdatasync per commit instead of two (LMDB's "no meta sync"): the meta page is
+    /// written but not synced; the next commit's data sync (or `close`) makes it durable.
+    /// A crash can then lose the last commit, never integrity: pages of the previous state
+    /// are not reused until the meta after it is durable. Only meaningful with `durable`.
+    public var deferMetaSync: Bool = false
     /// When page checksums are verified on read.
     public var verification: ChecksumVerification = .oncePerPage
     /// Initial size of the read-only mapping in bytes (rounded up to pages; at least twice

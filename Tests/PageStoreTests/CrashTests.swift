@@ -20,9 +20,10 @@ import Testing
     }
 
     /// Runs the workload; the fault hook throws at hit number `crashAt`.
-    static func run(_ dir: TempDir, _ work: [[Op]], crashAt: Int?, box: Box) throws
-        -> (committed: Model, inflight: Model?, file: PageFile) {
+    static func run(_ dir: TempDir, _ work: [[Op]], crashAt: Int?, box: Box, deferMetaSync: Bool = false) throws
+        -> (committed: Model, inflight: Model?, file: PageFile, previous: Model) {
         var options = PageFileOptions()
+        options.deferMetaSync = deferMetaSync
         options.growthStepBytes = 64 << 10
         options.faultHook = { point throws(PageStoreError) in
             if point == .initWriteMeta || point == .initSync { return }
@@ -35,18 +36,19 @@ import Testing
             return io
         }
         let file = try PageFile.open(path: dir.file(), options: options)
-        var committed = Model()
+        var committed = Model(), previous = Model()
         for ops in work {
             var next = committed
             for op in ops { next.apply(op) }
             do {
                 try file.update { txn in for op in ops { try perform(op, &txn) } }
+                previous = committed
                 committed = next
             } catch {
-                return (committed, next, file)
+                return (committed, next, file, previous)
             }
         }
-        return (committed, nil, file)
+        return (committed, nil, file, previous)
     }
 
     static let modes: [CrashableFileIO.CrashMode] = [.keepAll, .dropUnsynced, .dropRandom(seed: 7), .tearLastWrite]
@@ -57,7 +59,7 @@ import Testing
         let work = Self.workload(seed: seed)
         let dry = Box()
         let dryDir = TempDir(); defer { dryDir.cleanup() }
-        let (_, inflight, _) = try Self.run(dryDir, work, crashAt: nil, box: dry)
+        let (_, inflight, _, _) = try Self.run(dryDir, work, crashAt: nil, box: dry)
         #expect(inflight == nil)
         let points = dry.hits.withLock { $0 }
         #expect(points.count >= work.count * 4, "every commit passes at least 4 fault points")
@@ -66,7 +68,7 @@ import Testing
             let box = Box()
             let context = "seed \(seed) mode \(mode) crash at hit \(k) (\(points[k]))"
             do {
-                let (committed, inflight, file) = try Self.run(dir, work, crashAt: k, box: box)
+                let (committed, inflight, file, _) = try Self.run(dir, work, crashAt: k, box: box)
                 try #require(inflight != nil, "\(context): the fault did not fire")
                 try box.io.withLock { $0 }!.crash(mode)
                 file.abandonForTesting()  // a process death: no clean close
@@ -91,6 +93,35 @@ import Testing
                 let again = try reopened.check()
                 #expect(again.problems.isEmpty, "\(context) after a further commit: \(again.problems.prefix(5))")
             }
+        }
+    }
+
+    /// With `deferMetaSync` the last commit may be lost, but the file is always the last or
+    /// the previous committed state, and consistent.
+    @Test(arguments: modes)
+    func deferredMetaSyncLosesAtMostTheLastCommit(mode: CrashableFileIO.CrashMode) throws {
+        let seed: UInt64 = 0x5EED_0002
+        let work = Self.workload(seed: seed)
+        let dry = Box()
+        let dryDir = TempDir(); defer { dryDir.cleanup() }
+        _ = try Self.run(dryDir, work, crashAt: nil, box: dry, deferMetaSync: true)
+        let points = dry.hits.withLock { $0 }
+        #expect(!points.contains(.syncMeta))
+        for k in 0..<points.count {
+            let dir = TempDir(); defer { dir.cleanup() }
+            let box = Box()
+            let context = "seed \(seed) deferred mode \(mode) crash at hit \(k) (\(points[k]))"
+            let (committed, inflight, file, previous) = try Self.run(dir, work, crashAt: k, box: box, deferMetaSync: true)
+            try #require(inflight != nil, "\(context): the fault did not fire")
+            try box.io.withLock { $0 }!.crash(mode)
+            file.abandonForTesting()
+            let reopened = try PageFile.open(path: dir.file())
+            defer { reopened.close() }
+            let report = try reopened.check()
+            #expect(report.problems.isEmpty, "\(context): \(report.problems.prefix(5))")
+            let diffLast = try difference(reopened, committed)
+            let diffPrevious = try difference(reopened, previous)
+            #expect(diffLast == nil || diffPrevious == nil, "\(context): neither last nor previous commit: \(diffLast ?? "")")
         }
     }
 }

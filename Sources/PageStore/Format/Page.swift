@@ -90,7 +90,7 @@ struct PageRef {
 
     /// Checks that every element of a branch/leaf page lies inside the page, so later
     /// accessors cannot read outside it even if a checksum collision let garbage through.
-    func elementsInBounds(pageSize: Int) -> Bool {
+    func elementsInBounds(limit pageSize: Int) -> Bool {
         let n = count
         let leaf = isLeaf
         let elementSize = leaf ? PageLayout.leafElementSize : PageLayout.branchElementSize
@@ -137,8 +137,11 @@ struct PageWriter {
     }
 }
 
-/// How many bytes of a page run its checksum covers: blobs cover header + value,
-/// all other types the whole run.
+/// How many bytes of a page run its checksum covers (from offset 0; the checksum field
+/// itself is skipped): blobs cover header + value (`length` is the value size), meta pages
+/// the whole page, branch / leaf / freelist pages their used bytes (`length`).
 func checkedLength(type: UInt16, overflow: Int, length: Int, pageSize: Int) -> Int {
-    type == PageType.blob.rawValue ? PageLayout.headerSize + length : (overflow + 1) * pageSize
+    if type == PageType.blob.rawValue { return PageLayout.headerSize + length }
+    if type == PageType.meta.rawValue { return pageSize }
+    return length
 }

@@ -46,11 +46,4 @@ final class Mapping: @unchecked Sendable {
         let i = Int(id)
         verified[i >> 6].bitwiseOr(1 << UInt64(i & 63), ordering: .relaxed)
     }
-
-    /// Called by the writer for every page run it rewrote, before publishing the commit.
-    func clearVerified(_ id: PageID) {
-        let i = Int(id)
-        guard i >> 6 < words else { return }
-        verified[i >> 6].bitwiseAnd(~(1 << UInt64(i & 63)), ordering: .relaxed)
-    }
 }

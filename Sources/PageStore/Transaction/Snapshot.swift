@@ -51,10 +51,48 @@ struct Snapshot {
         guard crc == p.checksum else { throw .corruptPage(id, reason: "checksum mismatch") }
         let t = p.rawType
         if t == PageType.leaf.rawValue || t == PageType.branch.rawValue {
-            guard overflow == 0, p.elementsInBounds(pageSize: pageSize) else {
+            guard overflow == 0, p.elementsInBounds(limit: checked) else {
                 throw .corruptPage(id, reason: "elements out of bounds")
             }
         }
         if !verifyAlways { mapping.markVerified(id) }
+    }
+}
+
+extension Snapshot {
+    /// Point lookup through committed pages only (the read-transaction fast path: no
+    /// materialised nodes, no enum dispatch). Returns the leaf and the entry index.
+    @inline(__always)
+    func lookup(root: PageID, key: UnsafeRawBufferPointer) throws(PageStoreError) -> (PageRef, Int)? {
+        guard root != 0 else { return nil }
+        var id = root
+        var depth = 0
+        while true {
+            let p = try nodePage(id)
+            let n = p.count
+            if p.isLeaf {
+                var lo = 0, hi = n
+                while lo < hi {
+                    let mid = (lo + hi) >> 1
+                    if compareBytes(p.leafKey(mid), key) < 0 { lo = mid + 1 } else { hi = mid }
+                }
+                return lo < n && compareBytes(p.leafKey(lo), key) == 0 ? (p, lo) : nil
+            }
+            guard n > 0, depth < 64 else { throw .corruptPage(id, reason: "empty branch or cycle") }
+            var lo = 0, hi = n
+            while lo < hi {
+                let mid = (lo + hi) >> 1
+                if compareBytes(p.branchKey(mid), key) <= 0 { lo = mid + 1 } else { hi = mid }
+            }
+            id = p.branchChild(lo == 0 ? 0 : lo - 1)
+            depth += 1
+        }
+    }
+
+    /// The value bytes of entry `i` of leaf `p` (inline or from its blob run).
+    @inline(__always)
+    func value(_ p: PageRef, _ i: Int) throws(PageStoreError) -> UnsafeRawBufferPointer {
+        if p.leafFlags(i) & PageLayout.flagBlob != 0 { return try blob(p.leafBlobPage(i), length: p.leafValueSize(i)) }
+        return p.leafInlineValue(i)
     }
 }

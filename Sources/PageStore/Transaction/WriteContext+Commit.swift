@@ -41,24 +41,20 @@ extension WriteContext {
         guard let parent = n.parent else {
             // Root: collapse a branch with a single child into that child.
             if !n.isLeaf && n.count == 1 {
-                let child = try materialize(n.children[0], parent: n)
-                n.isLeaf = child.isLeaf
-                n.keys = child.keys
-                n.values = child.values
-                n.children = child.children
-                for c in n.children { nodes[c]?.parent = n }
+                let child = try materialize(n.child(0), parent: n)
+                n.adopt(child)
+                if !n.isLeaf { for i in 0..<n.count { nodes[n.child(i)]?.parent = n } }
                 nodes[child.page] = nil
                 freePage(child.page)
                 n.unbalanced = true
             }
             return
         }
-        guard let idx = parent.children.firstIndex(of: n.page) else {
+        guard let idx = parent.index(ofChild: n.page) else {
             throw .corruptPage(n.page, reason: "node missing from its parent")
         }
         if n.count == 0 {
-            parent.keys.remove(at: idx)
-            parent.children.remove(at: idx)
+            parent.entries.remove(at: idx)
             nodes[n.page] = nil
             freePage(n.page)
             parent.unbalanced = true
@@ -67,19 +63,13 @@ extension WriteContext {
         guard parent.count > 1 else { return }
         let (target, source, sourceIndex): (Node, Node, Int)
         if idx == 0 {
-            (target, source, sourceIndex) = (n, try materialize(parent.children[1], parent: parent), 1)
+            (target, source, sourceIndex) = (n, try materialize(parent.child(1), parent: parent), 1)
         } else {
-            (target, source, sourceIndex) = (try materialize(parent.children[idx - 1], parent: parent), n, idx)
+            (target, source, sourceIndex) = (try materialize(parent.child(idx - 1), parent: parent), n, idx)
         }
-        target.keys.append(contentsOf: source.keys)
-        if target.isLeaf {
-            target.values.append(contentsOf: source.values)
-        } else {
-            target.children.append(contentsOf: source.children)
-            for c in source.children { nodes[c]?.parent = target }
-        }
-        parent.keys.remove(at: sourceIndex)
-        parent.children.remove(at: sourceIndex)
+        target.appendEntries(of: source)
+        if !target.isLeaf { for i in 0..<source.count { nodes[source.child(i)]?.parent = target } }
+        parent.entries.remove(at: sourceIndex)
         nodes[source.page] = nil
         freePage(source.page)
         parent.unbalanced = true
@@ -94,8 +84,7 @@ extension WriteContext {
         var parts = try spill(root, &alloc, &writes)
         while parts.count > 1 {
             let newRoot = Node(isLeaf: false, page: 0, parent: nil)
-            newRoot.keys = parts.map(\.key)
-            newRoot.children = parts.map(\.page)
+            newRoot.entries = parts.map { newRoot.makeChildEntry(key: $0.key, child: $0.page) }
             parts = try spill(newRoot, &alloc, &writes)
         }
         tree.root = TreeRoot(page: parts.first?.page ?? 0, node: nil)
@@ -104,19 +93,16 @@ extension WriteContext {
     private func spill(_ n: Node, _ alloc: inout PageAllocator,
                        _ writes: inout [PendingWrite]) throws(PageStoreError) -> [(key: [UInt8], page: PageID)] {
         if !n.isLeaf {
-            var keys: [[UInt8]] = [], children: [PageID] = []
-            keys.reserveCapacity(n.count)
-            children.reserveCapacity(n.count)
+            var entries: [NodeEntry] = []
+            entries.reserveCapacity(n.count + 4)
             for i in 0..<n.count {
-                if let c = nodes[n.children[i]], c.parent === n {
-                    for part in try spill(c, &alloc, &writes) { keys.append(part.key); children.append(part.page) }
+                if let c = nodes[n.child(i)], c.parent === n {
+                    for part in try spill(c, &alloc, &writes) { entries.append(n.makeChildEntry(key: part.key, child: part.page)) }
                 } else {
-                    keys.append(n.keys[i])
-                    children.append(n.children[i])
+                    entries.append(n.entries[i])
                 }
             }
-            n.keys = keys
-            n.children = children
+            n.entries = entries
         }
         if n.page != 0 {
             nodes[n.page] = nil
@@ -125,8 +111,9 @@ extension WriteContext {
         if n.count == 0 { return [] }
         if n.isLeaf {
             for i in 0..<n.count {
-                if case .inline(let v) = n.values[i], v.count > inlineMax {
-                    n.values[i] = .blob(page: writeBlob(v, &alloc, &writes), length: v.count)
+                let e = n.entries[i]
+                if e.valueKind != .blob && Int(e.valueSize) > inlineMax {
+                    n.setBlob(at: i, page: writeBlob(n.inlineValue(i), &alloc, &writes))
                 }
             }
         }
@@ -136,7 +123,7 @@ extension WriteContext {
             let buffer = newBuffer(pages: 1)
             serialize(n, range, into: buffer.baseAddress!, id: id)
             writes.append(PendingWrite(id: id, buffer: buffer))
-            out.append((n.keys[range.lowerBound], id))
+            out.append(([UInt8](n.key(range.lowerBound)), id))
         }
         return out
     }
@@ -177,43 +164,44 @@ extension WriteContext {
         var pos = PageLayout.headerSize + count * elementSize
         for (k, i) in range.enumerated() {
             let e = PageLayout.headerSize + k * elementSize
-            let key = n.keys[i]
+            let key = n.key(i)
+            let entry = n.entries[i]
             if n.isLeaf {
                 w.set16(e + 2, UInt16(key.count))
                 w.set32(e + 8, UInt32(pos))
-                key.withUnsafeBytes { w.copy($0, to: pos) }
+                w.copy(key, to: pos)
                 pos += key.count
-                switch n.values[i] {
-                case .inline(let v):
-                    w.set16(e, 0)
-                    w.set32(e + 4, UInt32(v.count))
-                    v.withUnsafeBytes { w.copy($0, to: pos) }
-                    pos += v.count
-                case .blob(let blob, let length):
+                w.set32(e + 4, entry.valueSize)
+                if entry.valueKind == .blob {
                     w.set16(e, PageLayout.flagBlob)
-                    w.set32(e + 4, UInt32(length))
-                    w.set64(pos, blob)
+                    w.set64(pos, entry.child)
                     pos += PageLayout.blobReferenceSize
+                } else {
+                    w.set16(e, 0)
+                    let v = n.inlineValue(i)
+                    w.copy(v, to: pos)
+                    pos += v.count
                 }
             } else {
-                w.set64(e, n.children[i])
+                w.set64(e, entry.child)
                 w.set16(e + 8, UInt16(key.count))
                 w.set32(e + 12, UInt32(pos))
-                key.withUnsafeBytes { w.copy($0, to: pos) }
+                w.copy(key, to: pos)
                 pos += key.count
             }
         }
         precondition(pos <= pageSize, "node chunk overflows its page")
-        w.seal(checkedLength: pageSize)
+        w.set32(PageLayout.lengthOffset, UInt32(pos))
+        w.seal(checkedLength: pos)
     }
 
-    private func writeBlob(_ v: [UInt8], _ alloc: inout PageAllocator, _ writes: inout [PendingWrite]) -> PageID {
+    private func writeBlob(_ v: UnsafeRawBufferPointer, _ alloc: inout PageAllocator, _ writes: inout [PendingWrite]) -> PageID {
         let pages = blobPages(length: v.count)
         let id = alloc.allocate(pages)
         let buffer = newBuffer(pages: pages)
         let w = PageWriter(base: buffer.baseAddress!)
         w.writeHeader(type: .blob, count: 0, overflow: pages - 1, length: v.count, id: id)
-        v.withUnsafeBytes { w.copy($0, to: PageLayout.headerSize) }
+        w.copy(v, to: PageLayout.headerSize)
         w.seal(checkedLength: PageLayout.headerSize + v.count)
         writes.append(PendingWrite(id: id, buffer: buffer))
         return id
@@ -235,13 +223,14 @@ extension WriteContext {
             }
             let buffer = newBuffer(pages: pages)
             let w = PageWriter(base: buffer.baseAddress!)
-            w.writeHeader(type: .freelist, count: 0, overflow: pages - 1, length: 0, id: id)
+            let used = Freelist.encodedSize(extents: extents.count)
+            w.writeHeader(type: .freelist, count: 0, overflow: pages - 1, length: used, id: id)
             w.set64(PageLayout.headerSize, UInt64(extents.count))
             for (i, e) in extents.enumerated() {
                 w.set64(PageLayout.headerSize + 8 + i * 16, e.0)
                 w.set64(PageLayout.headerSize + 16 + i * 16, e.1)
             }
-            w.seal(checkedLength: pages * pageSize)
+            w.seal(checkedLength: used)
             writes.append(PendingWrite(id: id, buffer: buffer))
             return id
         }

@@ -66,7 +66,7 @@ final class WriteContext {
         var n = try rootNode(tree)
         while !n.isLeaf {
             guard n.count > 0 else { throw .corruptPage(n.page, reason: "empty branch") }
-            n = try materialize(n.children[n.childIndex(key)], parent: n)
+            n = try materialize(n.child(n.childIndex(key)), parent: n)
         }
         return n
     }
@@ -77,8 +77,13 @@ final class WriteContext {
         if id != 0 { freed.append(id) }
     }
 
-    func freeValue(_ v: LeafValue) {
-        guard case .blob(let id, let length) = v else { return }
+    /// Frees the blob run of leaf entry `i`, if its value is in one.
+    func freeValue(_ n: Node, _ i: Int) {
+        let e = n.entries[i]
+        if e.valueKind == .blob { freeBlob(e.child, length: Int(e.valueSize)) }
+    }
+
+    func freeBlob(_ id: PageID, length: Int) {
         let pages = blobPages(length: length)
         for k in 0..<pages { freed.append(id + UInt64(k)) }
     }
@@ -100,13 +105,12 @@ final class WriteContext {
         let leaf = try leafFor(tree, key)
         let i = leaf.lowerBound(key)
         tree.dirty = true
-        if i < leaf.count && leaf.keys[i].withUnsafeBytes({ compareBytes($0, key) }) == 0 {
-            freeValue(leaf.values[i])
-            leaf.values[i] = .inline(value)
+        if i < leaf.count && compareBytes(leaf.key(i), key) == 0 {
+            freeValue(leaf, i)
+            value.withUnsafeBytes { leaf.setValue(at: i, $0) }
             return false
         }
-        leaf.keys.insert([UInt8](key), at: i)
-        leaf.values.insert(.inline(value), at: i)
+        value.withUnsafeBytes { leaf.insert(at: i, key: key, value: $0) }
         tree.count += 1
         return true
     }
@@ -119,14 +123,43 @@ final class WriteContext {
         guard exists else { return false }
         let leaf = try leafFor(tree, key)
         let i = leaf.lowerBound(key)
-        guard i < leaf.count, leaf.keys[i].withUnsafeBytes({ compareBytes($0, key) }) == 0 else { return false }
-        freeValue(leaf.values[i])
-        leaf.keys.remove(at: i)
-        leaf.values.remove(at: i)
+        guard i < leaf.count, compareBytes(leaf.key(i), key) == 0 else { return false }
+        freeValue(leaf, i)
+        leaf.entries.remove(at: i)
         leaf.unbalanced = true
         tree.count -= 1
         tree.dirty = true
         return true
+    }
+
+    /// Removes every key in `[lo, hi)` leaf by leaf: each affected leaf is materialised once
+    /// and its matching entries removed in one step (empty leaves are dropped at commit).
+    func deleteRange(_ tree: BucketState, from lo: UnsafeRawBufferPointer?, to hi: UnsafeRawBufferPointer?) throws -> Int {
+        var removed = 0
+        var next: [UInt8]? = lo.map { [UInt8]($0) }
+        while true {
+            var cursor = TreeCursor(reader: reader, root: tree.root)
+            let found = try next.map { n in try n.withUnsafeBytes { try cursor.seek($0) } } ?? cursor.first()
+            guard found else { break }
+            let first = cursor.withKey { [UInt8]($0) }
+            if let hi, first.withUnsafeBytes({ compareBytes($0, hi) }) >= 0 { break }
+            let leaf = try first.withUnsafeBytes { try leafFor(tree, $0) }
+            let start = first.withUnsafeBytes { leaf.lowerBound($0) }
+            var end = start
+            while end < leaf.count, hi.map({ compareBytes(leaf.key(end), $0) < 0 }) ?? true {
+                freeValue(leaf, end)
+                end += 1
+            }
+            let reachedHi = end < leaf.count
+            leaf.entries.removeSubrange(start..<end)
+            leaf.unbalanced = true
+            tree.count -= end - start
+            tree.dirty = true
+            removed += end - start
+            if reachedHi || end == start { break }
+            next = first
+        }
+        return removed
     }
 
     /// Frees every page of `tree` (nodes, blobs) and forgets its materialised nodes.
@@ -141,7 +174,7 @@ final class WriteContext {
                 for i in 0..<p.count {
                     if p.isLeaf {
                         if p.leafFlags(i) & PageLayout.flagBlob != 0 {
-                            freeValue(.blob(page: p.leafBlobPage(i), length: p.leafValueSize(i)))
+                            freeBlob(p.leafBlobPage(i), length: p.leafValueSize(i))
                         }
                     } else {
                         let c = p.branchChild(i)
@@ -150,9 +183,9 @@ final class WriteContext {
                 }
             case .node(let n):
                 if n.isLeaf {
-                    n.values.forEach(freeValue)
+                    for i in 0..<n.count { freeValue(n, i) }
                 } else {
-                    for c in n.children { stack.append((try reader.resolve(c), c)) }
+                    for i in 0..<n.count { stack.append((try reader.resolve(n.child(i)), n.child(i))) }
                 }
             }
         }

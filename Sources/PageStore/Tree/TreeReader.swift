@@ -29,7 +29,7 @@ enum TreeRef {
     @inline(__always) func child(_ i: Int) -> PageID {
         switch self {
         case .page(let p): p.branchChild(i)
-        case .node(let n): n.children[i]
+        case .node(let n): n.child(i)
         }
     }
 
@@ -67,7 +67,7 @@ enum TreeRef {
     @inline(__always) func keyEquals(_ i: Int, _ key: UnsafeRawBufferPointer) -> Bool {
         switch self {
         case .page(let p): compareBytes(p.leafKey(i), key) == 0
-        case .node(let n): n.keys[i].withUnsafeBytes { compareBytes($0, key) } == 0
+        case .node(let n): compareBytes(n.key(i), key) == 0
         }
     }
 
@@ -83,12 +83,9 @@ enum TreeRef {
             }
             return try body(key, p.leafInlineValue(i))
         case .node(let n):
-            return try n.keys[i].withUnsafeBytes { key in
-                switch n.values[i] {
-                case .inline(let v): return try v.withUnsafeBytes { try body(key, $0) }
-                case .blob(let id, let len): return try body(key, try snapshot.blob(id, length: len))
-                }
-            }
+            let e = n.entries[i]
+            if e.valueKind == .blob { return try body(n.key(i), try snapshot.blob(e.child, length: Int(e.valueSize))) }
+            return try body(n.key(i), n.inlineValue(i))
         }
     }
 
@@ -96,7 +93,7 @@ enum TreeRef {
     @inline(__always) func withKey<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         switch self {
         case .page(let p): try body(p.isLeaf ? p.leafKey(i) : p.branchKey(i))
-        case .node(let n): try n.keys[i].withUnsafeBytes(body)
+        case .node(let n): try body(n.key(i))
         }
     }
 }
@@ -122,6 +119,10 @@ struct TreeReader {
     /// Point lookup: calls `body` with the value of `key`, or nil.
     func withValue<R>(_ root: TreeRoot, _ key: UnsafeRawBufferPointer,
                       _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        if context == nil && root.node == nil {
+            guard let (leaf, i) = try snapshot.lookup(root: root.page, key: key) else { return try body(nil) }
+            return try body(try snapshot.value(leaf, i))
+        }
         guard var ref = try resolveRoot(root) else { return try body(nil) }
         while !ref.isLeaf {
             guard ref.count > 0 else { throw PageStoreError.corruptPage(0, reason: "empty branch") }
