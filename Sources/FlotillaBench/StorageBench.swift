@@ -24,6 +24,7 @@ struct StorageBench: ParsableCommand {
     @Option(help: "Data file path (deleted first and at the end).") var path = "/tmp/flotilla-bench-storage.db"
     @Flag(help: "Skip fdatasync on commit (not durable).") var noSync = false
     @Flag(help: "Write keys in ascending order instead of random order.") var sequential = false
+    @Option(help: "While rewriting, compact every this many batches (0: 10 times per round).") var compactEvery = 0
 
     func run() throws {
         unlink(path)
@@ -110,6 +111,8 @@ struct StorageBench: ParsableCommand {
         say("index memory:    \(fmt(Double(indexBytes) / Double(keys), 1)) B/key after puts, \(fmt(Double(rebuiltBytes) / Double(keys), 1)) B/key for a rebuilt index (RssAnon delta / keys, heap trimmed first)")
 
         // Rewrite every key `rounds - 1` more times, compacting after each batch.
+        let every = compactEvery > 0 ? compactEvery : max(1, keys / batch / 10)
+        var batches = 0
         t0 = Self.now()
         c0 = Self.cpu()
         for _ in 1..<max(1, rounds) {
@@ -117,12 +120,14 @@ struct StorageBench: ParsableCommand {
                 rev += 1
                 _ = try store.put(PutRequest(key: k, value: value), revision: rev)
                 if (i + 1) % batch == 0 || i == ids.count - 1 {
-                    try store.compact(rev)
+                    batches += 1
+                    if batches % every == 0 { try store.compact(rev) }
                     applied += 1
                     try store.commit(appliedIndex: applied)
                 }
             }
         }
+        try store.compact(rev)
         for _ in 0..<3 {
             applied += 1
             try store.commit(appliedIndex: applied)
@@ -130,7 +135,7 @@ struct StorageBench: ParsableCommand {
         dt = Self.now() - t0
         dc = Self.cpu() - c0
         let afterBytes = backend.file.stats.fileBytes
-        say("rewrite+compact: " + rates(keys * (rounds - 1), dt, dc, "puts") + " (\(rounds - 1) rounds, compaction after every batch)")
+        say("rewrite+compact: " + rates(keys * (rounds - 1), dt, dc, "puts") + " (\(rounds - 1) rounds, compaction every \(every) batches)")
         say("file size:       \(fmt(Double(onceBytes) / 1048576, 1)) MiB once, \(fmt(Double(afterBytes) / 1048576, 1)) MiB after \(rounds) writes per key + compaction (\(fmt(Double(afterBytes) / Double(onceBytes), 2))x)")
         backend.file.close()
     }
