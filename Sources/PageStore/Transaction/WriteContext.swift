@@ -132,6 +132,36 @@ final class WriteContext {
         return true
     }
 
+    /// Removes every key in `[lo, hi)` leaf by leaf: each affected leaf is materialised once
+    /// and its matching entries removed in one step (empty leaves are dropped at commit).
+    func deleteRange(_ tree: BucketState, from lo: UnsafeRawBufferPointer?, to hi: UnsafeRawBufferPointer?) throws -> Int {
+        var removed = 0
+        var next: [UInt8]? = lo.map { [UInt8]($0) }
+        while true {
+            var cursor = TreeCursor(reader: reader, root: tree.root)
+            let found = try next.map { n in try n.withUnsafeBytes { try cursor.seek($0) } } ?? cursor.first()
+            guard found else { break }
+            let first = cursor.withKey { [UInt8]($0) }
+            if let hi, first.withUnsafeBytes({ compareBytes($0, hi) }) >= 0 { break }
+            let leaf = try first.withUnsafeBytes { try leafFor(tree, $0) }
+            let start = first.withUnsafeBytes { leaf.lowerBound($0) }
+            var end = start
+            while end < leaf.count, hi.map({ compareBytes(leaf.key(end), $0) < 0 }) ?? true {
+                freeValue(leaf, end)
+                end += 1
+            }
+            let reachedHi = end < leaf.count
+            leaf.entries.removeSubrange(start..<end)
+            leaf.unbalanced = true
+            tree.count -= end - start
+            tree.dirty = true
+            removed += end - start
+            if reachedHi || end == start { break }
+            next = first
+        }
+        return removed
+    }
+
     /// Frees every page of `tree` (nodes, blobs) and forgets its materialised nodes.
     func freeTree(_ tree: BucketState) throws {
         guard let rootRef = try reader.resolveRoot(tree.root) else { return }

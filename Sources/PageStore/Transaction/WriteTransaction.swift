@@ -74,11 +74,10 @@ public struct WriteBucket {
     @discardableResult
     public func deleteRange(from lo: [UInt8]?, to hi: [UInt8]?) throws -> Int {
         checkOpen()
-        var keys: [[UInt8]] = []
-        try scan(from: lo, to: hi) { k, _ in keys.append([UInt8](k)); return true }
         context.mutations += 1
-        for k in keys { try delete(k) }
-        return keys.count
+        return try withOptionalBytes(lo) { lo in
+            try withOptionalBytes(hi) { hi in try context.deleteRange(state, from: lo, to: hi) }
+        }
     }
 
     /// A copy of the value of `key`, or nil.
