@@ -20,7 +20,8 @@ final class BucketState {
 final class WriteContext {
     let snapshot: Snapshot
     let pageSize: Int
-    /// Values longer than this go to blob runs.
+    /// The largest inline leaf element (header + key + value): half a page's body, so any two
+    /// elements fit in one page. Values whose element would be larger go to blob runs.
     let inlineMax: Int
     let maxKeySize: Int
     let maxValueSize: Int
@@ -36,7 +37,7 @@ final class WriteContext {
     init(snapshot: Snapshot, maxValueSize: Int) {
         self.snapshot = snapshot
         self.pageSize = snapshot.pageSize
-        self.inlineMax = snapshot.pageSize / 4
+        self.inlineMax = (snapshot.pageSize - PageLayout.headerSize) / 2
         self.maxKeySize = PageFile.maxKeySize(pageSize: snapshot.pageSize)
         self.maxValueSize = maxValueSize
         self.directory = BucketState(name: [], root: snapshot.meta.directory, count: 0)
