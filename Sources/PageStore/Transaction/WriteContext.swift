@@ -5,6 +5,8 @@ final class BucketState {
     var root: TreeRoot
     var count: Int
     var dirty = false
+    /// Set when the bucket is deleted; handles to it then refuse to work.
+    var deleted = false
 
     init(name: [UInt8], root: PageID, count: Int) {
         self.name = name
@@ -234,6 +236,7 @@ final class WriteContext {
     func deleteBucket(_ name: [UInt8]) throws -> Bool {
         guard let b = try bucket(name) else { return false }
         try freeTree(b)
+        b.deleted = true
         buckets[name] = nil
         try name.withUnsafeBytes { k in _ = try delete(directory, key: k) }
         return true
