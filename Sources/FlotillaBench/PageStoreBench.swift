@@ -17,6 +17,7 @@ struct PageStoreBench: ParsableCommand {
     @Option(help: "Directory for the data file.") var dir = "/tmp"
     @Flag(help: "Skip fdatasync (measures the tree, not the disk).") var noSync = false
     @Flag(help: "One fdatasync per commit (PageFileOptions.deferMetaSync).") var deferMetaSync = false
+    @Flag(help: "Only the sequential-order load.") var sequentialOnly = false
 
     func run() throws {
         let path = "\(dir)/pagestore-bench-\(getpid()).db"
@@ -30,7 +31,7 @@ struct PageStoreBench: ParsableCommand {
         let bucket = Array("records".utf8)
         let value = [UInt8](repeating: 0xAB, count: valueBytes)
 
-        do {
+        if !sequentialOnly {
             let file = try PageFile.open(path: path, options: options)
             let t = try Self.time {
                 for start in stride(from: 0, to: keys, by: batch) {

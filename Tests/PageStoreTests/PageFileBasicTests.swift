@@ -139,7 +139,11 @@ import Testing
             #expect(try txn.bucketNames() == [bytes("a"), bytes("b")])
             #expect(try txn.bucket(named: bytes("a"))?.get(bytes("k")) == bytes("v"))
         }
-        try file.update { txn throws in #expect(try txn.deleteBucket(named: bytes("b"))) }
+        try file.update { txn throws in
+            let stale = try #require(try txn.bucket(named: bytes("b")))
+            #expect(try txn.deleteBucket(named: bytes("b")))
+            #expect(throws: PageStoreError.bucketNotFound(name: bytes("b"))) { try stale.put(bytes("x"), bytes("y")) }
+        }
         try file.view { txn throws in
             #expect(try txn.bucketNames() == [bytes("a")])
             #expect(try txn.bucket(named: bytes("b")) == nil)
