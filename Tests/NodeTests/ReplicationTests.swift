@@ -29,9 +29,11 @@ struct ReplicationTests {
             #expect(await c.eventually { written.allSatisfy { c.value(on: node, $0.key) == $0.value } },
                     "node \(node) has every write")
         }
+        #expect(await c.eventually { c.hosts.values.reduce(0) { $0 + $1.metrics.proposals } >= 24 },
+                "every proposal is counted (metrics refresh each tick)")
         let m = c.hosts[NodeID(1)]!.metrics
         #expect(m.fsyncs > 0 && m.entriesSynced >= m.fsyncs / 2)
-        #expect(m.proposals > 0)
+        #expect(m.rangeCount == 8 && m.appliedIndex.count == 8)
     }
 
     @Test func restartedNodeRecoversAndCatchesUpFromTheLog() async throws {

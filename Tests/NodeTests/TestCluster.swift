@@ -19,7 +19,14 @@ final class TestCluster: @unchecked Sendable {
         root = NSTemporaryDirectory() + "flotilla-node-\(UUID().uuidString)"
         bootstrap = BootstrapConfig(nodes: (1...nodes).map { NodeID(UInt64($0)) }, rangeCount: ranges)
         self.tune = tune
-        for n in bootstrap.nodes { try start(n) }
+        // Register every node before any loop runs, so the intended leaders' first
+        // campaigns reach their peers.
+        for n in bootstrap.nodes {
+            let host = try NodeHost(config: config(n), transport: network.transport(for: n), bootstrap: bootstrap)
+            network.register(n, host)
+            hosts[n] = host
+        }
+        for h in hosts.values { h.start() }
     }
 
     func config(_ node: NodeID) -> NodeConfig {

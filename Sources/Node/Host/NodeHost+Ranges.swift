@@ -30,6 +30,7 @@ extension NodeHost {
             if campaign { try r.raw.campaign() }
             s.replicas[descriptor.rangeID] = r
             s.addPeers(of: descriptor, me: nodeID, now: Self.nowNs())
+            views.withLock { $0[descriptor.rangeID] = ReplicaView(r) }
         }
         _ = enqueue { _ in true }  // let the loop pick up the campaign's messages now
     }
@@ -43,6 +44,7 @@ extension NodeHost {
             try wal.append([.rangeRemoved(range)])
             try r.store.drop()
             s.replicas[range] = nil
+            _ = views.withLock { $0.removeValue(forKey: range) }
             for (id, p) in s.pending where p.rangeID == range {
                 _ = takePending(id, &s)
                 fail(p.continuation, .rangeNotFound(range), &s)
