@@ -55,6 +55,11 @@ extension NodeHost {
         for install in inbox.installs { installSnapshot(install, &s) }
         handleProposals(inbox.proposals, &s)
         handleReads(inbox.reads, &s)
+        for (range, node) in inbox.transfers {
+            guard let r = s.replicas[range], let target = r.descriptor.replica(on: node) else { continue }
+            r.wake()
+            r.raw.transferLeader(to: target.replicaID)
+        }
 
         var outbound: [NodeID: [RangeMessage]] = [:]
         if tick {

@@ -35,6 +35,15 @@ extension NodeHost {
         _ = enqueue { _ in true }  // let the loop pick up the campaign's messages now
     }
 
+    /// Asks the range's leader to hand leadership to `node`'s replica (forwarded by a
+    /// follower). Returns at once; watch `leaderHint(of:)` for the outcome.
+    public func transferLeadership(of range: RangeID, to node: NodeID) {
+        _ = enqueue { m in
+            m.transfers.append((range, node))
+            return true
+        }
+    }
+
     /// Removes this node's replica of `range`: its log leaves the WAL (`.rangeRemoved`), its
     /// segment, history and metadata leave the data file, and proposals waiting on it fail
     /// with `.rangeNotFound`.
