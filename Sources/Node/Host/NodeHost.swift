@@ -97,7 +97,8 @@ public final class NodeHost: RaftTransportHandler, Sendable {
 
     /// Stops the loop, fails waiting proposals, and closes the WAL and the data file.
     /// `flush: false` skips the final MVCC commit (what a crash would leave behind: the
-    /// WAL replays the rest on restart).
+    /// WAL replays the rest on restart). Blocks until the loop and any snapshot sends have
+    /// finished: call it from a thread of its own, not from a busy cooperative pool.
     public func stop(flush: Bool = true) {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         if started.load(ordering: .acquiring) {
