@@ -1,0 +1,159 @@
+public import Base
+public import RaftCore
+
+/// The fault phase's random events: client proposals, crashes (clean or mid-write),
+/// restarts, partitions and healing, membership changes and leader transfers.
+extension Simulator {
+    mutating func injectFaults() throws(SafetyViolation) {
+        if rng.chance(options.proposeRate) { try proposeRandom() }
+        if rng.chance(options.crashRate) { crashRandom() }
+        if rng.chance(options.restartRate) { try restartRandom() }
+        if rng.chance(options.partitionRate) { partitionRandom() }
+        if !network.partition.isHealed && rng.chance(options.healRate) {
+            network.partition.heal()
+            trace.record(.heal, step: clock.now)
+        }
+        if rng.chance(options.confChangeRate) { try changeMembershipRandom() }
+        if rng.chance(options.transferRate) { try transferRandom() }
+    }
+
+    var activeIDs: [ReplicaID] { replicas.filter { !$0.retired }.map(\.id) }
+    var runningIndices: [Int] { replicas.indices.filter { replicas[$0].isRunning } }
+
+    /// Proposes a fresh unique payload at replica `i`.
+    @discardableResult
+    mutating func propose(at i: Int) throws(SafetyViolation) -> UInt64 {
+        let proposal = nextProposalID
+        nextProposalID += 1
+        stats.proposals += 1
+        let data = Workload.payload(id: proposal, fillerBytes: rng.int(in: 0...24))
+        var failure: RaftError?
+        do { try replicas[i].node!.propose(data) } catch { failure = error }
+        trace.record(.propose(replicas[i].id, proposal: proposal, error: failure), step: clock.now)
+        try drain(i)
+        return proposal
+    }
+
+    mutating func proposeRandom() throws(SafetyViolation) {
+        let running = runningIndices
+        guard !running.isEmpty else { return }
+        if let l = leaderIndices.first, rng.chance(0.7) {
+            try propose(at: l)
+        } else {
+            try propose(at: rng.pick(running))
+        }
+    }
+
+    mutating func crashRandom() {
+        let running = runningIndices
+        guard !running.isEmpty else { return }
+        let i = rng.pick(running)
+        if rng.chance(options.tornWriteFraction) {
+            replicas[i].tornWritePending = true
+            trace.record(.note("r\(replicas[i].id) will crash in the middle of its next write"), step: clock.now)
+        } else {
+            crash(i)
+        }
+    }
+
+    mutating func restartRandom() throws(SafetyViolation) {
+        let down = replicas.indices.filter { !replicas[$0].isRunning && !replicas[$0].retired }
+        guard !down.isEmpty else { return }
+        try start(rng.pick(down))
+    }
+
+    mutating func partitionRandom() {
+        let ids = activeIDs
+        guard ids.count >= 2 else { return }
+        stats.partitions += 1
+        switch rng.int(in: 0...3) {
+        case 0:
+            let victim = rng.pick(ids)
+            network.partition.isolate(victim, from: ids)
+            trace.record(.partition("isolate r\(victim)"), step: clock.now)
+        case 1:
+            var shuffled = ids
+            shuffled.shuffle(using: &rng)
+            let cut = rng.int(in: 1...(ids.count - 1))
+            let a = Array(shuffled[..<cut]).sorted(), b = Array(shuffled[cut...]).sorted()
+            network.partition.split(a, b)
+            trace.record(.partition("split \(a) | \(b)"), step: clock.now)
+        case 2:
+            let from = rng.pick(ids)
+            let to = rng.pick(ids.filter { $0 != from })
+            network.partition.blockOneWay(from: from, to: to)
+            trace.record(.partition("one-way r\(from) -/-> r\(to)"), step: clock.now)
+        default:
+            // A replica that can send but not receive (or the reverse) from everyone.
+            let victim = rng.pick(ids)
+            let inbound = rng.chance(0.5)
+            for other in ids where other != victim {
+                if inbound { network.partition.blockOneWay(from: other, to: victim) }
+                else { network.partition.blockOneWay(from: victim, to: other) }
+            }
+            trace.record(.partition(inbound ? "r\(victim) deaf" : "r\(victim) mute"), step: clock.now)
+        }
+    }
+
+    mutating func transferRandom() throws(SafetyViolation) {
+        guard let l = leaderIndices.first else { return }
+        let voters = replicas[l].machine.confState.voters.filter { $0 != replicas[l].id }.sorted()
+        guard !voters.isEmpty else { return }
+        let target = rng.pick(voters)
+        stats.transfers += 1
+        trace.record(.transferLeader(from: replicas[l].id, to: target), step: clock.now)
+        replicas[l].node!.transferLeader(to: target)
+        try drain(l)
+    }
+
+    /// A new replica with an empty disk, started right away (it waits for the leader).
+    mutating func addReplica() throws(SafetyViolation) -> ReplicaID {
+        let id = nextReplicaID
+        nextReplicaID += 1
+        indexOf[id] = replicas.count
+        replicas.append(SimReplica(joining: id))
+        try start(replicas.count - 1)
+        return id
+    }
+
+    /// Proposes a valid membership change at the leader, chosen from its applied config.
+    mutating func changeMembershipRandom() throws(SafetyViolation) {
+        guard let l = leaderIndices.first else { return }
+        let cs = replicas[l].machine.confState
+        var change: ConfChange
+        if !cs.votersOutgoing.isEmpty {
+            guard !cs.autoLeave else { return }
+            change = ConfChange(changes: [])
+        } else {
+            let voters = cs.voters.sorted(), learners = cs.learners.sorted()
+            var options: [Int] = []
+            if voters.count < self.options.maxVoters { options += [0, 6] }
+            if learners.count < 2 { options.append(1) }
+            if !learners.isEmpty { options += [2, 4] }
+            if voters.count > 1 { options += [3, 5] }
+            if voters.count > 1 && voters.count < self.options.maxVoters { options.append(7) }
+            guard !options.isEmpty else { return }
+            switch rng.pick(options) {
+            case 0: change = ConfChange(changes: [ConfChangeSingle(.addNode, try addReplica())])
+            case 1: change = ConfChange(changes: [ConfChangeSingle(.addLearnerNode, try addReplica())])
+            case 2: change = ConfChange(changes: [ConfChangeSingle(.addNode, rng.pick(learners))])
+            case 3: change = ConfChange(changes: [ConfChangeSingle(.removeNode, rng.pick(voters))])
+            case 4: change = ConfChange(changes: [ConfChangeSingle(.removeNode, rng.pick(learners))])
+            case 5: change = ConfChange(changes: [ConfChangeSingle(.addLearnerNode, rng.pick(voters))])
+            case 6:
+                // One voter added through a joint configuration.
+                change = ConfChange(transition: rng.pick([.jointImplicit, .jointExplicit]),
+                                    changes: [ConfChangeSingle(.addNode, try addReplica())])
+            default:
+                // Replace a voter: joint consensus with two changes.
+                let out = rng.pick(voters)
+                change = ConfChange(transition: rng.pick([.auto, .jointImplicit, .jointExplicit]),
+                                    changes: [ConfChangeSingle(.addNode, try addReplica()), ConfChangeSingle(.removeNode, out)])
+            }
+        }
+        var failure: RaftError?
+        do { try replicas[l].node!.proposeConfChange(change) } catch { failure = error }
+        trace.record(.proposeConfChange(replicas[l].id, change, error: failure), step: clock.now)
+        try drain(l)
+    }
+}
