@@ -56,6 +56,7 @@ public struct SimReplica {
         }
         machine = durableMachine
         storage.confState = machine.confState
+        storage.appliedMachine = machine.appliedIndex > 0 ? machine : nil
         var config = template
         config.id = id
         config.applied = machine.appliedIndex
@@ -73,6 +74,7 @@ public struct SimReplica {
         node = nil
         storage.loseUnsyncedWrites()
         machine = durableMachine
+        storage.appliedMachine = nil
         role = .follower
         leader = 0
         tornWritePending = false

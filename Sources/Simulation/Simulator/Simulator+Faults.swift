@@ -106,14 +106,21 @@ extension Simulator {
         try drain(l)
     }
 
-    /// A new replica with an empty disk, started right away (it waits for the leader).
-    mutating func addReplica() throws(SafetyViolation) -> ReplicaID {
+    /// An ID for a new replica; `startJoiners` creates it once its addition is proposed.
+    mutating func addReplica() -> ReplicaID {
         let id = nextReplicaID
         nextReplicaID += 1
-        indexOf[id] = replicas.count
-        replicas.append(SimReplica(joining: id))
-        try start(replicas.count - 1)
         return id
+    }
+
+    /// Starts, with an empty disk, every replica `change` adds that does not exist yet
+    /// (it waits for the leader to send it a snapshot).
+    mutating func startJoiners(_ change: ConfChange) throws(SafetyViolation) {
+        for c in change.changes where c.type != .removeNode && indexOf[c.replicaID] == nil {
+            indexOf[c.replicaID] = replicas.count
+            replicas.append(SimReplica(joining: c.replicaID))
+            try start(replicas.count - 1)
+        }
     }
 
     /// Proposes a valid membership change at the leader, chosen from its applied config.
@@ -134,8 +141,8 @@ extension Simulator {
             if voters.count > 1 && voters.count < self.options.maxVoters { options.append(7) }
             guard !options.isEmpty else { return }
             switch rng.pick(options) {
-            case 0: change = ConfChange(changes: [ConfChangeSingle(.addNode, try addReplica())])
-            case 1: change = ConfChange(changes: [ConfChangeSingle(.addLearnerNode, try addReplica())])
+            case 0: change = ConfChange(changes: [ConfChangeSingle(.addNode, addReplica())])
+            case 1: change = ConfChange(changes: [ConfChangeSingle(.addLearnerNode, addReplica())])
             case 2: change = ConfChange(changes: [ConfChangeSingle(.addNode, rng.pick(learners))])
             case 3: change = ConfChange(changes: [ConfChangeSingle(.removeNode, rng.pick(voters))])
             case 4: change = ConfChange(changes: [ConfChangeSingle(.removeNode, rng.pick(learners))])
@@ -143,17 +150,33 @@ extension Simulator {
             case 6:
                 // One voter added through a joint configuration.
                 change = ConfChange(transition: rng.pick([.jointImplicit, .jointExplicit]),
-                                    changes: [ConfChangeSingle(.addNode, try addReplica())])
+                                    changes: [ConfChangeSingle(.addNode, addReplica())])
             default:
                 // Replace a voter: joint consensus with two changes.
                 let out = rng.pick(voters)
                 change = ConfChange(transition: rng.pick([.auto, .jointImplicit, .jointExplicit]),
-                                    changes: [ConfChangeSingle(.addNode, try addReplica()), ConfChangeSingle(.removeNode, out)])
+                                    changes: [ConfChangeSingle(.addNode, addReplica()), ConfChangeSingle(.removeNode, out)])
             }
+        }
+        // Like etcd's server, never remove or demote the leader itself: hand leadership
+        // to another voter first. A leader that steps down on applying its own removal
+        // can leave the group unable to elect anyone (etcd-io/etcd#12359).
+        let leaderID = replicas[l].id
+        if change.changes.contains(where: { $0.replicaID == leaderID && $0.type != .addNode }) {
+            let others = cs.voters.filter { $0 != leaderID }.sorted()
+            if !others.isEmpty {
+                let target = rng.pick(others)
+                stats.transfers += 1
+                trace.record(.transferLeader(from: leaderID, to: target), step: clock.now)
+                replicas[l].node!.transferLeader(to: target)
+                try drain(l)
+            }
+            return
         }
         var failure: RaftError?
         do { try replicas[l].node!.proposeConfChange(change) } catch { failure = error }
         trace.record(.proposeConfChange(replicas[l].id, change, error: failure), step: clock.now)
         try drain(l)
+        if failure == nil { try startJoiners(change) }
     }
 }

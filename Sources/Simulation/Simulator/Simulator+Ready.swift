@@ -86,12 +86,14 @@ extension Simulator {
                 throw SafetyViolation(.contract, "replica \(id) got a snapshot it cannot install at \(snap.metadata.index)")
             }
             replicas[i].machine = restored
+            storage.appliedMachine = restored
             stats.snapshotsInstalled += 1
             trace.record(.snapshotInstalled(id, index: snap.metadata.index), step: clock.now)
             try stateMachine.observeApplied(id, index: restored.appliedIndex, digest: restored.digest)
         }
         if !rd.committedEntries.isEmpty {
             for entry in rd.committedEntries { try apply(entry, at: i) }
+            storage.appliedMachine = replicas[i].machine
             switch options.applyPersistence {
             case .everyReady: replicas[i].persistAppliedState()
             case .lazy(let p): if rng.chance(p) { replicas[i].persistAppliedState() }

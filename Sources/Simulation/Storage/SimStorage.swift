@@ -74,7 +74,18 @@ public final class SimStorage: RaftStorage {
 
     public func lastIndex() -> UInt64 { offsetIndex + UInt64(entries.count) }
 
-    public func snapshot() throws(StorageError) -> Snapshot { latestSnapshot }
+    /// The latest snapshot, first taking a fresh one at the application's applied index
+    /// when that is newer (snapshots are made on demand, as TiKV does: a snapshot made
+    /// before a replica was added would not name it and the replica would refuse it).
+    public func snapshot() throws(StorageError) -> Snapshot {
+        if let machine = appliedMachine, machine.appliedIndex > latestSnapshot.metadata.index {
+            createSnapshot(index: machine.appliedIndex, confState: machine.confState, data: machine.snapshotData)
+        }
+        return latestSnapshot
+    }
+
+    /// The application's in-memory state, for on-demand snapshots (set by the replica).
+    public var appliedMachine: DigestStateMachine?
 
     // MARK: Writes (the application's side)
 
@@ -125,6 +136,7 @@ public final class SimStorage: RaftStorage {
     /// Records a snapshot of the application state at `index` (which must be in the log).
     public func createSnapshot(index: UInt64, confState: ConfState, data: [UInt8]) {
         guard index > latestSnapshot.metadata.index, let term = termIfPresent(index) else { return }
+        sync()  // the snapshot is committed state: make the commit index that covers it durable
         latestSnapshot = Snapshot(metadata: SnapshotMetadata(confState: confState, index: index, term: term), data: data)
     }
 
