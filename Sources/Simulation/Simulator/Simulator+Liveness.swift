@@ -8,13 +8,17 @@ public import RaftCore
 /// every live member (the non-retired members of the leader's applied configuration),
 /// all within `livenessBoundTicks` ticks of healing.
 ///
-/// The bound is 50 election timeouts. Once the network is healed an election settles
-/// within a few randomized timeouts of at most 2 x `electionTicks` each (split votes
-/// are rare and independent; disruptive rejoiners without pre-vote cost one more
-/// election each), catching up a lagging or restarted replica takes a handful of
-/// round trips of at most `maxDelaySteps` steps (bounded by snapshots when the log was
-/// compacted), and committing a proposal one round trip. 50 timeouts leaves an order of
-/// magnitude of margin, so a miss means a stuck protocol, not an unlucky schedule.
+/// The bound is 50 election timeouts plus the time to ship the backlog. Once the
+/// network is healed an election settles within a few randomized timeouts of at most
+/// 2 x `electionTicks` each (split votes are rare and independent; disruptive rejoiners
+/// without pre-vote cost one more election each) and committing a proposal takes one
+/// round trip: 50 timeouts leave an order of magnitude of margin. But a new leader
+/// commits nothing until its log up to its own no-op reaches a quorum, and a run whose
+/// leader piled up uncommitted proposals during the faults may need to ship hundreds of
+/// entries through small messages (`maxSizePerMsg` down to 64 bytes) and a window of
+/// `maxInflightMsgs` (down to 1). So the bound adds, for the backlog at healing (largest
+/// last index minus smallest commit index), twice the round trips that shipping it
+/// needs at <= 32 bytes per entry. A miss then means a stuck protocol, not a slow one.
 /// A proposal the client has not seen applied after 2 election timeouts is proposed
 /// again (as a client retrying against a new leader would; IDs deduplicate).
 extension Simulator {
@@ -28,7 +32,9 @@ extension Simulator {
             if !replicas[i].isRunning && !replicas[i].retired { try start(i) }
         }
         let healTick = clock.ticks
-        let deadline = healTick + options.livenessBoundTicks
+        let bound = livenessBound()
+        trace.record(.note("liveness bound: \(bound) ticks"), step: clock.now)
+        let deadline = healTick + bound
         var proposals: [UInt64] = []
         var lastAttemptTick = 0
         let retryTicks = 2 * options.electionTicks
@@ -55,7 +61,21 @@ extension Simulator {
                 lastAttemptTick = clock.ticks
             }
         }
-        throw SafetyViolation(.liveness, livenessReport(healTick: healTick, proposals: proposals))
+        throw SafetyViolation(.liveness, livenessReport(healTick: healTick, bound: bound, proposals: proposals))
+    }
+
+    /// `livenessBoundTicks` plus the catch-up allowance described above.
+    func livenessBound() -> Int {
+        let active = replicas.filter { !$0.retired && $0.incarnation > 0 }
+        let maxLast = active.map { $0.storage.lastIndex() }.max() ?? 0
+        let minCommit = active.map { $0.storage.hardState.commit }.min() ?? 0
+        let backlog = Int(maxLast > minCommit ? maxLast - minCommit : 0)
+        let entriesPerMessage = max(1, Int(options.maxSizePerMsg / 32))
+        let perRoundTrip = entriesPerMessage * max(1, options.maxInflightMsgs)
+        let delayTicks = (options.healedNetwork.maxDelaySteps + options.stepsPerTick - 1) / options.stepsPerTick
+        let roundTripTicks = 2 * delayTicks + options.heartbeatTicks + 1
+        let roundTrips = (backlog + perRoundTrip - 1) / perRoundTrip
+        return options.livenessBoundTicks + 2 * roundTrips * roundTripTicks
     }
 
     /// A leader whose term every live member shares and that committed an entry of it.
@@ -82,8 +102,8 @@ extension Simulator {
         try drain(i)
     }
 
-    func livenessReport(healTick: Int, proposals: [UInt64]) -> String {
-        var lines = ["no progress within \(options.livenessBoundTicks) ticks of healing (tick \(healTick))"]
+    func livenessReport(healTick: Int, bound: Int, proposals: [UInt64]) -> String {
+        var lines = ["no progress within \(bound) ticks of healing (tick \(healTick))"]
         let applied = proposals.filter { appliedAt[$0] != nil }.count
         lines.append("proposals: \(proposals.count) made, \(applied) applied somewhere")
         for r in replicas {
