@@ -106,6 +106,24 @@ extension Simulator {
         try drain(l)
     }
 
+    /// Like etcd's server, a leader that the configuration is removing (an outgoing-only
+    /// voter of a joint configuration, or a learner) hands leadership to an incoming
+    /// voter instead of carrying on until it applies its own removal and steps down,
+    /// which can leave nobody electable (etcd-io/etcd#12359, see raft-bugs.md).
+    mutating func moveLeadershipIntoConfig() throws(SafetyViolation) {
+        for l in leaderIndices {
+            let cs = replicas[l].machine.confState
+            let id = replicas[l].id
+            guard !cs.voters.contains(id), !cs.voters.isEmpty,
+                  replicas[l].node!.status.leadTransferee == 0 else { continue }
+            let target = rng.pick(cs.voters.sorted())
+            stats.transfers += 1
+            trace.record(.transferLeader(from: id, to: target), step: clock.now)
+            replicas[l].node!.transferLeader(to: target)
+            try drain(l)
+        }
+    }
+
     /// An ID for a new replica; `startJoiners` creates it once its addition is proposed.
     mutating func addReplica() -> ReplicaID {
         let id = nextReplicaID
@@ -129,7 +147,8 @@ extension Simulator {
         let cs = replicas[l].machine.confState
         var change: ConfChange
         if !cs.votersOutgoing.isEmpty {
-            guard !cs.autoLeave else { return }
+            // Leaving is left to a leader that stays a voter (see moveLeadershipIntoConfig).
+            guard !cs.autoLeave, cs.voters.contains(replicas[l].id) else { return }
             change = ConfChange(changes: [])
         } else {
             let voters = cs.voters.sorted(), learners = cs.learners.sorted()

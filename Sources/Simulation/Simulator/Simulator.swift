@@ -142,6 +142,7 @@ public struct Simulator {
                 }
             }
             try retireRemovedReplicas()
+            try moveLeadershipIntoConfig()
         }
         while let delivery = network.nextDelivery(now: clock.now) {
             try deliver(delivery)
