@@ -28,7 +28,10 @@ extension Simulator {
         stats.proposals += 1
         let data = Workload.payload(id: proposal, fillerBytes: rng.int(in: 0...24))
         var failure: RaftError?
-        do { try replicas[i].node!.propose(data) } catch { failure = error }
+        do { try replicas[i].node!.propose(data) } catch {
+            failure = error
+            stats.proposalsRejected += 1
+        }
         trace.record(.propose(replicas[i].id, proposal: proposal, error: failure), step: clock.now)
         try drain(i)
         return proposal

@@ -8,6 +8,10 @@ public struct SimulationStats: Sendable, Hashable {
     public var leadersElected = 0
     public var maxCommitted: UInt64 = 0
     public var proposals = 0
+    /// Proposals the core refused with an error (no leader, transfer in progress, ...).
+    public var proposalsRejected = 0
+    /// Distinct proposals applied by at least one replica.
+    public var proposalsApplied = 0
     public var crashes = 0
     public var tornWrites = 0
     public var restarts = 0
@@ -114,6 +118,7 @@ public struct Simulator {
             trace.record(.note("VIOLATION \(error)"), step: clock.now)
         }
         stats.maxCommitted = committed.maxIndex
+        stats.proposalsApplied = appliedAt.count
         return SimulationResult(options: options, violation: violation, stats: stats,
                                 trace: trace.lines(stepsPerTick: clock.stepsPerTick))
     }
