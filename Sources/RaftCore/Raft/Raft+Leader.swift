@@ -121,6 +121,10 @@ extension Raft {
             // The snapshot (or appends after it) caught the follower up.
             tracker.progress.values[pi].becomeProbe()
             tracker.progress.values[pi].becomeReplicate()
+        case .snapshot where pr.match >= pr.pendingSnapshot:
+            // The snapshot arrived, but the log was compacted past it meanwhile: probe,
+            // which sends a newer snapshot.
+            tracker.progress.values[pi].becomeProbe()
         case .replicate:
             tracker.progress.values[pi].inflights.freeLE(m.index)
         case .snapshot:

@@ -5,8 +5,9 @@ import Base
 /// a `RawNode`; `processReady` handles a replica's Ready exactly as `Ready` documents
 /// (persist, queue messages, apply, advance); messages wait in a queue until delivered.
 final class Cluster {
-    var nodes: [ReplicaID: RawNode<MemoryStorage>] = [:]
+    var nodes: [ReplicaID: RawNode<TestStorage>] = [:]
     var storages: [ReplicaID: MemoryStorage] = [:]
+    var testStorages: [ReplicaID: TestStorage] = [:]
     /// Messages sent but not delivered, in send order.
     var queue: [Message] = []
     /// Committed application data applied by each replica, in order.
@@ -26,33 +27,39 @@ final class Cluster {
                      configure: (inout RaftConfig) -> Void = { _ in }) {
         self.init()
         for id in ids {
-            add(id, confState: ConfState(voters: voters ?? ids, learners: learners), configure: configure)
+            try! add(id, confState: ConfState(voters: voters ?? ids, learners: learners), configure: configure)
         }
     }
 
     /// Adds a replica. With `snapshotIndex > 0` its storage starts from a snapshot at that
     /// index (term 1) carrying `confState`, as if the group had been bootstrapped.
-    func add(_ id: ReplicaID, confState: ConfState, snapshotIndex: UInt64 = 0,
-             configure: (inout RaftConfig) -> Void = { _ in }) {
+    func add(_ id: ReplicaID, confState: ConfState, snapshotIndex: UInt64 = 0, entries: [Entry] = [],
+             hardState: HardState? = nil, configure: (inout RaftConfig) -> Void = { _ in }) throws(RaftError) {
         let storage = MemoryStorage(confState: confState)
         if snapshotIndex > 0 {
             try! storage.applySnapshot(Snapshot(metadata: SnapshotMetadata(confState: confState, index: snapshotIndex, term: 1)))
         }
+        storage.append(entries)
+        if let hardState { storage.setHardState(hardState) }
         var config = RaftConfig(id: id, electionTicks: 10, heartbeatTicks: 1, checkQuorum: false, preVote: false,
                                 randomSeed: id)
         configure(&config)
+        let test = TestStorage(storage)
+        test.appliedIndex = snapshotIndex
+        test.appliedConfState = confState
+        nodes[id] = try RawNode(config: config, storage: test)
         storages[id] = storage
-        nodes[id] = try! RawNode(config: config, storage: storage)
+        testStorages[id] = test
         applied[id] = []
     }
 
-    func node(_ id: ReplicaID) -> RawNode<MemoryStorage> { nodes[id]! }
+    func node(_ id: ReplicaID) -> RawNode<TestStorage> { nodes[id]! }
 
-    func with<R>(_ id: ReplicaID, _ body: (inout RawNode<MemoryStorage>) throws -> R) rethrows -> R {
+    func with<R>(_ id: ReplicaID, _ body: (inout RawNode<TestStorage>) throws -> R) rethrows -> R {
         try body(&nodes[id]!)
     }
 
-    func raft(_ id: ReplicaID) -> Raft<MemoryStorage> { nodes[id]!.raft }
+    func raft(_ id: ReplicaID) -> Raft<TestStorage> { nodes[id]!.raft }
 
     /// Handles one Ready of `id` if it has one; returns it.
     @discardableResult
@@ -62,7 +69,12 @@ final class Cluster {
         log?(describe(ready: rd, of: id))
         let storage = storages[id]!
         if let hs = rd.hardState { storage.setHardState(hs) }
-        if let s = rd.snapshot { try! storage.applySnapshot(s) }
+        if let s = rd.snapshot {
+            try! storage.applySnapshot(s)
+            // The snapshot carries the applied data (see TestStorage).
+            applied[id] = s.data.isEmpty ? [] : s.data.split(separator: 0, omittingEmptySubsequences: false).map(Array.init)
+            testStorages[id]!.appliedConfState = s.metadata.confState
+        }
         storage.append(rd.entries)
         for m in rd.messages { queue.append(m) }
         for e in rd.committedEntries {
@@ -73,8 +85,14 @@ final class Cluster {
                 let cc = try! ConfChange(decoding: e.data)
                 let cs = nodes[id]!.applyConfChange(cc)
                 storage.setConfState(cs)
+                testStorages[id]!.appliedConfState = cs
                 log?("  applied conf change at \(e.index): \(describe(cs))")
             }
+        }
+        if let last = rd.committedEntries.last?.index ?? rd.snapshot?.metadata.index {
+            let t = testStorages[id]!
+            t.appliedIndex = last
+            t.appliedData = Array(applied[id]!.joined(separator: [0]))
         }
         nodes[id]!.advance(rd)
         return rd
@@ -83,7 +101,7 @@ final class Cluster {
     /// Delivers queued messages addressed to `to` (all when nil); messages to or from an
     /// isolated replica, or to a replica in `drop`, are discarded. Returns how many moved.
     @discardableResult
-    func deliver(to: Set<ReplicaID>? = nil, drop: Set<ReplicaID> = []) -> Int {
+    func deliver(to: Set<ReplicaID>? = nil, drop: Set<ReplicaID> = [], verbose: Bool = true) -> Int {
         var remaining: [Message] = []
         var toDeliver: [Message] = []
         for m in queue {
@@ -97,8 +115,8 @@ final class Cluster {
                 log?("  dropped: \(describe(m))")
                 continue
             }
-            log?("  \(describe(m))")
-            do { try nodes[m.to]!.step(m) } catch { log?("  error: \(error)") }
+            if verbose { log?("  \(describe(m))") }
+            do { try nodes[m.to]!.step(m) } catch { log?("  error stepping \(describe(m)): \(error)") }
             count += 1
         }
         return count
@@ -114,7 +132,7 @@ final class Cluster {
             }
             if !queue.isEmpty {
                 let before = queue.count
-                let moved = deliver(to: only)
+                let moved = deliver(to: only, verbose: false)
                 if moved > 0 || queue.count != before { progressed = true }
             }
             if !progressed { return }

@@ -2,7 +2,7 @@ import Base
 import Testing
 @testable import RaftCore
 
-@Suite struct SmokeTests {
+@Suite struct ClusterSmokeTests {
     @Test func electAndReplicate() throws {
         let c = Cluster([1, 2, 3])
         c.elect(1)
