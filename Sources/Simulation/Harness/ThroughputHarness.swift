@@ -61,10 +61,10 @@ public struct ThroughputHarness {
         Counts(appliedOnAll: appliedEntries.min() ?? 0, proposed: proposed, rounds: rounds, messages: messages)
     }
 
-    /// One poll round with `batch` new client proposals of `payload` at the leader.
-    public mutating func round(batch: Int, payload: [UInt8]) throws(RaftError) {
-        for _ in 0..<batch { try nodes[leaderIndex].propose(payload) }
-        proposed += UInt64(batch)
+    /// One poll round in which the leader takes `payloads` as one batch of proposals.
+    public mutating func round(payloads: [[UInt8]]) throws(RaftError) {
+        try nodes[leaderIndex].propose(batch: payloads)
+        proposed += UInt64(payloads.count)
         pump()
     }
 
