@@ -28,6 +28,9 @@ struct FlotillaSimCommand: ParsableCommand {
     @Flag(help: "Print one line per seed (and the trace of a single --seed run).")
     var verbose = false
 
+    @Flag(help: "Self-test: a disk that forgets its vote on crash (runs are expected to fail).")
+    var lyingDisk = false
+
     func run() throws {
         let list: [UInt64] = seed.map { [$0] } ?? Array(firstSeed..<(firstSeed + UInt64(max(0, seeds))))
         let started = monotonicSeconds()
@@ -37,6 +40,11 @@ struct FlotillaSimCommand: ParsableCommand {
             CrashReporter.arm(seed: s)
             var options = SimulationOptions.random(seed: s, faultSteps: steps)
             options.traceCapacity = trace
+            if lyingDisk {
+                options.lyingDisk = true
+                options.crashRate = max(options.crashRate, 0.02)
+                options.restartRate = max(options.restartRate, 0.2)
+            }
             var simulator = Simulator(options: options)
             let result = simulator.run()
             accumulate(&totals, result.stats)

@@ -54,6 +54,9 @@ public struct SimulationOptions: Sendable {
     public var maxVoters: Int
     /// Events kept in the trace ring.
     public var traceCapacity: Int
+    /// A deliberately broken disk that forgets its acknowledged vote on a crash.
+    /// Off in every real run; tests turn it on to show the checkers catch the damage.
+    public var lyingDisk = false
 
     /// A fault-free configuration (benchmarks, smoke tests).
     public init(seed: UInt64, clusterSize: Int = 3, faultSteps: Int = 0) {

@@ -187,6 +187,7 @@ public struct Simulator {
     /// Crashes replica `i` now (between steps: only unsynced writes are lost).
     mutating func crash(_ i: Int, recordsPersisted: Int = 0, recordsInReady: Int = 0) {
         replicas[i].crash()
+        if options.lyingDisk { replicas[i].storage.forgetVote() }
         stats.crashes += 1
         if recordsInReady > 0 { stats.tornWrites += 1 }
         trace.record(.crash(replicas[i].id, recordsPersisted: recordsPersisted, recordsInReady: recordsInReady), step: clock.now)

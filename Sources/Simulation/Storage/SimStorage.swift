@@ -149,6 +149,15 @@ public final class SimStorage: RaftStorage {
         offsetTerm = term
     }
 
+    /// A disk that lies about fsync (used only to prove the checkers catch the damage):
+    /// the vote it acknowledged is gone after a crash, so the replica may vote twice in
+    /// one term. (Losing acknowledged entries would trip the core's own assertions
+    /// before any checker could look.)
+    public func forgetVote() {
+        hardState.vote = 0
+        syncedHardState.vote = 0
+    }
+
     /// What a crash leaves: the hard state falls back to the last synced one when no
     /// later record made it durable.
     public func loseUnsyncedWrites() {

@@ -49,3 +49,22 @@ struct SeededRunTests {
             + r.trace.suffix(80).joined(separator: "\n")
     }
 }
+
+/// The simulator must be able to fail: with a disk that forgets acknowledged entries
+/// and votes on a crash, the checkers have to catch a violation within a few seeds.
+@Suite("Simulator catches a broken disk")
+struct LyingDiskTests {
+    @Test func lyingDiskIsCaught() {
+        var kinds: [SafetyViolation.Kind] = []
+        for seed in UInt64(1)...60 {
+            var options = SimulationOptions.random(seed: seed, faultSteps: 300)
+            options.lyingDisk = true
+            options.crashRate = max(options.crashRate, 0.02)
+            options.restartRate = max(options.restartRate, 0.2)
+            var simulator = Simulator(options: options)
+            if let v = simulator.run().violation { kinds.append(v.kind) }
+        }
+        #expect(!kinds.isEmpty, "60 runs with a lying disk and no violation found")
+        #expect(kinds.contains { $0 != .liveness }, "expected a safety violation, got only \(kinds)")
+    }
+}
