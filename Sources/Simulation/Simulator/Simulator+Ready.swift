@@ -79,6 +79,12 @@ extension Simulator {
 
         // 3. Send.
         send(rd.messages)
+        if options.lyingDisk && rd.messages.contains(where: { $0.type == .requestVoteResponse && !$0.reject }) {
+            // Self-test only: crash right after voting, on a disk that forgets the vote.
+            crash(i)
+            try start(i)
+            return
+        }
 
         // 4. Apply.
         if let snap = rd.snapshot {

@@ -50,13 +50,14 @@ struct SeededRunTests {
     }
 }
 
-/// The simulator must be able to fail: with a disk that forgets acknowledged entries
-/// and votes on a crash, the checkers have to catch a violation within a few seeds.
+/// The simulator must be able to fail: with a disk that forgets its vote when the
+/// replica crashes right after voting, two leaders get elected in one term and the
+/// election safety checker has to catch it within a few seeds.
 @Suite("Simulator catches a broken disk")
 struct LyingDiskTests {
     @Test func lyingDiskIsCaught() {
         var kinds: [SafetyViolation.Kind] = []
-        for seed in UInt64(1)...60 {
+        for seed in UInt64(1)...40 {
             var options = SimulationOptions.random(seed: seed, faultSteps: 300)
             options.lyingDisk = true
             options.crashRate = max(options.crashRate, 0.02)
@@ -64,7 +65,6 @@ struct LyingDiskTests {
             var simulator = Simulator(options: options)
             if let v = simulator.run().violation { kinds.append(v.kind) }
         }
-        #expect(!kinds.isEmpty, "60 runs with a lying disk and no violation found")
-        #expect(kinds.contains { $0 != .liveness }, "expected a safety violation, got only \(kinds)")
+        #expect(kinds.contains(.electionSafety), "40 runs with a lying disk, violations found: \(kinds)")
     }
 }
