@@ -58,7 +58,7 @@ struct FlotillaSimCommand: ParsableCommand {
                 failed += 1
                 print("FAILED seed \(s): \(result.violation!)")
                 print("options: \(options.summary)")
-                print("reproduce with --seed=\(s)")
+                print("reproduce with --seed=\(s)" + (steps == 1500 ? "" : " --steps \(steps)"))
                 print("trace (last \(result.trace.count) events):")
                 result.trace.forEach { print("  \($0)") }
             }

@@ -23,7 +23,6 @@ public import RaftCore
 /// again (as a client retrying against a new leader would; IDs deduplicate).
 extension Simulator {
     mutating func checkLiveness() throws(SafetyViolation) {
-        inFaultPhase = false
         network.faults = options.healedNetwork
         network.partition.heal()
         trace.record(.phase("heal: faults stop, crashed replicas restart"), step: clock.now)

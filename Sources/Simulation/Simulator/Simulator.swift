@@ -85,7 +85,6 @@ public struct Simulator {
     var nextReplicaID: ReplicaID
     var pendingRetirements: [PendingRetirement] = []
     var reports: [(ReplicaID, LocalReport)] = []
-    var inFaultPhase = true
 
     public init(options: SimulationOptions) {
         self.options = options
