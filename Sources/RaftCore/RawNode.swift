@@ -8,9 +8,11 @@ public import Base
 /// The loop: feed `tick()`, `step(_:)` and proposals; when `hasReady()`, take `ready()`,
 /// handle it as `Ready` documents, then `advance(_:)` with it before the next `ready()`.
 public struct RawNode<Storage: RaftStorage> {
-    var raft: Raft<Storage>
+    var raft: Raft
     var prevSoftState: SoftState
     var prevHardState: HardState
+    /// A `Ready` was handed out and not yet advanced (debug check of the call order).
+    var awaitingAdvance = false
 
     /// Builds the replica from what `storage` holds (hard state, membership, log).
     /// Throws `.invalidConfig` for unusable settings, among them `.leaseBased` reads
@@ -103,6 +105,7 @@ public struct RawNode<Storage: RaftStorage> {
     }
 
     public func hasReady() -> Bool {
+        if raft.pendingBroadcast && raft.state == .leader { return true }
         if raft.softState != prevSoftState { return true }
         let hs = raft.hardState
         if !hs.isEmpty && hs != prevHardState { return true }
@@ -114,6 +117,9 @@ public struct RawNode<Storage: RaftStorage> {
     /// Everything the application must do now. Hand it back through `advance(_:)`
     /// before calling `ready()` again.
     public mutating func ready() -> Ready {
+        assert(!awaitingAdvance, "ready() called again before advance() of the previous Ready")
+        awaitingAdvance = true
+        raft.flushBroadcast()
         var rd = Ready(readStates: raft.readStates, entries: raft.log.unstable.entries,
                        snapshot: raft.log.unstable.snapshot,
                        committedEntries: raft.log.nextCommittedEntries(), messages: raft.msgs)
@@ -134,6 +140,7 @@ public struct RawNode<Storage: RaftStorage> {
     /// The application has handled `ready`: its entries and snapshot are stable, its
     /// committed entries applied.
     public mutating func advance(_ ready: Ready) {
+        awaitingAdvance = false
         if let hs = ready.hardState { prevHardState = hs }
         raft.advance(ready)
     }

@@ -5,8 +5,10 @@ import Base
 /// cursors. It enforces the log invariants; it never writes storage.
 ///
 /// Invariant: `applied <= committed <= lastIndex`, and `firstIndex - 1 <= applied`.
-struct RaftLog<Storage: RaftStorage> {
-    let storage: Storage
+struct RaftLog {
+    /// Existential on purpose: keeps the core non-generic (compiled and optimized once,
+    /// no generic metadata lookups on the hot path) at the cost of one indirect call.
+    let storage: any RaftStorage
     var unstable: UnstableLog
     /// Highest index known to be committed (on a quorum's stable storage).
     var committed: UInt64
@@ -15,7 +17,7 @@ struct RaftLog<Storage: RaftStorage> {
     /// Upper bound on the payload bytes of committed entries handed out in one Ready.
     let maxCommittedSizePerReady: UInt64
 
-    init(storage: Storage, maxCommittedSizePerReady: UInt64 = .max) {
+    init(storage: any RaftStorage, maxCommittedSizePerReady: UInt64 = .max) {
         self.storage = storage
         let first = storage.firstIndex()
         let last = storage.lastIndex()
@@ -39,14 +41,20 @@ struct RaftLog<Storage: RaftStorage> {
         return try storage.term(index)
     }
 
-    /// The term at `index`, or 0 when it is compacted or not in the log.
-    func termOrZero(_ index: UInt64) -> UInt64 {
-        do { return try term(index) } catch { return 0 }
+    /// The term at `index`, or nil when it is compacted or not in the log. Never throws:
+    /// hot paths probe indexes past the end routinely.
+    func termIfAvailable(_ index: UInt64) -> UInt64? {
+        if let t = unstable.maybeTerm(index) { return t }
+        // Past the unstable entries is past the end; before them is storage's (or, with a
+        // pending snapshot, compacted: maybeTerm answered for the snapshot's own index).
+        if index >= unstable.offset || unstable.snapshot != nil { return nil }
+        return try? storage.term(index)
     }
 
-    func matchTerm(_ index: UInt64, _ term: UInt64) -> Bool {
-        do { return try self.term(index) == term } catch { return false }
-    }
+    /// The term at `index`, or 0 when it is compacted or not in the log.
+    func termOrZero(_ index: UInt64) -> UInt64 { termIfAvailable(index) ?? 0 }
+
+    func matchTerm(_ index: UInt64, _ term: UInt64) -> Bool { termIfAvailable(index) == term }
 
     /// Raft §5.4.1: a candidate's log `(lastIndex, lastTerm)` is at least as up to date.
     func isUpToDate(lastIndex candIndex: UInt64, term candTerm: UInt64) -> Bool {
@@ -66,8 +74,7 @@ struct RaftLog<Storage: RaftStorage> {
     func findConflictByTerm(index: UInt64, term: UInt64) -> (index: UInt64, term: UInt64) {
         var i = index
         while true {
-            let t: UInt64
-            do { t = try self.term(i) } catch { return (i, 0) }
+            guard let t = termIfAvailable(i) else { return (i, 0) }
             if t <= term { return (i, t) }
             if i == 0 { return (0, 0) }
             i -= 1

@@ -92,7 +92,7 @@ extension Raft {
         }
         guard appendEntries(&entries) else { throw .uncommittedLogFull }
         if let p = newPendingConfIndex { pendingConfIndex = p }
-        bcastAppend()
+        pendingBroadcast = true
     }
 
     private mutating func handleAppendResponse(_ m: Message, _ pi: Int) {
@@ -132,8 +132,10 @@ extension Raft {
         }
         if maybeCommit() {
             releasePendingReadIndexMessages()
-            bcastAppend()
-        } else if oldPaused {
+            pendingBroadcast = true
+        } else if oldPaused && !pendingBroadcast {
+            // The follower was waiting: tell it the commit index now (unless the
+            // pending broadcast will).
             sendAppend(to: m.from)
         }
         // Flow control may now allow several more appends.
@@ -183,10 +185,11 @@ extension Raft {
         if tracker.progress.values[pi].isPaused { return false }
         let next = tracker.progress.values[pi].next
         let prevIndex = next - 1
-        let prevTerm = try? log.term(prevIndex)
+        let prevTerm = log.termIfAvailable(prevIndex)
         var entries: [Entry] = []
-        var entriesCompacted = false
-        if tracker.progress.values[pi].state != .replicate || !tracker.progress.values[pi].inflights.isFull {
+        var entriesCompacted = next < log.firstIndex
+        if !entriesCompacted
+            && (tracker.progress.values[pi].state != .replicate || !tracker.progress.values[pi].inflights.isFull) {
             do { entries = try log.entries(from: next, maxBytes: maxMsgSize) } catch { entriesCompacted = true }
         }
         if entries.isEmpty && !sendIfEmpty { return false }

@@ -18,13 +18,13 @@ enum CampaignType {
 /// peers and pending reads. Deterministic and synchronous: inputs are `step(_:)` and
 /// `tick()`; outputs accumulate in `msgs`, `readStates` and the log's unstable part,
 /// which `RawNode` turns into `Ready` values. It owns no I/O, clock or threads.
-struct Raft<Storage: RaftStorage> {
+struct Raft {
     let id: ReplicaID
     var term: UInt64 = 0
     /// Who we voted for in `term` (0: nobody).
     var vote: ReplicaID = 0
     var readStates: [ReadState] = []
-    var log: RaftLog<Storage>
+    var log: RaftLog
     let maxMsgSize: UInt64
     let maxUncommittedSize: UInt64
     var tracker: ProgressTracker
@@ -58,8 +58,13 @@ struct Raft<Storage: RaftStorage> {
     var rng: SeededGenerator
     /// ReadIndex requests received before the leader committed an entry of its term.
     var pendingReadIndexMessages: [Message] = []
+    /// Leader: new entries or a new commit index must go out to the followers. Appends
+    /// are built once per `Ready` (`flushBroadcast`) rather than once per proposal or
+    /// acknowledgement: messages only leave through `Ready` anyway, so batching them
+    /// changes nothing observable but the number of messages.
+    var pendingBroadcast = false
 
-    init(config c: RaftConfig, storage: Storage) throws(RaftError) {
+    init(config c: RaftConfig, storage: any RaftStorage) throws(RaftError) {
         try Raft.validate(c)
         id = c.id
         log = RaftLog(storage: storage, maxCommittedSizePerReady: c.maxCommittedSizePerReady)
@@ -184,6 +189,7 @@ struct Raft<Storage: RaftStorage> {
         }
         pendingConfIndex = 0
         uncommittedSize = 0
+        pendingBroadcast = false
         readOnly = ReadOnly(option: readOnly.option)
         pendingReadIndexMessages.removeAll()
     }
@@ -238,7 +244,7 @@ struct Raft<Storage: RaftStorage> {
     /// Queues `m`, stamping `from` (unless forwarded) and the current term (except for
     /// votes, which carry their own, and forwarded proposals / read requests, which
     /// carry none).
-    mutating func send(_ message: Message) {
+    mutating func send(_ message: consuming Message) {
         var m = message
         if m.from == 0 { m.from = id }
         switch m.type {
@@ -249,6 +255,13 @@ struct Raft<Storage: RaftStorage> {
             if m.type != .propose && m.type != .readIndex { m.term = term }
         }
         msgs.append(m)
+    }
+
+    /// Sends the appends a leader deferred (see `pendingBroadcast`).
+    mutating func flushBroadcast() {
+        guard pendingBroadcast else { return }
+        pendingBroadcast = false
+        if state == .leader { bcastAppend() }
     }
 
     // MARK: Log appends and uncommitted size

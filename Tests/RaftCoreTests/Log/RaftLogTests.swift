@@ -5,7 +5,7 @@ import Testing
 @Suite struct RaftLogTests {
     /// A log whose storage holds `stored` (after a snapshot at `snapshotIndex`, term 1)
     /// and whose unstable part holds `unstable`.
-    static func log(snapshotIndex: UInt64 = 0, stored: [Entry] = [], unstable: [Entry] = []) -> RaftLog<MemoryStorage> {
+    static func log(snapshotIndex: UInt64 = 0, stored: [Entry] = [], unstable: [Entry] = []) -> RaftLog {
         let s = MemoryStorage()
         if snapshotIndex > 0 {
             try! s.applySnapshot(Snapshot(metadata: SnapshotMetadata(index: snapshotIndex, term: 1)))

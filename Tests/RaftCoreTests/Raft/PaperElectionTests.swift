@@ -7,7 +7,7 @@ import Testing
 @Suite struct PaperElectionTests {
     enum Role: CaseIterable { case follower, candidate, leader }
 
-    static func raft(in role: Role) -> Raft<MemoryStorage> {
+    static func raft(in role: Role) -> Raft {
         var r = newRaft(1, peers: [1, 2, 3])
         switch role {
         case .follower: r.becomeFollower(term: 1, lead: 2)

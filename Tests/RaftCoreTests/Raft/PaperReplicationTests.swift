@@ -5,7 +5,7 @@ import Testing
 /// Rules of the Raft paper's Figure 2 and §5.3–5.4 (log replication and safety), one
 /// test per rule.
 @Suite struct PaperReplicationTests {
-    static func leader(peers: [ReplicaID] = [1, 2, 3], log: [Entry] = [], term: UInt64 = 0) -> Raft<MemoryStorage> {
+    static func leader(peers: [ReplicaID] = [1, 2, 3], log: [Entry] = [], term: UInt64 = 0) -> Raft {
         var r = newRaft(1, peers: peers, log: log, hardState: HardState(term: term))
         r.becomeCandidate()
         r.becomeLeader()
@@ -14,7 +14,7 @@ import Testing
         return r
     }
 
-    static func ack(_ r: inout Raft<MemoryStorage>, from: ReplicaID, index: UInt64) throws {
+    static func ack(_ r: inout Raft, from: ReplicaID, index: UInt64) throws {
         try r.step(Message(type: .appendResponse, to: 1, from: from, term: r.term, index: index))
     }
 

@@ -59,7 +59,7 @@ final class Cluster {
         try body(&nodes[id]!)
     }
 
-    func raft(_ id: ReplicaID) -> Raft<TestStorage> { nodes[id]!.raft }
+    func raft(_ id: ReplicaID) -> Raft { nodes[id]!.raft }
 
     /// Handles one Ready of `id` if it has one; returns it.
     @discardableResult

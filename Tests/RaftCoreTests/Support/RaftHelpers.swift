@@ -10,7 +10,7 @@ func entries(terms: [UInt64], from first: UInt64 = 1) -> [Entry] {
 
 func newRaft(_ id: ReplicaID, peers: [ReplicaID], election: Int = 10, heartbeat: Int = 1,
              log: [Entry] = [], hardState: HardState? = nil, learners: [ReplicaID] = [],
-             configure: (inout RaftConfig) -> Void = { _ in }) -> Raft<MemoryStorage> {
+             configure: (inout RaftConfig) -> Void = { _ in }) -> Raft {
     let storage = MemoryStorage(voters: peers, learners: learners)
     storage.append(log)
     if let hardState { storage.setHardState(hardState) }
@@ -23,14 +23,15 @@ func newRaft(_ id: ReplicaID, peers: [ReplicaID], election: Int = 10, heartbeat:
 extension Raft {
     /// Takes the queued outgoing messages.
     mutating func readMessages() -> [Message] {
+        flushBroadcast()
         defer { msgs = [] }
         return msgs
     }
 
     /// Persists and "applies" everything, like an application handling a Ready.
-    mutating func persistAll() where Storage == MemoryStorage {
+    mutating func persistAll() {
         let unstable = log.unstable.entries
-        log.storage.append(unstable)
+        (log.storage as! MemoryStorage).append(unstable)
         if let last = unstable.last { log.stableTo(index: last.index, term: last.term) }
         if log.committed > log.applied { appliedTo(log.committed) }
     }
