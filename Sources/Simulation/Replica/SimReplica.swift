@@ -21,6 +21,8 @@ public struct SimReplica {
     public var retired = false
     /// A crash is scheduled for the middle of the next Ready's persistence.
     public var tornWritePending = false
+    /// Restart as soon as the crash in the current Ready handling completes (self-test).
+    public var restartAfterCrash = false
 
     // What the replica last reported (volatile).
     public var role: StateRole = .follower

@@ -10,7 +10,13 @@ extension Simulator {
         while replicas[i].node?.hasReady() == true {
             let rd = replicas[i].node!.ready()
             try handle(rd, at: i)
-            guard replicas[i].isRunning else { return }
+            guard replicas[i].isRunning else {
+                if replicas[i].restartAfterCrash {
+                    replicas[i].restartAfterCrash = false
+                    try start(i)
+                }
+                return
+            }
             replicas[i].node!.advance(rd)
             try maybeSnapshot(i)
         }
@@ -82,7 +88,7 @@ extension Simulator {
         if options.lyingDisk && rd.messages.contains(where: { $0.type == .requestVoteResponse && !$0.reject }) {
             // Self-test only: crash right after voting, on a disk that forgets the vote.
             crash(i)
-            try start(i)
+            replicas[i].restartAfterCrash = true
             return
         }
 
