@@ -43,8 +43,11 @@ extension Simulator {
 
         // 1. Persist: [snapshot] [entries...] [hard state], possibly torn by a crash.
         let records = (rd.snapshot != nil ? 1 : 0) + rd.entries.count + (rd.hardState != nil ? 1 : 0)
-        var limit = records
-        if replicas[i].tornWritePending && records > 0 { limit = rng.int(in: 0...(records - 1)) }
+        // A pending crash strikes after `crashPoint` records: part-way through the write,
+        // after it but before sending (== records), or after sending, before applying.
+        var crashPoint = Int.max
+        if replicas[i].tornWritePending && records > 0 { crashPoint = rng.int(in: 0...(records + 1)) }
+        let limit = min(crashPoint, records)
         var written = 0
         if let snap = rd.snapshot, written < limit {
             storage.applySnapshot(snap)
@@ -70,6 +73,12 @@ extension Simulator {
             crash(i, recordsPersisted: written, recordsInReady: records)
             return
         }
+        if crashPoint == records {
+            if rd.mustSync { storage.sync() }
+            trace.record(.note("r\(id) persisted its Ready and crashes before sending"), step: clock.now)
+            crash(i, recordsPersisted: records, recordsInReady: records)
+            return
+        }
         if records > 0 {
             trace.record(.persisted(id, entries: rd.entries.count, lastIndex: storage.lastIndex(), hardState: rd.hardState,
                                     snapshot: rd.snapshot?.metadata.index ?? 0), step: clock.now)
@@ -85,6 +94,12 @@ extension Simulator {
 
         // 3. Send.
         send(rd.messages)
+        if crashPoint == records + 1 {
+            if rd.mustSync { storage.sync() }
+            trace.record(.note("r\(id) sent its Ready's messages and crashes before applying"), step: clock.now)
+            crash(i, recordsPersisted: records, recordsInReady: records)
+            return
+        }
         if options.lyingDisk && rd.messages.contains(where: { $0.type == .requestVoteResponse && !$0.reject }) {
             // Self-test only: crash right after voting, on a disk that forgets the vote.
             crash(i)
