@@ -23,6 +23,10 @@ public struct SimulationOptions: Sendable {
     public var stepsPerTick: Int
     public var maxSizePerMsg: UInt64
     public var maxInflightMsgs: Int
+    /// Leader's cap on uncommitted entry bytes (0: none).
+    public var maxUncommittedEntriesSize: UInt64
+    /// Followers refuse proposals instead of forwarding them.
+    public var disableProposalForwarding: Bool
     /// Steps of the fault phase (then faults stop and liveness is checked).
     public var faultSteps: Int
     /// Network behaviour during the fault phase.
@@ -69,6 +73,8 @@ public struct SimulationOptions: Sendable {
         stepsPerTick = 4
         maxSizePerMsg = 1 << 20
         maxInflightMsgs = 256
+        maxUncommittedEntriesSize = 0
+        disableProposalForwarding = false
         self.faultSteps = faultSteps
         faultNetwork = .reliable(minDelaySteps: 1, maxDelaySteps: 2)
         healedNetwork = .reliable(minDelaySteps: 1, maxDelaySteps: 2)
@@ -102,6 +108,8 @@ public struct SimulationOptions: Sendable {
         o.stepsPerTick = rng.pick([2, 4, 8])
         o.maxSizePerMsg = rng.pick([64, 512, 4096, 1 << 20])
         o.maxInflightMsgs = rng.pick([1, 4, 64, 256])
+        o.maxUncommittedEntriesSize = rng.pick([0, 0, 512, 16384])
+        o.disableProposalForwarding = rng.chance(0.2)
         // Intensity: 0 = calm, 1 = moderate, 2 = harsh.
         let intensity = rng.int(in: 0...2)
         let scale = [0.3, 1.0, 2.5][intensity]
@@ -136,6 +144,7 @@ public struct SimulationOptions: Sendable {
             + "stepsPerTick=\(stepsPerTick) loss=\(faultNetwork.lossRate) dup=\(faultNetwork.duplicateRate) "
             + "delay<=\(faultNetwork.maxDelaySteps) fifo=\(faultNetwork.fifo) crash=\(crashRate) torn=\(tornWriteFraction) "
             + "partition=\(partitionRate) confChange=\(confChangeRate) transfer=\(transferRate) "
-            + "snapshotEvery=\(snapshotIntervalEntries) maxMsg=\(maxSizePerMsg) inflight=\(maxInflightMsgs) apply=\(applyPersistence)"
+            + "snapshotEvery=\(snapshotIntervalEntries) maxMsg=\(maxSizePerMsg) inflight=\(maxInflightMsgs) "
+            + "maxUncommitted=\(maxUncommittedEntriesSize) noForwarding=\(disableProposalForwarding) apply=\(applyPersistence)"
     }
 }

@@ -94,8 +94,9 @@ public struct Simulator {
         trace = TraceRing(capacity: options.traceCapacity)
         configTemplate = RaftConfig(
             id: 0, electionTicks: options.electionTicks, heartbeatTicks: options.heartbeatTicks,
-            maxSizePerMsg: options.maxSizePerMsg, maxInflightMsgs: options.maxInflightMsgs,
-            checkQuorum: options.checkQuorum, preVote: options.preVote)
+            maxSizePerMsg: options.maxSizePerMsg, maxUncommittedEntriesSize: options.maxUncommittedEntriesSize,
+            maxInflightMsgs: options.maxInflightMsgs, checkQuorum: options.checkQuorum, preVote: options.preVote,
+            disableProposalForwarding: options.disableProposalForwarding)
         let voters = (1...UInt64(options.clusterSize)).map { ReplicaID($0) }
         nextReplicaID = UInt64(options.clusterSize) + 1
         let confState = ConfState(voters: voters)
