@@ -77,7 +77,7 @@ struct FlotillaSimCommand: ParsableCommand {
         "ticks=\(s.ticks) leaders=\(s.leadersElected) committed=\(s.maxCommitted) proposals=\(s.proposals) "
             + "crashes=\(s.crashes) torn=\(s.tornWrites) restarts=\(s.restarts) partitions=\(s.partitions) "
             + "confChanges=\(s.confChangesApplied) transfers=\(s.transfers) snapshots=\(s.snapshotsCreated)/\(s.snapshotsInstalled) "
-            + "retired=\(s.retired) delivered=\(s.messagesDelivered) dropped=\(s.messagesDropped) livenessTicks=\(s.livenessTicks)"
+            + "retired=\(s.retired) reads=\(s.readsServed)/\(s.readsIssued) delivered=\(s.messagesDelivered) dropped=\(s.messagesDropped) livenessTicks=\(s.livenessTicks)"
     }
 
     func accumulate(_ t: inout SimulationStats, _ s: SimulationStats) {
@@ -86,7 +86,7 @@ struct FlotillaSimCommand: ParsableCommand {
         t.tornWrites += s.tornWrites; t.restarts += s.restarts; t.partitions += s.partitions
         t.confChangesApplied += s.confChangesApplied; t.transfers += s.transfers
         t.snapshotsCreated += s.snapshotsCreated; t.snapshotsInstalled += s.snapshotsInstalled
-        t.retired += s.retired; t.messagesDelivered += s.messagesDelivered; t.messagesDropped += s.messagesDropped
+        t.retired += s.retired; t.readsIssued += s.readsIssued; t.readsServed += s.readsServed; t.messagesDelivered += s.messagesDelivered; t.messagesDropped += s.messagesDropped
         t.livenessTicks = max(t.livenessTicks, s.livenessTicks)
     }
 }

@@ -15,6 +15,8 @@ public struct SafetyViolation: Error, Sendable, Hashable, CustomStringConvertibl
         case committedEntryLost
         /// A replica's commit index went backwards while it was running.
         case commitRegressed
+        /// A ReadIndex read was served at an index below a write committed before it began.
+        case staleRead
         /// The cluster did not make progress after the faults stopped.
         case liveness
         /// The core broke its contract with the application (undecodable conf change,

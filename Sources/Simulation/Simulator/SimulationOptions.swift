@@ -35,6 +35,8 @@ public struct SimulationOptions: Sendable {
     public var healedNetwork: NetworkFaults
     /// Per-step probabilities of fault-phase events.
     public var proposeRate: Double
+    /// Per-step probability of a ReadIndex read at a random replica.
+    public var readRate: Double
     public var crashRate: Double
     public var restartRate: Double
     /// Probability that a crash cuts a Ready's persistence part-way (a torn write).
@@ -79,6 +81,7 @@ public struct SimulationOptions: Sendable {
         faultNetwork = .reliable(minDelaySteps: 1, maxDelaySteps: 2)
         healedNetwork = .reliable(minDelaySteps: 1, maxDelaySteps: 2)
         proposeRate = 0.2
+        readRate = 0.05
         crashRate = 0
         restartRate = 0
         tornWriteFraction = 0
@@ -123,6 +126,7 @@ public struct SimulationOptions: Sendable {
                                         fifo: o.faultNetwork.fifo)
         let perTick = 1.0 / Double(o.stepsPerTick)
         o.proposeRate = rng.pick([0.5, 1, 2]) * perTick
+        o.readRate = rng.pick([0, 0.3, 1]) * perTick
         o.crashRate = rng.chance(0.8) ? 0.004 * scale * perTick * 4 : 0
         o.restartRate = 0.05 * perTick * 4
         o.tornWriteFraction = rng.pick([0, 0.3, 0.7])

@@ -6,6 +6,7 @@ public import RaftCore
 extension Simulator {
     mutating func injectFaults() throws(SafetyViolation) {
         if rng.chance(options.proposeRate) { try proposeRandom() }
+        if rng.chance(options.readRate) { try readRandom() }
         if rng.chance(options.crashRate) { crashRandom() }
         if rng.chance(options.restartRate) { try restartRandom() }
         if rng.chance(options.partitionRate) { partitionRandom() }
@@ -45,6 +46,20 @@ extension Simulator {
         } else {
             try propose(at: rng.pick(running))
         }
+    }
+
+    /// A linearizable (ReadIndex) read at a random running replica.
+    mutating func readRandom() throws(SafetyViolation) {
+        let running = runningIndices
+        guard !running.isEmpty else { return }
+        let i = rng.pick(running)
+        let read = nextReadID
+        nextReadID += 1
+        stats.readsIssued += 1
+        reads.issue(read, committedIndex: committed.maxIndex)
+        trace.record(.note("read #\(read) at r\(replicas[i].id), committed \(committed.maxIndex)"), step: clock.now)
+        replicas[i].node!.readIndex(context: Workload.payload(id: read, fillerBytes: 0))
+        try drain(i)
     }
 
     mutating func crashRandom() {

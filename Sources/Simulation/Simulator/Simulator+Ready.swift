@@ -92,6 +92,10 @@ extension Simulator {
             try leaderCompleteness.checkLeader(id, term: replicas[i].term, log: storage, committed: committed)
         }
 
+        for rs in rd.readStates {
+            if let read = Workload.proposalID(rs.context) { try reads.observe(id, id: read, readIndex: rs.index) }
+        }
+
         // 3. Send.
         send(rd.messages)
         if crashPoint == records + 1 {

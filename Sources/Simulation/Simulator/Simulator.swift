@@ -20,6 +20,9 @@ public struct SimulationStats: Sendable, Hashable {
     public var transfers = 0
     public var snapshotsCreated = 0
     public var snapshotsInstalled = 0
+    /// ReadIndex requests issued and read states checked.
+    public var readsIssued = 0
+    public var readsServed = 0
     public var retired = 0
     public var messagesDelivered = 0
     public var messagesDropped = 0
@@ -78,6 +81,8 @@ public struct Simulator {
     var commitIndexes = CommitIndexChecker()
     let leaderCompleteness = LeaderCompletenessChecker()
     var stateMachine = StateMachineSafetyChecker()
+    var reads = LinearizableReadChecker()
+    var nextReadID: UInt64 = 1
 
     var nextProposalID: UInt64 = 1
     /// Proposal ID -> the first index at which any replica applied it.
@@ -119,6 +124,7 @@ public struct Simulator {
         }
         stats.maxCommitted = committed.maxIndex
         stats.proposalsApplied = appliedAt.count
+        stats.readsServed = reads.served
         return SimulationResult(options: options, violation: violation, stats: stats,
                                 trace: trace.lines(stepsPerTick: clock.stepsPerTick))
     }

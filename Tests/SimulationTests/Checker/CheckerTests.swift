@@ -144,3 +144,17 @@ struct StateMachineSafetyCheckerTests {
         #expect(kind { try c.observeApplied(2, index: 3, digest: b.digest) } == .stateMachineSafety)
     }
 }
+
+@Suite("Linearizable read checker")
+struct LinearizableReadCheckerTests {
+    @Test func readBelowAnEarlierCommitFires() {
+        var c = LinearizableReadChecker()
+        c.issue(1, committedIndex: 10)
+        c.issue(2, committedIndex: 10)
+        #expect(kind { try c.observe(1, id: 1, readIndex: 10) } == nil)
+        #expect(kind { try c.observe(3, id: 1, readIndex: 12) } == nil, "a duplicate answer above the floor is fine")
+        #expect(kind { try c.observe(2, id: 2, readIndex: 9) } == .staleRead)
+        #expect(kind { try c.observe(2, id: 99, readIndex: 0) } == nil, "unknown requests are ignored")
+        #expect(c.served == 3)
+    }
+}
