@@ -6,10 +6,12 @@ public import RaftCore
 /// seen in any replica's log must always come with the same content and the same term
 /// at index - 1. Owns one fingerprint per (index, term) ever written to a log.
 public struct LogMatchingChecker: Sendable {
+    /// An entry's identity in Raft: (index, term).
     struct Key: Hashable, Sendable {
         var index: UInt64
         var term: UInt64
     }
+    /// What the first log holding a (index, term) said about it.
     struct Seen: Sendable {
         var prevTerm: UInt64
         var content: UInt64

@@ -10,6 +10,7 @@ public import RaftCore
 /// client entries applied (a round's entries are counted once the slowest replica has
 /// applied them). No allocation per entry beyond the entry itself.
 public struct ThroughputHarness {
+    /// Progress counters since the harness was built.
     public struct Counts: Sendable {
         /// Client entries applied on every replica.
         public var appliedOnAll: UInt64

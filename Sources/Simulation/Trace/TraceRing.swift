@@ -1,6 +1,7 @@
 /// A bounded ring of the last `capacity` trace events of a run, each stamped with its
 /// step. Owns only the events; printing happens on failure.
 public struct TraceRing: Sendable {
+    /// One event and the step it happened at.
     public struct Record: Sendable {
         public var step: Int
         public var event: TraceEvent
