@@ -33,6 +33,8 @@ public struct SimulationOptions: Sendable {
     public var faultNetwork: NetworkFaults
     /// Network behaviour after healing (no loss, no duplication).
     public var healedNetwork: NetworkFaults
+    /// Probability per replica and tick that its tick is skipped or doubled (fault phase).
+    public var tickJitter: Double
     /// Per-step probabilities of fault-phase events.
     public var proposeRate: Double
     /// Per-step probability of a ReadIndex read at a random replica.
@@ -80,6 +82,7 @@ public struct SimulationOptions: Sendable {
         self.faultSteps = faultSteps
         faultNetwork = .reliable(minDelaySteps: 1, maxDelaySteps: 2)
         healedNetwork = .reliable(minDelaySteps: 1, maxDelaySteps: 2)
+        tickJitter = 0
         proposeRate = 0.2
         readRate = 0.05
         crashRate = 0
@@ -127,6 +130,7 @@ public struct SimulationOptions: Sendable {
         let perTick = 1.0 / Double(o.stepsPerTick)
         o.proposeRate = rng.pick([0.5, 1, 2]) * perTick
         o.readRate = rng.pick([0, 0.3, 1]) * perTick
+        o.tickJitter = rng.pick([0, 0, 0.05, 0.2])
         o.crashRate = rng.chance(0.8) ? 0.004 * scale * perTick * 4 : 0
         o.restartRate = 0.05 * perTick * 4
         o.tornWriteFraction = rng.pick([0, 0.3, 0.7])
@@ -149,6 +153,6 @@ public struct SimulationOptions: Sendable {
             + "delay<=\(faultNetwork.maxDelaySteps) fifo=\(faultNetwork.fifo) crash=\(crashRate) torn=\(tornWriteFraction) "
             + "partition=\(partitionRate) confChange=\(confChangeRate) transfer=\(transferRate) "
             + "snapshotEvery=\(snapshotIntervalEntries) maxMsg=\(maxSizePerMsg) inflight=\(maxInflightMsgs) "
-            + "maxUncommitted=\(maxUncommittedEntriesSize) noForwarding=\(disableProposalForwarding) apply=\(applyPersistence)"
+            + "jitter=\(tickJitter) maxUncommitted=\(maxUncommittedEntriesSize) noForwarding=\(disableProposalForwarding) apply=\(applyPersistence)"
     }
 }

@@ -23,6 +23,7 @@ public import RaftCore
 /// again (as a client retrying against a new leader would; IDs deduplicate).
 extension Simulator {
     mutating func checkLiveness() throws(SafetyViolation) {
+        faultPhase = false
         network.faults = options.healedNetwork
         network.partition.heal()
         trace.record(.phase("heal: faults stop, crashed replicas restart"), step: clock.now)

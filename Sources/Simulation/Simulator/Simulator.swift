@@ -90,6 +90,8 @@ public struct Simulator {
     var nextReplicaID: ReplicaID
     var pendingRetirements: [PendingRetirement] = []
     var reports: [(ReplicaID, LocalReport)] = []
+    /// Faults are being injected (false once the liveness phase starts).
+    var faultPhase = true
 
     public init(options: SimulationOptions) {
         self.options = options
@@ -145,8 +147,14 @@ public struct Simulator {
         if clock.isTickBoundary {
             stats.ticks += 1
             for i in replicas.indices where replicas[i].isRunning {
-                replicas[i].node!.tick()
-                try drain(i)
+                // Clock jitter (fault phase only): a replica's tick is sometimes late
+                // (skipped) or doubled, so replicas' timers drift against each other.
+                var ticks = 1
+                if faultPhase && options.tickJitter > 0 && rng.chance(options.tickJitter) { ticks = rng.chance(0.5) ? 0 : 2 }
+                for _ in 0..<ticks where replicas[i].isRunning {
+                    replicas[i].node!.tick()
+                    try drain(i)
+                }
                 if case .lazy(let p) = options.applyPersistence, replicas[i].isRunning,
                    replicas[i].machine != replicas[i].durableMachine, rng.chance(p) {
                     replicas[i].persistAppliedState()
