@@ -1,4 +1,4 @@
-public import Base
+import Base
 
 /// Everything a replica asks of its caller after some input. The caller's duties, in
 /// order (as etcd raft's doc.go describes):

@@ -1,4 +1,4 @@
-public import Base
+import Base
 
 /// Where a snapshot sits in the log and the membership at that point.
 public struct SnapshotMetadata: Sendable, Hashable {
