@@ -1,31 +1,18 @@
 /// CRC32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of Flotilla's WAL
-<<<<<<< HEAD
-/// records and PageStore pages. Software slicing-by-8: eight 256-entry tables let the loop
-/// consume eight bytes per step with eight independent table lookups.
-=======
 /// records and PageStore pages. Software slicing-by-16: sixteen 256-entry tables let the
 /// main loop consume sixteen bytes per step with sixteen independent table lookups
 /// (~1.3× slicing-by-8 here); an 8-byte step and a byte loop handle the tail.
->>>>>>> pagestore
 ///
 /// Conventions: `checksum(bytes)` is the standard CRC32C (init and final XOR 0xFFFFFFFF;
 /// `checksum("123456789") == 0xE3069283`). `update(crc, more)` continues a checksum, so
 /// `update(checksum(a), b) == checksum(a + b)`.
 public enum CRC32C {
-<<<<<<< HEAD
-    /// 8 × 256 lookup tables, computed once. Immutable after initialisation, hence safe to
-=======
     /// 16 × 256 lookup tables, computed once. Immutable after initialisation, hence safe to
->>>>>>> pagestore
     /// share between threads even though a raw pointer is not `Sendable`.
     nonisolated(unsafe) private static let tables: UnsafePointer<UInt32> = makeTables()
 
     private static func makeTables() -> UnsafePointer<UInt32> {
-<<<<<<< HEAD
-        let t = UnsafeMutablePointer<UInt32>.allocate(capacity: 8 * 256)
-=======
         let t = UnsafeMutablePointer<UInt32>.allocate(capacity: 16 * 256)
->>>>>>> pagestore
         for i in 0..<256 {
             var c = UInt32(i)
             for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
@@ -33,11 +20,7 @@ public enum CRC32C {
         }
         for i in 0..<256 {
             var c = t[i]
-<<<<<<< HEAD
-            for k in 1..<8 {
-=======
             for k in 1..<16 {
->>>>>>> pagestore
                 c = (c >> 8) ^ t[Int(c & 0xFF)]
                 t[k * 256 + i] = c
             }
@@ -71,8 +54,6 @@ public enum CRC32C {
             c = (c >> 8) ^ t[Int((c ^ UInt32(p.load(as: UInt8.self))) & 0xFF)]
             p += 1; n -= 1
         }
-<<<<<<< HEAD
-=======
         while n >= 16 {
             let w0 = UInt64(littleEndian: p.load(as: UInt64.self))
             let w1 = UInt64(littleEndian: p.load(fromByteOffset: 8, as: UInt64.self))
@@ -90,7 +71,6 @@ public enum CRC32C {
                 ^ t[1 * 256 + Int((e >> 16) & 0xFF)] ^ t[Int(e >> 24)]
             p += 16; n -= 16
         }
->>>>>>> pagestore
         while n >= 8 {
             let word = UInt64(littleEndian: p.load(as: UInt64.self))
             let lo = UInt32(truncatingIfNeeded: word) ^ c
