@@ -5,6 +5,8 @@ final class BucketState {
     var root: TreeRoot
     var count: Int
     var dirty = false
+    /// Set when the bucket is deleted; handles to it then refuse to work.
+    var deleted = false
 
     init(name: [UInt8], root: PageID, count: Int) {
         self.name = name
@@ -20,7 +22,8 @@ final class BucketState {
 final class WriteContext {
     let snapshot: Snapshot
     let pageSize: Int
-    /// Values longer than this go to blob runs.
+    /// The largest inline leaf element (header + key + value): half a page's body, so any two
+    /// elements fit in one page. Values whose element would be larger go to blob runs.
     let inlineMax: Int
     let maxKeySize: Int
     let maxValueSize: Int
@@ -36,7 +39,7 @@ final class WriteContext {
     init(snapshot: Snapshot, maxValueSize: Int) {
         self.snapshot = snapshot
         self.pageSize = snapshot.pageSize
-        self.inlineMax = snapshot.pageSize / 4
+        self.inlineMax = (snapshot.pageSize - PageLayout.headerSize) / 2
         self.maxKeySize = PageFile.maxKeySize(pageSize: snapshot.pageSize)
         self.maxValueSize = maxValueSize
         self.directory = BucketState(name: [], root: snapshot.meta.directory, count: 0)
@@ -233,6 +236,7 @@ final class WriteContext {
     func deleteBucket(_ name: [UInt8]) throws -> Bool {
         guard let b = try bucket(name) else { return false }
         try freeTree(b)
+        b.deleted = true
         buckets[name] = nil
         try name.withUnsafeBytes { k in _ = try delete(directory, key: k) }
         return true
