@@ -24,7 +24,7 @@ struct StorageBench: ParsableCommand {
     @Option(help: "Data file path (deleted first and at the end).") var path = "/tmp/flotilla-bench-storage.db"
     @Flag(help: "Skip fdatasync on commit (not durable).") var noSync = false
     @Flag(help: "Write keys in ascending order instead of random order.") var sequential = false
-    @Option(help: "While rewriting, compact every this many batches (0: 10 times per round).") var compactEvery = 0
+    @Option(help: "While rewriting, compact every this many batches (0: 10 times per round).") var compactEvery = 1
 
     func run() throws {
         unlink(path)
