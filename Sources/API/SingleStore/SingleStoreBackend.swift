@@ -95,7 +95,7 @@ public final class SingleStoreBackend: Sendable {
 
     /// Applies one write at the next revision under the writer lock, commits it and wakes
     /// watchers. `body` gets the revision to use; a write that fails changes nothing.
-    func write<R>(_ body: (inout WriterState, Int64) throws -> R) throws -> R {
+    func write<R: Sendable>(_ body: (inout WriterState, Int64) throws -> R) throws -> R {
         let (result, revision): (R, Int64) = try writer.withLock { w in
             let revision = store.currentRevision + 1
             let result = try body(&w, revision)
