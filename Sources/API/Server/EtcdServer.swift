@@ -1,5 +1,5 @@
 public import GRPCCore
-public import GRPCNIOTransportHTTP2
+import GRPCNIOTransportHTTP2
 
 /// The etcd v3 gRPC server of a node: KV, Watch, Lease, Cluster and Maintenance over the
 /// given backends on one host:port (plaintext HTTP/2), with etcd's limits and keepalive

@@ -84,7 +84,7 @@ public final class SingleStoreBackend: Sendable {
     public func run() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: config.leaseCheckInterval) } catch { return }
-            try? revokeExpiredLeases()
+            _ = try? revokeExpiredLeases()
         }
     }
 

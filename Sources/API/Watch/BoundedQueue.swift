@@ -47,8 +47,7 @@ final class BoundedQueue<Element: Sendable>: Sendable {
     func push(_ element: Element) async -> Bool {
         while true {
             if Task.isCancelled { return false }
-            enum Attempt { case appended, finished, wait(UInt64) }
-            let attempt: Attempt = state.withLock { s in
+            let attempt: PushAttempt = state.withLock { s in
                 if s.finished { return .finished }
                 if s.count < capacity {
                     s.items.append(element)
@@ -135,3 +134,6 @@ final class BoundedQueue<Element: Sendable>: Sendable {
     /// Elements buffered now (for tests and metrics).
     var count: Int { state.withLock { $0.count } }
 }
+
+/// What one `push` attempt found.
+private enum PushAttempt { case appended, finished, wait(UInt64) }
