@@ -159,6 +159,7 @@ struct EtcdctlInteropTests {
         config.name = "solo"
         config.clientURLs = ["http://127.0.0.1:2379"]
         config.peerURLs = ["http://127.0.0.1:2380"]
+        let memberHex = String(config.memberID, radix: 16)
         try await withLoopbackServer(config: config) { ep, _ in
             for i in 0..<4 { _ = try await Self.ctl(ep, "put", "c", "\(i)") }  // revisions 2...5
             var r = try await Self.ctl(ep, "compaction", "4")
@@ -177,7 +178,7 @@ struct EtcdctlInteropTests {
             #expect(fields.count >= 9, "\(r.out) \(r.err)")
             if fields.count >= 9 {
                 #expect(fields[0] == ep)
-                #expect(fields[1] == String(config.memberID, radix: 16))
+                #expect(fields[1] == memberHex)
                 #expect(fields[2] == "3.4.23")
                 #expect(fields[4] == "true")
                 #expect(fields[5] == "false")
@@ -185,7 +186,7 @@ struct EtcdctlInteropTests {
             }
             r = try await Self.ctl(ep, "member", "list")
             #expect(
-                r.lines == ["\(String(config.memberID, radix: 16)), started, solo, http://127.0.0.1:2380, http://127.0.0.1:2379, false"],
+                r.lines == ["\(memberHex), started, solo, http://127.0.0.1:2380, http://127.0.0.1:2379, false"],
                 "\(r.out) \(r.err)")
             r = try await Self.ctl(ep, "endpoint", "hashkv", "-w", "json")
             #expect(r.status == 0, "\(r.err)")

@@ -15,8 +15,9 @@ import Testing
     }
 
     static func keepAlive(_ c: EtcdClients, _ id: Int64) async throws -> Etcdserverpb_LeaseKeepAliveResponse? {
-        var req = Etcdserverpb_LeaseKeepAliveRequest()
-        req.id = id
+        var request = Etcdserverpb_LeaseKeepAliveRequest()
+        request.id = id
+        let req = request
         return try await c.lease.leaseKeepAlive(request: StreamingClientRequest { w in try await w.write(req) }) { resp in
             var last: Etcdserverpb_LeaseKeepAliveResponse?
             for try await m in resp.messages { last = m }

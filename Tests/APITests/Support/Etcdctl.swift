@@ -28,8 +28,8 @@ enum Etcdctl {
     static func run(_ args: [String], endpoint: String, stdin: String? = nil) async throws -> Result {
         let outURL = tempFile("out")
         let errURL = tempFile("err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: outURL)
             try? FileManager.default.removeItem(at: errURL)
@@ -67,7 +67,7 @@ enum Etcdctl {
 
         init(_ args: [String], endpoint: String) throws {
             outURL = Etcdctl.tempFile("watch")
-            FileManager.default.createFile(atPath: outURL.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
             process = Process()
             process.executableURL = URL(fileURLWithPath: Etcdctl.path)
             process.arguments = ["--endpoints=\(endpoint)", "--dial-timeout=3s"] + args

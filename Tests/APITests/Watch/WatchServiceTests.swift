@@ -207,7 +207,8 @@ import Testing
                 }
                 #expect(total == 10)
                 #expect(parts.count > 1)
-                #expect(parts.dropLast().allSatisfy(\.fragment))
+                let allButLastFragmented = parts.dropLast().allSatisfy { $0.fragment }
+                #expect(allButLastFragmented)
                 #expect(parts.last?.fragment == false)
                 w.create("f/", end: "f0", start: start)
                 #expect(await w.next()?.created == true)
