@@ -3,7 +3,7 @@ public import Proto
 import Foundation
 
 /// etcd's `Maintenance` service: Status, Alarm, HashKV (and Hash as HashKV at the current
-/// revision), Snapshot as a server stream of chunks, Defragment (the backend decides; a
+/// revision), Snapshot as a server stream of chunks in etcd's framing (`SnapshotFraming`), Defragment (the backend decides; a
 /// no-op is fine). MoveLeader and Downgrade answer Unimplemented.
 public struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
     let backend: any EtcdMaintenanceBackend
@@ -96,16 +96,35 @@ public struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol
     ) async throws {
         try await ErrorMapping.mapping {
             let s = try await backend.snapshot()
-            var remaining = s.totalBytes
             let header = headers.make(revision: s.revision)
-            for try await chunk in s.chunks {
-                remaining -= min(remaining, UInt64(chunk.count))
+            var remaining = SnapshotFraming.framedSize(contentBytes: s.totalBytes)
+            var digest = SHA256()
+            func send(_ bytes: [UInt8]) async throws {
+                digest.update(bytes)
+                remaining -= min(remaining, UInt64(bytes.count))
                 var out = Etcdserverpb_SnapshotResponse()
                 out.header = header
-                out.blob = Data(chunk)
+                out.blob = Data(bytes)
                 out.remainingBytes = remaining
                 try await response.write(out)
             }
+            try await send(SnapshotFraming.prefix(contentBytes: s.totalBytes))
+            var streamed: UInt64 = 0
+            for try await chunk in s.chunks {
+                streamed += UInt64(chunk.count)
+                try await send(chunk)
+            }
+            guard streamed == s.totalBytes else {
+                throw RPCError(code: .internalError, message: "flotilla: snapshot stream length changed")
+            }
+            try await send(SnapshotFraming.padding(contentBytes: s.totalBytes))
+            let sum = digest.finalize()
+            remaining -= min(remaining, UInt64(sum.count))
+            var last = Etcdserverpb_SnapshotResponse()
+            last.header = header
+            last.blob = Data(sum)
+            last.remainingBytes = remaining
+            try await response.write(last)
         }
     }
 

@@ -33,9 +33,12 @@ struct EtcdctlInteropTests {
             #expect(r.lines == ["k/3", "c"])
             r = try await Self.ctl(ep, "get", "--prefix", "k/", "--keys-only")
             #expect(r.lines == ["k/1", "k/2", "k/3"])
-            r = try await Self.ctl(ep, "get", "--prefix", "k/", "--count-only", "-w", "json")
-            #expect(Self.json(r)["count"] as? Int == 3)
-            #expect(Self.json(r)["kvs"] == nil)
+            // etcdctl 3.4 has no --count-only (3.5 added it; KVServiceTests covers count_only):
+            // the count is in the JSON answer.
+            r = try await Self.ctl(ep, "get", "--prefix", "k/", "--limit=1", "-w", "json")
+            #expect(Self.json(r)["count"] as? Int == 3, "\(r.out) \(r.err)")
+            #expect(Self.json(r)["more"] as? Bool == true, "\(r.out)")
+            #expect((Self.json(r)["kvs"] as? [Any])?.count == 1)
             // --rev: foo was written at revision 2 (etcd's first write), then overwritten.
             _ = try await Self.ctl(ep, "put", "foo", "baz")
             r = try await Self.ctl(ep, "get", "foo", "--rev=2")

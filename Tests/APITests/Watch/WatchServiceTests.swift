@@ -187,15 +187,14 @@ import Testing
     @Test func fragmentSplitsLargeRevisions() async throws {
         var limits = EtcdLimits()
         limits.maxRequestBytes = 4096
-        try await withEtcd(try SingleStoreBackend.inMemory(), limits: limits) { c in
+        let backend = try SingleStoreBackend.inMemory()
+        try await withEtcd(backend, limits: limits) { c in
             let start = try await c.kv.put(putRequest("seed")).header.revision + 1
-            var t = Etcdserverpb_TxnRequest()
-            t.success = (0..<10).map { i in
-                var op = Etcdserverpb_RequestOp()
-                op.requestPut = putRequest("f/\(i)", String(repeating: "v", count: 1000))
-                return op
+            // Written directly: through the service the txn itself would exceed the small limit.
+            let puts: [RequestOp] = (0..<10).map { i in
+                .put(PutRequest(key: Array("f/\(i)".utf8), value: [UInt8](repeating: 0x76, count: 1000)))
             }
-            _ = try await c.kv.txn(t)
+            _ = try await backend.txn(TxnRequest(success: puts))
             try await withWatchStream(c) { w in
                 w.create("f/", end: "f0", start: start, fragment: true)
                 #expect(await w.next()?.created == true)
