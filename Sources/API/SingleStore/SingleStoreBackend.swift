@@ -77,6 +77,11 @@ public final class SingleStoreBackend: Sendable {
         return SingleStoreBackend(store: store, config: config, clock: clock, pageFile: backend.file)
     }
 
+    /// Closes the page file (if any); the backend must not be used afterwards.
+    public func close() {
+        pageFile?.close()
+    }
+
     /// The one range this backend serves.
     static let rangeID = RangeID(1)
 
