@@ -48,6 +48,18 @@ let package = Package(
             exclude: ["protos"],
             swiftSettings: strict),
 
+        // L3: the etcd v3 gRPC services over small backend protocols, and the one-store backend.
+        .target(
+            name: "API",
+            dependencies: [
+                "Base", "MVCC", "Proto",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ],
+            swiftSettings: strict),
+
         // Test-only: the seeded deterministic simulator that drives the real RaftCore.
         .target(name: "Simulation", dependencies: ["Base", "RaftCore"], swiftSettings: strict),
 
@@ -87,6 +99,15 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "APITests",
+            dependencies: [
+                "API", "MVCC", "Proto", "Base",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],
             swiftSettings: strict),
         .testTarget(name: "WALTests", dependencies: ["WAL", "RaftCore", "Base"], swiftSettings: strict),

@@ -1,0 +1,139 @@
+import Synchronization
+
+/// A bounded multi-producer, single-consumer async queue: `push` waits while `capacity`
+/// elements are buffered (back-pressure towards the watchers of a stream), `pop` waits
+/// while empty. `finish` wakes everyone: pushes return false, `pop` drains what is left and
+/// then returns nil. Both waits are cancellation-aware.
+final class BoundedQueue<Element: Sendable>: Sendable {
+    private struct State {
+        var items: [Element] = []
+        var head = 0
+        var finished = false
+        var consumer: CheckedContinuation<Void, Never>?
+        var producers: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var cancelledProducers: Set<UInt64> = []
+        var nextWaiterID: UInt64 = 0
+
+        var count: Int { items.count - head }
+
+        mutating func removeFirst() -> Element {
+            let e = items[head]
+            head += 1
+            if head > 64 && head * 2 > items.count {
+                items.removeFirst(head)
+                head = 0
+            }
+            return e
+        }
+
+        mutating func wakeOneProducer() {
+            if let (id, c) = producers.first {
+                producers.removeValue(forKey: id)
+                c.resume()
+            }
+        }
+    }
+
+    let capacity: Int
+    private let state = Mutex(State())
+
+    init(capacity: Int) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+    }
+
+    /// Appends `element`, waiting while the queue is full. False when the queue is finished
+    /// or the calling task was cancelled (the element is dropped).
+    func push(_ element: Element) async -> Bool {
+        while true {
+            if Task.isCancelled { return false }
+            let attempt: PushAttempt = state.withLock { s in
+                if s.finished { return .finished }
+                if s.count < capacity {
+                    s.items.append(element)
+                    if let c = s.consumer {
+                        s.consumer = nil
+                        c.resume()
+                    }
+                    return .appended
+                }
+                s.nextWaiterID += 1
+                return .wait(s.nextWaiterID)
+            }
+            let id: UInt64
+            switch attempt {
+            case .appended: return true
+            case .finished: return false
+            case .wait(let w): id = w
+            }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let resumeNow = state.withLock { s in
+                        if s.finished || s.count < capacity || s.cancelledProducers.remove(id) != nil { return true }
+                        s.producers[id] = c
+                        return false
+                    }
+                    if resumeNow { c.resume() }
+                }
+            } onCancel: {
+                state.withLock { s in
+                    if let c = s.producers.removeValue(forKey: id) {
+                        c.resume()
+                    } else {
+                        s.cancelledProducers.insert(id)
+                    }
+                }
+            }
+            state.withLock { _ = $0.cancelledProducers.remove(id) }
+        }
+    }
+
+    /// The next element, waiting while empty; nil once finished and drained (or cancelled).
+    func pop() async -> Element? {
+        while true {
+            let item: Element?? = state.withLock { s in
+                if s.count > 0 {
+                    let e = s.removeFirst()
+                    s.wakeOneProducer()
+                    return .some(e)
+                }
+                if s.finished { return .some(nil) }
+                return nil
+            }
+            if let item { return item }
+            if Task.isCancelled { return nil }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let resumeNow = state.withLock { s in
+                        if s.count > 0 || s.finished { return true }
+                        precondition(s.consumer == nil, "BoundedQueue has a single consumer")
+                        s.consumer = c
+                        return false
+                    }
+                    if resumeNow { c.resume() }
+                }
+            } onCancel: {
+                finish()
+            }
+        }
+    }
+
+    /// Ends the queue: waiting producers and the consumer wake up.
+    func finish() {
+        state.withLock { s in
+            s.finished = true
+            if let c = s.consumer {
+                s.consumer = nil
+                c.resume()
+            }
+            for (_, c) in s.producers { c.resume() }
+            s.producers.removeAll()
+        }
+    }
+
+    /// Elements buffered now (for tests and metrics).
+    var count: Int { state.withLock { $0.count } }
+}
+
+/// What one `push` attempt found.
+private enum PushAttempt { case appended, finished, wait(UInt64) }

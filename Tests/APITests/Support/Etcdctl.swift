@@ -1,0 +1,125 @@
+import API
+import Foundation
+import Testing
+
+/// Runs the real `etcdctl` (Debian `etcd-client`, v3 API) against a server in this process.
+enum Etcdctl {
+    static let path = "/usr/bin/etcdctl"
+    static var installed: Bool { FileManager.default.isExecutableFile(atPath: path) }
+
+    struct Result: Sendable {
+        var status: Int32
+        var out: String
+        var err: String
+        var lines: [String] { out.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) }
+    }
+
+    static func environment() -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["ETCDCTL_API"] = "3"
+        return env
+    }
+
+    static func tempFile(_ name: String) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("flotilla-\(UUID().uuidString)-\(name)")
+    }
+
+    /// Runs `etcdctl --endpoints=<endpoint> args...` to completion.
+    static func run(_ args: [String], endpoint: String, stdin: String? = nil) async throws -> Result {
+        let outURL = tempFile("out")
+        let errURL = tempFile("err")
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: outURL)
+            try? FileManager.default.removeItem(at: errURL)
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = ["--endpoints=\(endpoint)", "--dial-timeout=3s", "--command-timeout=10s"] + args
+        p.environment = environment()
+        p.standardOutput = try FileHandle(forWritingTo: outURL)
+        p.standardError = try FileHandle(forWritingTo: errURL)
+        let input = Pipe()
+        p.standardInput = input
+        let status: Int32 = try await withCheckedThrowingContinuation { c in
+            p.terminationHandler = { c.resume(returning: $0.terminationStatus) }
+            do {
+                try p.run()
+                if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+                try input.fileHandleForWriting.close()
+            } catch {
+                c.resume(throwing: error)
+            }
+        }
+        return Result(
+            status: status, out: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+            err: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+    }
+
+    /// A long-running `etcdctl` (watch) whose output accumulates in a file.
+    /// `@unchecked Sendable`: `Process` is not Sendable; a test starts, reads and stops it
+    /// from its own task only, and the output file is read, never shared.
+    final class Background: @unchecked Sendable {
+        let process: Process
+        let outURL: URL
+
+
+        init(_ args: [String], endpoint: String) throws {
+            outURL = Etcdctl.tempFile("watch")
+            _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: Etcdctl.path)
+            process.arguments = ["--endpoints=\(endpoint)", "--dial-timeout=3s"] + args
+            process.environment = Etcdctl.environment()
+            process.standardOutput = try FileHandle(forWritingTo: outURL)
+            process.standardError = try FileHandle(forWritingTo: outURL)
+            try process.run()
+        }
+
+        var output: String { (try? String(contentsOf: outURL, encoding: .utf8)) ?? "" }
+        var lines: [String] { output.split(separator: "\n").map(String.init) }
+
+        /// Waits until the output has at least `count` lines (or `timeout` passes).
+        func waitForLines(_ count: Int, timeout: Duration = .seconds(10)) async -> [String] {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                let l = lines
+                if l.count >= count { return l }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return lines
+        }
+
+        func stop() {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(at: outURL)
+        }
+    }
+}
+
+/// Runs `body` with a real gRPC server (HTTP/2 on a loopback port) over a fresh in-memory
+/// `SingleStoreBackend`.
+func withLoopbackServer<R: Sendable>(
+    config: SingleStoreBackend.Config = SingleStoreBackend.Config(),
+    _ body: @Sendable @escaping (_ endpoint: String, _ backend: SingleStoreBackend) async throws -> R
+) async throws -> R {
+    let backend = try SingleStoreBackend.inMemory(config: config)
+    let server = EtcdServer(backend: backend, options: EtcdServer.Options(host: "127.0.0.1", port: 0))
+    return try await withThrowingTaskGroup(of: R?.self) { group in
+        group.addTask {
+            try await server.serve()
+            return nil
+        }
+        group.addTask {
+            await backend.run()
+            return nil
+        }
+        defer { group.cancelAll() }
+        let port = try await server.listeningPort()
+        let result = try await body("127.0.0.1:\(port)", backend)
+        server.shutdown()
+        return result
+    }
+}
