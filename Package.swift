@@ -30,6 +30,9 @@ let package = Package(
         .target(name: "MVCC", dependencies: ["Base", "PageStore"], swiftSettings: strict),
         .target(name: "WAL", dependencies: ["Base", "RaftCore"], swiftSettings: strict),
 
+        // L2: the node runtime (batch system, range replicas, apply, snapshots).
+        .target(name: "Node", dependencies: ["Base", "RaftCore", "WAL", "MVCC", "PageStore", "LZ4"], swiftSettings: strict),
+
         // Test-only: the seeded deterministic simulator that drives the real RaftCore.
         .target(name: "Simulation", dependencies: ["Base", "RaftCore"], swiftSettings: strict),
 
@@ -63,6 +66,8 @@ let package = Package(
         .testTarget(name: "PageStoreTests", dependencies: ["PageStore", "Base"], swiftSettings: strict),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "PageStore", "Base"], swiftSettings: strict),
         .testTarget(name: "WALTests", dependencies: ["WAL", "RaftCore", "Base"], swiftSettings: strict),
+        .testTarget(
+            name: "NodeTests", dependencies: ["Node", "MVCC", "WAL", "RaftCore", "Base"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,197 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
+import Base
+import MVCC
+import PageStore
 
+/// `flotilla-bench storage`: the MVCC store over a PageStore file (release build).
+/// Prints: put throughput (batches committed per file transaction), point reads at the
+/// latest revision, range scans, reopen (index rebuild) time, index memory per key, and the
+/// file size after rewriting every key N times with compaction vs after writing once.
 struct StorageBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "storage", abstract: "Storage benchmark (not yet written).")
-    func run() throws { throw ValidationError("not yet written") }
+    static let configuration = CommandConfiguration(
+        commandName: "storage", abstract: "MVCC + PageStore benchmark: puts, reads, scans, reopen, memory, file size.")
+
+    @Option(help: "Number of keys (16-byte keys).") var keys = 1_000_000
+    @Option(help: "Value size in bytes.") var valueBytes = 256
+    @Option(help: "Puts per commit (one file transaction each).") var batch = 1_000
+    @Option(help: "Times every key is written for the file-size figure.") var rounds = 10
+    @Option(help: "Point reads to time.") var reads = 1_000_000
+    @Option(help: "Keys per range scan.") var scanKeys = 1_000
+    @Option(help: "Scan this many times the key count in total.") var scanPasses = 1
+    @Option(help: "Data file path (deleted first and at the end).") var path = "/tmp/flotilla-bench-storage.db"
+    @Flag(help: "Skip fdatasync on commit (not durable).") var noSync = false
+
+    func run() throws {
+        unlink(path)
+        defer { unlink(path) }
+        var options = PageFileOptions()
+        options.durable = !noSync
+        let ids = (0..<keys).map { Self.key($0) }
+        let value = [UInt8](repeating: 0x61, count: valueBytes)
+        print("storage bench: \(keys) keys x \(valueBytes) B values, 16 B keys, batch \(batch), durable \(!noSync)")
+
+        var backend = try PageStoreBackend.open(path: path, options: options)
+        let anonBefore = Self.rssAnonBytes()
+        var store = try MVCCStore.create(backend: backend, rangeID: RangeID(2), start: [], end: nil)
+        var rev: Int64 = 1
+        var applied: UInt64 = 0
+
+        // Puts, committed every `batch`.
+        var t0 = Self.now()
+        var c0 = Self.cpu()
+        for (i, k) in ids.enumerated() {
+            rev += 1
+            _ = try store.put(PutRequest(key: k, value: value), revision: rev)
+            if (i + 1) % batch == 0 || i == ids.count - 1 {
+                applied += 1
+                try store.commit(appliedIndex: applied)
+            }
+        }
+        var dt = Self.now() - t0
+        var dc = Self.cpu() - c0
+        print("puts:            " + rates(keys, dt, dc, "puts"))
+        let indexBytes = Self.rssAnonBytes() - anonBefore
+        let onceBytes = backend.file.stats.fileBytes
+
+        // Point reads at the latest revision, random keys.
+        var rng = SeededGenerator(seed: 1)
+        var found = 0
+        t0 = Self.now()
+        c0 = Self.cpu()
+        for _ in 0..<reads {
+            let k = ids[Int.random(in: 0..<ids.count, using: &rng)]
+            found += try store.range(RangeRequest(key: k)).kvs.count
+        }
+        dt = Self.now() - t0
+        dc = Self.cpu() - c0
+        precondition(found == reads)
+        print("point reads:     " + rates(reads, dt, dc, "reads"))
+
+        // Range scans of `scanKeys` keys from random starting keys.
+        var scanned = 0
+        t0 = Self.now()
+        c0 = Self.cpu()
+        let sorted = ids.sorted { $0.lexicographicallyPrecedes($1) }
+        while scanned < keys * scanPasses {
+            // A key range holding `scanKeys` keys (etcd counts every key of the range, so an
+            // unbounded range with a limit would cost time proportional to the whole tail).
+            let i = Int.random(in: 0..<sorted.count, using: &rng)
+            let end = i + scanKeys < sorted.count ? sorted[i + scanKeys] : [0]
+            scanned += try store.range(RangeRequest(key: sorted[i], rangeEnd: end)).kvs.count
+        }
+        dt = Self.now() - t0
+        dc = Self.cpu() - c0
+        print("range scans:     " + rates(scanned, dt, dc, "keys") + " (\(scanKeys) keys per scan)")
+
+        // Reopen: rebuild the index from the file.
+        backend.file.close()
+        store = try MVCCStore.create(backend: InMemoryBackend(), rangeID: RangeID(9), start: [], end: nil)  // drop the old index
+        let anonBeforeReopen = Self.rssAnonBytes()
+        t0 = Self.now()
+        c0 = Self.cpu()
+        backend = try PageStoreBackend.open(path: path, options: options)
+        store = try MVCCStore.open(backend: backend, rangeID: RangeID(2))
+        dt = Self.now() - t0
+        dc = Self.cpu() - c0
+        // A second copy of the index built while the first is alive: its RssAnon delta is
+        // the index alone (freed memory of the old index cannot be reused for it).
+        Self.trimHeap()
+        let anonBeforeCopy = Self.rssAnonBytes()
+        let copy = try MVCCStore.open(backend: backend, rangeID: RangeID(2))
+        let rebuiltBytes = Self.rssAnonBytes() - anonBeforeCopy
+        precondition(copy.indexedKeyCount == keys)
+        _ = anonBeforeReopen
+        precondition(store.indexedKeyCount == keys)
+        print("reopen+rebuild:  \(fmt(dt, 2)) s wall, \(fmt(dc, 2)) CPU s for \(keys) keys")
+        print("index memory:    \(fmt(Double(indexBytes) / Double(keys), 1)) B/key after puts, \(fmt(Double(rebuiltBytes) / Double(keys), 1)) B/key for a rebuilt index (RssAnon delta / keys, heap trimmed first)")
+
+        // Rewrite every key `rounds - 1` more times, compacting after each batch.
+        t0 = Self.now()
+        c0 = Self.cpu()
+        for _ in 1..<max(1, rounds) {
+            for (i, k) in ids.enumerated() {
+                rev += 1
+                _ = try store.put(PutRequest(key: k, value: value), revision: rev)
+                if (i + 1) % batch == 0 || i == ids.count - 1 {
+                    try store.compact(rev)
+                    applied += 1
+                    try store.commit(appliedIndex: applied)
+                }
+            }
+        }
+        for _ in 0..<3 {
+            applied += 1
+            try store.commit(appliedIndex: applied)
+        }
+        dt = Self.now() - t0
+        dc = Self.cpu() - c0
+        let afterBytes = backend.file.stats.fileBytes
+        print("rewrite+compact: " + rates(keys * (rounds - 1), dt, dc, "puts") + " (\(rounds - 1) rounds, compaction after every batch)")
+        print("file size:       \(fmt(Double(onceBytes) / 1048576, 1)) MiB once, \(fmt(Double(afterBytes) / 1048576, 1)) MiB after \(rounds) writes per key + compaction (\(fmt(Double(afterBytes) / Double(onceBytes), 2))x)")
+        backend.file.close()
+    }
+
+    /// `x` with `decimals` digits after the point (no Foundation).
+    func fmt(_ x: Double, _ decimals: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let n = Int((x * scale).rounded())
+        if decimals == 0 { return "\(n)" }
+        let whole = n / Int(scale), frac = abs(n % Int(scale))
+        let f = String(frac)
+        return "\(whole).\(String(repeating: "0", count: decimals - f.count))\(f)"
+    }
+
+    /// 16 bytes: the hex form of a mixed 64-bit id (keys arrive in random order).
+    static func key(_ i: Int) -> [UInt8] {
+        var z = UInt64(i) &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        let hex = Array("0123456789abcdef".utf8)
+        return (0..<16).map { hex[Int((z >> (60 - 4 * UInt64($0))) & 0xF)] }
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// CPU seconds used by this process (all threads): the machine is shared, so throughput
+    /// per CPU second is printed next to wall-clock throughput.
+    static func cpu() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    func rates(_ n: Int, _ wall: Double, _ cpu: Double, _ unit: String) -> String {
+        "\(fmt(Double(n) / wall, 0)) \(unit)/s wall (\(fmt(wall, 2)) s), \(fmt(Double(n) / cpu, 0)) \(unit)/s per CPU second"
+    }
+
+    /// Returns freed heap memory to the OS (glibc `malloc_trim`, looked up dynamically) so
+    /// that the next RssAnon delta counts new allocations only.
+    static func trimHeap() {
+        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        typealias Trim = @convention(c) (Int) -> Int32
+        _ = unsafeBitCast(sym, to: Trim.self)(0)
+    }
+
+    /// Anonymous resident memory (heap), from /proc/self/status.
+    static func rssAnonBytes() -> Int {
+        guard let f = fopen("/proc/self/status", "r") else { return 0 }
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, 256, f) != nil {
+            let s = String(cString: line)
+            if s.hasPrefix("RssAnon:") {
+                return (Int(s.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "0") ?? 0) * 1024
+            }
+        }
+        return 0
+    }
 }

@@ -1,24 +1,159 @@
 public import Base
 
-/// CONTRACT SKETCH — replaced by the real implementation (issue #2, RaftCore helper).
-/// The public face of one replica's Raft core. Pure and deterministic: no clock, no
-/// threads, no I/O, no global randomness.
+/// The public face of one replica's Raft core: a thin wrapper over the internal `Raft`
+/// state machine that packages its outputs into `Ready` values and tracks what the
+/// application has already been handed. Pure and deterministic: no clock, no threads,
+/// no I/O, no global randomness. Not thread-safe; one owner drives it.
+///
+/// The loop: feed `tick()`, `step(_:)` and proposals; when `hasReady()`, take `ready()`,
+/// handle it as `Ready` documents, then `advance(_:)` with it before the next `ready()`.
 public struct RawNode<Storage: RaftStorage> {
-    public init(config: RaftConfig, storage: Storage) throws(RaftError) { fatalError("not yet implemented") }
-    public mutating func tick() { fatalError() }
-    public mutating func campaign() throws(RaftError) { fatalError() }
-    public mutating func propose(_ data: [UInt8]) throws(RaftError) { fatalError() }
-    public mutating func proposeConfChange(_ change: ConfChange) throws(RaftError) { fatalError() }
-    public mutating func applyConfChange(_ change: ConfChange) -> ConfState { fatalError() }
-    public mutating func step(_ message: Message) throws(RaftError) { fatalError() }
-    public mutating func readIndex(context: [UInt8]) { fatalError() }
-    public mutating func transferLeader(to target: ReplicaID) { fatalError() }
-    public mutating func reportUnreachable(_ id: ReplicaID) { fatalError() }
-    public mutating func reportSnapshot(_ id: ReplicaID, succeeded: Bool) { fatalError() }
-    public func hasReady() -> Bool { fatalError() }
-    public mutating func ready() -> Ready { fatalError() }
-    public mutating func advance(_ ready: Ready) { fatalError() }
-    public var status: RaftStatus { fatalError() }
+    var raft: Raft
+    var prevSoftState: SoftState
+    var prevHardState: HardState
+    /// A `Ready` was handed out and not yet advanced (debug check of the call order).
+    var awaitingAdvance = false
+
+    /// Builds the replica from what `storage` holds (hard state, membership, log).
+    /// Throws `.invalidConfig` for unusable settings, among them `.leaseBased` reads
+    /// without `checkQuorum` (see `Raft.validate`).
+    public init(config: RaftConfig, storage: Storage) throws(RaftError) {
+        raft = try Raft(config: config, storage: storage)
+        prevSoftState = raft.softState
+        prevHardState = raft.hardState
+    }
+
+    /// Advances the logical clock by one tick (election and heartbeat timeouts).
+    public mutating func tick() { raft.tick() }
+
+    /// Starts an election now (with a pre-vote round if enabled).
+    public mutating func campaign() throws(RaftError) {
+        try raft.step(Message(type: .hup, from: raft.id))
+    }
+
+    /// Proposes `data` for appending to the log. On a follower the proposal is forwarded
+    /// to the leader (it is then dropped silently if the leader cannot take it).
+    public mutating func propose(_ data: [UInt8]) throws(RaftError) {
+        try raft.step(Message(type: .propose, from: raft.id, entries: [Entry(term: 0, index: 0, data: data)]))
+    }
+
+    /// Proposes several entries in one message (one append per follower for all).
+    public mutating func propose(batch: [[UInt8]]) throws(RaftError) {
+        guard !batch.isEmpty else { return }
+        var entries: [Entry] = []
+        entries.reserveCapacity(batch.count)
+        for data in batch { entries.append(Entry(term: 0, index: 0, data: data)) }
+        try raft.step(Message(type: .propose, from: raft.id, entries: entries))
+    }
+
+    /// Proposes a membership change. Throws `.confChangePending` while another change is
+    /// unapplied or a joint configuration must be left first, `.invalidConfChange` if it
+    /// could not apply to the current configuration.
+    public mutating func proposeConfChange(_ change: ConfChange) throws(RaftError) {
+        let entry = Entry(term: 0, index: 0, type: .confChange, data: change.encoded())
+        try raft.step(Message(type: .propose, from: raft.id, entries: [entry]))
+    }
+
+    /// Applies a committed conf change (call it for each `.confChange` committed entry,
+    /// in order) and returns the resulting membership, to persist with the applied state.
+    public mutating func applyConfChange(_ change: ConfChange) -> ConfState {
+        raft.applyConfChange(change)
+    }
+
+    /// Feeds a message from a peer. Local-only message types are rejected; responses
+    /// from replicas that are not members, and proposals forwarded by peers that cannot
+    /// be accepted, are dropped silently (their proposer learns nothing either way).
+    public mutating func step(_ message: Message) throws(RaftError) {
+        if message.to != 0 && message.to != raft.id {
+            throw .invalidMessage("message for \(message.to) stepped into replica \(raft.id)")
+        }
+        switch message.type {
+        case .hup, .beat, .unreachable, .snapshotStatus, .checkQuorum:
+            throw .invalidMessage("local message \(message.type) stepped from the network")
+        case .appendResponse, .requestVoteResponse, .requestPreVoteResponse, .heartbeatResponse,
+             .readIndexResponse:
+            guard raft.tracker.progress.contains(message.from) else { return }
+        case .propose where message.from != raft.id:
+            try? raft.step(message)
+            return
+        default:
+            break
+        }
+        try raft.step(message)
+    }
+
+    /// Requests a linearizable read point; a `ReadState` with `context` appears in a later
+    /// `Ready` once leadership is confirmed. Dropped silently when no leader is known
+    /// (retry after a timeout).
+    public mutating func readIndex(context: [UInt8]) {
+        try? raft.step(Message(type: .readIndex, from: raft.id, context: context))
+    }
+
+    /// Asks the leader to hand leadership to `target` (forwarded if we are a follower).
+    public mutating func transferLeader(to target: ReplicaID) {
+        try? raft.step(Message(type: .transferLeader, from: target))
+    }
+
+    /// The transport failed to deliver to `id`: the leader probes it again.
+    public mutating func reportUnreachable(_ id: ReplicaID) {
+        try? raft.step(Message(type: .unreachable, from: id))
+    }
+
+    /// The outcome of sending a snapshot to `id` (leader only).
+    public mutating func reportSnapshot(_ id: ReplicaID, succeeded: Bool) {
+        try? raft.step(Message(type: .snapshotStatus, from: id, reject: !succeeded))
+    }
+
+    public func hasReady() -> Bool {
+        if raft.pendingBroadcast && raft.state == .leader { return true }
+        if raft.softState != prevSoftState { return true }
+        let hs = raft.hardState
+        if !hs.isEmpty && hs != prevHardState { return true }
+        if raft.log.hasPendingSnapshot { return true }
+        if !raft.msgs.isEmpty || !raft.log.unstable.entries.isEmpty || raft.log.hasNextCommittedEntries { return true }
+        return !raft.readStates.isEmpty
+    }
+
+    /// Everything the application must do now. Hand it back through `advance(_:)`
+    /// before calling `ready()` again.
+    public mutating func ready() -> Ready {
+        assert(!awaitingAdvance, "ready() called again before advance() of the previous Ready")
+        awaitingAdvance = true
+        raft.flushBroadcast()
+        var rd = Ready(readStates: raft.readStates, entries: raft.log.unstable.entries,
+                       snapshot: raft.log.unstable.snapshot,
+                       committedEntries: raft.log.nextCommittedEntries(), messages: raft.msgs)
+        let ss = raft.softState
+        if ss != prevSoftState {
+            rd.softState = ss
+            prevSoftState = ss
+        }
+        let hs = raft.hardState
+        if hs != prevHardState { rd.hardState = hs }
+        rd.mustSync = hs.term != prevHardState.term || hs.vote != prevHardState.vote || !rd.entries.isEmpty
+            || rd.snapshot != nil
+        raft.msgs = []
+        raft.readStates = []
+        return rd
+    }
+
+    /// The application has handled `ready`: its entries and snapshot are stable, its
+    /// committed entries applied.
+    public mutating func advance(_ ready: Ready) {
+        awaitingAdvance = false
+        if let hs = ready.hardState { prevHardState = hs }
+        raft.advance(ready)
+    }
+
+    public var status: RaftStatus {
+        var progress: [ReplicaID: UInt64] = [:]
+        if raft.state == .leader {
+            for (i, id) in raft.tracker.progress.ids.enumerated() { progress[id] = raft.tracker.progress.values[i].match }
+        }
+        return RaftStatus(id: raft.id, hardState: raft.hardState, softState: raft.softState,
+                          applied: raft.log.applied, lastIndex: raft.log.lastIndex, progress: progress,
+                          leadTransferee: raft.leadTransferee, confState: raft.tracker.confState)
+    }
 }
 
 /// A read-only view of a replica's state, for tests, metrics and quiescing decisions.

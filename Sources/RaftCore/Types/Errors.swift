@@ -32,4 +32,6 @@ public enum StorageError: Error, Sendable, Hashable {
     case unavailable
     /// A snapshot is being produced; ask again later.
     case snapshotTemporarilyUnavailable
+    /// The snapshot given is not newer than the one the storage already holds.
+    case snapshotOutOfDate
 }

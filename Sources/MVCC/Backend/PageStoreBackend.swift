@@ -1,0 +1,111 @@
+public import PageStore
+
+/// The `MVCCBackend` over the node's PageStore file: each `MVCCBucket` is a named bucket,
+/// `view` is a PageStore read transaction, `update` a write transaction (one fdatasync'ed
+/// commit). Buckets are created on first write. Owns nothing but the reference to the file.
+public final class PageStoreBackend: MVCCBackend {
+    public let file: PageFile
+
+    public init(file: PageFile) { self.file = file }
+
+    /// Opens (or creates) the file at `path`.
+    public static func open(path: String, options: PageFileOptions = .init()) throws -> PageStoreBackend {
+        PageStoreBackend(file: try PageFile.open(path: path, options: options))
+    }
+
+    public func view<R>(_ body: (any MVCCReadTxn) throws -> R) throws -> R {
+        try file.view { rt in try body(ReadAdapter(copy rt)) }
+    }
+
+    public func update<R>(_ body: (any MVCCWriteTxn) throws -> R) throws -> R {
+        try file.update { wt in
+            let adapter = WriteAdapter(wt)
+            defer { adapter.closed = true }
+            return try body(adapter)
+        }
+    }
+
+    /// Read side: caches each bucket handle for the transaction's lifetime.
+    final class ReadAdapter: MVCCReadTxn {
+        let txn: ReadTransaction
+        private var records: Bucket??
+
+        init(_ txn: ReadTransaction) { self.txn = txn }
+
+        func bucket(_ b: MVCCBucket) throws -> Bucket? {
+            guard b == .records else { return try txn.bucket(named: b.name) }
+            if let records { return records }
+            let found = try txn.bucket(named: b.name)
+            records = .some(found)
+            return found
+        }
+
+        func get(_ bucket: MVCCBucket, _ key: [UInt8]) throws -> [UInt8]? {
+            try self.bucket(bucket)?.get(key)
+        }
+
+        func withValue<R>(_ bucket: MVCCBucket, _ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+            guard let b = try self.bucket(bucket) else { return try body(nil) }
+            return try b.withValue(forKey: key, body)
+        }
+
+        func scan(
+            _ bucket: MVCCBucket, from: [UInt8], to: [UInt8]?, reverse: Bool,
+            _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
+        ) throws {
+            try self.bucket(bucket)?.scan(from: from, to: to, reverse: reverse, body)
+        }
+    }
+
+    /// Write side: a copy of the transaction value (its state lives in a shared context).
+    final class WriteAdapter: MVCCWriteTxn {
+        var txn: WriteTransaction
+        var closed = false
+        private var cache: [MVCCBucket: WriteBucket] = [:]
+
+        init(_ txn: WriteTransaction) { self.txn = txn }
+
+        private func existing(_ b: MVCCBucket) throws -> WriteBucket? {
+            precondition(!closed, "MVCC write transaction used after commit")
+            if let cached = cache[b] { return cached }
+            let found = try txn.bucket(named: b.name)
+            if let found { cache[b] = found }
+            return found
+        }
+
+        private func writable(_ b: MVCCBucket) throws -> WriteBucket {
+            if let found = try existing(b) { return found }
+            let created = try txn.createBucketIfNeeded(named: b.name)
+            cache[b] = created
+            return created
+        }
+
+        func get(_ bucket: MVCCBucket, _ key: [UInt8]) throws -> [UInt8]? {
+            try existing(bucket)?.get(key)
+        }
+
+        func withValue<R>(_ bucket: MVCCBucket, _ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+            guard let b = try existing(bucket) else { return try body(nil) }
+            return try b.withValue(forKey: key, body)
+        }
+
+        func scan(
+            _ bucket: MVCCBucket, from: [UInt8], to: [UInt8]?, reverse: Bool,
+            _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
+        ) throws {
+            try existing(bucket)?.scan(from: from, to: to, reverse: reverse, body)
+        }
+
+        func put(_ bucket: MVCCBucket, _ key: [UInt8], _ value: [UInt8]) throws {
+            try writable(bucket).put(key, value)
+        }
+
+        func delete(_ bucket: MVCCBucket, _ key: [UInt8]) throws {
+            _ = try existing(bucket)?.delete(key)
+        }
+
+        func deleteRange(_ bucket: MVCCBucket, from: [UInt8], to: [UInt8]?) throws -> Int {
+            try existing(bucket)?.deleteRange(from: from, to: to) ?? 0
+        }
+    }
+}

@@ -1,0 +1,151 @@
+/// Reads: etcd's `rangeKeys` (mvcc/kvstore_txn.go) and `executeRange` (etcdserver/txn).
+extension RangeState {
+    /// etcd's `rangeKeys`: the key-values of `[key, end)` at revision `requested` (<= 0: the
+    /// current one) where `current` is the read view's revision. `limit <= 0` is unlimited;
+    /// `count` is always the total number of matching keys.
+    func rangeKeys(
+        _ key: [UInt8], _ end: [UInt8]?, requested: Int64, current: Int64, limit: Int,
+        countOnly: Bool, keysOnly: Bool = false, _ rtx: any MVCCReadTxn
+    ) throws -> (kvs: [KeyValue], count: Int) {
+        if requested > current { throw MVCCError.futureRevision }
+        let rev = requested <= 0 ? current : requested
+        if rev < compactedRevision { throw MVCCError.compacted }
+        if end == nil && !countOnly {
+            // Point read: no intermediate list.
+            guard let ki = index.find(key), let g = ki.get(atRev: rev) else { return ([], 0) }
+            guard var kv = try keyValue(ki.key, g.modified, rtx, withValue: !keysOnly) else {
+                throw MVCCError.corruptMetadata("record \(g.modified) of an indexed key is missing")
+            }
+            kv.version = g.version
+            kv.createRevision = g.created.main
+            return ([kv], 1)
+        }
+        var found: [(key: [UInt8], mod: Revision, created: Revision, version: Int64)] = []
+        var total = 0
+        visitIndex(key, end) { ki in
+            if let g = ki.get(atRev: rev) {
+                if !countOnly && (limit <= 0 || found.count < limit) {
+                    found.append((ki.key, g.modified, g.created, g.version))
+                }
+                total += 1
+            }
+            return true
+        }
+        if countOnly { return ([], total) }
+        var kvs: [KeyValue] = []
+        kvs.reserveCapacity(found.count)
+        if found.count >= Self.scanThreshold {
+            let fetched = try scanRecords(found.map { ($0.key, $0.mod) }, withValue: !keysOnly, rtx)
+            for (f, kv) in zip(found, fetched) {
+                guard var kv else { throw MVCCError.corruptMetadata("record \(f.mod) of an indexed key is missing") }
+                kv.version = f.version
+                kv.createRevision = f.created.main
+                kvs.append(kv)
+            }
+            return (kvs, total)
+        }
+        for f in found {
+            guard var kv = try keyValue(f.key, f.mod, rtx, withValue: !keysOnly) else {
+                throw MVCCError.corruptMetadata("record \(f.mod) of an indexed key is missing")
+            }
+            // The index is authoritative for version and creation (equal to the record's).
+            kv.version = f.version
+            kv.createRevision = f.created.main
+            kvs.append(kv)
+        }
+        return (kvs, total)
+    }
+
+    /// From this many keys on, records are read by one ordered scan of the segment instead
+    /// of one tree lookup per key.
+    static let scanThreshold = 16
+
+    /// The records of `wanted` (in key order) by a merge of the wanted list with an ordered
+    /// scan of the records bucket; pending records are taken from the batch.
+    func scanRecords(_ wanted: [([UInt8], Revision)], withValue: Bool, _ rtx: any MVCCReadTxn) throws -> [KeyValue?] {
+        var results = [KeyValue?](repeating: nil, count: wanted.count)
+        var resolved = [Bool](repeating: false, count: wanted.count)
+        if !pending.records.isEmpty {
+            for (i, w) in wanted.enumerated() {
+                guard let p = pending.records[RecordKey.make(w.0, w.1)] else { continue }
+                resolved[i] = true
+                if case .put(let bytes) = p {
+                    results[i] = bytes.withUnsafeBytes { RecordValue.decodePut(key: w.0, rev: w.1, $0, withValue: withValue) }
+                }
+            }
+        }
+        guard let first = resolved.firstIndex(of: false) else { return results }
+        var j = first
+        try rtx.scan(.records, from: RecordKey.make(wanted[first].0, wanted[first].1), to: nil, reverse: false) { k, v in
+            while true {
+                while j < wanted.count && resolved[j] { j += 1 }
+                if j == wanted.count { return false }
+                let c = RecordKey.compare(k, wanted[j].0, wanted[j].1)
+                if c < 0 { return true }  // an older version or another record: skip it
+                if c == 0 {
+                    results[j] = RecordValue.decodePut(key: wanted[j].0, rev: wanted[j].1, v, withValue: withValue)
+                    j += 1
+                    return j < wanted.count
+                }
+                j += 1  // the wanted record is not in the file: leave it nil
+            }
+        }
+        return results
+    }
+
+    /// etcd's `executeRange`: limit / sort / revision filters / keys_only / count_only on
+    /// top of `rangeKeys`. `current` is the read view's revision (the header revision).
+    func executeRange(_ r: RangeRequest, current: Int64, _ rtx: any MVCCReadTxn) throws -> RangeResponse {
+        var limit = r.limit
+        if r.sortOrder != .none || r.minModRevision != 0 || r.maxModRevision != 0
+            || r.minCreateRevision != 0 || r.maxCreateRevision != 0
+        {
+            limit = 0  // fetch everything; sort and truncate afterwards
+        }
+        if limit > 0 { limit += 1 }  // one extra for `more`
+        var (kvs, count) = try rangeKeys(
+            r.key, Self.indexEnd(r.rangeEnd), requested: r.revision, current: current,
+            limit: Int(clamping: limit), countOnly: r.countOnly,
+            keysOnly: r.keysOnly && r.sortTarget != .value, rtx)
+        if r.maxModRevision != 0 { kvs.removeAll { $0.modRevision > r.maxModRevision } }
+        if r.minModRevision != 0 { kvs.removeAll { $0.modRevision < r.minModRevision } }
+        if r.maxCreateRevision != 0 { kvs.removeAll { $0.createRevision > r.maxCreateRevision } }
+        if r.minCreateRevision != 0 { kvs.removeAll { $0.createRevision < r.minCreateRevision } }
+
+        var order = r.sortOrder
+        if r.sortTarget != .key && order == .none {
+            order = .ascend
+        } else if r.sortTarget == .key && order == .ascend {
+            order = .none  // already in key order
+        }
+        if order != .none { Self.sort(&kvs, target: r.sortTarget, descending: order == .descend) }
+
+        var more = false
+        if r.limit > 0 && kvs.count > Int(r.limit) {
+            kvs.removeSubrange(Int(r.limit)...)
+            more = true
+        }
+        if r.keysOnly { for i in kvs.indices { kvs[i].value = [] } }
+        return RangeResponse(revision: current, kvs: kvs, more: more, count: Int64(count))
+    }
+
+    /// Sorts by the target; ties keep key order (ascending) or reverse key order (descending)
+    /// so replicas and tests see one deterministic order (etcd leaves ties unspecified).
+    static func sort(_ kvs: inout [KeyValue], target: RangeRequest.SortTarget, descending: Bool) {
+        func cmp(_ a: KeyValue, _ b: KeyValue) -> Int {
+            switch target {
+            case .key: return Bytes.compare(a.key, b.key)
+            case .version: return a.version < b.version ? -1 : (a.version == b.version ? 0 : 1)
+            case .create: return a.createRevision < b.createRevision ? -1 : (a.createRevision == b.createRevision ? 0 : 1)
+            case .mod: return a.modRevision < b.modRevision ? -1 : (a.modRevision == b.modRevision ? 0 : 1)
+            case .value: return Bytes.compare(a.value, b.value)
+            case .unrecognized: return 0
+            }
+        }
+        kvs.sort { a, b in
+            var c = cmp(a, b)
+            if c == 0 { c = Bytes.compare(a.key, b.key) }
+            return descending ? c > 0 : c < 0
+        }
+    }
+}

@@ -1,0 +1,42 @@
+public import Base
+
+/// The cluster's initial ranges, for this issue the only source of ranges: `rangeCount`
+/// ranges pre-splitting the keyspace evenly by first byte (by the first two bytes beyond
+/// 256 ranges), each replicated on every node
+/// of `nodes` (replica ID = node ID), with the intended leaders spread round-robin.
+/// Pure; owns nothing.
+public struct BootstrapConfig: Sendable, Equatable {
+    public var nodes: [NodeID]
+    public var rangeCount: Int
+    /// User ranges get IDs from here (range 1 is reserved for the system range).
+    public var firstRangeID: UInt64 = 2
+
+    public init(nodes: [NodeID], rangeCount: Int) {
+        precondition(rangeCount >= 1 && rangeCount <= 65_536, "1...65536 ranges")
+        self.nodes = nodes
+        self.rangeCount = rangeCount
+    }
+
+    /// The descriptors, in key order; together they cover the whole keyspace.
+    public var descriptors: [RangeDescriptor] {
+        (0..<rangeCount).map { i in
+            let start: [UInt8] = i == 0 ? [] : boundary(i)
+            let end: [UInt8]? = i == rangeCount - 1 ? nil : boundary(i + 1)
+            return RangeDescriptor(
+                rangeID: RangeID(firstRangeID + UInt64(i)), startKey: start, endKey: end,
+                replicas: nodes.map { RangeDescriptor.Replica(nodeID: $0, replicaID: $0.rawValue) })
+        }
+    }
+
+    /// The start key of the i-th range (i ≥ 1).
+    func boundary(_ i: Int) -> [UInt8] {
+        if rangeCount <= 256 { return [UInt8(i * 256 / rangeCount)] }
+        let b = i * 65_536 / rangeCount
+        return [UInt8(b >> 8), UInt8(b & 0xFF)]
+    }
+
+    /// The node that should campaign first for `range` (spreads leaders over the nodes).
+    public func intendedLeader(of range: RangeID) -> NodeID {
+        nodes[Int((range.rawValue - firstRangeID) % UInt64(nodes.count))]
+    }
+}

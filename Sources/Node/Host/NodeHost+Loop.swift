@@ -1,0 +1,230 @@
+import Base
+import Dispatch
+import MVCC
+import RaftCore
+import WAL
+
+/// The poll loop: one thread, one round at a time (see `NodeHost`).
+extension NodeHost {
+    var tickNs: UInt64 { UInt64(config.tickIntervalMs) * 1_000_000 }
+
+    func runLoop() {
+        var nextTick = Self.nowNs() + tickNs
+        while true {
+            let now = Self.nowNs()
+            if now < nextTick {
+                _ = wakeSignal.wait(timeout: .now() + .nanoseconds(Int(nextTick - now)))
+            }
+            let inbox = mailbox.withLock { m -> Mailbox in
+                let taken = m
+                m = Mailbox()
+                m.stopping = taken.stopping
+                return taken
+            }
+            if inbox.stopping {
+                // Put back what the stop path must fail.
+                mailbox.withLock { m in
+                    m.proposals += inbox.proposals
+                    m.installs += inbox.installs
+                }
+                return
+            }
+            let roundStart = Self.nowNs()
+            let tick = roundStart >= nextTick
+            if tick { nextTick = roundStart + tickNs }
+            state.withLock { s in round(&s, inbox, tick: tick, now: roundStart) }
+        }
+    }
+
+    /// One poll round.
+    func round(_ s: inout HostState, _ inbox: Mailbox, tick: Bool, now: UInt64) {
+        s.metrics.pollRounds += 1
+        for (node, at) in inbox.heardFrom { heard(from: node, at: at, &s) }
+        for node in inbox.unreachable { reportUnreachable(node, &s) }
+        for (range, peer, ok) in inbox.snapshotReports {
+            guard let r = s.replicas[range] else { continue }
+            r.snapshotsInFlight.remove(peer)
+            r.raw.reportSnapshot(peer, succeeded: ok)
+            r.touched = true
+            if ok { s.metrics.snapshotsSent += 1 }
+        }
+        for (from, messages) in inbox.inbound {
+            for m in messages { stepInbound(m, from: from, &s) }
+        }
+        for install in inbox.installs { installSnapshot(install, &s) }
+        handleProposals(inbox.proposals, &s)
+
+        var outbound: [NodeID: [RangeMessage]] = [:]
+        if tick {
+            for r in s.replicas.values where !r.quiesced { r.raw.tick() }
+            checkLiveness(&s, now: now)
+            expireProposals(&s, now: now)
+            // The coalesced node heartbeat: every peer gets a batch each tick.
+            for node in s.peers.keys { outbound[node] = [] }
+        }
+
+        handleReadies(&s, outbound: &outbound)
+
+        if tick { quiesceIdleLeaders(&s) }
+        commitAppliedIfDue(&s, now: now)
+        collectWALGarbageIfDue(&s, now: now)
+        if tick { refreshGauges(&s) }
+    }
+
+    /// Collects every Ready, persists them in one WAL append, sends, applies, advances.
+    func handleReadies(_ s: inout HostState, outbound: inout [NodeID: [RangeMessage]]) {
+        var readies: [(RangeReplica, Ready)] = []
+        var records: [WALRecord] = []
+        for r in s.replicas.values where !r.quiesced || r.touched {
+            r.touched = false
+            guard r.raw.hasReady() else { continue }
+            let rd = r.raw.ready()
+            if let snap = rd.snapshot {
+                records.append(.snapshotReset(r.rangeID, index: snap.metadata.index, term: snap.metadata.term))
+                r.storage.setSnapshotMetadata(snap.metadata)
+            }
+            if !rd.entries.isEmpty { records.append(.entries(r.rangeID, rd.entries)) }
+            if let hs = rd.hardState { records.append(.hardState(r.rangeID, hs)) }
+            readies.append((r, rd))
+        }
+        if !records.isEmpty {
+            do {
+                try wal.append(records)
+            } catch {
+                fatalError("node \(nodeID): WAL append failed: \(error)")
+            }
+        }
+        // Only now (after the sync) may messages acknowledging these entries leave.
+        for (r, rd) in readies {
+            for m in rd.messages {
+                if m.type == .snapshot {
+                    startSnapshotSend(r, m)
+                    continue
+                }
+                guard let node = r.node(of: m.to) else { continue }
+                outbound[node, default: []].append(RangeMessage(rangeID: r.rangeID, message: m))
+            }
+        }
+        if !outbound.isEmpty { transport.send(outbound) }
+        for (r, rd) in readies {
+            if let ss = rd.softState {
+                let wasLeader = r.isLeader
+                r.leader = ss.leader
+                r.isLeader = ss.role == .leader
+                if wasLeader && !r.isLeader { failPendingAfterLeaderChange(r, &s) }
+            }
+            if let snap = rd.snapshot {
+                r.appliedIndex = max(r.appliedIndex, snap.metadata.index)
+                r.durableApplied = max(r.durableApplied, snap.metadata.index)
+            }
+            apply(rd.committedEntries, to: r, &s)
+            r.raw.advance(rd)
+        }
+    }
+
+    func stepInbound(_ rm: RangeMessage, from: NodeID, _ s: inout HostState) {
+        guard let r = s.replicas[rm.rangeID] else { return }
+        if rm.quiesce {
+            followerQuiesce(r, rm.message)
+            return
+        }
+        switch rm.message.type {
+        case .heartbeatResponse, .appendResponse:
+            break  // acknowledgements do not wake a quiesced range
+        default:
+            r.wake()
+        }
+        r.touched = true
+        try? r.raw.step(rm.message)
+    }
+
+    /// Validates the round's proposals and hands each range's accepted ones to Raft in one
+    /// batch (one append message per follower for all of them).
+    func handleProposals(_ proposals: [ProposalRequest], _ s: inout HostState) {
+        var batches: [RangeID: [ProposalRequest]] = [:]
+        var order: [RangeID] = []
+        for p in proposals {
+            s.metrics.proposals += 1
+            guard let r = s.replicas[p.rangeID] else {
+                fail(p.continuation, .rangeNotFound(p.rangeID), &s)
+                continue
+            }
+            if let epoch = p.epoch, epoch != r.descriptor.epoch {
+                fail(p.continuation, .epochMismatch(current: r.descriptor), &s)
+                continue
+            }
+            r.wake()
+            guard r.isLeader else {
+                fail(p.continuation, .notLeader(leaderHint: r.leaderNode), &s)
+                continue
+            }
+            if batches[p.rangeID] == nil { order.append(p.rangeID) }
+            batches[p.rangeID, default: []].append(p)
+        }
+        for range in order {
+            guard let r = s.replicas[range], let batch = batches[range] else { continue }
+            let data = batch.map {
+                RaftCommand(requestID: $0.requestID, epoch: $0.epoch ?? r.descriptor.epoch, body: $0.body).encoded()
+            }
+            do {
+                try r.raw.propose(batch: data)
+            } catch {
+                for p in batch { fail(p.continuation, .proposalDropped("\(error)"), &s) }
+                continue
+            }
+            // Accepted entries were appended, in order, at the end of the leader's log.
+            let first = r.raw.status.lastIndex - UInt64(batch.count) + 1
+            for (i, p) in batch.enumerated() {
+                let index = first + UInt64(i)
+                s.pending[p.requestID] = PendingProposal(rangeID: range, index: index, deadlineNs: p.deadlineNs,
+                                                         continuation: p.continuation)
+                s.pendingAt[range, default: [:]][index] = p.requestID
+            }
+        }
+    }
+
+    /// The replica stopped leading: its proposals will most likely not apply here. They
+    /// fail now (the outcome is unknown, as etcd's "leader changed") instead of timing out.
+    func failPendingAfterLeaderChange(_ r: RangeReplica, _ s: inout HostState) {
+        guard s.pendingAt[r.rangeID]?.isEmpty == false else { return }
+        for (id, p) in s.pending where p.rangeID == r.rangeID {
+            _ = takePending(id, &s)
+            fail(p.continuation, .proposalDropped("leader changed; the write may still apply"), &s)
+        }
+    }
+
+    func fail(_ c: CheckedContinuation<Result<CommandResult, ProposalError>, Never>, _ e: ProposalError,
+              _ s: inout HostState) {
+        s.metrics.proposalsFailed += 1
+        c.resume(returning: .failure(e))
+    }
+
+    /// Removes a pending proposal (applied, timed out or dropped) and returns it.
+    func takePending(_ id: UInt64, _ s: inout HostState) -> PendingProposal? {
+        guard let p = s.pending.removeValue(forKey: id) else { return nil }
+        s.pendingAt[p.rangeID]?[p.index] = nil
+        if s.pendingAt[p.rangeID]?.isEmpty == true { s.pendingAt[p.rangeID] = nil }
+        return p
+    }
+
+    func expireProposals(_ s: inout HostState, now: UInt64) {
+        let expired = s.pending.filter { $0.value.deadlineNs <= now }.map(\.key)
+        for id in expired {
+            guard let p = takePending(id, &s) else { continue }
+            fail(p.continuation, .timeout, &s)
+        }
+    }
+
+    func refreshGauges(_ s: inout HostState) {
+        var leaders = 0
+        var quiesced = 0
+        for r in s.replicas.values {
+            if r.isLeader { leaders += 1 }
+            if r.quiesced { quiesced += 1 }
+            if s.metrics.appliedIndex[r.rangeID] != r.appliedIndex { s.metrics.appliedIndex[r.rangeID] = r.appliedIndex }
+        }
+        s.metrics.leaderCount = leaders
+        s.metrics.quiescedCount = quiesced
+        s.metrics.rangeCount = s.replicas.count
+    }
+}

@@ -1,0 +1,239 @@
+public import Base
+public import MVCC
+import Dispatch
+import Foundation
+import PageStore
+public import RaftCore
+import Synchronization
+import WAL
+
+/// One node's runtime: owns the node's WAL, its data file (PageStore + one MVCC store per
+/// range) and every range replica on the node, and drives them all from ONE poll-loop
+/// thread (no task or actor per range). Other threads talk to it through the mailbox
+/// (`propose`, `deliver`, `receiveSnapshot`); the loop owns everything under `state`.
+///
+/// A poll round: take the mailbox; step inbound messages, proposals and (on tick rounds)
+/// ticks into the replicas; collect every replica's Ready; write all their entries and hard
+/// states to the WAL in one append (one fdatasync); send the round's messages batched per
+/// destination node; apply committed entries to MVCC; advance. MVCC stores are committed in
+/// groups every `applyCommitIntervalMs` / `applyCommitMaxOps`; the WAL is garbage-collected
+/// against the durably applied indexes.
+public final class NodeHost: RaftTransportHandler, Sendable {
+    public let nodeID: NodeID
+    public let config: NodeConfig
+    let directory: DataDirectory
+    let wal: WriteAheadLog
+    let backend: PageStoreBackend
+    let transport: any RaftTransport
+
+    let state: Mutex<HostState>
+    let mailbox = Mutex(Mailbox())
+    let wakeSignal = DispatchSemaphore(value: 0)
+    let loopExited = DispatchSemaphore(value: 0)
+    /// Low 48 bits of request IDs; starts at a random point so IDs of a previous run of
+    /// this node (still in the log) are not reused.
+    let requestCounter = Atomic<UInt64>(UInt64.random(in: 0..<(1 << 47)))
+    let started = Atomic<Bool>(false)
+    let stopped = Atomic<Bool>(false)
+    /// Snapshot sends running outside the loop; `stop` waits for them before closing files.
+    let snapshotSendsInFlight = Atomic<Int>(0)
+
+    /// Opens (or creates) the node in `config.dataDirectory`. On a fresh directory the
+    /// replicas this node holds in `bootstrap` are created; otherwise the ranges recorded in
+    /// the data file are reopened and their logs replayed from the WAL. Call `start()` next.
+    public init(config: NodeConfig, transport: any RaftTransport, bootstrap: BootstrapConfig?) throws {
+        nodeID = config.nodeID
+        self.config = config
+        self.transport = transport
+        let (dir, _) = try DataDirectory.prepare(path: config.dataDirectory, node: config.nodeID)
+        directory = dir
+        var walOptions = WALOptions()
+        walOptions.segmentBytes = config.walSegmentBytes
+        walOptions.preallocate = false
+        (wal, _) = try WriteAheadLog.open(directory: dir.walPath, options: walOptions)
+        backend = try PageStoreBackend.open(path: dir.dataFilePath)
+
+        var replicas: [RangeID: RangeReplica] = [:]
+        var toCampaign: [RangeID] = []
+        var existing = try MVCCStore.rangeIDs(backend: backend)
+        if existing.isEmpty, let bootstrap {
+            for d in bootstrap.descriptors where d.replica(on: config.nodeID) != nil {
+                _ = try MVCCStore.create(backend: backend, rangeID: d.rangeID, start: d.startKey, end: d.endKey,
+                                         descriptor: d.encoded())
+                if bootstrap.intendedLeader(of: d.rangeID) == config.nodeID { toCampaign.append(d.rangeID) }
+            }
+            existing = try MVCCStore.rangeIDs(backend: backend)
+        }
+        for id in existing {
+            let store = try MVCCStore.open(backend: backend, rangeID: id)
+            let d = try RangeDescriptor.decode(store.descriptor)
+            guard let me = d.replica(on: config.nodeID) else { continue }
+            replicas[id] = try RangeReplica(descriptor: d, replicaID: me.replicaID, store: store, wal: wal,
+                                            config: config)
+        }
+        for id in toCampaign { try replicas[id]?.raw.campaign() }
+
+        let now = Self.nowNs()
+        var s = HostState(replicas: replicas, lastCommitNs: now, lastGCNs: now)
+        for r in replicas.values { s.addPeers(of: r.descriptor, me: config.nodeID, now: now) }
+        state = Mutex(s)
+    }
+
+    /// Starts the poll loop thread.
+    public func start() {
+        guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let thread = Thread { [self] in
+            runLoop()
+            loopExited.signal()
+        }
+        thread.name = "flotilla-node-\(nodeID.rawValue)-raft"
+        thread.start()
+    }
+
+    /// Stops the loop, fails waiting proposals, and closes the WAL and the data file.
+    /// `flush: false` skips the final MVCC commit (what a crash would leave behind: the
+    /// WAL replays the rest on restart).
+    public func stop(flush: Bool = true) {
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        if started.load(ordering: .acquiring) {
+            mailbox.withLock { $0.stopping = true }
+            wakeSignal.signal()
+            loopExited.wait()
+        }
+        while snapshotSendsInFlight.load(ordering: .acquiring) > 0 { usleep(1_000) }
+        let leftovers = mailbox.withLock { m in
+            let x = (m.proposals, m.installs)
+            m.proposals = []
+            m.installs = []
+            return x
+        }
+        for p in leftovers.0 { p.continuation.resume(returning: .failure(.proposalDropped("node stopped"))) }
+        for i in leftovers.1 { i.continuation.resume(returning: .failure(SnapshotFailure("node stopped"))) }
+        state.withLock { s in
+            for (_, p) in s.pending { p.continuation.resume(returning: .failure(.proposalDropped("node stopped"))) }
+            s.pending = [:]
+            if flush { try? commitApplied(&s, force: true) }
+            s.replicas = [:]
+        }
+        wal.close()
+        backend.file.close()
+    }
+
+    // MARK: proposals
+
+    /// Proposes `body` to `range` and waits for its result on this node (the leader).
+    /// `epoch`, when given, must equal the range's current epoch.
+    public func propose(_ body: RaftCommand.Body, to range: RangeID,
+                        epoch: RangeDescriptor.Epoch? = nil) async throws(ProposalError) -> CommandResult {
+        let id = UInt64(nodeID.rawValue & 0xFFFF) << 48 | (requestCounter.add(1, ordering: .relaxed).newValue & (1 << 48 - 1))
+        let deadline = Self.nowNs() + UInt64(config.proposalTimeoutMs) * 1_000_000
+        let result = await withCheckedContinuation { (c: CheckedContinuation<Result<CommandResult, ProposalError>, Never>) in
+            let req = ProposalRequest(requestID: id, rangeID: range, epoch: epoch, body: body, deadlineNs: deadline,
+                                      continuation: c)
+            let accepted = enqueue { m in
+                guard !m.stopping else { return false }
+                m.proposals.append(req)
+                return true
+            }
+            if !accepted { c.resume(returning: .failure(.proposalDropped("node stopped"))) }
+        }
+        return try result.get()
+    }
+
+    // MARK: inbound transport
+
+    public func deliver(from node: NodeID, messages: [RangeMessage]) {
+        let now = Self.nowNs()
+        _ = enqueue { m in
+            m.heardFrom[node] = now
+            if !messages.isEmpty { m.inbound.append((node, messages)) }
+            return !messages.isEmpty
+        }
+    }
+
+    public func peerUnreachable(_ node: NodeID) {
+        _ = enqueue { m in
+            m.unreachable.insert(node)
+            return true
+        }
+    }
+
+    /// Appends to the mailbox; signals the loop when `body` returns true and no signal is
+    /// outstanding.
+    func enqueue(_ body: (inout Mailbox) -> Bool) -> Bool {
+        let (accepted, signal) = mailbox.withLock { m -> (Bool, Bool) in
+            let accepted = body(&m)
+            guard accepted, !m.signaled else { return (accepted, false) }
+            m.signaled = true
+            return (true, true)
+        }
+        if signal { wakeSignal.signal() }
+        return accepted
+    }
+
+    // MARK: observation (tests, metrics, the router)
+
+    public var metrics: NodeMetrics {
+        var m = state.withLock { $0.metrics }
+        let w = wal.stats
+        m.fsyncs = w.fsyncs
+        m.entriesSynced = w.entriesSynced
+        m.fsyncNanosTotal = w.fsyncNanosTotal
+        m.lastFsyncNanos = w.lastFsyncNanos
+        m.walDiskBytes = wal.diskBytes
+        return m
+    }
+
+    /// The MVCC store of this node's replica of `range`.
+    public func store(for range: RangeID) -> MVCCStore? { state.withLock { $0.replicas[range]?.store } }
+
+    /// The ranges with a replica on this node.
+    public var rangeIDs: [RangeID] { state.withLock { $0.replicas.keys.sorted() } }
+
+    /// The descriptor this node holds for `range`.
+    public func descriptor(of range: RangeID) -> RangeDescriptor? { state.withLock { $0.replicas[range]?.descriptor } }
+
+    /// Whether this node's replica of `range` is the leader.
+    public func isLeader(of range: RangeID) -> Bool { state.withLock { $0.replicas[range]?.isLeader ?? false } }
+
+    /// The node this replica believes leads `range`.
+    public func leaderHint(of range: RangeID) -> NodeID { state.withLock { $0.replicas[range]?.leaderNode ?? .none } }
+
+    public func isQuiesced(_ range: RangeID) -> Bool { state.withLock { $0.replicas[range]?.quiesced ?? false } }
+
+    public func raftStatus(of range: RangeID) -> RaftStatus? { state.withLock { $0.replicas[range]?.raw.status } }
+
+    /// Bytes of WAL segments on disk.
+    public var walDiskBytes: Int { wal.diskBytes }
+
+    static func nowNs() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+}
+
+/// Everything the poll loop owns, behind `NodeHost.state`. Holds non-Sendable replicas;
+/// only the loop (and short observation/lifecycle calls) lock it.
+struct HostState {
+    var replicas: [RangeID: RangeReplica]
+    var pending: [UInt64: PendingProposal] = [:]
+    /// Per range: log index → request ID of the pending proposal appended there.
+    var pendingAt: [RangeID: [UInt64: UInt64]] = [:]
+    var peers: [NodeID: PeerLiveness] = [:]
+    var metrics = NodeMetrics()
+    var opsSinceCommit = 0
+    var lastCommitNs: UInt64
+    var lastGCNs: UInt64
+    /// Set when the WAL GC found ranges holding segments back: commit at the next round.
+    var forceCommit = false
+
+    mutating func addPeers(of d: RangeDescriptor, me: NodeID, now: UInt64) {
+        for r in d.replicas where r.nodeID != me && peers[r.nodeID] == nil {
+            peers[r.nodeID] = PeerLiveness(lastHeardNs: now, alive: true)
+        }
+    }
+}
+
+/// Node-level liveness of one peer node, fed by every batch (including the empty
+/// coalesced heartbeat batches) received from it.
+struct PeerLiveness {
+    var lastHeardNs: UInt64
+    var alive: Bool
+}

@@ -1,0 +1,35 @@
+public import Base
+
+/// Counters of one node, read with `NodeHost.metrics`. Plain values; exporting them
+/// (Prometheus) is the server's job.
+public struct NodeMetrics: Sendable, Equatable {
+    /// WAL appends (each one fdatasync) made by poll rounds.
+    public var fsyncs: UInt64 = 0
+    /// Log entries written by those appends (entries per fsync = entriesSynced / fsyncs).
+    public var entriesSynced: UInt64 = 0
+    /// Total and last fdatasync duration of the WAL, in nanoseconds.
+    public var fsyncNanosTotal: UInt64 = 0
+    public var lastFsyncNanos: UInt64 = 0
+    /// Bytes of live WAL segments on disk.
+    public var walDiskBytes: Int = 0
+    public var proposals: UInt64 = 0
+    public var proposalsFailed: UInt64 = 0
+    public var appliedCommands: UInt64 = 0
+    public var pollRounds: UInt64 = 0
+    /// Applied index of each replica on the node.
+    public var appliedIndex: [RangeID: UInt64] = [:]
+    public var leaderCount: Int = 0
+    public var quiescedCount: Int = 0
+    public var rangeCount: Int = 0
+    public var snapshotsSent: UInt64 = 0
+    public var snapshotsReceived: UInt64 = 0
+    /// Compressed bytes on the wire.
+    public var snapshotBytesSent: UInt64 = 0
+    public var snapshotBytesReceived: UInt64 = 0
+    public var mvccCommits: UInt64 = 0
+    public var walSegmentsDeleted: UInt64 = 0
+
+    public init() {}
+
+    public var entriesPerFsync: Double { fsyncs == 0 ? 0 : Double(entriesSynced) / Double(fsyncs) }
+}

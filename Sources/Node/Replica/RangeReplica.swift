@@ -1,0 +1,93 @@
+import Base
+import MVCC
+import RaftCore
+import WAL
+
+/// One range replica on this node: its Raft core over the shared WAL, its MVCC store, its
+/// descriptor and the runtime flags the batch system needs (applied indexes, quiescence).
+/// Knows nothing about threads: only the node's poll loop touches it, under the host's
+/// state lock. Not Sendable.
+final class RangeReplica {
+    let rangeID: RangeID
+    var descriptor: RangeDescriptor
+    var raw: RawNode<WALRangeStorage>
+    let storage: WALRangeStorage
+    var store: MVCCStore
+    let replicaID: ReplicaID
+
+    /// Highest index applied to `store` (in memory).
+    var appliedIndex: UInt64
+    /// Highest index whose MVCC state is committed to the data file.
+    var durableApplied: UInt64
+    /// The replica neither ticks nor expects heartbeats until a proposal or message.
+    var quiesced = false
+    /// Input reached Raft since the last Ready check (a quiesced replica without input has
+    /// no Ready: the core is deterministic), so idle ranges cost no `hasReady` per round.
+    var touched = true
+    /// Consecutive ticks (as leader) on which the range could have quiesced.
+    var idleTicks = 0
+    /// Peers that currently receive a snapshot from this replica.
+    var snapshotsInFlight: Set<ReplicaID> = []
+    /// Leader known from the last soft state (replica ID, 0 = none).
+    var leader: ReplicaID = 0
+    var isLeader = false
+
+    init(descriptor: RangeDescriptor, replicaID: ReplicaID, store: MVCCStore, wal: WriteAheadLog,
+         config: NodeConfig) throws(RaftError) {
+        rangeID = descriptor.rangeID
+        self.descriptor = descriptor
+        self.replicaID = replicaID
+        self.store = store
+        let applied = store.appliedIndex
+        appliedIndex = applied
+        durableApplied = applied
+        let term = applied == 0 ? 0 : (wal.term(of: descriptor.rangeID, at: applied) ?? 0)
+        let meta = SnapshotMetadata(confState: Self.confState(of: descriptor), index: applied, term: term)
+        storage = WALRangeStorage(rangeID: descriptor.rangeID, wal: wal, snapshot: meta)
+        var rc = RaftConfig(id: replicaID, electionTicks: config.electionTicks, heartbeatTicks: config.heartbeatTicks,
+                            applied: applied)
+        rc.checkQuorum = true
+        rc.preVote = true
+        rc.randomSeed = config.nodeID.rawValue &* 0x9E37_79B9_7F4A_7C15 ^ descriptor.rangeID.rawValue
+        raw = try RawNode(config: rc, storage: storage)
+    }
+
+    static func confState(of d: RangeDescriptor) -> ConfState {
+        ConfState(voters: d.voters, learners: d.learners)
+    }
+
+    /// The node hosting replica `id` of this range.
+    func node(of id: ReplicaID) -> NodeID? { descriptor.replica(withID: id)?.nodeID }
+
+    /// The node believed to lead the range (`.none` if unknown).
+    var leaderNode: NodeID { leader == 0 ? .none : (node(of: leader) ?? .none) }
+
+    /// Makes the replica tick again.
+    func wake() {
+        quiesced = false
+        touched = true
+        idleTicks = 0
+    }
+
+    /// Records the latest durable state point as the storage's snapshot metadata (what the
+    /// leader announces when a follower needs a snapshot).
+    func publishSnapshotPoint(wal: WriteAheadLog) {
+        guard durableApplied > 0, let term = wal.term(of: rangeID, at: durableApplied) else { return }
+        storage.setSnapshotMetadata(
+            SnapshotMetadata(confState: raw.status.confState, index: durableApplied, term: term))
+    }
+
+    /// Whether a leader may quiesce now: everything proposed is committed, applied and
+    /// acknowledged by every follower, and no snapshot is in flight.
+    func canQuiesce(hasPendingProposals: Bool, liveNodes: (NodeID) -> Bool) -> Bool {
+        guard isLeader, !hasPendingProposals, snapshotsInFlight.isEmpty, !raw.hasReady() else { return false }
+        let st = raw.status
+        let last = st.lastIndex
+        guard st.hardState.commit == last, appliedIndex == last else { return false }
+        guard st.progress.count == descriptor.replicas.count else { return false }
+        for (id, match) in st.progress where id != replicaID {
+            guard match == last, let n = node(of: id), liveNodes(n) else { return false }
+        }
+        return true
+    }
+}

@@ -1,0 +1,147 @@
+/// On-disk page layout: the one file that does pointer arithmetic on page bytes.
+/// See docs/pagestore-format.md for the full format. All integers are little-endian;
+/// the implementation assumes a little-endian host (x86-64, arm64) and refuses to build
+/// elsewhere.
+#if _endian(big)
+#error("PageStore's on-disk format assumes a little-endian host")
+#endif
+
+/// A page number: byte offset `id * pageSize` in the file. Pages 0 and 1 are the meta pages,
+/// so 0 doubles as "no page" in references.
+typealias PageID = UInt64
+
+/// What a page (or the first page of a run) holds.
+enum PageType: UInt16 {
+    case meta = 1
+    case branch = 2
+    case leaf = 3
+    case freelist = 4
+    case blob = 5
+}
+
+/// Byte offsets and sizes of the page format.
+enum PageLayout {
+    /// Page header: checksum u32, type u16, count u16, overflow u32, length u32, id u64.
+    static let headerSize = 24
+    static let checksumOffset = 0
+    static let typeOffset = 4
+    static let countOffset = 6
+    static let overflowOffset = 8
+    static let lengthOffset = 12
+    static let idOffset = 16
+    /// Leaf element: flags u16, keySize u16, valueSize u32, position u32.
+    static let leafElementSize = 12
+    /// Branch element: child u64, keySize u16, unused u16, position u32.
+    static let branchElementSize = 16
+    /// Leaf element flag: the value is in a blob run; the value slot holds its first page id (u64).
+    static let flagBlob: UInt16 = 1
+    /// Size of a blob reference in a leaf's value slot.
+    static let blobReferenceSize = 8
+}
+
+/// A read-only view of one page (or the first page of a run) inside the mapping. Valid only
+/// while the mapping is alive, i.e. inside the transaction that produced it.
+struct PageRef {
+    let base: UnsafeRawPointer
+
+    @inline(__always) func u16(_ offset: Int) -> UInt16 { base.loadUnaligned(fromByteOffset: offset, as: UInt16.self) }
+    @inline(__always) func u32(_ offset: Int) -> UInt32 { base.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }
+    @inline(__always) func u64(_ offset: Int) -> UInt64 { base.loadUnaligned(fromByteOffset: offset, as: UInt64.self) }
+
+    var checksum: UInt32 { u32(PageLayout.checksumOffset) }
+    var rawType: UInt16 { u16(PageLayout.typeOffset) }
+    var count: Int { Int(u16(PageLayout.countOffset)) }
+    var overflow: Int { Int(u32(PageLayout.overflowOffset)) }
+    var length: Int { Int(u32(PageLayout.lengthOffset)) }
+    var id: PageID { u64(PageLayout.idOffset) }
+    var isLeaf: Bool { rawType == PageType.leaf.rawValue }
+
+    // MARK: leaf elements
+
+    @inline(__always) private func leafElement(_ i: Int) -> Int { PageLayout.headerSize + i * PageLayout.leafElementSize }
+    @inline(__always) func leafFlags(_ i: Int) -> UInt16 { u16(leafElement(i)) }
+    @inline(__always) func leafKey(_ i: Int) -> UnsafeRawBufferPointer {
+        let e = leafElement(i)
+        return UnsafeRawBufferPointer(start: base + Int(u32(e + 8)), count: Int(u16(e + 2)))
+    }
+    /// The value size (for blobs: the size of the value in the blob run).
+    @inline(__always) func leafValueSize(_ i: Int) -> Int { Int(u32(leafElement(i) + 4)) }
+    /// The inline value bytes (only for elements without `flagBlob`).
+    @inline(__always) func leafInlineValue(_ i: Int) -> UnsafeRawBufferPointer {
+        let e = leafElement(i)
+        return UnsafeRawBufferPointer(start: base + Int(u32(e + 8)) + Int(u16(e + 2)), count: Int(u32(e + 4)))
+    }
+    /// The first page of the blob run (only for elements with `flagBlob`).
+    @inline(__always) func leafBlobPage(_ i: Int) -> PageID {
+        let e = leafElement(i)
+        return base.loadUnaligned(fromByteOffset: Int(u32(e + 8)) + Int(u16(e + 2)), as: UInt64.self)
+    }
+
+    // MARK: branch elements
+
+    @inline(__always) private func branchElement(_ i: Int) -> Int { PageLayout.headerSize + i * PageLayout.branchElementSize }
+    @inline(__always) func branchChild(_ i: Int) -> PageID { u64(branchElement(i)) }
+    @inline(__always) func branchKey(_ i: Int) -> UnsafeRawBufferPointer {
+        let e = branchElement(i)
+        return UnsafeRawBufferPointer(start: base + Int(u32(e + 12)), count: Int(u16(e + 8)))
+    }
+
+    // MARK: structural sanity (checked once, together with the checksum)
+
+    /// Checks that every element of a branch/leaf page lies inside the page, so later
+    /// accessors cannot read outside it even if a checksum collision let garbage through.
+    func elementsInBounds(limit pageSize: Int) -> Bool {
+        let n = count
+        let leaf = isLeaf
+        let elementSize = leaf ? PageLayout.leafElementSize : PageLayout.branchElementSize
+        if PageLayout.headerSize + n * elementSize > pageSize { return false }
+        for i in 0..<n {
+            if leaf {
+                let e = leafElement(i)
+                let pos = Int(u32(e + 8)), k = Int(u16(e + 2))
+                let v = (u16(e) & PageLayout.flagBlob) != 0 ? PageLayout.blobReferenceSize : Int(u32(e + 4))
+                if pos < PageLayout.headerSize || pos + k + v > pageSize { return false }
+            } else {
+                let e = branchElement(i)
+                let pos = Int(u32(e + 12)), k = Int(u16(e + 8))
+                if pos < PageLayout.headerSize || pos + k > pageSize { return false }
+            }
+        }
+        return true
+    }
+}
+
+/// A writable page buffer being prepared for a commit (not in the mapping).
+struct PageWriter {
+    let base: UnsafeMutableRawPointer
+
+    @inline(__always) func set16(_ offset: Int, _ v: UInt16) { base.storeBytes(of: v, toByteOffset: offset, as: UInt16.self) }
+    @inline(__always) func set32(_ offset: Int, _ v: UInt32) { base.storeBytes(of: v, toByteOffset: offset, as: UInt32.self) }
+    @inline(__always) func set64(_ offset: Int, _ v: UInt64) { base.storeBytes(of: v, toByteOffset: offset, as: UInt64.self) }
+    func copy(_ bytes: UnsafeRawBufferPointer, to offset: Int) {
+        if let src = bytes.baseAddress, bytes.count > 0 { (base + offset).copyMemory(from: src, byteCount: bytes.count) }
+    }
+
+    func writeHeader(type: PageType, count: Int, overflow: Int, length: Int, id: PageID) {
+        set16(PageLayout.typeOffset, type.rawValue)
+        set16(PageLayout.countOffset, UInt16(count))
+        set32(PageLayout.overflowOffset, UInt32(overflow))
+        set32(PageLayout.lengthOffset, UInt32(length))
+        set64(PageLayout.idOffset, id)
+    }
+
+    /// Computes and stores the checksum over `[4, checkedLength)`.
+    func seal(checkedLength: Int) {
+        let crc = CRC32CBridge.checksum(UnsafeRawBufferPointer(start: base + 4, count: checkedLength - 4))
+        set32(PageLayout.checksumOffset, crc)
+    }
+}
+
+/// How many bytes of a page run its checksum covers (from offset 0; the checksum field
+/// itself is skipped): blobs cover header + value (`length` is the value size), meta pages
+/// the whole page, branch / leaf / freelist pages their used bytes (`length`).
+func checkedLength(type: UInt16, overflow: Int, length: Int, pageSize: Int) -> Int {
+    if type == PageType.blob.rawValue { return PageLayout.headerSize + length }
+    if type == PageType.meta.rawValue { return pageSize }
+    return length
+}

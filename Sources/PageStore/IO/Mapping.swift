@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// One read-only (PROT_READ, MAP_SHARED) mapping of the file, possibly longer than the file
+/// (pages past the end are never touched: every access is bounded by a committed
+/// `pageCount`). Readers keep the mapping they started with alive by holding a reference;
+/// when the file outgrows it the writer publishes a new, larger mapping and the old one is
+/// unmapped when its last reader finishes (deinit). Also owns the "checksum verified"
+/// bitmap for the pages seen through it.
+final class Mapping: @unchecked Sendable {
+    // @unchecked Sendable: `base`/`length` are immutable after init and the memory is
+    // read-only; the bitmap is only touched through atomics.
+    let base: UnsafeRawPointer
+    let length: Int
+    let pageSize: Int
+    private let verified: UnsafeMutablePointer<Atomic<UInt64>>
+    private let words: Int
+
+    init(fd: Int32, length: Int, pageSize: Int, path: String) throws(PageStoreError) {
+        let p = mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0)
+        guard let p, p != MAP_FAILED else { throw .io(operation: "mmap", path: path, errno: errno) }
+        self.base = UnsafeRawPointer(p)
+        self.length = length
+        self.pageSize = pageSize
+        self.words = (length / pageSize + 63) / 64
+        self.verified = .allocate(capacity: words)
+        for i in 0..<words { (verified + i).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        munmap(UnsafeMutableRawPointer(mutating: base), length)
+        verified.deinitialize(count: words)
+        verified.deallocate()
+    }
+
+    @inline(__always) func isVerified(_ id: PageID) -> Bool {
+        let i = Int(id)
+        return verified[i >> 6].load(ordering: .relaxed) & (1 << UInt64(i & 63)) != 0
+    }
+
+    @inline(__always) func markVerified(_ id: PageID) {
+        let i = Int(id)
+        verified[i >> 6].bitwiseOr(1 << UInt64(i & 63), ordering: .relaxed)
+    }
+}

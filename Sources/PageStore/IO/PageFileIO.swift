@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The write side of the file: everything a commit does to the file except reading it
+/// through the mapping. A protocol so tests can put a layer underneath that forgets
+/// unsynced writes (see `PageFileOptions.ioFactory`, debug builds only).
+protocol PageFileIO: AnyObject, Sendable {
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(PageStoreError)
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(PageStoreError) -> Int
+    func sync() throws(PageStoreError)
+    func size() throws(PageStoreError) -> Int
+    func grow(to size: Int) throws(PageStoreError)
+}
+
+/// The real file layer: pwrite / pread / fdatasync / ftruncate on one descriptor it does
+/// not own (PageFile closes it).
+final class POSIXFileIO: PageFileIO {
+    let fd: Int32
+    let path: String
+
+    init(fd: Int32, path: String) { self.fd = fd; self.path = path }
+
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(PageStoreError) {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(operation: "pwrite", path: path, errno: errno)
+            }
+            done += n
+        }
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(PageStoreError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(operation: "pread", path: path, errno: errno)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    func sync() throws(PageStoreError) {
+        #if canImport(Darwin)
+        let rc = fsync(fd)
+        #else
+        let rc = fdatasync(fd)
+        #endif
+        if rc != 0 { throw .io(operation: "fdatasync", path: path, errno: errno) }
+    }
+
+    func size() throws(PageStoreError) -> Int {
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw .io(operation: "fstat", path: path, errno: errno) }
+        return Int(st.st_size)
+    }
+
+    func grow(to size: Int) throws(PageStoreError) {
+        if ftruncate(fd, off_t(size)) != 0 { throw .io(operation: "ftruncate", path: path, errno: errno) }
+    }
+}
+
+@inline(__always) func closeDescriptor(_ fd: Int32) -> Int32 { close(fd) }
+@inline(__always) func openDescriptor(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { open(path, flags, mode) }

@@ -1,0 +1,114 @@
+/// The commit path: allocate and serialise, write data pages, sync, write meta, sync, publish.
+extension PageFile {
+    func commit(_ ctx: WriteContext) throws {
+        let meta = ctx.snapshot.meta
+        let dirty = ctx.buckets.values.filter(\.dirty)
+        if dirty.isEmpty && ctx.freed.isEmpty && ctx.directory.root.node == nil { return }  // read-only
+        var oldestReader = shared.withLock { s in s.readers.keys.min() ?? s.meta.txid }
+        if options.deferMetaSync && meta.txid > 0 {
+            // The current meta may not be durable yet: keep the previous state's pages intact.
+            oldestReader = min(oldestReader, meta.txid - 1)
+        }
+        var alloc = writer.withLock { w in PageAllocator(freelist: w.freelist, pageCount: meta.pageCount) }
+        alloc.freelist.release(oldestReader: oldestReader)
+        var writes: [PendingWrite] = []
+        defer { for w in writes { w.buffer.deallocate() } }
+
+        try ctx.rebalanceAll()
+        for b in dirty.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) }) {
+            try ctx.spillTree(b, &alloc, &writes)
+            let header = WriteContext.encodeHeader(root: b.root.page, count: b.count)
+            try b.name.withUnsafeBytes { k in _ = try ctx.put(ctx.directory, key: k, value: header) }
+        }
+        try ctx.rebalanceAll()
+        try ctx.spillTree(ctx.directory, &alloc, &writes)
+        if meta.freelist != 0 {
+            let old = try ctx.snapshot.page(meta.freelist)
+            for k in 0...old.overflow { ctx.freePage(meta.freelist + UInt64(k)) }
+        }
+        let freelistPage = ctx.writeFreelist(&alloc, &writes)
+        let newMeta = Meta(pageSize: pageSize, directory: ctx.directory.root.page, freelist: freelistPage,
+                           pageCount: alloc.pageCount, txid: meta.txid + 1)
+
+        do {
+            try writeAndSync(writes, newMeta)
+        } catch {
+            shared.withLock { $0.failure = "\(error)" }
+            throw error
+        }
+
+        alloc.freelist.addPending(txid: newMeta.txid, pages: ctx.freed)
+        writer.withLock { $0.freelist = alloc.freelist }
+        let needed = Int(newMeta.pageCount) * pageSize
+        let newMapping: Mapping?
+        // Pages this commit wrote were checksummed from the very bytes written: mark them
+        // verified (reused page ids must not keep a stale bit from their previous contents).
+        let current = shared.withLock { $0.mapping }
+        if needed > current.length {
+            do {
+                newMapping = try Mapping(fd: fd, length: Self.roundUp(2 * needed, to: pageSize), pageSize: pageSize, path: path)
+            } catch {
+                shared.withLock { $0.failure = "\(error)" }
+                throw error
+            }
+        } else {
+            newMapping = nil
+        }
+        let published = newMapping ?? current
+        for w in writes { published.markVerified(w.id) }
+        shared.withLock { s in
+            s.meta = newMeta
+            if let newMapping { s.mapping = newMapping }
+        }
+    }
+
+    /// Grows the file if needed, writes all pages (contiguous runs coalesced), syncs, then
+    /// writes and syncs the meta page.
+    private func writeAndSync(_ writes: [PendingWrite], _ meta: Meta) throws(PageStoreError) {
+        let needed = Int(meta.pageCount) * pageSize
+        let fileSize = writer.withLock { $0.fileSize }
+        if needed > fileSize {
+            let grown = Self.roundUp(max(needed, fileSize + max(options.growthStepBytes, fileSize / 8)), to: pageSize)
+            try Self.fault(options, .growFile)
+            try io.grow(to: grown)
+            writer.withLock { $0.fileSize = grown }
+        }
+        let sorted = writes.sorted { $0.id < $1.id }
+        var i = 0
+        while i < sorted.count {
+            var j = i + 1
+            var bytes = sorted[i].buffer.count
+            while j < sorted.count && sorted[j].id == sorted[j - 1].id + UInt64(sorted[j - 1].buffer.count / pageSize)
+                && bytes < (8 << 20) {
+                bytes += sorted[j].buffer.count
+                j += 1
+            }
+            try Self.fault(options, .writeData)
+            if j == i + 1 {
+                try io.write(UnsafeRawBufferPointer(sorted[i].buffer), at: Int(sorted[i].id) * pageSize)
+            } else {
+                let run = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 4096)
+                defer { run.deallocate() }
+                var offset = 0
+                for k in i..<j {
+                    (run.baseAddress! + offset).copyMemory(from: sorted[k].buffer.baseAddress!, byteCount: sorted[k].buffer.count)
+                    offset += sorted[k].buffer.count
+                }
+                try io.write(UnsafeRawBufferPointer(run), at: Int(sorted[i].id) * pageSize)
+            }
+            i = j
+        }
+        try Self.fault(options, .syncData)
+        if options.durable { try io.sync() }
+        let page = UnsafeMutableRawBufferPointer.allocate(byteCount: pageSize, alignment: 4096)
+        defer { page.deallocate() }
+        page.initializeMemory(as: UInt8.self, repeating: 0)
+        meta.encode(into: page.baseAddress!)
+        try Self.fault(options, .writeMeta)
+        try io.write(UnsafeRawBufferPointer(page), at: Int(meta.txid % 2) * pageSize)
+        if !options.deferMetaSync {
+            try Self.fault(options, .syncMeta)
+            if options.durable { try io.sync() }
+        }
+    }
+}

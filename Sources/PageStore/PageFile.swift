@@ -1,0 +1,280 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// One node's data file: a copy-on-write B+tree of named buckets in fixed-size pages.
+///
+/// Owns the file descriptor (flock'ed exclusively), the read-only mapping, the current meta
+/// and the freelist. Concurrency: any number of `view` transactions run concurrently, each
+/// on the snapshot that was committed when it began; `update` transactions run one at a
+/// time and never block readers. Pages freed by a commit are reused only once no open read
+/// transaction can still see them.
+///
+/// Durability: a commit pwrites all new pages, fdatasyncs, then pwrites the meta page
+/// (slot `txid % 2`) and fdatasyncs again. If any step fails the handle enters the failed
+/// state and refuses further use; reopening finds the last committed state.
+///
+/// Page bytes handed to closures are valid only inside the transaction closure.
+public final class PageFile: Sendable {
+    public let path: String
+    /// The file's page size.
+    public let pageSize: Int
+    let options: PageFileOptions
+    let fd: Int32
+    let io: any PageFileIO
+    let writerLock = WriterLock()
+    let shared: Mutex<SharedState>
+    let writer: Mutex<WriterState>
+
+    /// State read by every transaction start (guarded by `shared`).
+    struct SharedState {
+        var meta: Meta
+        var mapping: Mapping
+        /// Open read transactions by snapshot txid.
+        var readers: [UInt64: Int] = [:]
+        var closed = false
+        var failure: String?
+        var fdOpen = true
+
+        func checkUsable() throws(PageStoreError) {
+            if closed { throw .closed }
+            if let failure { throw .failed(reason: failure) }
+        }
+    }
+
+    /// State owned by the writer (guarded by `writer`, only touched under `writerLock`).
+    struct WriterState {
+        var freelist: Freelist
+        var fileSize: Int
+    }
+
+    /// Largest key for a page size: a quarter page minus element overhead, so that every
+    /// node with two entries fits in one page.
+    public static func maxKeySize(pageSize: Int) -> Int { min(pageSize / 4 - 32, Int(UInt16.max)) }
+
+    /// The largest key this file accepts.
+    public var maxKeySize: Int { Self.maxKeySize(pageSize: pageSize) }
+
+    private init(path: String, options: PageFileOptions, fd: Int32, io: any PageFileIO, meta: Meta,
+                 mapping: Mapping, freelist: Freelist, fileSize: Int) {
+        self.path = path
+        self.pageSize = meta.pageSize
+        self.options = options
+        self.fd = fd
+        self.io = io
+        self.shared = Mutex(SharedState(meta: meta, mapping: mapping))
+        self.writer = Mutex(WriterState(freelist: freelist, fileSize: fileSize))
+    }
+
+    deinit {
+        let open = shared.withLock { $0.fdOpen }
+        if open { _ = flock(fd, LOCK_UN); _ = closeDescriptor(fd) }
+    }
+
+    /// Opens (creating if missing or empty) the file at `path`.
+    public static func open(path: String, options: PageFileOptions = .init()) throws(PageStoreError) -> PageFile {
+        guard PageFileOptions.isValidPageSize(options.pageSize) else { throw .invalidPageSize(options.pageSize) }
+        let fd = openDescriptor(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if fd < 0 { throw .io(operation: "open", path: path, errno: errno) }
+        do throws(PageStoreError) {
+            if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                throw errno == EWOULDBLOCK ? PageStoreError.locked(path: path) : .io(operation: "flock", path: path, errno: errno)
+            }
+            var io: any PageFileIO = POSIXFileIO(fd: fd, path: path)
+            #if DEBUG
+            if let make = options.ioFactory { io = make(fd, path) }
+            #endif
+            var size = try io.size()
+            if size == 0 {
+                try initialize(io: io, pageSize: options.pageSize, options: options)
+                size = try io.size()
+            }
+            let meta = try readMeta(io: io, path: path, preferredPageSize: options.pageSize)
+            // With deferred meta syncs the newest meta may not be durable yet (a previous
+            // process died before syncing it): make it durable before building on it.
+            if options.deferMetaSync && options.durable { try io.sync() }
+            let needed = Int(meta.pageCount) * meta.pageSize
+            if size < needed { throw PageStoreError.fileTruncated(path: path, expectedBytes: needed, actualBytes: size) }
+            let mapBytes = roundUp(max(options.initialMapBytes, 2 * size), to: meta.pageSize)
+            let mapping = try Mapping(fd: fd, length: mapBytes, pageSize: meta.pageSize, path: path)
+            var freePages: [PageID] = []
+            if meta.freelist != 0 {
+                let snapshot = Snapshot(mapping: mapping, meta: meta, verifyAlways: false)
+                let page = try snapshot.page(meta.freelist)
+                freePages = try Freelist.decode(page, id: meta.freelist, pageCount: meta.pageCount, pageSize: meta.pageSize)
+            }
+            return PageFile(path: path, options: options, fd: fd, io: io, meta: meta, mapping: mapping,
+                            freelist: Freelist(free: freePages), fileSize: size)
+        } catch {
+            _ = closeDescriptor(fd)
+            throw error
+        }
+    }
+
+    static func roundUp(_ n: Int, to multiple: Int) -> Int { (n + multiple - 1) / multiple * multiple }
+
+    /// Writes the two meta pages of an empty file (txid 0 in slot 0, txid 1 in slot 1).
+    private static func initialize(io: any PageFileIO, pageSize: Int, options: PageFileOptions) throws(PageStoreError) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * pageSize, alignment: 4096)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        for txid in 0..<2 {
+            Meta(pageSize: pageSize, directory: 0, freelist: 0, pageCount: 2, txid: UInt64(txid))
+                .encode(into: buffer.baseAddress! + txid * pageSize)
+        }
+        try fault(options, .initWriteMeta)
+        try io.write(UnsafeRawBufferPointer(buffer), at: 0)
+        try fault(options, .initSync)
+        try io.sync()
+    }
+
+    /// Reads both meta pages and returns the valid one with the highest txid.
+    private static func readMeta(io: any PageFileIO, path: String, preferredPageSize: Int) throws(PageStoreError) -> Meta {
+        let maxPage = 65536
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: maxPage, alignment: 4096)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        _ = try io.read(into: buffer, at: 0)
+        let first = Meta.decode(UnsafeRawBufferPointer(buffer), slot: 0)
+        var problem0 = "", problem1 = "no valid copy found"
+        var candidates: [Meta] = []
+        switch first {
+        case .success(let m): candidates.append(m)
+        case .failure(let why): problem0 = why.description
+        }
+        // Slot 1 lives at offset pageSize; try the page size meta 0 names, else every valid one.
+        var sizes = [preferredPageSize] + [1024, 2048, 4096, 8192, 16384, 32768, 65536]
+        if case .success(let m) = first { sizes = [m.pageSize] }
+        for p in sizes {
+            buffer.initializeMemory(as: UInt8.self, repeating: 0)
+            _ = try io.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<p]), at: p)
+            switch Meta.decode(UnsafeRawBufferPointer(buffer), slot: 1) {
+            case .success(let m) where m.pageSize == p:
+                candidates.append(m)
+                problem1 = ""
+            case .success: problem1 = "page size mismatch"
+            case .failure(let why): if p == sizes[0] { problem1 = why.description }
+            }
+            if problem1.isEmpty { break }
+        }
+        guard let best = candidates.max(by: { $0.txid < $1.txid }) else {
+            throw .noValidMeta(path: path, meta0: problem0, meta1: problem1)
+        }
+        return best
+    }
+
+    @inline(__always)
+    static func fault(_ options: PageFileOptions, _ point: FaultPoint) throws(PageStoreError) {
+        #if DEBUG
+        if let hook = options.faultHook { try hook(point) }
+        #endif
+    }
+
+    // MARK: transactions
+
+    /// Runs `body` on a consistent snapshot of the last committed state. Any number of
+    /// read transactions may run concurrently with each other and with a writer.
+    public func view<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
+        let snapshot = try shared.withLock { s throws(PageStoreError) -> Snapshot in
+            try s.checkUsable()
+            s.readers[s.meta.txid, default: 0] += 1
+            return Snapshot(mapping: s.mapping, meta: s.meta, verifyAlways: options.verification == .always)
+        }
+        let scope = TransactionScope()
+        defer {
+            scope.open = false
+            let txid = snapshot.meta.txid
+            shared.withLock { s in
+                let n = s.readers[txid, default: 1] - 1
+                s.readers[txid] = n == 0 ? nil : n
+            }
+        }
+        return try body(ReadTransaction(snapshot: snapshot, scope: scope))
+    }
+
+    /// Runs `body` as the only write transaction; commits when it returns, rolls back when
+    /// it throws (nothing is written then).
+    public func update<R>(_ body: (inout WriteTransaction) throws -> R) throws -> R {
+        writerLock.lock()
+        defer { writerLock.unlock() }
+        let snapshot = try shared.withLock { s throws(PageStoreError) -> Snapshot in
+            try s.checkUsable()
+            return Snapshot(mapping: s.mapping, meta: s.meta, verifyAlways: options.verification == .always)
+        }
+        let context = WriteContext(snapshot: snapshot, maxValueSize: options.maxValueBytes)
+        defer { context.open = false }
+        var txn = WriteTransaction(context: context)
+        let result = try body(&txn)
+        try commit(context)
+        return result
+    }
+
+    /// Forces everything committed so far to stable storage (one fdatasync). Only needed
+    /// with `deferMetaSync`, where the last commit's meta is otherwise synced by the next commit.
+    public func sync() throws(PageStoreError) {
+        writerLock.lock()
+        defer { writerLock.unlock() }
+        try shared.withLock { s throws(PageStoreError) in try s.checkUsable() }
+        try io.sync()
+    }
+
+    /// Closes the file. Running read transactions finish on their snapshot; later calls throw `.closed`.
+    public func close() {
+        writerLock.lock()
+        defer { writerLock.unlock() }
+        if options.deferMetaSync && options.durable {
+            let usable = shared.withLock { !$0.closed && $0.failure == nil }
+            if usable { try? io.sync() }  // make the last meta durable
+        }
+        shared.withLock { s in
+            guard !s.closed else { return }
+            s.closed = true
+            // Unlock explicitly: the mapping keeps the open file description (and with it
+            // the flock) alive until the last reader drops it.
+            if s.fdOpen { _ = flock(fd, LOCK_UN); _ = closeDescriptor(fd); s.fdOpen = false }
+        }
+    }
+
+    #if DEBUG
+    /// Test-only: what a process death does to this handle: the descriptor is closed and the
+    /// lock released, nothing is flushed or written.
+    func abandonForTesting() {
+        shared.withLock { s in
+            s.closed = true
+            if s.fdOpen { _ = flock(fd, LOCK_UN); _ = closeDescriptor(fd); s.fdOpen = false }
+        }
+    }
+    #endif
+
+    /// Current statistics (sizes in pages).
+    public var stats: PageFileStats {
+        let (meta, readers) = shared.withLock { ($0.meta, $0.readers.values.reduce(0, +)) }
+        let (free, pending, fileSize) = writer.withLock { ($0.freelist.freeCount, $0.freelist.pendingCount, $0.fileSize) }
+        return PageFileStats(txid: meta.txid, pageSize: pageSize, pageCount: Int(meta.pageCount), freePages: free,
+                             pendingPages: pending, fileBytes: fileSize, openReadTransactions: readers)
+    }
+}
+
+/// A point-in-time summary of a `PageFile`.
+public struct PageFileStats: Sendable, Equatable {
+    /// The txid of the last committed transaction.
+    public var txid: UInt64
+    public var pageSize: Int
+    /// High-water mark: pages in use or free.
+    public var pageCount: Int
+    /// Pages allocatable now.
+    public var freePages: Int
+    /// Pages freed but possibly still seen by an open read transaction.
+    public var pendingPages: Int
+    public var fileBytes: Int
+    public var openReadTransactions: Int
+}
+
+/// Marks whether the transaction a value was handed to is still running; every access
+/// checks it so a transaction smuggled out of its closure traps instead of reading reused pages.
+final class TransactionScope {
+    var open = true
+}

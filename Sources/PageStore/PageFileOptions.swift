@@ -1,0 +1,54 @@
+/// Options for opening a `PageFile`.
+public struct PageFileOptions: Sendable {
+    /// Page size for a new file (power of two, 1 KiB … 64 KiB). An existing file keeps its own.
+    public var pageSize: Int = 4096
+    /// Whether commits fdatasync (data, then meta). `false` is for benchmarks only: a crash
+    /// may then lose or tear recent commits.
+    public var durable: Bool = true
+    /// One fdatasync per commit instead of two (LMDB's "no meta sync"): the meta page is
+    /// written but not synced; the next commit's data sync (or `close`) makes it durable.
+    /// A crash can then lose the last commit, never integrity: pages of the previous state
+    /// are not reused until the meta after it is durable. Only meaningful with `durable`.
+    public var deferMetaSync: Bool = false
+    /// When page checksums are verified on read.
+    public var verification: ChecksumVerification = .oncePerPage
+    /// Initial size of the read-only mapping in bytes (rounded up to pages; at least twice
+    /// the file). The mapping is replaced by a larger one when the file outgrows it.
+    public var initialMapBytes: Int = 64 << 20
+    /// The file grows by at least this many bytes at a time (and at least by 1/8 of its size).
+    public var growthStepBytes: Int = 4 << 20
+    /// Largest value accepted by `put` (values above a quarter page are stored in blob runs).
+    public var maxValueBytes: Int = 64 << 20
+
+    public init() {}
+
+    /// When a page's checksum is verified.
+    public enum ChecksumVerification: Sendable {
+        /// The first time the page is read after it was written or the file was opened
+        /// (a shared bitmap remembers verified pages; cheap).
+        case oncePerPage
+        /// On every access (slow; for paranoid tools and measurements).
+        case always
+    }
+
+    static func isValidPageSize(_ p: Int) -> Bool { p >= 1024 && p <= 65536 && p & (p - 1) == 0 }
+
+    #if DEBUG
+    /// Test-only: called at every named fault point before the I/O it names; throwing
+    /// simulates a crash there. Compiled only in debug builds.
+    var faultHook: (@Sendable (FaultPoint) throws(PageStoreError) -> Void)? = nil
+    /// Test-only: replaces the POSIX file layer (e.g. with one that can drop unsynced writes).
+    var ioFactory: (@Sendable (Int32, String) -> any PageFileIO)? = nil
+    #endif
+}
+
+/// Named crash points of a commit, in the order they are reached. Only reachable in
+/// debug builds through `PageFileOptions.faultHook`.
+enum FaultPoint: String, Sendable, CaseIterable {
+    case initWriteMeta, initSync
+    case growFile
+    case writeData
+    case syncData
+    case writeMeta
+    case syncMeta
+}

@@ -1,0 +1,233 @@
+/// One entry of a materialised node: where its key and value bytes live (the node's source
+/// page or its arena) — plain data, so inserting and removing entries moves bytes without
+/// reference counting.
+struct NodeEntry {
+    static let keyInArena: UInt8 = 1
+
+    enum ValueKind: UInt8 {
+        /// Inline value in the source page.
+        case page = 0
+        /// Value bytes in the arena (new this transaction; moved to a blob at commit if big).
+        case arena = 1
+        /// A blob run already on disk (`child` is its first page).
+        case blob = 2
+    }
+
+    var keyOffset: UInt32
+    var keySize: UInt16
+    var flags: UInt8
+    var valueKind: ValueKind
+    var valueOffset: UInt32
+    var valueSize: UInt32
+    /// Branch: child page id. Leaf with a `.blob` value: first page of the blob run.
+    var child: UInt64
+}
+
+/// A branch or leaf page deserialised for modification by the write transaction that owns
+/// it (bbolt's `node`). Identified by the page it was read from (`page`, 0 for a node created
+/// in this transaction); that page is freed when the node is spilled. Unmodified entries keep
+/// pointing into the source page (valid for the whole transaction: a transaction's snapshot
+/// pages are never rewritten while it runs); new keys and values live in the node's arena.
+/// Must never be shared with another transaction.
+///
+/// Branch invariant: key(i) ≤ every key under child(i) < key(i + 1); lookups send keys
+/// smaller than key(0) to child 0.
+final class Node {
+    var isLeaf: Bool
+    var page: PageID
+    var parent: Node?
+    var entries: [NodeEntry] = []
+    /// Set by deletes; the commit merges underfull nodes.
+    var unbalanced = false
+    private(set) var source: UnsafeRawPointer?
+    private var arena: UnsafeMutableRawPointer?
+    private var arenaUsed = 0
+    private var arenaCapacity = 0
+
+    init(isLeaf: Bool, page: PageID, parent: Node?) {
+        self.isLeaf = isLeaf
+        self.page = page
+        self.parent = parent
+    }
+
+    /// Deserialises a validated page (entries point into it; nothing is copied).
+    init(page p: PageRef, id: PageID, parent: Node?) {
+        self.isLeaf = p.isLeaf
+        self.page = id
+        self.parent = parent
+        self.source = p.base
+        let n = p.count
+        entries.reserveCapacity(n + 4)
+        let base = p.base
+        if isLeaf {
+            for i in 0..<n {
+                let e = PageLayout.headerSize + i * PageLayout.leafElementSize
+                let flags = base.loadUnaligned(fromByteOffset: e, as: UInt16.self)
+                let keySize = base.loadUnaligned(fromByteOffset: e + 2, as: UInt16.self)
+                let valueSize = base.loadUnaligned(fromByteOffset: e + 4, as: UInt32.self)
+                let pos = base.loadUnaligned(fromByteOffset: e + 8, as: UInt32.self)
+                let valuePos = pos + UInt32(keySize)
+                let isBlob = flags & PageLayout.flagBlob != 0
+                entries.append(NodeEntry(
+                    keyOffset: pos, keySize: keySize, flags: 0, valueKind: isBlob ? .blob : .page,
+                    valueOffset: valuePos, valueSize: valueSize,
+                    child: isBlob ? base.loadUnaligned(fromByteOffset: Int(valuePos), as: UInt64.self) : 0))
+            }
+        } else {
+            for i in 0..<n {
+                let e = PageLayout.headerSize + i * PageLayout.branchElementSize
+                entries.append(NodeEntry(
+                    keyOffset: base.loadUnaligned(fromByteOffset: e + 12, as: UInt32.self),
+                    keySize: base.loadUnaligned(fromByteOffset: e + 8, as: UInt16.self), flags: 0, valueKind: .page,
+                    valueOffset: 0, valueSize: 0, child: base.loadUnaligned(fromByteOffset: e, as: UInt64.self)))
+            }
+        }
+    }
+
+    deinit { arena?.deallocate() }
+
+    var count: Int { entries.count }
+
+    // MARK: byte access (pointers are valid until the next change to this node)
+
+    @inline(__always) func key(_ i: Int) -> UnsafeRawBufferPointer {
+        let e = entries[i]
+        let base = e.flags & NodeEntry.keyInArena != 0 ? UnsafeRawPointer(arena!) : source!
+        return UnsafeRawBufferPointer(start: base + Int(e.keyOffset), count: Int(e.keySize))
+    }
+
+    /// Inline value bytes (`.page` or `.arena` kinds).
+    @inline(__always) func inlineValue(_ i: Int) -> UnsafeRawBufferPointer {
+        let e = entries[i]
+        let base = e.valueKind == .arena ? UnsafeRawPointer(arena!) : source!
+        return UnsafeRawBufferPointer(start: base + Int(e.valueOffset), count: Int(e.valueSize))
+    }
+
+    @inline(__always) func child(_ i: Int) -> PageID { entries[i].child }
+
+    private func appendToArena(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        if arenaUsed + bytes.count > arenaCapacity {
+            let capacity = max(arenaCapacity * 2, arenaUsed + bytes.count, 512)
+            let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+            if let arena {
+                grown.copyMemory(from: arena, byteCount: arenaUsed)
+                arena.deallocate()
+            }
+            arena = grown
+            arenaCapacity = capacity
+        }
+        let offset = arenaUsed
+        if let src = bytes.baseAddress, bytes.count > 0 { (arena! + offset).copyMemory(from: src, byteCount: bytes.count) }
+        arenaUsed += bytes.count
+        precondition(arenaUsed <= Int(UInt32.max), "node arena exceeds 4 GiB")
+        return UInt32(offset)
+    }
+
+    // MARK: changes
+
+    /// Leaf: inserts `key` → `value` (new bytes) at `i`.
+    func insert(at i: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        let k = appendToArena(key)
+        let v = appendToArena(value)
+        entries.insert(NodeEntry(keyOffset: k, keySize: UInt16(key.count), flags: NodeEntry.keyInArena, valueKind: .arena,
+                                 valueOffset: v, valueSize: UInt32(value.count), child: 0), at: i)
+    }
+
+    /// Leaf: replaces the value of entry `i` (new bytes).
+    func setValue(at i: Int, _ value: UnsafeRawBufferPointer) {
+        let v = appendToArena(value)
+        entries[i].valueKind = .arena
+        entries[i].valueOffset = v
+        entries[i].valueSize = UInt32(value.count)
+        entries[i].child = 0
+    }
+
+    /// Leaf: entry `i`'s value now lives in the blob run at `page`.
+    func setBlob(at i: Int, page: PageID) {
+        entries[i].valueKind = .blob
+        entries[i].child = page
+    }
+
+    /// Branch: appends a separator (new bytes) for `child`.
+    func appendChild(key: UnsafeRawBufferPointer, child: PageID) {
+        let k = appendToArena(key)
+        entries.append(NodeEntry(keyOffset: k, keySize: UInt16(key.count), flags: NodeEntry.keyInArena, valueKind: .page,
+                                 valueOffset: 0, valueSize: 0, child: child))
+    }
+
+    /// Branch: a separator entry (key copied into the arena) for `child`, not yet inserted.
+    func makeChildEntry(key: [UInt8], child: PageID) -> NodeEntry {
+        let k = key.withUnsafeBytes { appendToArena($0) }
+        return NodeEntry(keyOffset: k, keySize: UInt16(key.count), flags: NodeEntry.keyInArena, valueKind: .page,
+                         valueOffset: 0, valueSize: 0, child: child)
+    }
+
+    /// Appends copies of every entry of `other` (used when merging siblings).
+    func appendEntries(of other: Node) {
+        for i in 0..<other.count {
+            var e = other.entries[i]
+            e.keyOffset = appendToArena(other.key(i))
+            e.flags = NodeEntry.keyInArena
+            if isLeaf && e.valueKind != .blob {
+                e.valueOffset = appendToArena(other.inlineValue(i))
+                e.valueKind = .arena
+            }
+            entries.append(e)
+        }
+    }
+
+    /// Takes over `other`'s entries and storage (root collapse); `other` is left empty.
+    func adopt(_ other: Node) {
+        isLeaf = other.isLeaf
+        entries = other.entries
+        arena?.deallocate()
+        source = other.source
+        arena = other.arena
+        arenaUsed = other.arenaUsed
+        arenaCapacity = other.arenaCapacity
+        other.arena = nil
+        other.entries = []
+    }
+
+    // MARK: search
+
+    /// Index of the first key ≥ `key`.
+    func lowerBound(_ key: UnsafeRawBufferPointer) -> Int {
+        var lo = 0, hi = entries.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if compareBytes(self.key(mid), key) < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// Branch: the child index whose range holds `key`.
+    func childIndex(_ key: UnsafeRawBufferPointer) -> Int {
+        var lo = 0, hi = entries.count  // first key > target
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if compareBytes(self.key(mid), key) <= 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return lo == 0 ? 0 : lo - 1
+    }
+
+    /// Index of the entry whose child is `page`.
+    func index(ofChild page: PageID) -> Int? { entries.firstIndex { $0.child == page } }
+
+    // MARK: sizes
+
+    /// Serialised size of element `i` (element header + key + value slot).
+    @inline(__always) func elementSize(_ i: Int, inlineMax: Int) -> Int {
+        let e = entries[i]
+        if !isLeaf { return PageLayout.branchElementSize + Int(e.keySize) }
+        let slot = e.valueKind == .blob || Int(e.valueSize) > inlineMax ? PageLayout.blobReferenceSize : Int(e.valueSize)
+        return PageLayout.leafElementSize + Int(e.keySize) + slot
+    }
+
+    /// Serialised size of the whole node.
+    func size(inlineMax: Int) -> Int {
+        var s = PageLayout.headerSize
+        for i in 0..<entries.count { s += elementSize(i, inlineMax: inlineMax) }
+        return s
+    }
+}
