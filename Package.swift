@@ -38,6 +38,7 @@ let package = Package(
 
         // L2: the node runtime (batch system, range replicas, apply, snapshots).
         .target(name: "Node", dependencies: ["Base", "RaftCore", "WAL", "MVCC", "PageStore", "LZ4"], swiftSettings: strict),
+
         // Generated protobuf + gRPC code (etcd v3 API, peer protocol); Tools/generate-protos.
         .target(
             name: "Proto",

@@ -16,19 +16,22 @@ struct PageStoreBench: ParsableCommand {
     @Option(help: "Overwrite rounds (file size measured after each).") var rounds = 3
     @Option(help: "Directory for the data file.") var dir = "/tmp"
     @Flag(help: "Skip fdatasync (measures the tree, not the disk).") var noSync = false
+    @Flag(help: "One fdatasync per commit (PageFileOptions.deferMetaSync).") var deferMetaSync = false
+    @Flag(help: "Only the sequential-order load.") var sequentialOnly = false
 
     func run() throws {
         let path = "\(dir)/pagestore-bench-\(getpid()).db"
         defer { unlink(path) }
         var options = PageFileOptions()
         options.durable = !noSync
-        say("pagestore bench: \(keys) keys × 16 B, values \(valueBytes) B, \(batch) puts/txn, durable \(!noSync), file \(path)")
+        options.deferMetaSync = deferMetaSync
+        say("pagestore bench: \(keys) keys × 16 B, values \(valueBytes) B, \(batch) puts/txn, durable \(!noSync), deferMetaSync \(deferMetaSync), file \(path)")
 
         let randomOrder = (0..<keys).map { Self.key(Self.mix(UInt64($0))) }
         let bucket = Array("records".utf8)
         let value = [UInt8](repeating: 0xAB, count: valueBytes)
 
-        do {
+        if !sequentialOnly {
             let file = try PageFile.open(path: path, options: options)
             let t = try Self.time {
                 for start in stride(from: 0, to: keys, by: batch) {

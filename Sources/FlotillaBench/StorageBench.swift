@@ -23,15 +23,17 @@ struct StorageBench: ParsableCommand {
     @Option(help: "Scan this many times the key count in total.") var scanPasses = 1
     @Option(help: "Data file path (deleted first and at the end).") var path = "/tmp/flotilla-bench-storage.db"
     @Flag(help: "Skip fdatasync on commit (not durable).") var noSync = false
+    @Flag(help: "Write keys in ascending order instead of random order.") var sequential = false
+    @Option(help: "While rewriting, compact every this many batches (0: 10 times per round).") var compactEvery = 0
 
     func run() throws {
         unlink(path)
         defer { unlink(path) }
         var options = PageFileOptions()
         options.durable = !noSync
-        let ids = (0..<keys).map { Self.key($0) }
+        let ids = (0..<keys).map { sequential ? Self.sequentialKey($0) : Self.key($0) }
         let value = [UInt8](repeating: 0x61, count: valueBytes)
-        print("storage bench: \(keys) keys x \(valueBytes) B values, 16 B keys, batch \(batch), durable \(!noSync)")
+        say("storage bench: \(keys) keys x \(valueBytes) B values, 16 B keys, batch \(batch), durable \(!noSync), \(sequential ? "ascending" : "random") key order")
 
         var backend = try PageStoreBackend.open(path: path, options: options)
         let anonBefore = Self.rssAnonBytes()
@@ -52,7 +54,7 @@ struct StorageBench: ParsableCommand {
         }
         var dt = Self.now() - t0
         var dc = Self.cpu() - c0
-        print("puts:            " + rates(keys, dt, dc, "puts"))
+        say("puts:            " + rates(keys, dt, dc, "puts"))
         let indexBytes = Self.rssAnonBytes() - anonBefore
         let onceBytes = backend.file.stats.fileBytes
 
@@ -68,7 +70,7 @@ struct StorageBench: ParsableCommand {
         dt = Self.now() - t0
         dc = Self.cpu() - c0
         precondition(found == reads)
-        print("point reads:     " + rates(reads, dt, dc, "reads"))
+        say("point reads:     " + rates(reads, dt, dc, "reads"))
 
         // Range scans of `scanKeys` keys from random starting keys.
         var scanned = 0
@@ -84,7 +86,7 @@ struct StorageBench: ParsableCommand {
         }
         dt = Self.now() - t0
         dc = Self.cpu() - c0
-        print("range scans:     " + rates(scanned, dt, dc, "keys") + " (\(scanKeys) keys per scan)")
+        say("range scans:     " + rates(scanned, dt, dc, "keys") + " (\(scanKeys) keys per scan)")
 
         // Reopen: rebuild the index from the file.
         backend.file.close()
@@ -105,10 +107,12 @@ struct StorageBench: ParsableCommand {
         precondition(copy.indexedKeyCount == keys)
         _ = anonBeforeReopen
         precondition(store.indexedKeyCount == keys)
-        print("reopen+rebuild:  \(fmt(dt, 2)) s wall, \(fmt(dc, 2)) CPU s for \(keys) keys")
-        print("index memory:    \(fmt(Double(indexBytes) / Double(keys), 1)) B/key after puts, \(fmt(Double(rebuiltBytes) / Double(keys), 1)) B/key for a rebuilt index (RssAnon delta / keys, heap trimmed first)")
+        say("reopen+rebuild:  \(fmt(dt, 2)) s wall, \(fmt(dc, 2)) CPU s for \(keys) keys")
+        say("index memory:    \(fmt(Double(indexBytes) / Double(keys), 1)) B/key after puts, \(fmt(Double(rebuiltBytes) / Double(keys), 1)) B/key for a rebuilt index (RssAnon delta / keys, heap trimmed first)")
 
         // Rewrite every key `rounds - 1` more times, compacting after each batch.
+        let every = compactEvery > 0 ? compactEvery : max(1, keys / batch / 10)
+        var batches = 0
         t0 = Self.now()
         c0 = Self.cpu()
         for _ in 1..<max(1, rounds) {
@@ -116,12 +120,14 @@ struct StorageBench: ParsableCommand {
                 rev += 1
                 _ = try store.put(PutRequest(key: k, value: value), revision: rev)
                 if (i + 1) % batch == 0 || i == ids.count - 1 {
-                    try store.compact(rev)
+                    batches += 1
+                    if batches % every == 0 { try store.compact(rev) }
                     applied += 1
                     try store.commit(appliedIndex: applied)
                 }
             }
         }
+        try store.compact(rev)
         for _ in 0..<3 {
             applied += 1
             try store.commit(appliedIndex: applied)
@@ -129,9 +135,15 @@ struct StorageBench: ParsableCommand {
         dt = Self.now() - t0
         dc = Self.cpu() - c0
         let afterBytes = backend.file.stats.fileBytes
-        print("rewrite+compact: " + rates(keys * (rounds - 1), dt, dc, "puts") + " (\(rounds - 1) rounds, compaction after every batch)")
-        print("file size:       \(fmt(Double(onceBytes) / 1048576, 1)) MiB once, \(fmt(Double(afterBytes) / 1048576, 1)) MiB after \(rounds) writes per key + compaction (\(fmt(Double(afterBytes) / Double(onceBytes), 2))x)")
+        say("rewrite+compact: " + rates(keys * (rounds - 1), dt, dc, "puts") + " (\(rounds - 1) rounds, compaction every \(every) batches)")
+        say("file size:       \(fmt(Double(onceBytes) / 1048576, 1)) MiB once, \(fmt(Double(afterBytes) / 1048576, 1)) MiB after \(rounds) writes per key + compaction (\(fmt(Double(afterBytes) / Double(onceBytes), 2))x)")
         backend.file.close()
+    }
+
+    /// Prints a line and flushes it at once (figures appear as they are measured).
+    func say(_ line: String) {
+        print(line)
+        fflush(nil)
     }
 
     /// `x` with `decimals` digits after the point (no Foundation).
@@ -143,6 +155,12 @@ struct StorageBench: ParsableCommand {
         let whole = n / Int(scale), frac = abs(n % Int(scale))
         let f = String(frac)
         return "\(whole).\(String(repeating: "0", count: decimals - f.count))\(f)"
+    }
+
+    /// 16 bytes: "k" and the zero-padded decimal id (ascending order).
+    static func sequentialKey(_ i: Int) -> [UInt8] {
+        let digits = Array(String(i).utf8)
+        return [0x6b] + [UInt8](repeating: 0x30, count: 15 - digits.count) + digits
     }
 
     /// 16 bytes: the hex form of a mixed 64-bit id (keys arrive in random order).

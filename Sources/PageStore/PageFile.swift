@@ -77,7 +77,8 @@ public final class PageFile: Sendable {
     /// Opens (creating if missing or empty) the file at `path`.
     public static func open(path: String, options: PageFileOptions = .init()) throws(PageStoreError) -> PageFile {
         guard PageFileOptions.isValidPageSize(options.pageSize) else { throw .invalidPageSize(options.pageSize) }
-        let fd = openDescriptor(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        try createIfNeeded(path: path, options: options)
+        let fd = openDescriptor(path, O_RDWR | O_CLOEXEC, 0o644)
         if fd < 0 { throw .io(operation: "open", path: path, errno: errno) }
         do throws(PageStoreError) {
             if flock(fd, LOCK_EX | LOCK_NB) != 0 {
@@ -87,11 +88,7 @@ public final class PageFile: Sendable {
             #if DEBUG
             if let make = options.ioFactory { io = make(fd, path) }
             #endif
-            var size = try io.size()
-            if size == 0 {
-                try initialize(io: io, pageSize: options.pageSize, options: options)
-                size = try io.size()
-            }
+            let size = try io.size()
             let meta = try readMeta(io: io, path: path, preferredPageSize: options.pageSize)
             // With deferred meta syncs the newest meta may not be durable yet (a previous
             // process died before syncing it): make it durable before building on it.
@@ -115,6 +112,30 @@ public final class PageFile: Sendable {
     }
 
     static func roundUp(_ n: Int, to multiple: Int) -> Int { (n + multiple - 1) / multiple * multiple }
+
+    /// Creates an empty PageStore file at `path` if there is no file or an empty one. The new
+    /// file is written and synced under a temporary name and renamed into place (then the
+    /// directory is synced), so a crash during creation never leaves a half-written file.
+    private static func createIfNeeded(path: String, options: PageFileOptions) throws(PageStoreError) {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            if st.st_size > 0 { return }
+        } else if errno != ENOENT {
+            throw .io(operation: "stat", path: path, errno: errno)
+        }
+        let temporary = path + ".init"
+        let fd = openDescriptor(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 { throw .io(operation: "open", path: temporary, errno: errno) }
+        defer { _ = closeDescriptor(fd) }
+        try initialize(io: POSIXFileIO(fd: fd, path: temporary), pageSize: options.pageSize, options: options)
+        if rename(temporary, path) != 0 { throw .io(operation: "rename", path: temporary, errno: errno) }
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let dirFD = openDescriptor(directory, O_RDONLY | O_CLOEXEC, 0)
+        if dirFD < 0 { throw .io(operation: "open", path: directory, errno: errno) }
+        defer { _ = closeDescriptor(dirFD) }
+        if fsync(dirFD) != 0 { throw .io(operation: "fsync", path: directory, errno: errno) }
+    }
 
     /// Writes the two meta pages of an empty file (txid 0 in slot 0, txid 1 in slot 1).
     private static func initialize(io: any PageFileIO, pageSize: Int, options: PageFileOptions) throws(PageStoreError) {

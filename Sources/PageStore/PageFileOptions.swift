@@ -17,7 +17,8 @@ public struct PageFileOptions: Sendable {
     public var initialMapBytes: Int = 64 << 20
     /// The file grows by at least this many bytes at a time (and at least by 1/8 of its size).
     public var growthStepBytes: Int = 4 << 20
-    /// Largest value accepted by `put` (values above a quarter page are stored in blob runs).
+    /// Largest value accepted by `put` (values that would make a leaf element larger than half
+    /// a page are stored in blob runs of contiguous pages).
     public var maxValueBytes: Int = 64 << 20
 
     public init() {}

@@ -26,9 +26,9 @@ private func referenceCRC32C(_ bytes: [UInt8]) -> UInt32 {
         let seed: UInt64 = 0xC0FFEE
         var g = SeededGenerator(seed: seed)
         for _ in 0..<300 {
-            let n = Int.random(in: 0..<300, using: &g)
+            let n = Int.random(in: 0..<600, using: &g)
             let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &g) }
-            let offset = n == 0 ? 0 : Int.random(in: 0..<min(n, 9), using: &g)
+            let offset = n == 0 ? 0 : Int.random(in: 0..<min(n, 17), using: &g)
             let slice = Array(bytes[offset...])
             #expect(CRC32C.checksum(slice) == referenceCRC32C(slice), "seed \(seed) n \(n) offset \(offset)")
         }

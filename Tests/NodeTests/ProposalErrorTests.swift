@@ -63,3 +63,26 @@ struct ProposalErrorTests {
         #expect(!fresh)
     }
 }
+
+/// Linearizable reads through ReadIndex.
+@Suite(.serialized)
+struct ReadIndexTests {
+    @Test func leaderServesLinearizableReadsAndFollowersRedirect() async throws {
+        let c = try TestCluster(ranges: 2)
+        defer { c.shutdown() }
+        let range = c.rangeIDs[1]
+        let key = c.key(range: 1, "r")
+        _ = try await c.put(key, [5])
+        let leader = try #require(c.leader(of: range))
+        let resp = try await c.hosts[leader]!.read(RangeRequest(key: key), in: range)
+        #expect(resp.kvs.map(\.value) == [[5]] && resp.revision == 1)
+        let follower = c.hosts.keys.first { $0 != leader }!
+        await #expect(throws: ProposalError.notLeader(leaderHint: leader)) {
+            try await c.hosts[follower]!.read(RangeRequest(key: key), in: range)
+        }
+        // A quiesced leader wakes for a read and still answers.
+        #expect(await c.eventually { c.hosts[leader]!.isQuiesced(range) })
+        let again = try await c.hosts[leader]!.read(RangeRequest(key: key), in: range)
+        #expect(again.kvs.map(\.value) == [[5]])
+    }
+}

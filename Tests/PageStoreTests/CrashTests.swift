@@ -124,4 +124,18 @@ import Testing
             #expect(diffLast == nil || diffPrevious == nil, "\(context): neither last nor previous commit: \(diffLast ?? "")")
         }
     }
+
+    /// A crash while creating the file leaves no half-written file: the next open creates it.
+    @Test(arguments: [FaultPoint.initWriteMeta, .initSync])
+    func crashDuringCreation(point: FaultPoint) throws {
+        let dir = TempDir(); defer { dir.cleanup() }
+        var options = PageFileOptions()
+        options.faultHook = { p throws(PageStoreError) in if p == point { throw .injectedFault(p.rawValue) } }
+        #expect(throws: PageStoreError.injectedFault(point.rawValue)) { _ = try PageFile.open(path: dir.file(), options: options) }
+        #expect(fileSize(dir.file()) == -1, "no data file appears before it is complete")
+        let file = try PageFile.open(path: dir.file())
+        defer { file.close() }
+        try file.view { txn throws in #expect(try txn.bucketNames().isEmpty) }
+        #expect(try file.check().problems.isEmpty)
+    }
 }

@@ -139,12 +139,45 @@ import Testing
             #expect(try txn.bucketNames() == [bytes("a"), bytes("b")])
             #expect(try txn.bucket(named: bytes("a"))?.get(bytes("k")) == bytes("v"))
         }
-        try file.update { txn throws in #expect(try txn.deleteBucket(named: bytes("b"))) }
+        try file.update { txn throws in
+            let stale = try #require(try txn.bucket(named: bytes("b")))
+            #expect(try txn.deleteBucket(named: bytes("b")))
+            #expect(throws: PageStoreError.bucketNotFound(name: bytes("b"))) { try stale.put(bytes("x"), bytes("y")) }
+        }
         try file.view { txn throws in
             #expect(try txn.bucketNames() == [bytes("a")])
             #expect(try txn.bucket(named: bytes("b")) == nil)
         }
         #expect(try file.check().problems.isEmpty)
+    }
+
+    @Test func deleteRangeOverManyLeaves() throws {
+        let dir = TempDir(); defer { dir.cleanup() }
+        let file = try PageFile.open(path: dir.file())
+        defer { file.close() }
+        let n = 20_000
+        try file.update { txn in
+            let b = try txn.createBucketIfNeeded(named: bytes("kv"))
+            for i in 0..<n { try b.put(bytes(format(i)), [UInt8](repeating: 7, count: i % 500 == 0 ? 5000 : 50)) }
+        }
+        try file.update { txn in
+            let b = try #require(try txn.bucket(named: bytes("kv")))
+            #expect(try b.deleteRange(from: bytes(format(1000)), to: bytes(format(15000))) == 14000)
+            #expect(b.count == n - 14000)
+            #expect(try b.get(bytes(format(999))) != nil)
+            #expect(try b.get(bytes(format(1000))) == nil)
+            #expect(try b.get(bytes(format(15000))) != nil)
+        }
+        #expect(try file.check().problems.isEmpty)
+        try file.update { txn in
+            let b = try #require(try txn.bucket(named: bytes("kv")))
+            #expect(try b.deleteRange(from: nil, to: nil) == n - 14000)
+            #expect(b.count == 0)
+        }
+        let report = try file.check()
+        #expect(report.problems.isEmpty)
+        #expect(report.keys == 0)
+        #expect(report.usedPages <= 4, "an empty bucket keeps only metas, directory and freelist: \(report.usedPages)")
     }
 
     @Test func secondOpenIsRefusedWhileLocked() throws {

@@ -8,22 +8,31 @@ import Testing
 /// - Election Safety: at most one leader per term;
 /// - State Machine Safety: all replicas apply the same sequence (prefixes of one
 ///   another), and an index is only ever committed with one entry;
+/// - ReadIndex linearizability: a read point is at least every commit index reached
+///   anywhere before the read was requested;
 /// and, after healing, that the group elects a leader and converges.
 /// A failure names its seed; rerun with that seed to reproduce.
 @Suite struct RandomizedSafetyTests {
     @Test(arguments: 0..<24) func safetyUnderChaos(_ seed: Int) throws {
-        try Self.run(seed: UInt64(seed), steps: 1500)
+        try Self.run(seed: UInt64(seed), steps: 1500, lease: false)
     }
 
-    static func run(seed: UInt64, steps: Int) throws {
+    /// Lease reads are safe with bounded clock drift: here every replica ticks together
+    /// (no drift) while messages are still lost, duplicated and delayed arbitrarily.
+    @Test(arguments: 1000..<1016) func leaseReadsUnderChaos(_ seed: Int) throws {
+        try Self.run(seed: UInt64(seed), steps: 1500, lease: true)
+    }
+
+    static func run(seed: UInt64, steps: Int, lease: Bool) throws {
         var rng = SeededGenerator(seed: seed)
         let size = [3, 5][Int(seed % 2)]
         let preVote = seed % 4 < 2
-        let checkQuorum = seed % 3 != 0
+        let checkQuorum = lease || seed % 3 != 0
         let ids = (1...UInt64(size)).map { $0 }
         let c = Cluster(ids) { cfg in
             cfg.preVote = preVote
             cfg.checkQuorum = checkQuorum
+            if lease { cfg.readOnlyOption = .leaseBased }
             cfg.electionTicks = 5
             cfg.maxInflightMsgs = 4
             cfg.maxSizePerMsg = 16
@@ -32,7 +41,10 @@ import Testing
         var leaderOfTerm: [UInt64: ReplicaID] = [:]
         var committedAt: [UInt64: Entry] = [:]
         var proposals = 0
-        let context = "seed \(seed) (size \(size), preVote \(preVote), checkQuorum \(checkQuorum))"
+        var reads = 0
+        /// Per read context: the highest commit index anywhere when it was requested.
+        var readFloor: [String: UInt64] = [:]
+        let context = "seed \(seed) (size \(size), preVote \(preVote), checkQuorum \(checkQuorum), lease \(lease))"
 
         func check(_ step: Int) -> Bool {
             for id in c.ids {
@@ -59,7 +71,11 @@ import Testing
             var targets: [ReplicaID] = []
             switch Int.random(in: 0..<100, using: &rng) {
             case 0..<15:
-                c.tick(id)
+                if lease {
+                    for r in ids { c.tick(r) }  // one clock for all: no drift
+                } else {
+                    c.tick(id)
+                }
             case 15..<30:
                 proposals += 1
                 try? c.propose(id, "p\(proposals)")
@@ -81,7 +97,12 @@ import Testing
                 }
             case 94..<95:
                 if let l = c.leader { c.with(l) { $0.transferLeader(to: ids.randomElement(using: &rng)!) } }
-            case 95..<97:
+            case 95..<96:
+                reads += 1
+                let ctx = "r\(reads)"
+                readFloor[ctx] = ids.map { c.raft($0).log.committed }.max()!
+                c.with(id) { $0.readIndex(context: Array(ctx.utf8)) }
+            case 96..<97:
                 // Membership churn: demote/promote a non-leader replica (never below 3 voters).
                 if let l = c.leader, id != l {
                     let cs = c.node(l).status.confState
@@ -94,6 +115,13 @@ import Testing
             }
             for target in targets {
                 if let rd = c.processReady(target) {
+                    for rs in rd.readStates {
+                        let ctx = String(decoding: rs.context, as: UTF8.self)
+                        if let floor = readFloor[ctx], rs.index < floor {
+                            Issue.record("read \(ctx) served at \(rs.index) < \(floor) at step \(step), \(context)")
+                            return
+                        }
+                    }
                     for e in rd.committedEntries {
                         if let prev = committedAt[e.index], prev != e {
                             Issue.record("index \(e.index) committed as \(prev) and \(e) at step \(step), \(context)")

@@ -116,4 +116,19 @@ import Testing
             try node.proposeConfChange(ConfChange(changes: [ConfChangeSingle(.removeNode, 1), ConfChangeSingle(.removeNode, 2)]))
         }
     }
+
+    @Test func committedEntriesAreSplitByMaxCommittedSizePerReady() throws {
+        let s = MemoryStorage(voters: [1])
+        s.append((1...6).map { Entry(term: 1, index: UInt64($0), data: [UInt8](repeating: 1, count: 10)) })
+        s.setHardState(HardState(term: 1, vote: 1, commit: 6))
+        var node = try RawNode(config: RaftConfig(id: 1, maxCommittedSizePerReady: 25), storage: s)
+        var batches: [[UInt64]] = []
+        while node.hasReady() {
+            let rd = node.ready()
+            if !rd.committedEntries.isEmpty { batches.append(rd.committedEntries.map(\.index)) }
+            node.advance(rd)
+        }
+        #expect(batches == [[1, 2], [3, 4], [5, 6]])
+        #expect(node.status.applied == 6)
+    }
 }

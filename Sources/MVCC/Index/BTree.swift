@@ -6,16 +6,21 @@ protocol BTreeElement {
 /// A node of `BTree`. A leaf holds elements; an inner node holds children and separators,
 /// `separators[i]` being the smallest key of `children[i + 1]`.
 final class BTreeNode<Element: BTreeElement> {
-    var elements: [Element]
-    var separators: [[UInt8]]
+    private(set) var elements: [Element]
+    private(set) var separators: [[UInt8]]
     var children: [BTreeNode<Element>]
     let isLeaf: Bool
+    /// The first 8 bytes (big-endian, zero-padded) of each element key (leaf) or separator
+    /// (inner node), so binary searches compare integers and touch a key's heap buffer only
+    /// on a tie. Invariant: parallel to `elements` / `separators`.
+    private var prefixes: [UInt64]
 
     init(leaf elements: [Element]) {
         self.elements = elements
         self.separators = []
         self.children = []
         self.isLeaf = true
+        self.prefixes = elements.map { Self.prefix($0.key) }
     }
 
     init(children: [BTreeNode<Element>], separators: [[UInt8]]) {
@@ -23,6 +28,61 @@ final class BTreeNode<Element: BTreeElement> {
         self.separators = separators
         self.children = children
         self.isLeaf = false
+        self.prefixes = separators.map(Self.prefix)
+    }
+
+    /// Order-consistent 8-byte prefix: prefix(a) < prefix(b) implies a < b.
+    @inline(__always)
+    static func prefix(_ key: [UInt8]) -> UInt64 {
+        key.withUnsafeBytes { k in
+            var p: UInt64 = 0
+            let n = min(8, k.count)
+            for i in 0..<n { p |= UInt64(k[i]) << (56 - 8 * UInt64(i)) }
+            return p
+        }
+    }
+
+    // MARK: mutations (keep `prefixes` parallel)
+
+    func setElements(_ new: [Element]) {
+        elements = new
+        prefixes = new.map { Self.prefix($0.key) }
+    }
+
+    func setSeparators(_ new: [[UInt8]]) {
+        separators = new
+        prefixes = new.map(Self.prefix)
+    }
+
+    func insertElement(_ e: Element, at i: Int) {
+        prefixes.insert(Self.prefix(e.key), at: i)
+        elements.insert(e, at: i)
+    }
+
+    func removeElement(at i: Int) -> Element {
+        prefixes.remove(at: i)
+        return elements.remove(at: i)
+    }
+
+    func insertSeparator(_ sep: [UInt8], at i: Int) {
+        prefixes.insert(Self.prefix(sep), at: i)
+        separators.insert(sep, at: i)
+    }
+
+    func removeSeparator(at i: Int) {
+        prefixes.remove(at: i)
+        separators.remove(at: i)
+    }
+
+    func replaceSeparator(at i: Int, with sep: [UInt8]) {
+        prefixes[i] = Self.prefix(sep)
+        separators[i] = sep
+    }
+
+    /// Mutates an element in place; its key must not change.
+    @inline(__always)
+    func withElement<R>(at i: Int, _ body: (inout Element) throws -> R) rethrows -> R {
+        try body(&elements[i])
     }
 
     /// Number of entries (elements or children), the quantity bounded by the fan-out.
@@ -34,15 +94,18 @@ final class BTreeNode<Element: BTreeElement> {
     /// Index of the child that may hold `key` (number of separators `<= key`).
     @inline(__always)
     func childIndex(for key: [UInt8]) -> Int {
-        key.withUnsafeBytes { k in
-            separators.withUnsafeBufferPointer { seps in
-                var lo = 0, hi = seps.count
-                while lo < hi {
-                    let mid = (lo + hi) >> 1
-                    let c = seps[mid].withUnsafeBytes { Bytes.compare($0, k) }
-                    if c <= 0 { lo = mid + 1 } else { hi = mid }
+        let kp = Self.prefix(key)
+        return key.withUnsafeBytes { k in
+            prefixes.withUnsafeBufferPointer { pre in
+                separators.withUnsafeBufferPointer { seps in
+                    var lo = 0, hi = seps.count
+                    while lo < hi {
+                        let mid = (lo + hi) >> 1
+                        let c = pre[mid] < kp ? -1 : (pre[mid] > kp ? 1 : seps[mid].withUnsafeBytes { Bytes.compare($0, k) })
+                        if c <= 0 { lo = mid + 1 } else { hi = mid }
+                    }
+                    return lo
                 }
-                return lo
             }
         }
     }
@@ -50,17 +113,27 @@ final class BTreeNode<Element: BTreeElement> {
     /// First element position whose key is `>= key`, and whether it is equal.
     @inline(__always)
     func elementIndex(for key: [UInt8]) -> (Int, found: Bool) {
-        key.withUnsafeBytes { k in
-            elements.withUnsafeBufferPointer { elements in
-                var lo = 0, hi = elements.count
-                while lo < hi {
-                    let mid = (lo + hi) >> 1
-                    let c = elements[mid].key.withUnsafeBytes { Bytes.compare($0, k) }
-                    if c < 0 { lo = mid + 1 } else if c == 0 { return (mid, true) } else { hi = mid }
+        let kp = Self.prefix(key)
+        return key.withUnsafeBytes { k in
+            prefixes.withUnsafeBufferPointer { pre in
+                elements.withUnsafeBufferPointer { elements in
+                    var lo = 0, hi = elements.count
+                    while lo < hi {
+                        let mid = (lo + hi) >> 1
+                        let c = pre[mid] < kp ? -1 : (pre[mid] > kp ? 1 : elements[mid].key.withUnsafeBytes { Bytes.compare($0, k) })
+                        if c < 0 { lo = mid + 1 } else if c == 0 { return (mid, true) } else { hi = mid }
+                    }
+                    return (lo, false)
                 }
-                return (lo, false)
             }
         }
+    }
+
+    /// Verifies the prefix cache (for the tree checker).
+    var prefixesConsistent: Bool {
+        isLeaf
+            ? prefixes == elements.map { Self.prefix($0.key) }
+            : prefixes == separators.map(Self.prefix)
     }
 }
 
@@ -114,7 +187,7 @@ final class BTree<Element: BTreeElement> {
         while !node.isLeaf { node = node.children[node.childIndex(for: key)] }
         let (i, found) = node.elementIndex(for: key)
         guard found else { return nil }
-        return try body(&node.elements[i])
+        return try node.withElement(at: i, body)
     }
 
     // MARK: insertion
@@ -135,28 +208,28 @@ final class BTree<Element: BTreeElement> {
         if node.isLeaf {
             let (i, found) = node.elementIndex(for: key)
             if !found {
-                node.elements.insert(make(), at: i)
+                node.insertElement(make(), at: i)
                 count += 1
             }
-            result = try body(&node.elements[i])
+            result = try node.withElement(at: i, body)
             guard node.elements.count > fanout else { return nil }
             let mid = node.elements.count / 2
             let right = BTreeNode<Element>(leaf: Array(node.elements[mid...]))
-            node.elements.removeSubrange(mid...)
+            node.setElements(Array(node.elements[..<mid]))
             return (right.elements[0].key, right)
         }
         let ci = node.childIndex(for: key)
         guard let (sep, right) = try insert(into: node.children[ci], key: key, make: make, body: body, result: &result)
         else { return nil }
         node.children.insert(right, at: ci + 1)
-        node.separators.insert(sep, at: ci)
+        node.insertSeparator(sep, at: ci)
         guard node.children.count > fanout else { return nil }
         let mid = node.children.count / 2
         let newRight = BTreeNode<Element>(
             children: Array(node.children[mid...]), separators: Array(node.separators[mid...]))
         let up = node.separators[mid - 1]
         node.children.removeSubrange(mid...)
-        node.separators.removeSubrange((mid - 1)...)
+        node.setSeparators(Array(node.separators[..<(mid - 1)]))
         return (up, newRight)
     }
 
@@ -174,7 +247,7 @@ final class BTree<Element: BTreeElement> {
             let (i, found) = node.elementIndex(for: key)
             guard found else { return nil }
             count -= 1
-            return node.elements.remove(at: i)
+            return node.removeElement(at: i)
         }
         let ci = node.childIndex(for: key)
         let removed = remove(from: node.children[ci], key: key)
@@ -190,14 +263,14 @@ final class BTree<Element: BTreeElement> {
         if left.isLeaf {
             let all = left.elements + right.elements
             if all.count <= fanout {
-                left.elements = all
+                left.setElements(all)
                 parent.children.remove(at: li + 1)
-                parent.separators.remove(at: li)
+                parent.removeSeparator(at: li)
             } else {
                 let mid = all.count / 2
-                left.elements = Array(all[..<mid])
-                right.elements = Array(all[mid...])
-                parent.separators[li] = right.elements[0].key
+                left.setElements(Array(all[..<mid]))
+                right.setElements(Array(all[mid...]))
+                parent.replaceSeparator(at: li, with: right.elements[0].key)
             }
             return
         }
@@ -205,16 +278,16 @@ final class BTree<Element: BTreeElement> {
         let seps = left.separators + [parent.separators[li]] + right.separators
         if kids.count <= fanout {
             left.children = kids
-            left.separators = seps
+            left.setSeparators(seps)
             parent.children.remove(at: li + 1)
-            parent.separators.remove(at: li)
+            parent.removeSeparator(at: li)
         } else {
             let mid = kids.count / 2
             left.children = Array(kids[..<mid])
-            left.separators = Array(seps[..<(mid - 1)])
+            left.setSeparators(Array(seps[..<(mid - 1)]))
             right.children = Array(kids[mid...])
-            right.separators = Array(seps[mid...])
-            parent.separators[li] = seps[mid - 1]
+            right.setSeparators(Array(seps[mid...]))
+            parent.replaceSeparator(at: li, with: seps[mid - 1])
         }
     }
 
@@ -278,7 +351,7 @@ final class BTree<Element: BTreeElement> {
         if node.isLeaf {
             var (i, _) = node.elementIndex(for: start)
             while i < node.elements.count {
-                if !body(&node.elements[i]) { return false }
+                if !node.withElement(at: i, body) { return false }
                 i += 1
             }
             return true
@@ -308,6 +381,7 @@ final class BTree<Element: BTreeElement> {
         var depth: Int?
         func check(_ n: BTreeNode<Element>, lo: [UInt8]?, hi: [UInt8]?, level: Int, isRoot: Bool) -> String? {
             if n.width > fanout { return "node wider than fanout" }
+            if !n.prefixesConsistent { return "prefix cache out of sync" }
             if !isRoot && n.width < 1 { return "empty non-root node" }
             if n.isLeaf {
                 if let d = depth, d != level { return "leaves at different depths" }

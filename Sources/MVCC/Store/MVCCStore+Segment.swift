@@ -51,8 +51,8 @@ extension MVCCStore {
     /// index is compacted to it); its current revision the larger too. `right` is retired.
     public func merge(_ right: MVCCStore, descriptor: [UInt8], appliedIndex: UInt64) throws {
         precondition(right !== self && right.backend === backend, "merge needs two ranges of one file")
-        try state.withLock { l in
-            try right.state.withLock { r in
+        try lockInOrder(right) { l, r in
+            do {
                 if l.retired || r.retired { throw MVCCError.corruptMetadata("range was merged or dropped") }
                 guard let end = l.end, end == r.start else { throw MVCCError.keyOutsideRange }
                 l.finishCompaction()
@@ -87,6 +87,15 @@ extension MVCCStore {
                 r.index = BTree()
                 r.pending = PendingWrites()
             }
+        }
+    }
+
+    /// Locks this range and `other` in range-ID order (the order group commits use).
+    private func lockInOrder(_ other: MVCCStore, _ body: (inout RangeState, inout RangeState) throws -> Void) throws {
+        if rangeID < other.rangeID {
+            try state.withLock { a in try other.state.withLock { b in try body(&a, &b) } }
+        } else {
+            try other.state.withLock { b in try state.withLock { a in try body(&a, &b) } }
         }
     }
 

@@ -142,8 +142,13 @@ public final class MVCCStore: Sendable {
     }
 
     /// Commits several ranges of the same node file in one transaction (group commit).
-    public static func commit(_ batch: [(store: MVCCStore, appliedIndex: UInt64)]) throws {
+    /// Ranges are locked in range-ID order (as `merge` does), so concurrent group commits and
+    /// merges cannot deadlock.
+    public static func commit(_ unordered: [(store: MVCCStore, appliedIndex: UInt64)]) throws {
+        let batch = unordered.sorted { $0.store.rangeID < $1.store.rangeID }
         guard let backend = batch.first?.store.backend else { return }
+        precondition(
+            Set(batch.map { ObjectIdentifier($0.store) }).count == batch.count, "a range appears twice in one commit")
         var pointers: [UnsafeMutablePointer<RangeState>] = []
         func lockAll(_ i: Int) throws {
             if i == batch.count {

@@ -149,23 +149,17 @@ public enum NodeBenchmark {
         let t0 = Date()
         let (chunks, _, compressed) = try NodeHost.compressSegment(store, chunkBytes: 1 << 20)
         let t1 = Date()
-        let decompressor = try LZ4FrameDecompressor()
-        var segment: [[UInt8]] = []
-        var logical = 0
-        for c in chunks {
-            try decompressor.decompress(c) {
-                logical += $0.count
-                segment.append(Array($0))
-            }
-        }
-        try decompressor.finish()
-        _ = try MVCCStore.ingestSnapshot(backend: dst, chunks: segment)
+        let stream = try NodeHost.decompressSnapshot(chunks)
+        let logical = stream.count
+        let tDecompressed = Date()
+        _ = try MVCCStore.ingestSnapshot(backend: dst, chunks: [stream])
         let t2 = Date()
         let mb = Double(logical) / Double(1 << 20)
         let cmb = Double(compressed) / Double(1 << 20)
-        return String(format: "snapshot of %.1f MiB logical / %.1f MiB compressed: produce+compress %.2f s (%.1f MiB/s logical), decompress+ingest %.2f s (%.1f MiB/s logical, %.1f MiB/s compressed)",
-                      mb, cmb, t1.timeIntervalSince(t0), mb / t1.timeIntervalSince(t0), t2.timeIntervalSince(t1),
-                      mb / t2.timeIntervalSince(t1), cmb / t2.timeIntervalSince(t1))
+        return String(format: "snapshot of %.1f MiB logical / %.1f MiB compressed: produce+compress %.2f s (%.1f MiB/s logical), decompress %.2f s (%.1f MiB/s compressed), ingest %.2f s (%.1f MiB/s logical)",
+                      mb, cmb, t1.timeIntervalSince(t0), mb / t1.timeIntervalSince(t0),
+                      tDecompressed.timeIntervalSince(t1), cmb / tDecompressed.timeIntervalSince(t1),
+                      t2.timeIntervalSince(tDecompressed), mb / t2.timeIntervalSince(tDecompressed))
     }
 
     /// CPU used by the process over `seconds` while `ranges` ranges sit quiesced on a

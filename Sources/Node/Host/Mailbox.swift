@@ -45,6 +45,7 @@ struct Mailbox {
     var heardFrom: [NodeID: UInt64] = [:]
     var unreachable: Set<NodeID> = []
     var proposals: [ProposalRequest] = []
+    var reads: [ReadRequest] = []
     var installs: [SnapshotInstall] = []
     /// (range, peer replica, succeeded) of finished snapshot sends.
     var snapshotReports: [(RangeID, ReplicaID, Bool)] = []
@@ -52,6 +53,7 @@ struct Mailbox {
     var stopping = false
 
     var isEmpty: Bool {
-        inbound.isEmpty && unreachable.isEmpty && proposals.isEmpty && installs.isEmpty && snapshotReports.isEmpty
+        inbound.isEmpty && unreachable.isEmpty && proposals.isEmpty && reads.isEmpty && installs.isEmpty
+            && snapshotReports.isEmpty
     }
 }

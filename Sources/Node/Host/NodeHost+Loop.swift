@@ -26,6 +26,7 @@ extension NodeHost {
                 mailbox.withLock { m in
                     m.proposals += inbox.proposals
                     m.installs += inbox.installs
+                    m.reads += inbox.reads
                 }
                 return
             }
@@ -53,6 +54,7 @@ extension NodeHost {
         }
         for install in inbox.installs { installSnapshot(install, &s) }
         handleProposals(inbox.proposals, &s)
+        handleReads(inbox.reads, &s)
 
         var outbound: [NodeID: [RangeMessage]] = [:]
         if tick {
@@ -64,6 +66,7 @@ extension NodeHost {
         }
 
         handleReadies(&s, outbound: &outbound)
+        serveReads(&s, now: now)
 
         if tick { quiesceIdleLeaders(&s) }
         commitAppliedIfDue(&s, now: now)
@@ -117,6 +120,7 @@ extension NodeHost {
                 r.appliedIndex = max(r.appliedIndex, snap.metadata.index)
                 r.durableApplied = max(r.durableApplied, snap.metadata.index)
             }
+            if !rd.readStates.isEmpty { noteReadStates(rd.readStates, &s) }
             apply(rd.committedEntries, to: r, &s)
             r.raw.advance(rd)
         }

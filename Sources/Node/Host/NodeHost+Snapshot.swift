@@ -1,6 +1,6 @@
 public import Base
 import LZ4
-import MVCC
+public import MVCC
 import RaftCore
 import WAL
 
@@ -51,7 +51,7 @@ extension NodeHost {
 
     /// The range's committed segment stream, LZ4-compressed into chunks of about
     /// `chunkBytes`, with the applied index the stream's header carries.
-    static func compressSegment(_ store: MVCCStore, chunkBytes: Int) throws -> ([[UInt8]], UInt64, Int) {
+    public static func compressSegment(_ store: MVCCStore, chunkBytes: Int) throws -> ([[UInt8]], UInt64, Int) {
         let compressor = try LZ4FrameCompressor()
         var chunks: [[UInt8]] = []
         var out: [UInt8] = []
@@ -77,13 +77,19 @@ extension NodeHost {
     public func receiveSnapshot(from node: NodeID, header: SnapshotHeader,
                                 chunks: AsyncThrowingStream<[UInt8], any Error>) async throws {
         let decompressor = try LZ4FrameDecompressor()
-        var segment: [[UInt8]] = []
+        // One buffer: the segment stream's frames must not be split across chunks, and LZ4
+        // block boundaries fall anywhere in it.
+        var stream: [UInt8] = []
         var received = 0
         for try await chunk in chunks {
             received += chunk.count
-            try decompressor.decompress(chunk) { segment.append(Array($0)) }
+            try decompressor.decompress(chunk) { stream.append(contentsOf: $0) }
         }
         try decompressor.finish()  // verifies the frame's content checksum
+        let segment = [stream]
+        guard SegmentHeaderPeek.appliedIndex(stream) == header.message.snapshot?.metadata.index else {
+            throw SnapshotFailure("stream's applied index differs from the message's")
+        }
         guard header.message.type == .snapshot, header.message.snapshot != nil else {
             throw SnapshotFailure("header carries no snapshot message")
         }
@@ -141,6 +147,19 @@ extension NodeHost {
         } catch {
             install.continuation.resume(returning: .failure(SnapshotFailure("\(error)")))
         }
+    }
+}
+
+/// Decompresses a whole snapshot (one LZ4 frame in any chunking) into the segment stream,
+/// verifying the frame's checksum. Used by tests and benchmarks; `receiveSnapshot` does the
+/// same over an async stream.
+extension NodeHost {
+    public static func decompressSnapshot(_ chunks: [[UInt8]]) throws -> [UInt8] {
+        let decompressor = try LZ4FrameDecompressor()
+        var stream: [UInt8] = []
+        for c in chunks { try decompressor.decompress(c) { stream.append(contentsOf: $0) } }
+        try decompressor.finish()
+        return stream
     }
 }
 

@@ -102,16 +102,20 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         }
         while snapshotSendsInFlight.load(ordering: .acquiring) > 0 { usleep(1_000) }
         let leftovers = mailbox.withLock { m in
-            let x = (m.proposals, m.installs)
+            let x = (m.proposals, m.installs, m.reads)
             m.proposals = []
             m.installs = []
+            m.reads = []
             return x
         }
         for p in leftovers.0 { p.continuation.resume(returning: .failure(.proposalDropped("node stopped"))) }
         for i in leftovers.1 { i.continuation.resume(returning: .failure(SnapshotFailure("node stopped"))) }
+        for q in leftovers.2 { q.continuation.resume(returning: .failure(.proposalDropped("node stopped"))) }
         state.withLock { s in
             for (_, p) in s.pending { p.continuation.resume(returning: .failure(.proposalDropped("node stopped"))) }
             s.pending = [:]
+            for (_, q) in s.pendingReads { q.request.continuation.resume(returning: .failure(.proposalDropped("node stopped"))) }
+            s.pendingReads = [:]
             if flush { try? commitApplied(&s, force: true) }
             s.replicas = [:]
         }
@@ -216,6 +220,8 @@ struct HostState {
     var pending: [UInt64: PendingProposal] = [:]
     /// Per range: log index → request ID of the pending proposal appended there.
     var pendingAt: [RangeID: [UInt64: UInt64]] = [:]
+    var pendingReads: [UInt64: PendingRead] = [:]
+    var readsPerRange: [RangeID: Int] = [:]
     var peers: [NodeID: PeerLiveness] = [:]
     var metrics = NodeMetrics()
     var opsSinceCommit = 0

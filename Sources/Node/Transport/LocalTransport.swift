@@ -105,6 +105,7 @@ public struct LocalTransport: RaftTransport {
     }
 }
 
+/// Why `LocalTransport.sendSnapshot` could not deliver.
 public enum LocalTransportError: Error, Sendable, Equatable {
     case unreachable(NodeID)
 }

@@ -112,7 +112,7 @@ extension WriteContext {
         if n.isLeaf {
             for i in 0..<n.count {
                 let e = n.entries[i]
-                if e.valueKind != .blob && Int(e.valueSize) > inlineMax {
+                if e.valueKind != .blob && PageLayout.leafElementSize + Int(e.keySize) + Int(e.valueSize) > inlineMax {
                     n.setBlob(at: i, page: writeBlob(n.inlineValue(i), &alloc, &writes))
                 }
             }

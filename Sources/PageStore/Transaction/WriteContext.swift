@@ -5,6 +5,8 @@ final class BucketState {
     var root: TreeRoot
     var count: Int
     var dirty = false
+    /// Set when the bucket is deleted; handles to it then refuse to work.
+    var deleted = false
 
     init(name: [UInt8], root: PageID, count: Int) {
         self.name = name
@@ -20,7 +22,8 @@ final class BucketState {
 final class WriteContext {
     let snapshot: Snapshot
     let pageSize: Int
-    /// Values longer than this go to blob runs.
+    /// The largest inline leaf element (header + key + value): half a page's body, so any two
+    /// elements fit in one page. Values whose element would be larger go to blob runs.
     let inlineMax: Int
     let maxKeySize: Int
     let maxValueSize: Int
@@ -36,7 +39,7 @@ final class WriteContext {
     init(snapshot: Snapshot, maxValueSize: Int) {
         self.snapshot = snapshot
         self.pageSize = snapshot.pageSize
-        self.inlineMax = snapshot.pageSize / 4
+        self.inlineMax = (snapshot.pageSize - PageLayout.headerSize) / 2
         self.maxKeySize = PageFile.maxKeySize(pageSize: snapshot.pageSize)
         self.maxValueSize = maxValueSize
         self.directory = BucketState(name: [], root: snapshot.meta.directory, count: 0)
@@ -132,6 +135,36 @@ final class WriteContext {
         return true
     }
 
+    /// Removes every key in `[lo, hi)` leaf by leaf: each affected leaf is materialised once
+    /// and its matching entries removed in one step (empty leaves are dropped at commit).
+    func deleteRange(_ tree: BucketState, from lo: UnsafeRawBufferPointer?, to hi: UnsafeRawBufferPointer?) throws -> Int {
+        var removed = 0
+        var next: [UInt8]? = lo.map { [UInt8]($0) }
+        while true {
+            var cursor = TreeCursor(reader: reader, root: tree.root)
+            let found = try next.map { n in try n.withUnsafeBytes { try cursor.seek($0) } } ?? cursor.first()
+            guard found else { break }
+            let first = cursor.withKey { [UInt8]($0) }
+            if let hi, first.withUnsafeBytes({ compareBytes($0, hi) }) >= 0 { break }
+            let leaf = try first.withUnsafeBytes { try leafFor(tree, $0) }
+            let start = first.withUnsafeBytes { leaf.lowerBound($0) }
+            var end = start
+            while end < leaf.count, hi.map({ compareBytes(leaf.key(end), $0) < 0 }) ?? true {
+                freeValue(leaf, end)
+                end += 1
+            }
+            let reachedHi = end < leaf.count
+            leaf.entries.removeSubrange(start..<end)
+            leaf.unbalanced = true
+            tree.count -= end - start
+            tree.dirty = true
+            removed += end - start
+            if reachedHi || end == start { break }
+            next = first
+        }
+        return removed
+    }
+
     /// Frees every page of `tree` (nodes, blobs) and forgets its materialised nodes.
     func freeTree(_ tree: BucketState) throws {
         guard let rootRef = try reader.resolveRoot(tree.root) else { return }
@@ -203,6 +236,7 @@ final class WriteContext {
     func deleteBucket(_ name: [UInt8]) throws -> Bool {
         guard let b = try bucket(name) else { return false }
         try freeTree(b)
+        b.deleted = true
         buckets[name] = nil
         try name.withUnsafeBytes { k in _ = try delete(directory, key: k) }
         return true

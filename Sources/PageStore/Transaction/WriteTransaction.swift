@@ -49,7 +49,10 @@ public struct WriteBucket {
     let context: WriteContext
     let state: BucketState
 
-    private func checkOpen() { precondition(context.open, "WriteBucket used outside its update closure") }
+    private func checkOpen() throws {
+        precondition(context.open, "WriteBucket used outside its update closure")
+        if state.deleted { throw PageStoreError.bucketNotFound(name: state.name) }
+    }
 
     public var name: [UInt8] { state.name }
     /// Number of keys (including this transaction's changes).
@@ -57,7 +60,7 @@ public struct WriteBucket {
 
     /// Inserts or replaces `key`.
     public func put(_ key: [UInt8], _ value: [UInt8]) throws {
-        checkOpen()
+        try checkOpen()
         context.mutations += 1
         try key.withUnsafeBytes { k in _ = try context.put(state, key: k, value: value) }
     }
@@ -65,7 +68,7 @@ public struct WriteBucket {
     /// Removes `key`; returns whether it existed.
     @discardableResult
     public func delete(_ key: [UInt8]) throws -> Bool {
-        checkOpen()
+        try checkOpen()
         context.mutations += 1
         return try key.withUnsafeBytes { k in try context.delete(state, key: k) }
     }
@@ -73,12 +76,11 @@ public struct WriteBucket {
     /// Removes every key with `lo ≤ key < hi` (nil = unbounded); returns how many.
     @discardableResult
     public func deleteRange(from lo: [UInt8]?, to hi: [UInt8]?) throws -> Int {
-        checkOpen()
-        var keys: [[UInt8]] = []
-        try scan(from: lo, to: hi) { k, _ in keys.append([UInt8](k)); return true }
+        try checkOpen()
         context.mutations += 1
-        for k in keys { try delete(k) }
-        return keys.count
+        return try withOptionalBytes(lo) { lo in
+            try withOptionalBytes(hi) { hi in try context.deleteRange(state, from: lo, to: hi) }
+        }
     }
 
     /// A copy of the value of `key`, or nil.
@@ -88,7 +90,7 @@ public struct WriteBucket {
 
     /// Calls `body` with the value bytes of `key` (nil if absent), without copying.
     public func withValue<R>(forKey key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
-        checkOpen()
+        try checkOpen()
         return try key.withUnsafeBytes { try context.reader.withValue(state.root, $0, body) }
     }
 
@@ -96,7 +98,7 @@ public struct WriteBucket {
     /// `body` returns false. `body` must not modify the bucket.
     public func scan(from lo: [UInt8]?, to hi: [UInt8]?, reverse: Bool = false,
                      _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool) throws {
-        checkOpen()
+        try checkOpen()
         try withOptionalBytes(lo) { lo in
             try withOptionalBytes(hi) { hi in
                 _ = try context.reader.scan(state.root, from: lo, to: hi, reverse: reverse, body)
@@ -106,7 +108,7 @@ public struct WriteBucket {
 
     /// A cursor over this bucket (see `Cursor`: modifying the bucket invalidates it).
     public func makeCursor() -> Cursor {
-        checkOpen()
+        precondition(context.open, "WriteBucket used outside its update closure")
         return Cursor(tree: TreeCursor(reader: context.reader, root: state.root), scope: nil, context: context)
     }
 }

@@ -217,10 +217,13 @@ final class Node {
     // MARK: sizes
 
     /// Serialised size of element `i` (element header + key + value slot).
+    /// `inlineMax` is the largest inline leaf element (see `WriteContext.inlineMax`); a value
+    /// whose element would be larger goes to a blob run.
     @inline(__always) func elementSize(_ i: Int, inlineMax: Int) -> Int {
         let e = entries[i]
         if !isLeaf { return PageLayout.branchElementSize + Int(e.keySize) }
-        let slot = e.valueKind == .blob || Int(e.valueSize) > inlineMax ? PageLayout.blobReferenceSize : Int(e.valueSize)
+        let inline = PageLayout.leafElementSize + Int(e.keySize) + Int(e.valueSize)
+        let slot = e.valueKind == .blob || inline > inlineMax ? PageLayout.blobReferenceSize : Int(e.valueSize)
         return PageLayout.leafElementSize + Int(e.keySize) + slot
     }
 

@@ -47,7 +47,7 @@ struct RaftLog {
         if let t = unstable.maybeTerm(index) { return t }
         // Past the unstable entries is past the end; before them is storage's (or, with a
         // pending snapshot, compacted: maybeTerm answered for the snapshot's own index).
-        if index >= unstable.offset || unstable.snapshot != nil { return nil }
+        if index >= unstable.offset || unstable.hasSnapshot { return nil }
         return try? storage.term(index)
     }
 
@@ -136,10 +136,10 @@ struct RaftLog {
         unstable.restore(snapshot)
     }
 
-    var hasPendingSnapshot: Bool { unstable.snapshot != nil }
+    var hasPendingSnapshot: Bool { unstable.hasSnapshot }
 
     func snapshot() throws(StorageError) -> Snapshot {
-        if let s = unstable.snapshot { return s }
+        if unstable.hasSnapshot, let s = unstable.snapshot { return s }
         return try storage.snapshot()
     }
 

@@ -3,7 +3,12 @@
 /// and dropped once `advance` confirms they are stable. It never reads storage.
 struct UnstableLog {
     /// A snapshot received from the leader, not yet persisted.
-    var snapshot: Snapshot?
+    private(set) var snapshot: Snapshot? {
+        didSet { hasSnapshot = snapshot != nil }
+    }
+    /// `snapshot != nil`, kept as a flag: the hot path asks often and the optional check
+    /// of a large struct is not free.
+    private(set) var hasSnapshot = false
     /// Invariant: `entries[i].index == offset + i`.
     var entries: [Entry] = []
     /// Index of `entries[0]` (or where the next entry goes when `entries` is empty).
@@ -15,22 +20,22 @@ struct UnstableLog {
 
     /// The first index if a snapshot is pending (the log starts after it).
     var maybeFirstIndex: UInt64? {
-        snapshot.map { $0.metadata.index + 1 }
+        hasSnapshot ? snapshot!.metadata.index + 1 : nil
     }
 
     var maybeLastIndex: UInt64? {
         if !entries.isEmpty { return offset + UInt64(entries.count) - 1 }
-        return snapshot?.metadata.index
+        return hasSnapshot ? snapshot!.metadata.index : nil
     }
 
     func maybeTerm(_ index: UInt64) -> UInt64? {
         if index < offset {
-            if let s = snapshot, s.metadata.index == index { return s.metadata.term }
+            if hasSnapshot, let s = snapshot, s.metadata.index == index { return s.metadata.term }
             return nil
         }
         let position = index - offset
         if position >= UInt64(entries.count) {
-            if entries.isEmpty, let s = snapshot, s.metadata.index == index { return s.metadata.term }
+            if hasSnapshot && entries.isEmpty, let s = snapshot, s.metadata.index == index { return s.metadata.term }
             return nil
         }
         return entries[Int(position)].term
@@ -50,7 +55,7 @@ struct UnstableLog {
     }
 
     mutating func stableSnapTo(index: UInt64) {
-        if let s = snapshot, s.metadata.index == index { snapshot = nil }
+        if hasSnapshot, let s = snapshot, s.metadata.index == index { snapshot = nil }
     }
 
     mutating func restore(_ s: Snapshot) {

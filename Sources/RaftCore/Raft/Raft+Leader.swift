@@ -44,9 +44,12 @@ extension Raft {
             handleAppendResponse(m, pi)
         case .heartbeatResponse:
             tracker.progress.values[pi].recentActive = true
+            tracker.progress.values[pi].lastHeardTick = leaderTicks
             tracker.progress.values[pi].msgAppFlowPaused = false
             if tracker.progress.values[pi].match < log.lastIndex { sendAppend(to: m.from) }
-            guard readOnly.option == .safe, !m.context.isEmpty,
+            // Acks count for queued reads whatever the option: lease reads fall back to
+            // the safe path when the lease is not valid.
+            guard !m.context.isEmpty,
                   let acks = readOnly.recvAck(from: m.from, context: m.context),
                   tracker.config.voters.voteResult({ acks.contains($0) ? true : nil }) == .won
             else { return }
@@ -97,6 +100,7 @@ extension Raft {
 
     private mutating func handleAppendResponse(_ m: Message, _ pi: Int) {
         tracker.progress.values[pi].recentActive = true
+        tracker.progress.values[pi].lastHeardTick = leaderTicks
         if m.reject {
             var nextProbe = m.rejectHint
             if m.logTerm > 0 {
@@ -228,15 +232,40 @@ extension Raft {
     // MARK: ReadIndex
 
     mutating func serveReadIndex(_ m: Message) {
-        switch readOnly.option {
-        case .safe:
-            // Record the commit index now; serve once a quorum confirms we still lead.
-            readOnly.addRequest(index: log.committed, m)
-            _ = readOnly.recvAck(from: id, context: m.context)
-            bcastHeartbeat(context: m.context)
-        case .leaseBased:
+        if readOnly.option == .leaseBased && leaseValid {
             if let resp = responseToReadIndex(m, index: log.committed) { send(resp) }
+            return
         }
+        // Record the commit index now; serve once a quorum confirms we still lead.
+        readOnly.addRequest(index: log.committed, m)
+        _ = readOnly.recvAck(from: id, context: m.context)
+        bcastHeartbeat(context: m.context)
+    }
+
+    /// Ticks of margin between the leader's lease and its followers' stickiness: both
+    /// sides count whole ticks (up to one tick each of quantisation error).
+    static var leaseMarginTicks: UInt64 { 2 }
+
+    /// Whether this leader may serve a read without a heartbeat round (leader lease).
+    ///
+    /// A voter that heard from the leader ignores vote requests for an election timeout
+    /// (check-quorum's leader stickiness), so no other leader can be elected while a
+    /// quorum heard from this one less than an election timeout ago. The leader heard
+    /// the voter's answer after the voter's timer restarted, so counting from the
+    /// answer, minus a margin for tick quantisation, stays inside every such window
+    /// (given bounded clock drift). This is stricter than etcd, whose lease is only
+    /// check-quorum's step-down, which can lag up to two election timeouts. No lease
+    /// during a leadership transfer: the transferee campaigns at once, bypassing
+    /// stickiness.
+    var leaseValid: Bool {
+        guard state == .leader, leadTransferee == 0,
+              UInt64(electionTimeout) > Self.leaseMarginTicks else { return false }
+        let window = UInt64(electionTimeout) - Self.leaseMarginTicks
+        return tracker.config.voters.voteResult { voter in
+            if voter == id { return true }
+            guard let pr = tracker.progress[voter], pr.lastHeardTick > 0 else { return nil }
+            return leaderTicks - pr.lastHeardTick < window ? true : nil
+        } == .won
     }
 
     /// A local request becomes a ReadState; a forwarded one gets a response message.

@@ -48,6 +48,9 @@ struct Raft {
     var electionElapsed = 0
     /// Leader only: ticks since the last heartbeat.
     var heartbeatElapsed = 0
+    /// Leader only: ticks since it became leader, plus one (so that 0 means "never" in
+    /// `Progress.lastHeardTick`).
+    var leaderTicks: UInt64 = 1
     let checkQuorum: Bool
     let preVote: Bool
     let heartbeatTimeout: Int
@@ -154,6 +157,7 @@ struct Raft {
         reset(term: term)
         lead = id
         state = .leader
+        leaderTicks = 1
         if let i = tracker.progress.index(of: id) {
             // The leader's own entries are always in sync.
             tracker.progress.values[i].becomeReplicate()
@@ -224,6 +228,7 @@ struct Raft {
     }
 
     mutating func tickHeartbeat() {
+        leaderTicks += 1
         heartbeatElapsed += 1
         electionElapsed += 1
         if electionElapsed >= electionTimeout {

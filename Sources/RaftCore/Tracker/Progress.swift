@@ -32,6 +32,9 @@ struct Progress: Equatable {
     var pendingSnapshot: UInt64 = 0
     /// Heard from since the last check-quorum round (always true for the leader itself).
     var recentActive = false
+    /// The leader's tick count (`Raft.leaderTicks`) when it last heard from this
+    /// follower; 0: not in this term. Bounds the leader lease.
+    var lastHeardTick: UInt64 = 0
     /// In `.probe`: a probe is outstanding. In `.replicate`: the inflight window is full.
     var msgAppFlowPaused = false
     var inflights: Inflights

@@ -7,6 +7,8 @@ public enum ReadOnlyOption: Sendable, Hashable {
     /// Trust the leader lease: serve without a round trip. Safe only with `checkQuorum`
     /// on and bounded clock drift (a deposed leader steps down within an election
     /// timeout, before anyone else can be elected). `RawNode.init` rejects it otherwise.
+    /// The lease holds while a quorum answered within the last `electionTicks - 2`
+    /// ticks and no transfer is in progress; otherwise reads take the safe path.
     case leaseBased
 }
 
