@@ -35,7 +35,7 @@ final class PeerLink: Sendable {
         self.logger = logger
         self.onUnreachable = onUnreachable
         let transport = try HTTP2ClientTransport.Posix(
-            target: .ipv4(host: address.host, port: address.port),
+            target: .ipv4(address: address.host, port: address.port),
             transportSecurity: .plaintext,
             config: .defaults { c in
                 c.backoff = .init(initial: .milliseconds(config.reconnectInitialMs),

@@ -27,5 +27,5 @@ import Synchronization
 /// `Mutex` cannot be copied into the links that update it).
 final class StatsBox: Sendable {
     let state = Mutex(PeerTransportStats())
-    func withLock<R>(_ body: (inout PeerTransportStats) -> R) -> R { state.withLock { body(&$0) } }
+    func withLock<R: Sendable>(_ body: (inout PeerTransportStats) -> R) -> R { state.withLock { body(&$0) } }
 }

@@ -21,7 +21,7 @@ public final class AdminClient: Sendable {
     public init(address: PeerTransportConfig.Address) throws {
         self.address = address
         let transport = try HTTP2ClientTransport.Posix(
-            target: .ipv4(host: address.host, port: address.port), transportSecurity: .plaintext,
+            target: .ipv4(address: address.host, port: address.port), transportSecurity: .plaintext,
             config: .defaults { c in
                 c.backoff = .init(initial: .milliseconds(50), max: .milliseconds(500), multiplier: 2, jitter: 0.2)
             })

@@ -1,4 +1,5 @@
-public import Base
+import Base
+import Dispatch
 import Foundation
 public import Logging
 import PeerTransport
@@ -55,7 +56,7 @@ public final class DevCluster: Sendable {
             let configPath = options.dataDir + "/node-\(i).toml"
             try c.renderTOML().write(toFile: configPath, atomically: true, encoding: .utf8)
             let logPath = options.dataDir + "/node-\(i).log"
-            fm.createFile(atPath: logPath, contents: nil)
+            _ = fm.createFile(atPath: logPath, contents: nil)
             let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
             log.seekToEndOfFile()
             let p = Process()
@@ -92,7 +93,7 @@ public final class DevCluster: Sendable {
                 if s.isLeader { leaders[s.rangeID] = NodeID(UInt64(i + 1)) }
             }
         }
-        return !ranges.isEmpty && ranges.count >= options.ranges && ranges.allSatisfy { leaders[$0] != nil }
+        return !ranges.isEmpty && ranges.allSatisfy { leaders[$0] != nil }
     }
 
     /// SIGTERM to every child, SIGKILL to those still alive after `graceSeconds`.

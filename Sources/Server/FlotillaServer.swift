@@ -1,4 +1,4 @@
-public import Base
+import Base
 import Dispatch
 import Foundation
 import GRPCCore
@@ -43,7 +43,8 @@ public final class FlotillaServer: Sendable {
         peers = try config.validate()
         transport = try GRPCPeerTransport(config: try config.transportConfig(peers: peers), logger: logger)
         let bootstrap = BootstrapConfig(nodes: peers.keys.sorted(), rangeCount: config.rangeCount)
-        host = try NodeHost(config: config.nodeConfig, transport: transport, bootstrap: bootstrap)
+        let host = try NodeHost(config: config.nodeConfig, transport: transport, bootstrap: bootstrap)
+        self.host = host
         let router = RangeRouter(host.rangeIDs.compactMap { host.descriptor(of: $0) })
         let client = try ServerConfig.address(config.clientAddress, "listen.clientAddress")
         clientTransport = HTTP2ServerTransport.Posix(

@@ -41,11 +41,15 @@ public struct ServerConfig: Sendable, Equatable {
     public init() {}
 
     /// One named setting: its TOML table and key, help text, and how to read/write it.
-    public struct Setting: Sendable {
-        public enum Kind: Sendable { case int(WritableKeyPath<ServerConfig, Int> & Sendable)
-            case double(WritableKeyPath<ServerConfig, Double> & Sendable)
-            case string(WritableKeyPath<ServerConfig, String> & Sendable)
-            case strings(WritableKeyPath<ServerConfig, [String]> & Sendable) }
+    // @unchecked: the only non-Sendable members are key paths to stored properties, which
+    // are immutable values that capture nothing.
+    public struct Setting: @unchecked Sendable {
+        public enum Kind {
+            case int(WritableKeyPath<ServerConfig, Int>)
+            case double(WritableKeyPath<ServerConfig, Double>)
+            case string(WritableKeyPath<ServerConfig, String>)
+            case strings(WritableKeyPath<ServerConfig, [String]>)
+        }
         public var table: String
         public var key: String
         public var help: String

@@ -40,7 +40,7 @@ public enum TOMLSubset {
             }
             let full = table.isEmpty ? key : "\(table).\(key)"
             guard out[full] == nil else { throw ParseError(line: i + 1, message: "duplicate key \(full)") }
-            do {
+            do throws(ValueError) {
                 out[full] = try value(String(line[line.index(after: eq)...]).trimmingSpaces)
             } catch {
                 throw ParseError(line: i + 1, message: "\(full): \(error.message)")
