@@ -52,7 +52,11 @@ public final class GRPCPeerTransport: RaftTransport, Sendable {
         handlerRef.set(h)
         let server = self.server
         let serveTask = Task {
-            do { try await server.serve() } catch { self.logger.error("peer server stopped", metadata: ["error": "\(error)"]) }
+            do {
+                try await server.serve()
+            } catch where !Task.isCancelled {
+                self.logger.error("peer server failed", metadata: ["error": "\(error)"])
+            } catch {}
         }
         var started = [serveTask]
         for link in links.values { started.append(Task { await link.run() }) }

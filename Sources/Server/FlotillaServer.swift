@@ -66,7 +66,11 @@ public final class FlotillaServer: Sendable {
         let clientServer = self.clientServer
         let logger = self.logger
         let serveTask = Task {
-            do { try await clientServer.serve() } catch { logger.error("client port stopped", metadata: ["error": "\(error)"]) }
+            do {
+                try await clientServer.serve()
+            } catch where !Task.isCancelled {
+                logger.error("client port failed", metadata: ["error": "\(error)"])
+            } catch {}
         }
         let clientPort = try await clientTransport.listeningAddress.ipv4?.port ?? 0
         let metricsAddress = try ServerConfig.address(config.metricsAddress, "listen.metricsAddress")

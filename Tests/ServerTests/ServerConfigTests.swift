@@ -1,5 +1,6 @@
 import Base
 import Foundation
+import Node
 @testable import Server
 import Testing
 
