@@ -67,6 +67,20 @@ struct ClusterProcessTests {
         #expect(status?.body.contains("\"rangeCount\":8") == true, "\(status?.body ?? "no /status")")
         #expect(httpGet(port: h.metricsPorts[2], path: "/health")?.body == "ok\n")
         for i in 1...3 { #expect(h.terminate(i) == 0, "node \(i) did not exit 0 on SIGTERM") }
+        // Data directories are private, and a node refuses another node's directory.
+        let mode = (try FileManager.default.attributesOfItem(atPath: "\(h.root)/node-1")[.posixPermissions] as? Int) ?? 0
+        #expect(mode & 0o777 == 0o700, "data dir mode \(String(mode, radix: 8))")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: ClusterHarness.binary)
+        p.arguments = ["serve", "--nodeID", "2", "--dataDir", "\(h.root)/node-1", "--clientAddress", "127.0.0.1:0",
+                       "--peerAddress", "127.0.0.1:0", "--metricsAddress", "127.0.0.1:0"]
+        let errPipe = Pipe()
+        p.standardError = errPipe
+        try p.run()
+        p.waitUntilExit()
+        let err = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus != 0, "node 2 started on node 1's directory")
+        #expect(err.contains("cannot start"), "\(err)")
     }
 
     /// kill -9 rounds: the first kills the node holding most leaders. Environment
