@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // L0: value types and codecs shared by every module.
@@ -59,6 +61,29 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],
             swiftSettings: strict),
+        // L3: node-to-node gRPC (Raft batches on one stream per node pair, snapshots).
+        .target(
+            name: "PeerTransport",
+            dependencies: [
+                "Base", "Node", "RaftCore",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // L4: composition root (config, wiring, lifecycle, metrics HTTP, internal propose service).
+        .target(
+            name: "Server",
+            dependencies: [
+                "Base", "Node", "RaftCore", "MVCC", "PeerTransport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
 
         // Test-only: the seeded deterministic simulator that drives the real RaftCore.
         .target(name: "Simulation", dependencies: ["Base", "RaftCore"], swiftSettings: strict),
@@ -66,7 +91,7 @@ let package = Package(
         // L5: executables.
         .executableTarget(
             name: "flotilla",
-            dependencies: ["Base", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Base", "Server", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
             name: "flotctl",
@@ -113,6 +138,9 @@ let package = Package(
         .testTarget(name: "WALTests", dependencies: ["WAL", "RaftCore", "Base"], swiftSettings: strict),
         .testTarget(
             name: "NodeTests", dependencies: ["Node", "MVCC", "WAL", "RaftCore", "Base"], swiftSettings: strict),
+        .testTarget(
+            name: "PeerTransportTests", dependencies: ["PeerTransport", "Node", "RaftCore", "Base"], swiftSettings: strict),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Node", "Base"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

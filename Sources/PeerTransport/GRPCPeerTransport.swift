@@ -1,0 +1,119 @@
+public import Base
+import GRPCCore
+import GRPCNIOTransportHTTP2
+public import Logging
+public import Node
+import Synchronization
+
+/// Node's `RaftTransport` over grpc-swift-2 (HTTP/2, plaintext): ONE long-lived
+/// bidirectional Raft stream per peer node carrying each poll round's batch for all ranges
+/// (an empty batch — the coalesced node heartbeat — is sent like any other), bounded
+/// drop-oldest send queues, reconnect with backoff + jitter, `peerUnreachable` on failure,
+/// and snapshots as separate throttled client-streaming RPCs. Owns the peer server, one
+/// `PeerLink` per peer and the transport counters. Lifecycle: `init` → `start(handler:)`
+/// → `stop()`.
+public final class GRPCPeerTransport: RaftTransport, Sendable {
+    public let config: PeerTransportConfig
+    let logger: Logger
+    let links: [NodeID: PeerLink]
+    let statsBox = StatsBox()
+    let handlerRef: HandlerRef
+    let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let serverTransport: HTTP2ServerTransport.Posix
+    let tasks = Mutex<[Task<Void, Never>]>([])
+
+    public init(config: PeerTransportConfig, logger: Logger = Logger(label: "flotilla.peer")) throws {
+        self.config = config
+        self.logger = logger
+        let handlerRef = HandlerRef()
+        self.handlerRef = handlerRef
+        var links: [NodeID: PeerLink] = [:]
+        for (node, address) in config.peers where node != config.nodeID {
+            links[node] = try PeerLink(peer: node, address: address, config: config, stats: statsBox,
+                                       logger: logger, onUnreachable: { handlerRef.get()?.peerUnreachable($0) })
+        }
+        self.links = links
+        serverTransport = HTTP2ServerTransport.Posix(
+            address: .ipv4(host: config.listen.host, port: config.listen.port),
+            transportSecurity: .plaintext,
+            config: .defaults { c in
+                c.connection.keepalive.clientBehavior = .init(
+                    minPingIntervalWithoutCalls: .milliseconds(config.keepaliveMinTimeMs), allowWithoutCalls: true)
+                c.rpc.maxRequestPayloadSize = config.maxMessageBytes
+            })
+        let service = PeerService(handler: { handlerRef.get() }, stats: statsBox, logger: logger)
+        server = GRPCServer(transport: serverTransport, services: [service])
+    }
+
+    /// Starts the peer server and the links; inbound traffic goes to `handler`. Returns the
+    /// port the server listens on.
+    @discardableResult
+    public func start(handler h: any RaftTransportHandler) async throws -> Int {
+        handlerRef.set(h)
+        let server = self.server
+        let serveTask = Task {
+            do {
+                try await server.serve()
+            } catch where !Task.isCancelled {
+                self.logger.error("peer server failed", metadata: ["error": "\(error)"])
+            } catch {}
+        }
+        var started = [serveTask]
+        for link in links.values { started.append(Task { await link.run() }) }
+        tasks.withLock { $0.append(contentsOf: started) }
+        let address = try await serverTransport.listeningAddress
+        let port = address.ipv4?.port ?? config.listen.port
+        logger.info("peer transport listening", metadata: ["port": "\(port)", "peers": "\(links.count)"])
+        return port
+    }
+
+    /// Stops the links and the server.
+    public func stop() async {
+        let running = tasks.withLock { t in
+            defer { t = [] }
+            return t
+        }
+        server.beginGracefulShutdown()
+        for t in running { t.cancel() }
+        for t in running { await t.value }
+    }
+
+    // MARK: RaftTransport
+
+    public func send(_ batches: [NodeID: [RangeMessage]]) {
+        for (node, batch) in batches {
+            if let link = links[node] {
+                link.enqueue(batch)
+            } else if !batch.isEmpty {
+                logger.warning("no address for peer", metadata: ["peer": "\(node)"])
+                currentHandler()?.peerUnreachable(node)
+            }
+        }
+    }
+
+    public func sendSnapshot(to node: NodeID, header: SnapshotHeader,
+                             chunks: AsyncThrowingStream<[UInt8], any Error>) async throws {
+        guard let link = links[node] else { throw PeerTransportError.unknownPeer(node) }
+        try await link.sendSnapshot(header: header, chunks: chunks)
+    }
+
+    // MARK: observation
+
+    public var stats: PeerTransportStats {
+        var s = statsBox.withLock { $0 }
+        s.batchesDropped = links.values.reduce(0) { $0 + $1.queue.droppedCount }
+        return s
+    }
+
+    /// Whether the Raft stream to `node` is up.
+    public func isConnected(to node: NodeID) -> Bool { links[node]?.connected.load(ordering: .acquiring) ?? false }
+
+    func currentHandler() -> (any RaftTransportHandler)? { handlerRef.get() }
+}
+
+/// The node handler, set once the node exists (the node needs the transport first).
+final class HandlerRef: Sendable {
+    let state = Mutex<(any RaftTransportHandler)?>(nil)
+    func get() -> (any RaftTransportHandler)? { state.withLock { $0 } }
+    func set(_ h: any RaftTransportHandler) { state.withLock { $0 = h } }
+}

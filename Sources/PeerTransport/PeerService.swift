@@ -1,0 +1,82 @@
+import Base
+import GRPCCore
+import Logging
+import Node
+
+/// The server side of the peer port: hands inbound Raft frames and snapshot streams to
+/// the node (`RaftTransportHandler`). Stateless apart from the handler it forwards to.
+struct PeerService: RegistrableRPCService {
+    let handler: @Sendable () -> (any RaftTransportHandler)?
+    let stats: StatsBox
+    let logger: Logger
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        router.registerHandler(
+            forMethod: PeerMethods.raft, deserializer: RawBytesDeserializer(), serializer: RawBytesSerializer()
+        ) { request, _ in
+            StreamingServerResponse<[UInt8]> { _ in
+                try await raftStream(request.messages)
+                return [:]
+            }
+        }
+        router.registerHandler(
+            forMethod: PeerMethods.snapshot, deserializer: RawBytesDeserializer(), serializer: RawBytesSerializer()
+        ) { request, _ in
+            StreamingServerResponse<[UInt8]> { writer in
+                let verdict = await snapshot(request)
+                try await writer.write(verdict)
+                return [:]
+            }
+        }
+    }
+
+    func raftStream(_ messages: RPCAsyncSequence<[UInt8], any Error>) async throws {
+        for try await frame in messages {
+            let (from, batch) = try PeerFrame.decode(frame)
+            stats.withLock {
+                $0.batchesReceived += 1
+                $0.bytesReceived += UInt64(frame.count)
+            }
+            handler()?.deliver(from: from, messages: batch)
+        }
+    }
+
+    /// Runs one inbound snapshot; returns the (empty = success) verdict for the sender.
+    func snapshot(_ request: StreamingServerRequest<[UInt8]>) async -> [UInt8] {
+        guard let fromText = request.metadata[stringValues: PeerMethods.fromNodeKey].first(where: { _ in true }),
+              let fromRaw = UInt64(fromText),
+              let headerBytes = request.metadata[binaryValues: PeerMethods.snapshotHeaderKey].first(where: { _ in true }),
+              let header = try? MessageCodec.decodeHeader(headerBytes)
+        else { return Array("missing or malformed snapshot header".utf8) }
+        guard let handler = handler() else { return Array("node not started".utf8) }
+        let from = NodeID(fromRaw)
+        let (chunks, feed) = AsyncThrowingStream.makeStream(of: [UInt8].self, throwing: (any Error).self)
+        let stats = self.stats
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    do {
+                        for try await chunk in request.messages {
+                            stats.withLock { $0.snapshotBytesReceived += UInt64(chunk.count) }
+                            feed.yield(chunk)
+                        }
+                        feed.finish()
+                    } catch {
+                        feed.finish(throwing: error)
+                    }
+                }
+                try await handler.receiveSnapshot(from: from, header: header, chunks: chunks)
+                try await group.waitForAll()
+            }
+            stats.withLock { $0.snapshotsReceived += 1 }
+            logger.info("snapshot ingested", metadata: ["from": "\(from)", "range": "\(header.rangeID)"])
+            return []
+        } catch {
+            stats.withLock { $0.snapshotsFailed += 1 }
+            logger.warning("snapshot rejected", metadata: ["from": "\(from)", "range": "\(header.rangeID)",
+                                                           "error": "\(error)"])
+            let text = "\(error)"
+            return Array((text.isEmpty ? "rejected" : text).utf8)
+        }
+    }
+}

@@ -1,0 +1,233 @@
+public import Base
+public import Node
+public import PeerTransport
+
+/// Every setting of one `flotilla serve` node, with its default. Values come from (in
+/// order) the defaults here, the TOML file, then command-line flags (`--key value`,
+/// `--table.key=value`). The `settings` table is the single list of names: it drives the
+/// TOML loader, the flags, `flotilla config-defaults` and the check that
+/// Config/flotilla.toml lists every setting. Plain value; owns nothing.
+public struct ServerConfig: Sendable, Equatable {
+    public var nodeID: Int = 1
+    public var dataDir: String = "flotilla-data/node-1"
+    public var clientAddress: String = "127.0.0.1:2379"
+    public var peerAddress: String = "127.0.0.1:2380"
+    public var metricsAddress: String = "127.0.0.1:9090"
+    /// `"ID=host:port"` peer addresses of every node of the cluster (this one included).
+    public var peers: [String] = []
+    public var rangeCount: Int = 8
+    public var tickIntervalMs: Int = 100
+    public var electionTicks: Int = 10
+    public var heartbeatTicks: Int = 1
+    public var quiesceAfterTicks: Int = 3
+    public var proposalTimeoutMs: Int = 5_000
+    public var walSegmentBytes: Int = 64 << 20
+    public var applyCommitIntervalMs: Int = 50
+    public var applyCommitMaxOps: Int = 1_000
+    public var walGCIntervalMs: Int = 1_000
+    public var snapshotChunkBytes: Int = 1 << 20
+    public var snapshotSendMBPerSecond: Double = 64
+    public var sendQueueBatches: Int = 1_024
+    public var reconnectInitialMs: Int = 50
+    public var reconnectMaxMs: Int = 2_000
+    public var reconnectJitter: Double = 0.2
+    public var keepaliveIntervalMs: Int = 10_000
+    public var keepaliveTimeoutMs: Int = 5_000
+    public var keepaliveMinTimeMs: Int = 5_000
+    public var maxMessageBytes: Int = 64 << 20
+    public var logLevel: String = "info"
+    public var shutdownGraceMs: Int = 5_000
+
+    public init() {}
+
+    /// One named setting: its TOML table and key, help text, and how to read/write it.
+    // @unchecked: the only non-Sendable members are key paths to stored properties, which
+    // are immutable values that capture nothing.
+    public struct Setting: @unchecked Sendable {
+        public enum Kind {
+            case int(WritableKeyPath<ServerConfig, Int>)
+            case double(WritableKeyPath<ServerConfig, Double>)
+            case string(WritableKeyPath<ServerConfig, String>)
+            case strings(WritableKeyPath<ServerConfig, [String]>)
+        }
+        public var table: String
+        public var key: String
+        public var help: String
+        public var kind: Kind
+        public var fullKey: String { "\(table).\(key)" }
+    }
+
+    public static let settings: [Setting] = [
+        .init(table: "node", key: "nodeID", help: "This node's ID (1...65535), unique in the cluster.", kind: .int(\.nodeID)),
+        .init(table: "node", key: "dataDir", help: "Data directory (created 0700; refuses another node's directory).", kind: .string(\.dataDir)),
+        .init(table: "listen", key: "clientAddress", help: "host:port of the client port (internal Admin service until the etcd API exists).", kind: .string(\.clientAddress)),
+        .init(table: "listen", key: "peerAddress", help: "host:port of the peer port (node-to-node Raft streams and snapshots).", kind: .string(\.peerAddress)),
+        .init(table: "listen", key: "metricsAddress", help: "host:port of the HTTP port (/metrics, /health, /status).", kind: .string(\.metricsAddress)),
+        .init(table: "cluster", key: "peers", help: "Every node's peer address as \"ID=host:port\" (this node included).", kind: .strings(\.peers)),
+        .init(table: "cluster", key: "rangeCount", help: "Ranges the keyspace is pre-split into on first start (bootstrap).", kind: .int(\.rangeCount)),
+        .init(table: "raft", key: "tickIntervalMs", help: "One tick of the Raft core, in milliseconds.", kind: .int(\.tickIntervalMs)),
+        .init(table: "raft", key: "electionTicks", help: "A follower that hears no leader for [election, 2*election) ticks campaigns.", kind: .int(\.electionTicks)),
+        .init(table: "raft", key: "heartbeatTicks", help: "A leader heartbeats every heartbeatTicks ticks.", kind: .int(\.heartbeatTicks)),
+        .init(table: "raft", key: "quiesceAfterTicks", help: "Idle ticks (all followers caught up) before a range quiesces.", kind: .int(\.quiesceAfterTicks)),
+        .init(table: "raft", key: "proposalTimeoutMs", help: "A proposal without a result after this long fails (outcome unknown).", kind: .int(\.proposalTimeoutMs)),
+        .init(table: "storage", key: "walSegmentBytes", help: "Size of one WAL segment file.", kind: .int(\.walSegmentBytes)),
+        .init(table: "storage", key: "applyCommitIntervalMs", help: "Applied state is committed to data.db at least this often...", kind: .int(\.applyCommitIntervalMs)),
+        .init(table: "storage", key: "applyCommitMaxOps", help: "...or after this many applied commands.", kind: .int(\.applyCommitMaxOps)),
+        .init(table: "storage", key: "walGCIntervalMs", help: "How often WAL segments are garbage-collected.", kind: .int(\.walGCIntervalMs)),
+        .init(table: "snapshot", key: "chunkBytes", help: "Uncompressed bytes per snapshot chunk.", kind: .int(\.snapshotChunkBytes)),
+        .init(table: "snapshot", key: "sendMBPerSecond", help: "Snapshot send throttle in MB/s of compressed chunks (0 = unlimited).", kind: .double(\.snapshotSendMBPerSecond)),
+        .init(table: "transport", key: "sendQueueBatches", help: "Batches queued per peer before the oldest is dropped.", kind: .int(\.sendQueueBatches)),
+        .init(table: "transport", key: "reconnectInitialMs", help: "First reconnect delay to a peer (doubles per failure).", kind: .int(\.reconnectInitialMs)),
+        .init(table: "transport", key: "reconnectMaxMs", help: "Largest reconnect delay.", kind: .int(\.reconnectMaxMs)),
+        .init(table: "transport", key: "reconnectJitter", help: "Random +- fraction applied to each reconnect delay.", kind: .double(\.reconnectJitter)),
+        .init(table: "transport", key: "keepaliveIntervalMs", help: "HTTP/2 keepalive ping interval on peer connections.", kind: .int(\.keepaliveIntervalMs)),
+        .init(table: "transport", key: "keepaliveTimeoutMs", help: "A ping unanswered this long closes the connection.", kind: .int(\.keepaliveTimeoutMs)),
+        .init(table: "transport", key: "keepaliveMinTimeMs", help: "Server: minimum client ping interval accepted (etcd's --grpc-keepalive-min-time).", kind: .int(\.keepaliveMinTimeMs)),
+        .init(table: "transport", key: "maxMessageBytes", help: "Largest gRPC message accepted on the peer and client ports.", kind: .int(\.maxMessageBytes)),
+        .init(table: "log", key: "level", help: "trace, debug, info, notice, warning, error or critical.", kind: .string(\.logLevel)),
+        .init(table: "shutdown", key: "graceMs", help: "On SIGTERM/SIGINT, wait this long for in-flight work before exiting.", kind: .int(\.shutdownGraceMs)),
+    ]
+
+    public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+        public var description: String
+        public init(_ d: String) { description = d }
+    }
+
+    static func setting(named name: String) -> Setting? {
+        settings.first { $0.fullKey == name } ?? settings.first { $0.key == name }
+    }
+
+    /// Applies one value to the setting `name` (`table.key` or the bare key).
+    public mutating func set(_ name: String, _ value: TOMLSubset.Value) throws(ConfigError) {
+        guard let s = Self.setting(named: name) else { throw ConfigError("unknown setting '\(name)'") }
+        switch (s.kind, value) {
+        case (.int(let p), .integer(let i)): self[keyPath: p] = i
+        case (.double(let p), .float(let d)): self[keyPath: p] = d
+        case (.double(let p), .integer(let i)): self[keyPath: p] = Double(i)
+        case (.string(let p), .string(let v)): self[keyPath: p] = v
+        case (.strings(let p), .array(let items)):
+            var out: [String] = []
+            for item in items {
+                guard case .string(let v) = item else { throw ConfigError("\(s.fullKey): expected strings") }
+                out.append(v)
+            }
+            self[keyPath: p] = out
+        default: throw ConfigError("\(s.fullKey): wrong type \(value)")
+        }
+    }
+
+    /// Applies a flag's text (strings need no quotes; lists are comma-separated).
+    public mutating func set(_ name: String, text: String) throws(ConfigError) {
+        guard let s = Self.setting(named: name) else { throw ConfigError("unknown setting '\(name)'") }
+        let value: TOMLSubset.Value
+        switch s.kind {
+        case .string: value = .string(text)
+        case .strings: value = .array(text.split(separator: ",").map { .string(String($0).trimmingSpaces) })
+        case .int, .double:
+            guard let v = TOMLSubset.parseValue(text) else { throw ConfigError("\(s.fullKey): bad number '\(text)'") }
+            value = v
+        }
+        try set(s.fullKey, value)
+    }
+
+    /// Loads a TOML document over the defaults; unknown keys are errors.
+    public static func load(toml text: String) throws -> ServerConfig {
+        var c = ServerConfig()
+        for (key, value) in try TOMLSubset.parse(text).sorted(by: { $0.key < $1.key }) { try c.set(key, value) }
+        return c
+    }
+
+    /// The current value of a setting, in TOML syntax.
+    public func tomlValue(of s: Setting) -> String {
+        switch s.kind {
+        case .int(let p): String(self[keyPath: p])
+        case .double(let p): String(self[keyPath: p])
+        case .string(let p): "\"\(self[keyPath: p])\""
+        case .strings(let p): "[" + self[keyPath: p].map { "\"\($0)\"" }.joined(separator: ", ") + "]"
+        }
+    }
+
+    /// A TOML document listing every setting with its value and help.
+    public func renderTOML() -> String {
+        var out = ""
+        var table = ""
+        for s in Self.settings {
+            if s.table != table {
+                table = s.table
+                out += (out.isEmpty ? "" : "\n") + "[\(table)]\n"
+            }
+            out += "# \(s.help)\n\(s.key) = \(tomlValue(of: s))\n"
+        }
+        return out
+    }
+
+    /// Checks ranges and addresses; returns the parsed peer table.
+    public func validate() throws(ConfigError) -> [NodeID: PeerTransportConfig.Address] {
+        guard (1...65_535).contains(nodeID) else { throw ConfigError("node.nodeID must be 1...65535") }
+        guard (1...65_536).contains(rangeCount) else { throw ConfigError("cluster.rangeCount must be 1...65536") }
+        for (name, v) in [("tickIntervalMs", tickIntervalMs), ("electionTicks", electionTicks),
+                          ("heartbeatTicks", heartbeatTicks), ("sendQueueBatches", sendQueueBatches),
+                          ("walSegmentBytes", walSegmentBytes), ("snapshotChunkBytes", snapshotChunkBytes)] where v <= 0 {
+            throw ConfigError("\(name) must be positive")
+        }
+        guard electionTicks > heartbeatTicks else { throw ConfigError("raft.electionTicks must exceed heartbeatTicks") }
+        _ = try Self.address(clientAddress, "listen.clientAddress")
+        _ = try Self.address(metricsAddress, "listen.metricsAddress")
+        let me = try Self.address(peerAddress, "listen.peerAddress")
+        var table: [NodeID: PeerTransportConfig.Address] = [:]
+        for p in peers {
+            let parts = p.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let id = UInt64(parts[0]), id > 0 else {
+                throw ConfigError("cluster.peers: expected \"ID=host:port\", got '\(p)'")
+            }
+            guard table[NodeID(id)] == nil else { throw ConfigError("cluster.peers: node \(id) listed twice") }
+            table[NodeID(id)] = try Self.address(parts[1], "cluster.peers")
+        }
+        if table.isEmpty { table[NodeID(UInt64(nodeID))] = me }
+        guard table[NodeID(UInt64(nodeID))] != nil else {
+            throw ConfigError("cluster.peers must include this node (\(nodeID))")
+        }
+        return table
+    }
+
+    public static func address(_ s: String, _ what: String) throws(ConfigError) -> PeerTransportConfig.Address {
+        guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]), (0...65_535).contains(port)
+        else { throw ConfigError("\(what): expected host:port, got '\(s)'") }
+        return .init(host: String(s[..<colon]), port: port)
+    }
+
+    /// The node runtime's settings.
+    public var nodeConfig: NodeConfig {
+        var n = NodeConfig(nodeID: NodeID(UInt64(nodeID)), dataDirectory: dataDir)
+        n.tickIntervalMs = tickIntervalMs
+        n.electionTicks = electionTicks
+        n.heartbeatTicks = heartbeatTicks
+        n.quiesceAfterTicks = quiesceAfterTicks
+        n.proposalTimeoutMs = proposalTimeoutMs
+        n.walSegmentBytes = walSegmentBytes
+        n.applyCommitIntervalMs = applyCommitIntervalMs
+        n.applyCommitMaxOps = applyCommitMaxOps
+        n.walGCIntervalMs = walGCIntervalMs
+        n.snapshotChunkBytes = snapshotChunkBytes
+        return n
+    }
+
+    /// The peer transport's settings.
+    public func transportConfig(peers: [NodeID: PeerTransportConfig.Address]) throws(ConfigError) -> PeerTransportConfig {
+        var t = PeerTransportConfig(nodeID: NodeID(UInt64(nodeID)), listen: try Self.address(peerAddress, "listen.peerAddress"),
+                                    peers: peers)
+        t.sendQueueBatches = sendQueueBatches
+        t.reconnectInitialMs = reconnectInitialMs
+        t.reconnectMaxMs = reconnectMaxMs
+        t.reconnectJitter = reconnectJitter
+        t.keepaliveIntervalMs = keepaliveIntervalMs
+        t.keepaliveTimeoutMs = keepaliveTimeoutMs
+        t.keepaliveMinTimeMs = keepaliveMinTimeMs
+        t.snapshotMBPerSecond = snapshotSendMBPerSecond
+        t.maxMessageBytes = maxMessageBytes
+        return t
+    }
+}
+
+/// A `host:port` address of a node's port.
+public typealias NodeAddress = PeerTransportConfig.Address
