@@ -23,6 +23,7 @@ struct EtcdComparisonTests {
         (["get", "foo", "--rev=99"], nil), (["lease", "revoke", "1234"], nil), (["put", "--lease=1234", "x", "y"], nil),
         (["lease", "timetolive", "1234"], nil), (["lease", "grant", "60"], nil), (["lease", "list"], nil),
         (["put", "big"], String(repeating: "x", count: 3 * 512 * 1024 + 1)),
+        (["get", "foo", "-w", "json"], nil),
     ]
 
     static func normalize(_ s: String) -> [String] {
@@ -31,6 +32,9 @@ struct EtcdComparisonTests {
             if let r = l.range(of: #"lease [0-9a-f]+ "#, options: .regularExpression) { l.replaceSubrange(r, with: "lease ID ") }
             if l.range(of: #"^[0-9a-f]{12,16}$"#, options: .regularExpression) != nil { l = "ID" }
             if l.hasPrefix("{\"level\"") { return "" }
+            if l.hasPrefix("{\"header\""), let r = l.range(of: #"\"revision\":[0-9]+"#, options: .regularExpression) {
+                l = String(l[r])
+            }
             return l
         }.filter { !$0.isEmpty }
     }
@@ -69,8 +73,18 @@ struct EtcdComparisonTests {
         try #require(ready, "etcd did not start")
         let expected = try await Self.runScript("127.0.0.1:23790")
         let actual = try await withLoopbackServer { ep, _ in try await Self.runScript(ep) }
+        #expect(expected.count == Self.script.count && actual.count == Self.script.count)
         for (i, (e, a)) in zip(expected, actual).enumerated() {
-            #expect(a == e, "command \(Self.script[i].0): etcd \(e) flotilla \(a)")
+            print("\(Self.script[i].0.joined(separator: " ")) -> etcd \(e) | flotilla \(a)")
+            if i == Self.script.count - 1 {
+                // Header revision after the script: Flotilla's "del nothing" consumed a
+                // revision (MVCC request filed), etcd's did not.
+                withKnownIssue("a DeleteRange that deletes nothing consumes a revision") {
+                    #expect(a == e, "header revision: etcd \(e) flotilla \(a)")
+                }
+            } else {
+                #expect(a == e, "command \(Self.script[i].0): etcd \(e) flotilla \(a)")
+            }
         }
     }
 }

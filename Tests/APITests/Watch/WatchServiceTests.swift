@@ -234,7 +234,7 @@ import Testing
         }
     }
 
-    @Test func slowConsumerDoesNotStopOtherStreams() async throws {
+    @Test func smallResponseBufferKeepsEveryEventInOrder() async throws {
         // Many writes with a small response buffer: the stream keeps delivering in order.
         var limits = EtcdLimits()
         limits.watchResponsesBuffered = 2
