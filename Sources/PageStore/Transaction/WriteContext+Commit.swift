@@ -34,10 +34,28 @@ extension WriteContext {
         }
     }
 
+    /// Serialised size of the child page `id` of a node being rebalanced: the materialised
+    /// node's size if it is already in memory, else the page's recorded length (no materialise,
+    /// so a sibling that is only inspected is not rewritten).
+    private func siblingSize(_ id: PageID) throws(PageStoreError) -> Int {
+        if let m = nodes[id] { return m.size(inlineMax: inlineMax) }
+        return try snapshot.nodePage(id).length
+    }
+
+    /// Merges a node that deletes left underfull into a sibling.
+    ///
+    /// Two regimes: a node at most a quarter page (or with a minimal entry count) is always
+    /// merged into its left sibling (right for the first child), as bbolt does — the spill
+    /// splits the result again if it overflows. A node between a quarter and `mergeFill` of a
+    /// page is merged only with a sibling the pair fits in one page with, so the split-then-
+    /// delete pattern of MVCC (new version inserted next to the old, old deleted by compaction)
+    /// does not leave the tree with half-empty leaves.
     private func rebalance(_ n: Node) throws(PageStoreError) {
         n.unbalanced = false
         guard n.page != 0, nodes[n.page] === n else { return }
-        if n.size(inlineMax: inlineMax) > pageSize / 4 && n.count > (n.isLeaf ? 1 : 2) { return }
+        let size = n.size(inlineMax: inlineMax)
+        let forced = size <= pageSize / 4 || n.count <= (n.isLeaf ? 1 : 2)
+        if !forced && size > pageSize * Self.mergeFillPercent / 100 { return }
         guard let parent = n.parent else {
             // Root: collapse a branch with a single child into that child.
             if !n.isLeaf && n.count == 1 {
@@ -61,19 +79,33 @@ extension WriteContext {
             return
         }
         guard parent.count > 1 else { return }
-        let (target, source, sourceIndex): (Node, Node, Int)
-        if idx == 0 {
-            (target, source, sourceIndex) = (n, try materialize(parent.child(1), parent: parent), 1)
-        } else {
-            (target, source, sourceIndex) = (try materialize(parent.child(idx - 1), parent: parent), n, idx)
+        var siblingIndex = idx == 0 ? 1 : idx - 1
+        if !forced {
+            // Only a merge whose result fits one page; prefer the left sibling.
+            let candidates = [idx - 1, idx + 1].filter { $0 >= 0 && $0 < parent.count }
+            var chosen: Int?
+            for c in candidates where try siblingSize(parent.child(c)) + size - PageLayout.headerSize <= pageSize {
+                chosen = c
+                break
+            }
+            guard let chosen else { return }
+            siblingIndex = chosen
         }
+        let sibling = try materialize(parent.child(siblingIndex), parent: parent)
+        let (target, source, sourceIndex) = siblingIndex < idx ? (sibling, n, idx) : (n, sibling, siblingIndex)
         target.appendEntries(of: source)
         if !target.isLeaf { for i in 0..<source.count { nodes[source.child(i)]?.parent = target } }
         parent.entries.remove(at: sourceIndex)
         nodes[source.page] = nil
         freePage(source.page)
         parent.unbalanced = true
+        // The merged node may still be under the fill target (two small siblings).
+        target.unbalanced = true
     }
+
+    /// Nodes filled to at most this percentage of a page after deletes are merged with a
+    /// sibling when the pair fits in one page.
+    static var mergeFillPercent: Int { 50 }
 
     // MARK: spill (serialise dirty nodes into new pages)
 
