@@ -18,7 +18,9 @@ import Testing
 
     /// Offsets of each block's payload (after its 4-byte size) in `frame`.
     static func blockPayloads(_ frame: [UInt8]) -> [Range<Int>] {
-        let headerSize = 7  // magic, FLG, BD, HC (no content size, no dictionary ID)
+        // Magic, FLG, BD, [content size], [dictionary ID], HC.
+        let flags = frame[4]
+        let headerSize = 7 + (flags & 0x08 != 0 ? 8 : 0) + (flags & 0x01 != 0 ? 4 : 0)
         var ranges: [Range<Int>] = []
         var offset = headerSize
         while true {
