@@ -24,7 +24,7 @@ import CLZ4
 /// is verified here (`XXH32`, several times faster than liblz4's) with liblz4's
 /// checksum work switched off; the error on mismatch is liblz4's
 /// `ERROR_contentChecksum_invalid` either way. Frames with block checksums are
-/// verified entirely by liblz4. On a machine with more than one CPU the hashing is
+/// verified entirely by liblz4. Optionally (`pipelinedContentHash`) the hashing is
 /// pipelined (`ContentHashPipeline`): block N is hashed on a background queue while
 /// block N+1 decodes into the other half of a double buffer; the frame's end still
 /// waits for every block's hash before `finish()` can succeed.
@@ -69,15 +69,18 @@ public final class LZ4FrameDecompressor {
     /// Decompressed bytes emitted so far for this frame.
     public private(set) var bytesOut: UInt64 = 0
 
-    public convenience init() throws {
-        try self.init(libraryContentChecksum: false)
+    /// `pipelinedContentHash` hashes the content on a background queue (only used
+    /// when the machine has a second CPU). Off by default: on a loaded 2-core
+    /// machine the per-block hand-off made wall time worse, not better (see
+    /// `Tools/bench-lz4 --pipelined-checksum`).
+    public convenience init(pipelinedContentHash: Bool = false) throws {
+        try self.init(libraryContentChecksum: false, pipelinedContentHash: pipelinedContentHash && ContentHashPipeline.isWorthwhile)
     }
 
-    /// `pipelinedContentHash` forces the background hashing on or off (tests cover
-    /// both); by default it is on when the machine has a second CPU.
-    init(libraryContentChecksum: Bool, pipelinedContentHash: Bool? = nil) throws {
+    /// `pipelinedContentHash` turns the background hashing on or off (tests cover both).
+    init(libraryContentChecksum: Bool, pipelinedContentHash: Bool = false) throws {
         self.libraryContentChecksum = libraryContentChecksum
-        pipeline = (pipelinedContentHash ?? ContentHashPipeline.isWorthwhile) ? ContentHashPipeline() : nil
+        pipeline = pipelinedContentHash ? ContentHashPipeline() : nil
         var created: OpaquePointer?
         try LibraryResult.check(LZ4F_createDecompressionContext(&created, UInt32(LZ4F_VERSION)))
         guard let created else { throw LZ4Error.library(code: .allocationFailed, name: "ERROR_allocation_failed") }
