@@ -29,6 +29,8 @@ struct LZ4Bench: ParsableCommand {
     @Flag(help: "Enable per-block checksums (off by default, as in LZ4FrameOptions).") var blockChecksums = false
     @Flag(help: "Disable the content checksum.") var noContentChecksum = false
     @Flag(help: "Decompression sink only counts bytes instead of copying them out.") var discardOutput = false
+    @Flag(help: "Verify the content checksum on a background queue while the next block decodes.")
+    var pipelinedChecksum = false
     @Option(help: "Also write the generated data to this file (for lz4 -b).") var writeData: String?
 
     func validate() throws {
@@ -55,7 +57,7 @@ struct LZ4Bench: ParsableCommand {
         }.dropFirst()  // the first pass warms caches and sizes `frame`
 
         var restored = [UInt8](repeating: 0, count: data.count)
-        let decompressor = try LZ4FrameDecompressor()
+        let decompressor = try LZ4FrameDecompressor(pipelinedContentHash: pipelinedChecksum)
         // Untimed verification pass (always copying), then the timed passes.
         try decompress(frame, piece: piece, with: decompressor, into: &restored, copy: true)
         guard restored == data else { throw ValidationError("round trip mismatch (seed \(seed))") }
@@ -69,7 +71,7 @@ struct LZ4Bench: ParsableCommand {
         let mb = Double(data.count) / 1e6
         print("data: \(data.count) bytes snapshot-like records, seed \(seed); pieces \(pieceKib) KiB;",
               "block \(blockSize), level \(level), block checksums \(blockChecksums),",
-              "content checksum \(!noContentChecksum), sink \(discardOutput ? "discard" : "copy")")
+              "content checksum \(!noContentChecksum)\(pipelinedChecksum ? " (pipelined)" : ""), sink \(discardOutput ? "discard" : "copy")")
         print("ratio: \(format(Double(data.count) / Double(frame.count))) (\(frame.count) bytes compressed)")
         report("compress", mb: mb, times: Array(compressTimes))
         report("decompress", mb: mb, times: decompressTimes)

@@ -3,8 +3,9 @@ import CLZ4
 /// Decodes one LZ4 frame fed in pieces of any size, split anywhere, and emits the
 /// uncompressed bytes incrementally through a `sink` closure.
 ///
-/// Owns one liblz4 decompression context and one output buffer of the frame's
-/// maximum block size (at most 4 MiB), allocated once the header is read, so
+/// Owns one liblz4 decompression context and one output buffer (two when the
+/// content checksum is pipelined) of the frame's maximum block size (at most
+/// 4 MiB), allocated once the header is read, so
 /// memory stays bounded whatever the frame claims. Each sink call receives at most
 /// one block's worth of bytes in a buffer valid only during the call.
 ///
@@ -23,7 +24,10 @@ import CLZ4
 /// is verified here (`XXH32`, several times faster than liblz4's) with liblz4's
 /// checksum work switched off; the error on mismatch is liblz4's
 /// `ERROR_contentChecksum_invalid` either way. Frames with block checksums are
-/// verified entirely by liblz4.
+/// verified entirely by liblz4. Optionally (`pipelinedContentHash`) the hashing is
+/// pipelined (`ContentHashPipeline`): block N is hashed on a background queue while
+/// block N+1 decodes into the other half of a double buffer; the frame's end still
+/// waits for every block's hash before `finish()` can succeed.
 ///
 /// Not `Sendable`: one owner drives it; the liblz4 context is not thread-safe.
 public final class LZ4FrameDecompressor {
@@ -41,13 +45,19 @@ public final class LZ4FrameDecompressor {
     private let context: OpaquePointer
     private var stage: Stage = .header(expected: 4)
     private var headerBytes: [UInt8] = []
-    private var output = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    /// Output slots liblz4 decodes into; two when hashing is pipelined, so one can
+    /// be hashed in the background while the other is written.
+    private var outputs: [UnsafeMutableRawBufferPointer] = []
+    /// The slot the next decode writes.
+    private var slot = 0
     private var options = LZ4F_decompressOptions_t()
     /// Lets liblz4 verify content checksums itself (tests cross-check with it).
     private let libraryContentChecksum: Bool
     /// True while this type, not liblz4, verifies the current frame's content checksum.
     private var hashesContent = false
     private var contentHash = XXH32()
+    /// Background hashing, when pipelined; `contentHash` is unused then.
+    private let pipeline: ContentHashPipeline?
     /// The last four compressed bytes liblz4 consumed, little-endian: after the
     /// frame ends, its stored content checksum.
     private var lastFourBytesIn: UInt32 = 0
@@ -59,12 +69,18 @@ public final class LZ4FrameDecompressor {
     /// Decompressed bytes emitted so far for this frame.
     public private(set) var bytesOut: UInt64 = 0
 
-    public convenience init() throws {
-        try self.init(libraryContentChecksum: false)
+    /// `pipelinedContentHash` hashes the content on a background queue (only used
+    /// when the machine has a second CPU). Off by default: on a loaded 2-core
+    /// machine the per-block hand-off made wall time worse, not better (see
+    /// `Tools/bench-lz4 --pipelined-checksum`).
+    public convenience init(pipelinedContentHash: Bool = false) throws {
+        try self.init(libraryContentChecksum: false, pipelinedContentHash: pipelinedContentHash && ContentHashPipeline.isWorthwhile)
     }
 
-    init(libraryContentChecksum: Bool) throws {
+    /// `pipelinedContentHash` turns the background hashing on or off (tests cover both).
+    init(libraryContentChecksum: Bool, pipelinedContentHash: Bool = false) throws {
         self.libraryContentChecksum = libraryContentChecksum
+        pipeline = pipelinedContentHash ? ContentHashPipeline() : nil
         var created: OpaquePointer?
         try LibraryResult.check(LZ4F_createDecompressionContext(&created, UInt32(LZ4F_VERSION)))
         guard let created else { throw LZ4Error.library(code: .allocationFailed, name: "ERROR_allocation_failed") }
@@ -73,8 +89,10 @@ public final class LZ4FrameDecompressor {
     }
 
     deinit {
+        // Background hashing may still read the slots (after a decode error).
+        pipeline?.drain()
         LZ4F_freeDecompressionContext(context)
-        output.deallocate()
+        for output in outputs { output.deallocate() }
     }
 
     /// True once the end mark (and content checksum, if any) has been decoded and verified.
@@ -114,6 +132,7 @@ public final class LZ4FrameDecompressor {
 
     /// Forgets the current frame (finished, failed or partial) to decode a new one.
     public func reset() {
+        pipeline?.drain()
         LZ4F_resetDecompressionContext(context)
         stage = .header(expected: 4)
         headerBytes.removeAll(keepingCapacity: true)
@@ -166,11 +185,14 @@ public final class LZ4FrameDecompressor {
         hashesContent = decoded.contentChecksum && !decoded.blockChecksums && !libraryContentChecksum
         options.skipChecksums = hashesContent ? 1 : 0
         contentHash = XXH32()
+        pipeline?.reset()
         lastFourBytesIn = 0
-        if output.count != decoded.blockSize.bytes {
-            output.deallocate()
-            output = .allocate(byteCount: decoded.blockSize.bytes, alignment: 16)
+        let slotCount = hashesContent && pipeline != nil ? 2 : 1
+        if outputs.count != slotCount || outputs[0].count != decoded.blockSize.bytes {
+            for output in outputs { output.deallocate() }
+            outputs = (0..<slotCount).map { _ in .allocate(byteCount: decoded.blockSize.bytes, alignment: 16) }
         }
+        slot = 0
         return .blocks
     }
 
@@ -178,6 +200,7 @@ public final class LZ4FrameDecompressor {
     /// input is used up or the frame ends.
     private func decodeBlocks(_ input: inout UnsafeRawBufferPointer, _ sink: Sink) throws {
         while true {
+            let output = outputs[slot]
             var produced = output.count
             var consumed = input.count
             let hint = LZ4F_decompress(context, output.baseAddress, &produced, input.baseAddress, &consumed, &options)
@@ -187,12 +210,13 @@ public final class LZ4FrameDecompressor {
             bytesIn += UInt64(consumed)
             if produced > 0 {
                 bytesOut += UInt64(produced)
-                if hashesContent { contentHash.update(UnsafeRawBufferPointer(rebasing: output[0..<produced])) }
+                let chunk = UnsafeRawBufferPointer(rebasing: output[0..<produced])
+                if hashesContent { hash(chunk) }
                 // Emit every call: an empty buffer lets liblz4 decode the next block in place.
-                try sink(UnsafeRawBufferPointer(rebasing: output[0..<produced]))
+                try sink(chunk)
             }
             if hint == 0 {
-                if hashesContent && contentHash.digest() != lastFourBytesIn {
+                if hashesContent && contentDigest() != lastFourBytesIn {
                     throw LZ4Error.library(code: .contentChecksumInvalid, name: "ERROR_contentChecksum_invalid")
                 }
                 stage = .finished
@@ -202,6 +226,23 @@ public final class LZ4FrameDecompressor {
             // Stop when liblz4 neither read nor wrote: it needs more input.
             if consumed == 0 && produced == 0 { return }
         }
+    }
+
+    /// Adds a decoded chunk of the current slot to the content checksum; when
+    /// pipelined, moves to the other slot, waiting until its earlier hash is done.
+    private func hash(_ chunk: UnsafeRawBufferPointer) {
+        guard let pipeline else {
+            contentHash.update(chunk)
+            return
+        }
+        pipeline.submit(chunk, slot: slot)
+        slot = 1 - slot
+        pipeline.waitForSlot(slot)
+    }
+
+    /// The content checksum of every byte emitted so far in this frame.
+    private func contentDigest() -> UInt32 {
+        pipeline?.digest() ?? contentHash.digest()
     }
 
     /// Shifts `consumed` into `lastFourBytesIn`.
