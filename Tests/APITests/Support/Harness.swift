@@ -118,8 +118,9 @@ final class WatchDriver: Sendable {
         send(r)
     }
 
-    /// The next response, or nil after `timeout`.
-    func next(timeout: Duration = .seconds(5)) async -> Etcdserverpb_WatchResponse? {
+    /// The next response, or nil after `timeout`. The bound is generous because the suite runs
+    /// many process and cluster tests in parallel on 2 cores; a passing run never waits for it.
+    func next(timeout: Duration = .seconds(60)) async -> Etcdserverpb_WatchResponse? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let r: Etcdserverpb_WatchResponse? = received.withLock { $0.isEmpty ? nil : $0.removeFirst() }
