@@ -101,7 +101,7 @@ let package = Package(
             swiftSettings: strict),
 
         .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
-        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "Base"], swiftSettings: strict),
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "Base"], exclude: ["testdata"], swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "RaftCore", "Base"], swiftSettings: strict),
         .testTarget(name: "LZ4Tests", dependencies: ["LZ4"], swiftSettings: strict),
         .testTarget(name: "PageStoreTests", dependencies: ["PageStore", "Base"], swiftSettings: strict),

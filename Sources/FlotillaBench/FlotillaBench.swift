@@ -6,6 +6,6 @@ struct FlotillaBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flotilla-bench",
         abstract: "Flotilla benchmarks (run through Tools/bench-*, release builds).",
-        subcommands: [LZ4Bench.self, RaftBench.self, StorageBench.self]
+        subcommands: [LZ4Bench.self, RaftBench.self, PageStoreBench.self, StorageBench.self]
     )
 }

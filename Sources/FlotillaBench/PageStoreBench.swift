@@ -32,7 +32,7 @@ struct PageStoreBench: ParsableCommand {
         let value = [UInt8](repeating: 0xAB, count: valueBytes)
 
         if !sequentialOnly {
-            let file = try PageFile.open(path: path, options: options)
+            var file = try PageFile.open(path: path, options: options)
             let t = try Self.time {
                 for start in stride(from: 0, to: keys, by: batch) {
                     try file.update { txn in
@@ -84,6 +84,27 @@ struct PageStoreBench: ParsableCommand {
                 precondition(n > 900_000)
             }
             report("scan, 1000 × 1000-key ranges", 1_000_000, tsr)
+
+            // Checksum verification cost: reopen (cold "verified" bitmap), then verify always.
+            file.close()
+            for mode in [PageFileOptions.ChecksumVerification.oncePerPage, .always] {
+                var reopenOptions = options
+                reopenOptions.verification = mode
+                let reopened = try PageFile.open(path: path, options: reopenOptions)
+                for pass in ["cold", "warm"] {
+                    let t = try Self.time {
+                        for start in stride(from: 0, to: lookups.count, by: 1000) {
+                            try reopened.view { txn in
+                                let b = try txn.bucket(named: bucket)!
+                                for i in start..<min(start + 1000, lookups.count) { _ = try b.withValue(forKey: lookups[i]) { $0?.count } }
+                            }
+                        }
+                    }
+                    report("get after reopen, verification \(mode), \(pass)", lookups.count, t)
+                }
+                reopened.close()
+            }
+            file = try PageFile.open(path: path, options: options)
 
             for round in stride(from: 1, through: rounds, by: 1) {
                 var h = Self.mix(UInt64(round) &* 7919)

@@ -58,7 +58,7 @@ extension PageFile {
         for w in writes { published.markVerified(w.id) }
         shared.withLock { s in
             s.meta = newMeta
-            if let newMapping { s.mapping = newMapping }
+            if let newMapping { s.mapping = newMapping; s.remaps += 1 }
         }
     }
 

@@ -33,6 +33,8 @@ public final class PageFile: Sendable {
     struct SharedState {
         var meta: Meta
         var mapping: Mapping
+        /// How many times the file was mapped again because it outgrew the mapping.
+        var remaps = 0
         /// Open read transactions by snapshot txid.
         var readers: [UInt64: Int] = [:]
         var closed = false
@@ -272,10 +274,13 @@ public final class PageFile: Sendable {
 
     /// Current statistics (sizes in pages).
     public var stats: PageFileStats {
-        let (meta, readers) = shared.withLock { ($0.meta, $0.readers.values.reduce(0, +)) }
+        let (meta, readers, remaps, mapBytes) = shared.withLock {
+            ($0.meta, $0.readers.values.reduce(0, +), $0.remaps, $0.mapping.length)
+        }
         let (free, pending, fileSize) = writer.withLock { ($0.freelist.freeCount, $0.freelist.pendingCount, $0.fileSize) }
         return PageFileStats(txid: meta.txid, pageSize: pageSize, pageCount: Int(meta.pageCount), freePages: free,
-                             pendingPages: pending, fileBytes: fileSize, openReadTransactions: readers)
+                             pendingPages: pending, fileBytes: fileSize, openReadTransactions: readers,
+                             mapBytes: mapBytes, remaps: remaps)
     }
 }
 
@@ -292,6 +297,10 @@ public struct PageFileStats: Sendable, Equatable {
     public var pendingPages: Int
     public var fileBytes: Int
     public var openReadTransactions: Int
+    /// Length of the current mapping.
+    public var mapBytes: Int
+    /// How many times the file was mapped again because it outgrew the mapping.
+    public var remaps: Int
 }
 
 /// Marks whether the transaction a value was handed to is still running; every access

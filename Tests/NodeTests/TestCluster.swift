@@ -19,12 +19,20 @@ final class TestCluster: @unchecked Sendable {
         root = NSTemporaryDirectory() + "flotilla-node-\(UUID().uuidString)"
         bootstrap = BootstrapConfig(nodes: (1...nodes).map { NodeID(UInt64($0)) }, rangeCount: ranges)
         self.tune = tune
-        for n in bootstrap.nodes { try start(n) }
+        // Register every node before any loop runs, so the intended leaders' first
+        // campaigns reach their peers.
+        for n in bootstrap.nodes {
+            let host = try NodeHost(config: config(n), transport: network.transport(for: n), bootstrap: bootstrap)
+            network.register(n, host)
+            hosts[n] = host
+        }
+        for h in hosts.values { h.start() }
     }
 
     func config(_ node: NodeID) -> NodeConfig {
         var c = NodeConfig(nodeID: node, dataDirectory: root + "/n\(node.rawValue)")
-        c.tickIntervalMs = 20
+        // 50 ms ticks, 0.5–1 s election timeout: tolerant of a loaded 2-core CI machine.
+        c.tickIntervalMs = 50
         c.electionTicks = 10
         c.applyCommitIntervalMs = 20
         c.walGCIntervalMs = 100
@@ -68,7 +76,7 @@ final class TestCluster: @unchecked Sendable {
 
     /// Proposes through the leader, following hints and retrying until `deadline`.
     @discardableResult
-    func propose(_ body: RaftCommand.Body, range: RangeID, within seconds: Double = 10) async throws -> CommandResult {
+    func propose(_ body: RaftCommand.Body, range: RangeID, within seconds: Double = 30) async throws -> CommandResult {
         let deadline = Date().addingTimeInterval(seconds)
         var lastError: (any Error)?
         while Date() < deadline {
@@ -98,7 +106,7 @@ final class TestCluster: @unchecked Sendable {
     }
 
     /// Polls `condition` every 20 ms until it holds or `seconds` pass.
-    func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
+    func eventually(_ seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if condition() { return true }

@@ -9,14 +9,26 @@ import Testing
 @Suite struct ModelTests {
     @Test(arguments: [1, 2, 3, 0xDEAD_BEEF] as [UInt64])
     func randomTransactionsMatchModel(seed: UInt64) throws {
+        try run(seed: seed, pageSize: 4096, rounds: 60)
+    }
+
+    /// The same workload on the smallest and a large page size (different inline limits,
+    /// fan-out and blob run lengths).
+    @Test(arguments: [1024, 16384] as [Int])
+    func otherPageSizesMatchModel(pageSize: Int) throws {
+        try run(seed: UInt64(pageSize), pageSize: pageSize, rounds: 30)
+    }
+
+    func run(seed: UInt64, pageSize: Int, rounds: Int) throws {
         let dir = TempDir(); defer { dir.cleanup() }
         var options = PageFileOptions()
+        options.pageSize = pageSize
         options.growthStepBytes = 64 << 10
         var file = try PageFile.open(path: dir.file(), options: options)
         var gen = OpGenerator(seed: seed)
         var model = Model()
-        for round in 0..<60 {
-            let context = "seed \(seed) round \(round)"
+        for round in 0..<rounds {
+            let context = "seed \(seed) page size \(pageSize) round \(round)"
             let ops = (0..<Int.random(in: 1...120, using: &gen.g)).map { _ in gen.op() }
             let rollback = Int.random(in: 0..<10, using: &gen.g) == 0
             var next = model
@@ -54,6 +66,7 @@ import Testing
             if Int.random(in: 0..<8, using: &gen.g) == 0 {
                 file.close()
                 file = try PageFile.open(path: dir.file(), options: options)
+                #expect(file.pageSize == pageSize)
                 #expect(try difference(file, model) == nil, "\(context) after reopen")
             }
         }

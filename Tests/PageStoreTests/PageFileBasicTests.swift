@@ -180,6 +180,31 @@ import Testing
         #expect(report.usedPages <= 4, "an empty bucket keeps only metas, directory and freelist: \(report.usedPages)")
     }
 
+    @Test func writeCursorSeesOwnWritesAndDetectsModification() throws {
+        let dir = TempDir(); defer { dir.cleanup() }
+        let file = try PageFile.open(path: dir.file())
+        defer { file.close() }
+        try file.update { txn in
+            let b = try txn.createBucketIfNeeded(named: bytes("kv"))
+            for i in 0..<1000 { try b.put(bytes(format(i)), bytes("v\(i)")) }
+        }
+        try file.update { txn in
+            let b = try #require(try txn.bucket(named: bytes("kv")))
+            try b.put(bytes(format(500) + "a"), bytes("new"))
+            var c = b.makeCursor()
+            #expect(try c.seek(bytes(format(500))))
+            #expect(try c.next())
+            #expect(try c.entry()?.value == bytes("new"))
+            try b.delete(bytes(format(501)))
+            #expect(throws: PageStoreError.self) { try c.next() }
+            #expect(try c.seek(bytes(format(500) + "a")))
+            #expect(try c.next())
+            #expect(try c.entry()?.key == bytes(format(502)))
+            #expect(try c.last())
+            #expect(try c.entry()?.key == bytes(format(999)))
+        }
+    }
+
     @Test func secondOpenIsRefusedWhileLocked() throws {
         let dir = TempDir(); defer { dir.cleanup() }
         let file = try PageFile.open(path: dir.file())

@@ -60,12 +60,18 @@ import Testing
         }
     }
 
-    @Test func corruptionInASealedSegmentIsNeverTreatedAsTorn() throws {
+    /// A closed log of 30 batches spread over several 1 KiB segments.
+    func multiSegmentLog() throws -> (TempDir, WALOptions) {
         let dir = TempDir()
         let options = WALOptions(segmentBytes: 1024, preallocate: false)
         let (wal, _) = try WriteAheadLog.open(directory: dir.path, options: options)
         for i in 0..<30 { try wal.append([.entries(r1, makeEntries(term: 1, from: UInt64(i * 4 + 1), count: 4, size: 30))]) }
         wal.close()
+        return (dir, options)
+    }
+
+    @Test func corruptionInASealedSegmentIsNeverTreatedAsTorn() throws {
+        let (dir, options) = try multiSegmentLog()
         let paths = dir.segmentPaths
         #expect(paths.count >= 3)
         // Cut the middle segment short: its seal is lost.
@@ -75,11 +81,7 @@ import Testing
     }
 
     @Test func missingSegmentIsReported() throws {
-        let dir = TempDir()
-        let options = WALOptions(segmentBytes: 1024, preallocate: false)
-        let (wal, _) = try WriteAheadLog.open(directory: dir.path, options: options)
-        for i in 0..<30 { try wal.append([.entries(r1, makeEntries(term: 1, from: UInt64(i * 4 + 1), count: 4, size: 30))]) }
-        wal.close()
+        let (dir, options) = try multiSegmentLog()
         let paths = dir.segmentPaths
         try FileManager.default.removeItem(atPath: paths[1])
         #expect(throws: WALError.missingSegment(path: paths[1])) {

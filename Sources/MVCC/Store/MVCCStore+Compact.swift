@@ -23,7 +23,7 @@ extension MVCCStore {
             if revision <= s.compactedRevision { throw MVCCError.compacted }
             if revision > s.currentRevision { throw MVCCError.futureRevision }
             s.compactedRevision = revision
-            s.compactionCursor = s.start
+            s.planCompaction()
             s.pending.metaDirty = true
             return s.currentRevision
         }
@@ -37,23 +37,56 @@ extension MVCCStore {
 }
 
 extension RangeState {
+    /// Decides which keys the compaction at `compactedRevision` visits: the keys written
+    /// since the previous compaction was scheduled, the keys it left with more than one
+    /// revision, whatever it had not visited yet — or every key when that is not known.
+    mutating func planCompaction() {
+        if case .allFrom = compaction { touchedAll = true }
+        if touchedAll {
+            compaction = .allFrom(start)
+        } else {
+            var keys = touched
+            if case .keys(let rest, let next) = compaction { keys.formUnion(rest[next...]) }
+            compaction = .keys(keys.sorted(by: Bytes.less), next: 0)
+        }
+        touched.removeAll()
+        touchedAll = false
+    }
+
     /// One bounded batch of index compaction at `compactedRevision`.
     mutating func compactionStep(maxKeys: Int) -> Bool {
-        guard let cursor = compactionCursor else { return false }
+        guard let work = compaction else { return false }
         let atRev = compactedRevision
         var removed: [Revision] = []
         var deletions: [([UInt8], Revision)] = []
-        compactionCursor = index.mutate(from: cursor, limit: maxKeys) { ki in
+        var carried: [[UInt8]] = []
+        func compactKey(_ ki: inout KeyIndex) -> Bool {
             removed.removeAll(keepingCapacity: true)
             ki.compact(atRev: atRev, removed: &removed)
             for r in removed { deletions.append((ki.key, r)) }
+            // A key left with more than its single live revision (newer revisions, or a
+            // tombstone) has work for a later compaction even if it is never written again.
+            if !ki.isEmpty && !(ki.generations.count == 1 && ki.generations[0].revisions.count == 1) {
+                carried.append(ki.key)
+            }
             return ki.isEmpty
+        }
+        switch work {
+        case .allFrom(let cursor):
+            compaction = index.mutate(from: cursor, limit: maxKeys, compactKey).map { .allFrom($0) }
+        case .keys(let keys, let next):
+            let end = min(keys.count, next + maxKeys)
+            for key in keys[next..<end] where index.modify(key, compactKey) == true {
+                index.remove(key)
+            }
+            compaction = end < keys.count ? .keys(keys, next: end) : nil
         }
         for (key, rev) in deletions {
             pending.records[RecordKey.make(key, rev)] = .delete
             pending.historyDeletes.append((rev, key))
         }
-        return compactionCursor != nil
+        if !touchedAll { touched.formUnion(carried) }
+        return compaction != nil
     }
 
     /// Finishes any compaction in progress (before split, merge or snapshot).

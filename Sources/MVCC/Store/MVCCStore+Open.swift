@@ -69,8 +69,10 @@ extension RangeState {
             appliedIndex: UInt64(bitPattern: applied), currentRevision: current, compactedRevision: compacted,
             index: index)
         if compacted > 0 {
-            s.compactionCursor = s.start
-            while s.compactionStep(maxKeys: 100_000) {}
+            // After this full pass, keys with remaining history are tracked in `touched`.
+            s.touchedAll = false
+            s.compaction = .allFrom(s.start)
+            s.finishCompaction()
         }
         return s
     }

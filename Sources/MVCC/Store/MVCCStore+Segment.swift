@@ -69,9 +69,10 @@ extension MVCCStore {
                 merged.pending.history += r.pending.history
                 merged.pending.historyDeletes += r.pending.historyDeletes
                 for (k, v) in r.pending.leases { merged.pending.leases[k] = v }
+                merged.touchedAll = true
                 if l.compactedRevision != r.compactedRevision {
                     // Compacting the already-compacted side again at the same revision is a no-op.
-                    merged.compactionCursor = merged.start
+                    merged.compaction = .allFrom(merged.start)
                     merged.finishCompaction()
                 }
                 let rightID = r.rangeID.rawValue

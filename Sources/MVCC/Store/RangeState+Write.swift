@@ -29,6 +29,7 @@ extension RangeState {
             }
             ki.put(rev, lease: lease)
         }
+        if !touchedAll { touched.insert(key) }
         pending.records[RecordKey.make(key, rev)] = .put(
             RecordValue.put(create: create, version: version, lease: lease, value: value))
         pending.history.append((rev, key))
@@ -48,6 +49,7 @@ extension RangeState {
         }
         guard done == true else { return }
         ctx.changes += 1
+        if !touchedAll { touched.insert(key) }
         pending.records[RecordKey.make(key, rev)] = .put(RecordValue.tombstone)
         pending.history.append((rev, key))
         if oldLease != 0 { pending.leases[LeaseKey.make(oldLease, key)] = false }

@@ -1,5 +1,12 @@
 import Base
 
+/// What remains of an index compaction: a walk over every key from a position, or a
+/// sorted list of keys.
+enum CompactionWork {
+    case allFrom([UInt8])
+    case keys([[UInt8]], next: Int)
+}
+
 /// Everything one range's MVCC store holds in memory: bounds, revisions, the B-tree index
 /// and the uncommitted batch. Owned by `MVCCStore` behind its mutex; not thread-safe itself.
 struct RangeState {
@@ -16,8 +23,14 @@ struct RangeState {
     var compactedRevision: Int64
     var index: BTree<KeyIndex>
     var pending = PendingWrites()
-    /// An index compaction still walking the keys (next key to visit).
-    var compactionCursor: [UInt8]?
+    /// The keys an index compaction still has to visit, if one is in progress.
+    var compaction: CompactionWork?
+    /// Keys put or deleted since the last compaction was scheduled, and keys a compaction
+    /// left with more than one revision: only they can hold revisions a new compaction
+    /// removes (every other key is down to a single live revision). `touchedAll` stands for
+    /// "every key" (after open without compaction, split or merge, when this is not known).
+    var touched = Set<[UInt8]>()
+    var touchedAll = true
     /// Set once the range was merged away or dropped; every operation then fails.
     var retired = false
 

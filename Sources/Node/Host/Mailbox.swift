@@ -46,6 +46,8 @@ struct Mailbox {
     var unreachable: Set<NodeID> = []
     var proposals: [ProposalRequest] = []
     var reads: [ReadRequest] = []
+    /// Leadership transfer requests: (range, target node).
+    var transfers: [(RangeID, NodeID)] = []
     var installs: [SnapshotInstall] = []
     /// (range, peer replica, succeeded) of finished snapshot sends.
     var snapshotReports: [(RangeID, ReplicaID, Bool)] = []
@@ -54,6 +56,7 @@ struct Mailbox {
 
     var isEmpty: Bool {
         inbound.isEmpty && unreachable.isEmpty && proposals.isEmpty && reads.isEmpty && installs.isEmpty
+            && transfers.isEmpty
             && snapshotReports.isEmpty
     }
 }

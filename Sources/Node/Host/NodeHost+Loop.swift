@@ -55,6 +55,11 @@ extension NodeHost {
         for install in inbox.installs { installSnapshot(install, &s) }
         handleProposals(inbox.proposals, &s)
         handleReads(inbox.reads, &s)
+        for (range, node) in inbox.transfers {
+            guard let r = s.replicas[range], let target = r.descriptor.replica(on: node) else { continue }
+            r.wake()
+            r.raw.transferLeader(to: target.replicaID)
+        }
 
         var outbound: [NodeID: [RangeMessage]] = [:]
         if tick {
@@ -72,6 +77,26 @@ extension NodeHost {
         commitAppliedIfDue(&s, now: now)
         collectWALGarbageIfDue(&s, now: now)
         if tick { refreshGauges(&s) }
+        publishViews(&s, tick: tick)
+    }
+
+    /// Publishes changed replica views (on tick rounds also quiescence) and, on tick
+    /// rounds, the metrics.
+    func publishViews(_ s: inout HostState, tick: Bool) {
+        if tick {
+            for r in s.replicas.values where r.publishedQuiesced != r.quiesced {
+                r.publishedQuiesced = r.quiesced
+                s.viewsDirty.insert(r.rangeID)
+            }
+            let m = s.metrics
+            publishedMetrics.withLock { $0 = m }
+        }
+        guard !s.viewsDirty.isEmpty else { return }
+        let dirty = s.viewsDirty
+        s.viewsDirty = []
+        var updates: [(RangeID, ReplicaView?)] = []
+        for id in dirty { updates.append((id, s.replicas[id].map(ReplicaView.init))) }
+        views.withLock { v in for (id, view) in updates { v[id] = view } }
     }
 
     /// Collects every Ready, persists them in one WAL append, sends, applies, advances.
@@ -115,6 +140,7 @@ extension NodeHost {
                 r.leader = ss.leader
                 r.isLeader = ss.role == .leader
                 if wasLeader && !r.isLeader { failPendingAfterLeaderChange(r, &s) }
+                s.viewsDirty.insert(r.rangeID)
             }
             if let snap = rd.snapshot {
                 r.appliedIndex = max(r.appliedIndex, snap.metadata.index)

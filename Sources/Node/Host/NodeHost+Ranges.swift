@@ -30,8 +30,18 @@ extension NodeHost {
             if campaign { try r.raw.campaign() }
             s.replicas[descriptor.rangeID] = r
             s.addPeers(of: descriptor, me: nodeID, now: Self.nowNs())
+            views.withLock { $0[descriptor.rangeID] = ReplicaView(r) }
         }
         _ = enqueue { _ in true }  // let the loop pick up the campaign's messages now
+    }
+
+    /// Asks the range's leader to hand leadership to `node`'s replica (forwarded by a
+    /// follower). Returns at once; watch `leaderHint(of:)` for the outcome.
+    public func transferLeadership(of range: RangeID, to node: NodeID) {
+        _ = enqueue { m in
+            m.transfers.append((range, node))
+            return true
+        }
     }
 
     /// Removes this node's replica of `range`: its log leaves the WAL (`.rangeRemoved`), its
@@ -43,6 +53,7 @@ extension NodeHost {
             try wal.append([.rangeRemoved(range)])
             try r.store.drop()
             s.replicas[range] = nil
+            _ = views.withLock { $0.removeValue(forKey: range) }
             for (id, p) in s.pending where p.rangeID == range {
                 _ = takePending(id, &s)
                 fail(p.continuation, .rangeNotFound(range), &s)

@@ -138,6 +138,7 @@ extension NodeHost {
             if let d = try? RangeDescriptor.decode(store.descriptor) { r.descriptor = d }
             r.appliedIndex = index
             r.durableApplied = index
+            s.viewsDirty.insert(r.rangeID)
             // Raft restores from the message; the Ready that follows (this same round) writes
             // the WAL's `.snapshotReset` and the storage's snapshot point. The storage must not
             // know the point before the step, or Raft would see a matching term and only move

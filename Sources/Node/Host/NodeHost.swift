@@ -27,6 +27,10 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     let transport: any RaftTransport
 
     let state: Mutex<HostState>
+    /// What observers read without waiting for a poll round: per-replica views (leader,
+    /// descriptor, store; quiescence refreshed each tick) and metrics (refreshed each tick).
+    let views = Mutex<[RangeID: ReplicaView]>([:])
+    let publishedMetrics = Mutex(NodeMetrics())
     let mailbox = Mutex(Mailbox())
     let wakeSignal = DispatchSemaphore(value: 0)
     let loopExited = DispatchSemaphore(value: 0)
@@ -76,6 +80,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         let now = Self.nowNs()
         var s = HostState(replicas: replicas, lastCommitNs: now, lastGCNs: now)
         for r in replicas.values { s.addPeers(of: r.descriptor, me: config.nodeID, now: now) }
+        views.withLock { v in for r in replicas.values { v[r.rangeID] = ReplicaView(r) } }
         state = Mutex(s)
     }
 
@@ -92,7 +97,8 @@ public final class NodeHost: RaftTransportHandler, Sendable {
 
     /// Stops the loop, fails waiting proposals, and closes the WAL and the data file.
     /// `flush: false` skips the final MVCC commit (what a crash would leave behind: the
-    /// WAL replays the rest on restart).
+    /// WAL replays the rest on restart). Blocks until the loop and any snapshot sends have
+    /// finished: call it from a thread of its own, not from a busy cooperative pool.
     public func stop(flush: Bool = true) {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         if started.load(ordering: .acquiring) {
@@ -118,6 +124,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
             s.pendingReads = [:]
             if flush { try? commitApplied(&s, force: true) }
             s.replicas = [:]
+            views.withLock { $0 = [:] }
         }
         wal.close()
         backend.file.close()
@@ -177,8 +184,9 @@ public final class NodeHost: RaftTransportHandler, Sendable {
 
     // MARK: observation (tests, metrics, the router)
 
+    /// Counters and gauges; the loop's part is refreshed every tick, the WAL's is live.
     public var metrics: NodeMetrics {
-        var m = state.withLock { $0.metrics }
+        var m = publishedMetrics.withLock { $0 }
         let w = wal.stats
         m.fsyncs = w.fsyncs
         m.entriesSynced = w.entriesSynced
@@ -188,29 +196,51 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         return m
     }
 
+    /// The published view of this node's replica of `range` (never waits for a round).
+    public func view(of range: RangeID) -> ReplicaView? { views.withLock { $0[range] } }
+
     /// The MVCC store of this node's replica of `range`.
-    public func store(for range: RangeID) -> MVCCStore? { state.withLock { $0.replicas[range]?.store } }
+    public func store(for range: RangeID) -> MVCCStore? { view(of: range)?.store }
 
     /// The ranges with a replica on this node.
-    public var rangeIDs: [RangeID] { state.withLock { $0.replicas.keys.sorted() } }
+    public var rangeIDs: [RangeID] { views.withLock { $0.keys.sorted() } }
 
     /// The descriptor this node holds for `range`.
-    public func descriptor(of range: RangeID) -> RangeDescriptor? { state.withLock { $0.replicas[range]?.descriptor } }
+    public func descriptor(of range: RangeID) -> RangeDescriptor? { view(of: range)?.descriptor }
 
     /// Whether this node's replica of `range` is the leader.
-    public func isLeader(of range: RangeID) -> Bool { state.withLock { $0.replicas[range]?.isLeader ?? false } }
+    public func isLeader(of range: RangeID) -> Bool { view(of: range)?.isLeader ?? false }
 
     /// The node this replica believes leads `range`.
-    public func leaderHint(of range: RangeID) -> NodeID { state.withLock { $0.replicas[range]?.leaderNode ?? .none } }
+    public func leaderHint(of range: RangeID) -> NodeID { view(of: range)?.leaderNode ?? .none }
 
-    public func isQuiesced(_ range: RangeID) -> Bool { state.withLock { $0.replicas[range]?.quiesced ?? false } }
+    /// Whether the replica is quiesced (as of the last tick).
+    public func isQuiesced(_ range: RangeID) -> Bool { view(of: range)?.quiesced ?? false }
 
+    /// The replica's Raft status (waits for the current poll round; tests and debugging).
     public func raftStatus(of range: RangeID) -> RaftStatus? { state.withLock { $0.replicas[range]?.raw.status } }
 
     /// Bytes of WAL segments on disk.
     public var walDiskBytes: Int { wal.diskBytes }
 
     static func nowNs() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+}
+
+/// What observers see of one replica, published by the poll loop.
+public struct ReplicaView: Sendable {
+    public var descriptor: RangeDescriptor
+    public var store: MVCCStore
+    public var leaderNode: NodeID
+    public var isLeader: Bool
+    public var quiesced: Bool
+
+    init(_ r: RangeReplica) {
+        descriptor = r.descriptor
+        store = r.store
+        leaderNode = r.leaderNode
+        isLeader = r.isLeader
+        quiesced = r.quiesced
+    }
 }
 
 /// Everything the poll loop owns, behind `NodeHost.state`. Holds non-Sendable replicas;
@@ -229,6 +259,8 @@ struct HostState {
     var lastGCNs: UInt64
     /// Set when the WAL GC found ranges holding segments back: commit at the next round.
     var forceCommit = false
+    /// Replicas whose published view is stale (leader, store or descriptor changed).
+    var viewsDirty: Set<RangeID> = []
 
     mutating func addPeers(of d: RangeDescriptor, me: NodeID, now: UInt64) {
         for r in d.replicas where r.nodeID != me && peers[r.nodeID] == nil {

@@ -21,6 +21,8 @@ final class RangeReplica {
     var durableApplied: UInt64
     /// The replica neither ticks nor expects heartbeats until a proposal or message.
     var quiesced = false
+    /// `quiesced` as last published to observers.
+    var publishedQuiesced = false
     /// Input reached Raft since the last Ready check (a quiesced replica without input has
     /// no Ready: the core is deterministic), so idle ranges cost no `hasReady` per round.
     var touched = true

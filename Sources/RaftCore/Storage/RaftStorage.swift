@@ -1,3 +1,5 @@
+import Base
+
 /// The read side of a replica's stable log, owned by the application: the core reads
 /// persisted entries through it and never writes it. The application appends to it
 /// (after persisting) when it handles a `Ready`.

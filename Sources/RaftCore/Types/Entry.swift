@@ -1,4 +1,4 @@
-public import Base
+import Base
 
 /// What an entry's `data` holds.
 public enum EntryType: UInt8, Sendable, Hashable {

@@ -1,3 +1,5 @@
+import Base
+
 /// Everything a replica asks of its caller after some input. The caller's duties, in
 /// order (as etcd raft's doc.go describes):
 /// 1. persist `hardState` (if set), `entries` and `snapshot` (if set), with a sync when

@@ -1,3 +1,5 @@
+import Base
+
 /// Where a snapshot sits in the log and the membership at that point.
 public struct SnapshotMetadata: Sendable, Hashable {
     public var confState: ConfState

@@ -208,4 +208,45 @@ import Testing
         #expect(Array(r.log.allEntries().prefix(before.count)) == before)
         #expect(r.state == .leader)
     }
+
+    /// §5.4.2 / §8: "Upon election: send initial empty AppendEntries RPCs": the new
+    /// leader appends an empty entry of its term and replicates it at once.
+    @Test func newLeaderAppendsAndReplicatesEmptyEntry() throws {
+        var r = newRaft(1, peers: [1, 2, 3], log: entries(terms: [1, 1]), hardState: HardState(term: 1))
+        try r.step(Message(type: .hup, from: 1))
+        try r.step(Message(type: .requestVoteResponse, to: 1, from: 2, term: 2))
+        #expect(r.state == .leader)
+        #expect(r.log.unstable.entries.last == Entry(term: 2, index: 3))
+        let apps = r.readMessages().filter { $0.type == .append }
+        #expect(apps.map(\.to) == [2, 3])
+        #expect(apps.allSatisfy { $0.entries == [Entry(term: 2, index: 3)] && $0.index == 2 && $0.logTerm == 1 })
+    }
+
+    /// Figure 2, Leaders: "If AppendEntries fails because of log inconsistency: decrement
+    /// nextIndex and retry" (here in one step, using the follower's hint).
+    @Test func leaderRetriesFromEarlierIndexAfterRejection() throws {
+        var r = Self.leader(log: entries(terms: [1, 1, 1]), term: 1)
+        // Leader of term 2 with log 1 1 1 2 probes follower 2 after index 3 (its last
+        // index when elected); the follower rejects, hinting its log matches up to 1.
+        let probe = r.tracker.progress[2]!.next - 1
+        #expect(probe == 3)
+        try r.step(Message(type: .appendResponse, to: 1, from: 2, term: r.term, logTerm: 1, index: probe,
+                           reject: true, rejectHint: 1))
+        let retry = r.readMessages().filter { $0.type == .append && $0.to == 2 }
+        #expect(retry.count == 1)
+        #expect(retry.first?.index == 1 && retry.first?.logTerm == 1, "probes again right after the hint")
+        #expect(retry.first?.entries.map(\.index) == [2, 3, 4])
+    }
+
+    /// Figure 2, All servers: a response carrying a higher term also converts a
+    /// candidate or leader to follower at that term.
+    @Test func higherTermResponseDeposes() throws {
+        var r = Self.leader()
+        try r.step(Message(type: .appendResponse, to: 1, from: 2, term: r.term + 3, index: 0))
+        #expect(r.state == .follower && r.term == 4 && r.lead == 0)
+        var c = newRaft(1, peers: [1, 2, 3])
+        try c.step(Message(type: .hup, from: 1))
+        try c.step(Message(type: .requestVoteResponse, to: 1, from: 2, term: 5, reject: true))
+        #expect(c.state == .follower && c.term == 5)
+    }
 }
