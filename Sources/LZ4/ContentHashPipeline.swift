@@ -12,7 +12,7 @@ import Darwin
 /// machine's other core.
 ///
 /// Owns the running XXH32 state and one `DispatchGroup` per output slot of the
-/// decompressor's double buffer. The decompressor hands a slot's bytes to
+/// decompressor's ring of output buffers. The decompressor hands a slot's bytes to
 /// `submit(_:slot:)` and must not write that slot again before `waitForSlot(_:)`
 /// returns; `digest()` waits for every submitted block, so the checksum compared
 /// at the frame's end covers exactly the bytes emitted, in order (the queue is
@@ -25,8 +25,12 @@ final class ContentHashPipeline: Sendable {
     /// True when a second CPU exists for the background hashing to run on.
     static var isWorthwhile: Bool { sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 }
 
+    /// Output slots in flight: the decoder may run this many blocks ahead of the hashing
+    /// queue before it waits, which absorbs the queue thread's wake-up latency.
+    static let slotCount = 4
+
     private let queue = DispatchQueue(label: "flotilla.lz4.content-hash")
-    private let slotGroups = [DispatchGroup(), DispatchGroup()]
+    private let slotGroups = (0..<ContentHashPipeline.slotCount).map { _ in DispatchGroup() }
     private let state = Mutex(XXH32())
 
     /// A decoded chunk lent to the hashing queue.

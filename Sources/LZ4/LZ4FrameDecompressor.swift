@@ -45,8 +45,8 @@ public final class LZ4FrameDecompressor {
     private let context: OpaquePointer
     private var stage: Stage = .header(expected: 4)
     private var headerBytes: [UInt8] = []
-    /// Output slots liblz4 decodes into; two when hashing is pipelined, so one can
-    /// be hashed in the background while the other is written.
+    /// Output slots liblz4 decodes into; `ContentHashPipeline.slotCount` when hashing is
+    /// pipelined, so earlier blocks can be hashed in the background while the next is written.
     private var outputs: [UnsafeMutableRawBufferPointer] = []
     /// The slot the next decode writes.
     private var slot = 0
@@ -187,7 +187,7 @@ public final class LZ4FrameDecompressor {
         contentHash = XXH32()
         pipeline?.reset()
         lastFourBytesIn = 0
-        let slotCount = hashesContent && pipeline != nil ? 2 : 1
+        let slotCount = hashesContent && pipeline != nil ? ContentHashPipeline.slotCount : 1
         if outputs.count != slotCount || outputs[0].count != decoded.blockSize.bytes {
             for output in outputs { output.deallocate() }
             outputs = (0..<slotCount).map { _ in .allocate(byteCount: decoded.blockSize.bytes, alignment: 16) }
@@ -229,14 +229,14 @@ public final class LZ4FrameDecompressor {
     }
 
     /// Adds a decoded chunk of the current slot to the content checksum; when
-    /// pipelined, moves to the other slot, waiting until its earlier hash is done.
+    /// pipelined, moves to the next slot, waiting until its earlier hash is done.
     private func hash(_ chunk: UnsafeRawBufferPointer) {
         guard let pipeline else {
             contentHash.update(chunk)
             return
         }
         pipeline.submit(chunk, slot: slot)
-        slot = 1 - slot
+        slot = (slot + 1) % outputs.count
         pipeline.waitForSlot(slot)
     }
 
