@@ -123,16 +123,8 @@ public final class DevCluster: Sendable {
 
     /// Runs the whole `flotilla dev` lifecycle; returns when signalled.
     public func run() async throws {
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        let (stream, cont) = AsyncStream.makeStream(of: Int32.self)
-        let sources = [SIGTERM, SIGINT].map { sig in
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { cont.yield(sig) }
-            s.resume()
-            return s
-        }
-        defer { sources.forEach { $0.cancel() } }
+        let signals = TerminationSignals()
+        defer { signals.cancel() }
         try start()
         do {
             try await waitUntilServing()
@@ -141,7 +133,7 @@ public final class DevCluster: Sendable {
             throw error
         }
         FileHandle.standardOutput.write(Data((endpointsLine + "\n").utf8))
-        for await _ in stream { break }
+        _ = await signals.next()
         logger.notice("stopping the cluster")
         stop()
     }

@@ -150,20 +150,11 @@ public final class FlotillaServer: Sendable {
 
     /// Runs until SIGTERM or SIGINT, then stops gracefully.
     public func runUntilSignalled() async {
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        let (stream, cont) = AsyncStream.makeStream(of: Int32.self)
-        let sources = [SIGTERM, SIGINT].map { sig in
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { cont.yield(sig) }
-            s.resume()
-            return s
-        }
-        for await sig in stream {
+        let signals = TerminationSignals()
+        if let sig = await signals.next() {
             logger.notice("signal received; shutting down", metadata: ["signal": "\(sig)"])
-            break
         }
         await stop()
-        sources.forEach { $0.cancel() }
+        signals.cancel()
     }
 }
