@@ -32,9 +32,10 @@ let package = Package(
         .target(name: "RaftCore", dependencies: ["Base"], swiftSettings: strict),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .target(name: "LZ4", dependencies: ["CLZ4"], swiftSettings: strict),
-        .target(name: "PageStore", dependencies: ["Base"], swiftSettings: strict),
+        .target(name: "FileIO", swiftSettings: strict),
+        .target(name: "PageStore", dependencies: ["Base", "FileIO"], swiftSettings: strict),
         .target(name: "MVCC", dependencies: ["Base", "PageStore"], swiftSettings: strict),
-        .target(name: "WAL", dependencies: ["Base", "RaftCore"], swiftSettings: strict),
+        .target(name: "WAL", dependencies: ["Base", "RaftCore", "FileIO"], swiftSettings: strict),
 
         // L2: the node runtime (batch system, range replicas, apply, snapshots).
         .target(name: "Node", dependencies: ["Base", "RaftCore", "WAL", "MVCC", "PageStore", "LZ4"], swiftSettings: strict),

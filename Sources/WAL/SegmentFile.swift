@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FileIO
 
 /// One open WAL segment file: a file descriptor and its path. Thin, throwing wrappers over
 /// pread/pwrite/fdatasync so every failure names the file. Not thread-safe on its own; the
@@ -49,15 +50,7 @@ final class SegmentFile {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(WALError) {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(operation: "pwrite", path: path, errno: errno)
-            }
-            done += n
-        }
+        if let code = PositionalIO.writeAll(fd, bytes, at: offset) { throw .io(operation: "pwrite", path: path, errno: code) }
     }
 
     /// Writes a whole byte array at `offset`.
@@ -80,17 +73,10 @@ final class SegmentFile {
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(WALError) -> Int {
-        var done = 0
-        while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(operation: "pread", path: path, errno: errno)
-            }
-            if n == 0 { break }
-            done += n
+        switch PositionalIO.readFully(fd, into: buffer, at: offset) {
+        case .success(let n): return n
+        case .failure(let e): throw .io(operation: "pread", path: path, errno: e.code)
         }
-        return done
     }
 
     /// Reads the whole file.

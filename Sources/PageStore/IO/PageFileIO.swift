@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FileIO
 
 /// The write side of the file: everything a commit does to the file except reading it
 /// through the mapping. A protocol so tests can put a layer underneath that forgets
@@ -24,29 +25,14 @@ final class POSIXFileIO: PageFileIO {
     init(fd: Int32, path: String) { self.fd = fd; self.path = path }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(PageStoreError) {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(operation: "pwrite", path: path, errno: errno)
-            }
-            done += n
-        }
+        if let code = PositionalIO.writeAll(fd, bytes, at: offset) { throw .io(operation: "pwrite", path: path, errno: code) }
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(PageStoreError) -> Int {
-        var done = 0
-        while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(operation: "pread", path: path, errno: errno)
-            }
-            if n == 0 { break }
-            done += n
+        switch PositionalIO.readFully(fd, into: buffer, at: offset) {
+        case .success(let n): return n
+        case .failure(let e): throw .io(operation: "pread", path: path, errno: e.code)
         }
-        return done
     }
 
     func sync() throws(PageStoreError) {
