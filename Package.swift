@@ -62,6 +62,9 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],
             swiftSettings: strict),
+        // L3: the router on every node: the etcd backends over all ranges (fan-out, merge,
+        // one global revision, cross-range watch, cluster-wide leases).
+        .target(name: "Router", dependencies: ["Base", "MVCC", "Node", "API"], swiftSettings: strict),
         // L3: node-to-node gRPC (Raft batches on one stream per node pair, snapshots).
         .target(
             name: "PeerTransport",
@@ -141,6 +144,7 @@ let package = Package(
             name: "NodeTests", dependencies: ["Node", "MVCC", "WAL", "RaftCore", "Base"], swiftSettings: strict),
         .testTarget(
             name: "PeerTransportTests", dependencies: ["PeerTransport", "Node", "RaftCore", "Base"], swiftSettings: strict),
+        .testTarget(name: "RouterTests", dependencies: ["Router", "API", "Node", "MVCC", "Base"], swiftSettings: strict),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Node", "Base"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

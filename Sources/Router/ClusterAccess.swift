@@ -1,0 +1,134 @@
+public import Base
+public import MVCC
+public import Node
+
+/// A user range as the router's cache knows it: its descriptor and the node believed to
+/// lead it (`.none` when unknown).
+public struct RangeRoute: Sendable, Equatable {
+    public var descriptor: RangeDescriptor
+    public var leaderHint: NodeID
+
+    public init(descriptor: RangeDescriptor, leaderHint: NodeID) {
+        self.descriptor = descriptor
+        self.leaderHint = leaderHint
+    }
+}
+
+/// One item of a per-range change feed (see `ClusterAccess.feed`).
+public enum RangeFeedItem: Sendable, Equatable {
+    /// Events of the range in revision order (whole revisions, then sub revision), every
+    /// one with a revision `<= resolved`; and the promise that every event of the range with
+    /// a revision `<= resolved` has now been delivered (the range is closed at `resolved`
+    /// and the serving replica has applied everything up to it). `events` may be empty
+    /// (a progress step).
+    case events([WatchEvent], resolved: Int64)
+    /// The revision the feed needed is compacted; the feed ends after this item.
+    case compacted(compactRevision: Int64)
+}
+
+/// A live lease as the system range records it.
+public struct LeaseRecord: Sendable, Equatable {
+    public var id: Int64
+    /// The TTL granted, seconds.
+    public var grantedTTL: Int64
+    /// Seconds left (rounded up); <= 0 when expired and not yet revoked.
+    public var remainingTTL: Int64
+
+    public init(id: Int64, grantedTTL: Int64, remainingTTL: Int64) {
+        self.id = id
+        self.grantedTTL = grantedTTL
+        self.remainingTTL = remainingTTL
+    }
+}
+
+/// A node of the cluster as `MemberList` and `Status` show it.
+public struct NodeRecord: Sendable, Equatable {
+    public var nodeID: NodeID
+    public var name: String
+    public var clientURLs: [String]
+    public var peerURLs: [String]
+
+    public init(nodeID: NodeID, name: String, clientURLs: [String], peerURLs: [String]) {
+        self.nodeID = nodeID
+        self.name = name
+        self.clientURLs = clientURLs
+        self.peerURLs = peerURLs
+    }
+}
+
+/// What the router needs from the cluster: the local node's runtime and, through the
+/// peer call channel, every other node. It routes nothing itself: each call names the node
+/// to run on (the router picks it from its range cache) and fails with the node's
+/// `ProposalError` (notLeader with a hint, rangeNotFound, epochMismatch with the current
+/// descriptor, timeout = outcome unknown) so the router can refresh and retry.
+///
+/// Implemented over `NodeHost` + peer calls by `NodeClusterAccess` (this module) and by an
+/// in-memory fake in the router tests. Every method is safe to call concurrently.
+public protocol ClusterAccess: Sendable {
+    /// This node.
+    var localNode: NodeID { get }
+
+    // MARK: routing table
+
+    /// Every user range (not the system range) with a leader hint: the descriptors the
+    /// local node knows (its replicas and the system range's routing table), newest epoch
+    /// per range. Together they cover the user keyspace `[[], nil)`.
+    func routes() async throws -> [RangeRoute]
+
+    // MARK: revisions
+
+    /// A revision from the oracle strictly greater than every revision handed out (to a
+    /// write or as a read point) before this call started. Requests are batched per node.
+    func freshRevision() async throws(ProposalError) -> Int64
+
+    // MARK: range operations (run on `node`, which must lead `range`)
+
+    /// Proposes `body` to `range`; the leader assigns the write a revision from the oracle
+    /// (in log order, above the range's closed revision). `requestID` is unique per client
+    /// request and the range de-duplicates it: re-proposing the same ID after a timeout
+    /// returns the first outcome instead of applying twice.
+    func propose(_ body: RaftCommand.Body, range: RangeID, epoch: RangeDescriptor.Epoch, requestID: UInt64,
+                 on node: NodeID) async throws(ProposalError) -> CommandResult
+
+    /// Reads `range` at revision `request.revision` (> 0, chosen by the router, may exceed
+    /// the range's latest write): confirms leadership (ReadIndex), closes the range at that
+    /// revision (no later write in it gets a revision <= it), waits until every write <= it
+    /// has applied, then answers from MVCC. The response's `revision` is the request's.
+    func read(_ request: RangeRequest, range: RangeID, epoch: RangeDescriptor.Epoch,
+              on node: NodeID) async throws(ProposalError) -> RangeResponse
+
+    /// Serializable read on the local replica of `range` (no consensus round): state as
+    /// of the replica's resolved revision (the highest revision it knows closed and
+    /// applied), which is returned as the response's `revision`; `request.revision > 0`
+    /// reads that revision if it is at most the resolved revision.
+    func localRead(_ request: RangeRequest, range: RangeID) async throws(ProposalError) -> RangeResponse
+
+    /// The change feed of `range` from revision `from` (inclusive) on, served by `node`'s
+    /// replica (prefer the local one). Ends with `.compacted` when `from` is compacted;
+    /// throws `ProposalError.rangeNotFound`/`.epochMismatch` when the replica goes away or
+    /// the range splits/merges (the router re-subscribes from the last resolved revision).
+    /// Cancelling the consuming task ends it. Pull-based: holds at most one batch.
+    func feed(range: RangeID, from: Int64, prevKV: Bool, on node: NodeID) -> AsyncThrowingStream<RangeFeedItem, any Error>
+
+    // MARK: leases (the system range; calls go to its leader wherever it is)
+
+    /// Records a lease; `id == 0` picks a fresh one. Throws `EtcdError.leaseExists` for a live ID.
+    func leaseGrant(id: Int64, ttl: Int64) async throws -> LeaseRecord
+    /// The lease, or nil when unknown (never granted, revoked or fully expired).
+    func leaseLookup(id: Int64) async throws -> LeaseRecord?
+    /// Renews to the granted TTL; nil when unknown or expired.
+    func leaseKeepAlive(id: Int64) async throws -> LeaseRecord?
+    /// Removes the lease record (the router deletes its keys in every range first).
+    /// Returns false when it did not exist.
+    func leaseRemove(id: Int64) async throws -> Bool
+    /// Every live lease.
+    func leases() async throws -> [LeaseRecord]
+    /// Leases whose TTL ran out, to be revoked by the router on the system range leader's
+    /// node. Empty on other nodes.
+    func expiredLeases() async throws -> [Int64]
+
+    // MARK: cluster
+
+    /// Every node of the cluster.
+    func nodes() async throws -> [NodeRecord]
+}
