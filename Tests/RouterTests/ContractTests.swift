@@ -1,4 +1,5 @@
 import Base
+import Node
 import Router
 import Testing
 
