@@ -8,7 +8,8 @@ public import MVCC
 /// cluster call codec / router adapter (branch calls); node2 replaces the bodies.
 extension NodeHost {
     /// A revision from the oracle strictly greater than every revision handed out before
-    /// this call started (batched per node; asks the system range leader, local or remote).
+    /// this call started (batched per node: one outstanding oracle request per node at a
+    /// time; asks the system range leader, local or remote through the node calls).
     public func freshRevision() async throws(ProposalError) -> Int64 {
         throw .proposalDropped("freshRevision: not implemented yet")
     }

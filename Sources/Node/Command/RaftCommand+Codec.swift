@@ -3,7 +3,7 @@ import MVCC
 
 /// Compact binary form of `RaftCommand` (little-endian, `bytes` = u32 length + bytes):
 /// `[u8 version][u64 requestID][u64 confVersion][u64 version][i64 revision][u8 kind] body`.
-/// Kinds: 1 put, 2 deleteRange, 3 txn, 4 compact, 5 noOp. Unknown kinds or trailing bytes
+/// Kinds: 1 put, 2 deleteRange, 3 txn, 4 compact, 5 noOp, 6 system (bytes), 7 revokeLease (i64). Unknown kinds or trailing bytes
 /// are decoding errors (a replica must never guess at a command).
 extension RaftCommand {
     static let codecVersion: UInt8 = 1
@@ -30,6 +30,12 @@ extension RaftCommand {
             w.write(revision)
         case .noOp:
             w.write(UInt8(5))
+        case .system(let bytes):
+            w.write(UInt8(6))
+            w.writeLengthPrefixed(bytes)
+        case .revokeLease(let id):
+            w.write(UInt8(7))
+            w.write(id)
         }
         return w.bytes
     }
@@ -51,6 +57,8 @@ extension RaftCommand {
                 case 3: body = .txn(try CommandCoding.readTxn(&reader, depth: 0))
                 case 4: body = .compact(revision: try reader.read())
                 case 5: body = .noOp
+                case 6: body = .system(try reader.readLengthPrefixed())
+                case 7: body = .revokeLease(try reader.read(Int64.self))
                 default: throw DecodingError("unknown command kind \(kind)", offset: reader.offset - 1)
                 }
                 guard reader.isAtEnd else { throw DecodingError("trailing bytes after command", offset: reader.offset) }

@@ -15,6 +15,11 @@ public struct RaftCommand: Sendable, Equatable {
         case compact(revision: Int64)
         /// Changes nothing; used to probe and to wake ranges.
         case noOp
+        /// A system range command (oracle, leases, ...), encoded by `Sources/Node/System`.
+        /// Applied only by the system range (range 1).
+        case system([UInt8])
+        /// Deletes every key of this range attached to lease `id` (at one revision).
+        case revokeLease(Int64)
     }
 
     public var requestID: UInt64
@@ -33,9 +38,9 @@ public struct RaftCommand: Sendable, Equatable {
     /// Whether the command writes (and so takes a revision).
     public var isWrite: Bool {
         switch body {
-        case .put, .deleteRange: true
+        case .put, .deleteRange, .revokeLease: true
         case .txn(let t): !t.isReadOnly
-        case .compact, .noOp: false
+        case .compact, .noOp, .system: false
         }
     }
 }
@@ -47,6 +52,10 @@ public enum CommandResult: Sendable, Equatable {
     case txn(TxnResponse)
     case compact(CompactResponse)
     case noOp
+    /// A system command's answer, encoded by `Sources/Node/System`.
+    case system([UInt8])
+    /// The keys a `.revokeLease` deleted (and the revision, when any was deleted).
+    case revokeLease(DeleteRangeResponse)
 }
 
 /// Chooses the main revision of a write command when it is applied. Must be

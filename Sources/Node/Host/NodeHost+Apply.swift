@@ -80,6 +80,10 @@ extension NodeHost {
                 return .success(.compact(try store.compact(rev)))
             case .noOp:
                 return .success(.noOp)
+            case .system(let bytes):
+                return applySystem(bytes, index: 0, on: r)
+            case .revokeLease(let id):
+                return applyRevokeLease(id, revision: revision, on: r)
             }
         } catch let e as MVCCError {
             return .failure(.rejected(e))
