@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Base", "Node", "RaftCore", "MVCC", "PeerTransport",
+                "Base", "Node", "RaftCore", "MVCC", "PeerTransport", "API", "Router",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
