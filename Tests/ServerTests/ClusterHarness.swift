@@ -2,6 +2,7 @@ import Base
 import Foundation
 import Server
 import Synchronization
+@_exported import TestSupport
 
 /// Runs real `flotilla serve` processes (the binary at .build/debug/flotilla, built by
 /// Tools/test before the suite) on loopback ports in a temporary directory, for tests.
@@ -132,19 +133,6 @@ func eventually(_ timeout: Duration, _ condition: () async -> Bool) async -> Boo
 }
 
 /// A loopback port that was free a moment ago.
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = 0
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
-
 /// A blocking HTTP/1.1 GET on 127.0.0.1 (the metrics port closes after each response).
 func httpGet(port: Int, path: String) -> (status: Int, body: String)? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
