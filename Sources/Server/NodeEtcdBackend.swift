@@ -28,7 +28,7 @@ public final class NodeEtcdBackend: EtcdClusterBackend, EtcdMaintenanceBackend, 
     let members: [Member]
     let clusterID: UInt64
     let quotaBytes: Int64
-    let alarms = Mutex<Set<AlarmInfo>>([])
+    let alarms = Mutex(AlarmTable())
     let term = Atomic<UInt64>(0)
     let revision: @Sendable () async throws -> Int64
 
@@ -58,12 +58,12 @@ public final class NodeEtcdBackend: EtcdClusterBackend, EtcdMaintenanceBackend, 
         let system = host.rangeIDs.first
         if let id = system, let st = host.raftStatus(of: id) { term.store(st.hardState.term, ordering: .relaxed) }
         if host.dataFileSize.fileBytes > quotaBytes {
-            _ = alarms.withLock { $0.insert(AlarmInfo(memberID: memberID, alarm: .noSpace)) }
+            _ = alarms.withLock { $0.apply(.activate, member: memberID, alarm: .noSpace) }
         }
     }
 
     /// Whether writes must be refused (an active NOSPACE alarm anywhere in this node's view).
-    public var noSpace: Bool { alarms.withLock { set in set.contains { $0.alarm == .noSpace } } }
+    public var noSpace: Bool { alarms.withLock { $0.noSpace } }
 
     // MARK: EtcdClusterBackend
 
@@ -82,9 +82,7 @@ public final class NodeEtcdBackend: EtcdClusterBackend, EtcdMaintenanceBackend, 
 
     public func status() async throws -> StatusInfo {
         let size = host.dataFileSize
-        let errors = alarms.withLock { $0 }.sorted { $0.alarm.rawValue < $1.alarm.rawValue }.map {
-            "memberID:\($0.memberID) alarm:\($0.alarm == .noSpace ? "NOSPACE" : "CORRUPT") "
-        }
+        let errors = alarms.withLock { $0.statusErrors }
         let m = host.metrics
         let applied = m.appliedIndex.values.reduce(0, +)
         let leader = host.systemLeader()
@@ -97,20 +95,7 @@ public final class NodeEtcdBackend: EtcdClusterBackend, EtcdMaintenanceBackend, 
 
     public func alarm(_ action: AlarmAction, memberID: UInt64, alarm: AlarmKind) async throws -> (alarms: [AlarmInfo], revision: Int64) {
         let member = memberID == 0 ? self.memberID : memberID
-        let result: [AlarmInfo] = alarms.withLock { set in
-            switch action {
-            case .get:
-                return set.filter { alarm == .none || $0.alarm == alarm }
-                    .sorted { ($0.memberID, $0.alarm.rawValue) < ($1.memberID, $1.alarm.rawValue) }
-            case .activate:
-                guard alarm != .none else { return [] }
-                let a = AlarmInfo(memberID: member, alarm: alarm)
-                set.insert(a)
-                return [a]
-            case .deactivate:
-                return set.remove(AlarmInfo(memberID: member, alarm: alarm)).map { [$0] } ?? []
-            }
-        }
+        let result = alarms.withLock { $0.apply(action, member: member, alarm: alarm) }
         return (result, try await revision())
     }
 
