@@ -71,7 +71,7 @@ extension NodeClusterTests {
                                 let start = OracleCheck.nowNs()
                                 do {
                                     let r = try await host.oracleRevisions(count: count)
-                                    history.record(OracleCall(startNs: start, endNs: OracleCheck.nowNs(), revisions: r))
+                                    history.record(OracleCallRecord(startNs: start, endNs: OracleCheck.nowNs(), revisions: r, node: host.nodeID))
                                 } catch {
                                     try? await Task.sleep(for: .milliseconds(10))
                                 }
@@ -113,6 +113,8 @@ extension NodeClusterTests {
             await workers.value
             let all = history.all
             #expect(all.count >= 100, "seed \(seed): only \(all.count) oracle calls succeeded")
+            let servers = Set(all.map(\.node))
+            #expect(servers.count >= 2, "seed \(seed): only \(servers) served; leadership never moved")
             let problem = OracleCheck.violation(in: all)
             #expect(problem == nil, "seed \(seed): \(problem ?? "")")
         }

@@ -14,10 +14,12 @@ extension TestCluster {
 }
 
 /// One oracle call as a client saw it: when it started and ended (monotonic ns) and what it got.
-struct OracleCall: Sendable {
+struct OracleCallRecord: Sendable {
     var startNs: UInt64
     var endNs: UInt64
     var revisions: ClosedRange<Int64>
+    /// The node that served it.
+    var node: NodeID = .none
 }
 
 /// The hosts workers may call while the test stops and starts nodes (TestCluster's own
@@ -35,12 +37,12 @@ final class LiveHosts: Sendable {
 
 /// What concurrent oracle workers record, and their stop flag.
 final class OracleHistory: Sendable {
-    let calls = Mutex<[OracleCall]>([])
+    let calls = Mutex<[OracleCallRecord]>([])
     let stopped = Atomic<Bool>(false)
 
-    func record(_ call: OracleCall) { calls.withLock { $0.append(call) } }
+    func record(_ call: OracleCallRecord) { calls.withLock { $0.append(call) } }
     var count: Int { calls.withLock { $0.count } }
-    var all: [OracleCall] { calls.withLock { $0 } }
+    var all: [OracleCallRecord] { calls.withLock { $0 } }
 }
 
 enum OracleCheck {
@@ -49,7 +51,7 @@ enum OracleCheck {
     /// The oracle's promise over a history: no revision handed out twice, and every call
     /// got revisions above everything any call that ENDED before it STARTED got. Returns
     /// the first violation found.
-    static func violation(in calls: [OracleCall]) -> String? {
+    static func violation(in calls: [OracleCallRecord]) -> String? {
         let byLower = calls.sorted { $0.revisions.lowerBound < $1.revisions.lowerBound }
         for (a, b) in zip(byLower, byLower.dropFirst()) where a.revisions.upperBound >= b.revisions.lowerBound {
             return "revisions handed out twice: \(a.revisions) and \(b.revisions)"

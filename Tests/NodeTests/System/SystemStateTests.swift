@@ -135,15 +135,30 @@ import Testing
 
     /// The history checker of the cluster tests finds both kinds of violation.
     @Test func oracleCheckerCatchesViolations() {
-        let ok = [OracleCall(startNs: 0, endNs: 10, revisions: 1...5), OracleCall(startNs: 5, endNs: 20, revisions: 6...6),
-                  OracleCall(startNs: 11, endNs: 12, revisions: 7...9)]
+        let ok = [OracleCallRecord(startNs: 0, endNs: 10, revisions: 1...5), OracleCallRecord(startNs: 5, endNs: 20, revisions: 6...6),
+                  OracleCallRecord(startNs: 11, endNs: 12, revisions: 7...9)]
         #expect(OracleCheck.violation(in: ok) == nil)
         // Concurrent calls may come back in any order.
-        #expect(OracleCheck.violation(in: [OracleCall(startNs: 0, endNs: 10, revisions: 9...9),
-                                           OracleCall(startNs: 1, endNs: 5, revisions: 3...3)]) == nil)
-        let twice = ok + [OracleCall(startNs: 30, endNs: 31, revisions: 9...12)]
+        #expect(OracleCheck.violation(in: [OracleCallRecord(startNs: 0, endNs: 10, revisions: 9...9),
+                                           OracleCallRecord(startNs: 1, endNs: 5, revisions: 3...3)]) == nil)
+        let twice = ok + [OracleCallRecord(startNs: 30, endNs: 31, revisions: 9...12)]
         #expect(OracleCheck.violation(in: twice) != nil)
-        let backwards = ok + [OracleCall(startNs: 30, endNs: 31, revisions: 0...0)]
+        let backwards = ok + [OracleCallRecord(startNs: 30, endNs: 31, revisions: 0...0)]
         #expect(OracleCheck.violation(in: backwards) != nil)
+    }
+
+    @Test func oracleCallRoundTrips() {
+        #expect(OracleCall.decodeRequest(OracleCall.request(count: 42)) == 42)
+        #expect(OracleCall.decodeRequest([0x02, 1, 0, 0, 0]) == nil)
+        let served: Result<ClosedRange<Int64>, ProposalError> = .success(10...19)
+        #expect(OracleCall.decodeAnswer(OracleCall.answer(served)) == served)
+        let notLeader: Result<ClosedRange<Int64>, ProposalError> = .failure(.notLeader(leaderHint: NodeID(3)))
+        #expect(OracleCall.decodeAnswer(OracleCall.answer(notLeader)) == notLeader)
+        guard case .failure(.proposalDropped(let why)) = OracleCall.decodeAnswer(OracleCall.answer(.failure(.timeout))) else {
+            Issue.record("timeout not carried as a failure")
+            return
+        }
+        #expect(why.contains("timed out"))
+        #expect(OracleCall.decodeAnswer([0x01, 0, 1]) == .failure(.proposalDropped("malformed oracle answer")))
     }
 }
