@@ -33,7 +33,7 @@ extension NodeClusterTests {
                     "every proposal is counted (metrics refresh each tick)")
             let m = c.hosts[NodeID(1)]!.metrics
             #expect(m.fsyncs > 0 && m.entriesSynced >= m.fsyncs / 2)
-            #expect(m.rangeCount == 8 && m.appliedIndex.count == 8)
+            #expect(m.rangeCount == 9 && m.appliedIndex.count == 9)  // 8 user ranges + the system range
         }
 
         @Test func restartedNodeRecoversAndCatchesUpFromTheLog() async throws {

@@ -64,7 +64,8 @@ struct ClusterProcessTests {
         }
         let status = httpGet(port: h.metricsPorts[1], path: "/status")
         #expect(status?.status == 200)
-        #expect(status?.body.contains("\"rangeCount\":8") == true, "\(status?.body ?? "no /status")")
+        // 8 user ranges + the system range.
+        #expect(status?.body.contains("\"rangeCount\":9") == true, "\(status?.body ?? "no /status")")
         #expect(httpGet(port: h.metricsPorts[2], path: "/health")?.body == "ok\n")
         for i in 1...3 { #expect(h.terminate(i) == 0, "node \(i) did not exit 0 on SIGTERM") }
         // Data directories are private, and a node refuses another node's directory.

@@ -1,60 +1,63 @@
 public import Base
 import MVCC
+import Synchronization
 
 /// The system range (range 1) on this node: the revision oracle, the cluster-wide lease
-/// table, and applying system commands.
-///
-/// STUBS: the signatures are the contract between the system range (branch system) and
-/// the node runtime (branch node2) / call codec (branch calls); branch system replaces the
-/// bodies (and moves them into Sources/Node/System/ as it sees fit).
+/// table, and applying system commands. The public surface only; the implementation lives
+/// in Sources/Node/System/ (see docs/architecture.md, "System range").
 extension NodeHost {
-    /// The node believed to lead the system range (`.none` when unknown).
-    public func systemLeader() -> NodeID { .none }
+    /// The node believed to lead the system range (`.none` when unknown): this node's
+    /// replica's view, or, without a replica here, the last leader learned from elsewhere
+    /// (`noteSystemLeader`).
+    public func systemLeader() -> NodeID {
+        if let view = view(of: .system) { return view.leaderNode }
+        return NodeID(system.learnedLeader.load(ordering: .relaxed))
+    }
+
+    /// Records the system range leader as another node reported it (e.g. a `.notLeader`
+    /// hint), for nodes without a replica of range 1.
+    public func noteSystemLeader(_ node: NodeID) {
+        system.learnedLeader.store(node.rawValue, ordering: .relaxed)
+    }
 
     /// `count` consecutive revisions from the oracle, all strictly greater than every
     /// revision it handed out before this call started. Runs on the system range leader
     /// (throws `.notLeader(hint)` elsewhere). Served from memory below the persisted
     /// high-water mark, which is raised through Raft in blocks.
     public func oracleRevisions(count: Int) async throws(ProposalError) -> ClosedRange<Int64> {
-        throw .proposalDropped("oracle: not implemented yet")
+        try await takeOracleRevisions(count: count)
     }
 
     /// Records a lease (`id == 0`: pick a fresh ID); nil when `id` is already live.
-    /// On the system range leader only (`.notLeader(hint)` elsewhere).
+    /// On the system range leader only (`.notLeader(hint)` elsewhere). A TTL below etcd's
+    /// minimum is raised to it; above etcd's maximum (9,000,000,000 s) is refused.
     public func leaseGrant(id: Int64, ttl: Int64) async throws(ProposalError) -> LeaseRecord? {
-        throw .proposalDropped("leases: not implemented yet")
+        try await grantLease(id: id, ttl: ttl)
     }
 
     /// The lease, or nil when unknown or expired. System range leader only.
     public func leaseLookup(id: Int64) async throws(ProposalError) -> LeaseRecord? {
-        throw .proposalDropped("leases: not implemented yet")
+        try await lookupLease(id: id)
     }
 
     /// Renews a live lease to its granted TTL; nil when unknown or expired. Leader only.
     public func leaseKeepAlive(id: Int64) async throws(ProposalError) -> LeaseRecord? {
-        throw .proposalDropped("leases: not implemented yet")
+        try await keepLeaseAlive(id: id)
     }
 
     /// Removes the lease record; false when it did not exist. Leader only.
     public func leaseRemove(id: Int64) async throws(ProposalError) -> Bool {
-        throw .proposalDropped("leases: not implemented yet")
+        try await removeLease(id: id)
     }
 
-    /// Every live lease. Leader only.
+    /// Every live lease (expired ones not yet removed included, with remainingTTL <= 0).
+    /// Leader only.
     public func leases() async throws(ProposalError) -> [LeaseRecord] {
-        throw .proposalDropped("leases: not implemented yet")
+        try await allLeases()
     }
 
     /// Leases whose TTL ran out (not yet removed). Leader only; empty elsewhere.
-    public func expiredLeases() async -> [Int64] { [] }
-
-    /// Applies a system command on the system range replica `r` (deterministic).
-    func applySystem(_ bytes: [UInt8], index: UInt64, on r: RangeReplica) -> Result<CommandResult, ProposalError> {
-        .failure(.proposalDropped("system commands: not implemented yet"))
-    }
-
-    /// Deletes every key of `r`'s range attached to lease `id` at `revision` (deterministic).
-    func applyRevokeLease(_ id: Int64, revision: Int64, on r: RangeReplica) -> Result<CommandResult, ProposalError> {
-        .failure(.proposalDropped("revokeLease: not implemented yet"))
+    public func expiredLeases() async -> [Int64] {
+        await expiredLeaseIDs()
     }
 }

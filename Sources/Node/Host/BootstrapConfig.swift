@@ -1,10 +1,10 @@
 public import Base
 
 /// The cluster's initial ranges, for this issue the only source of ranges: `rangeCount`
-/// ranges pre-splitting the keyspace evenly by first byte (by the first two bytes beyond
-/// 256 ranges), each replicated on every node
-/// of `nodes` (replica ID = node ID), with the intended leaders spread round-robin.
-/// Pure; owns nothing.
+/// user ranges pre-splitting the keyspace evenly by first byte (by the first two bytes
+/// beyond 256 ranges), each replicated on every node of `nodes` (replica ID = node ID),
+/// with the intended leaders spread round-robin; and the system range (range 1) on the
+/// first min(3, nodes) nodes. Pure; owns nothing.
 public struct BootstrapConfig: Sendable, Equatable {
     public var nodes: [NodeID]
     public var rangeCount: Int
@@ -17,7 +17,23 @@ public struct BootstrapConfig: Sendable, Equatable {
         self.rangeCount = rangeCount
     }
 
-    /// The descriptors, in key order; together they cover the whole keyspace.
+    /// Nodes holding a replica of the system range: the first `systemReplicaCount` nodes.
+    public static let systemReplicaCount = 3
+
+    /// The system range (range 1, `RangeID.system`): its own Raft group on the first
+    /// min(3, nodes) nodes, outside the user keyspace. Its key bounds (`[]`, none) span the
+    /// reserved `system.*` buckets of each node's data file, not user keys: routers never
+    /// route to it (see docs/architecture.md, "System range").
+    public var systemDescriptor: RangeDescriptor {
+        RangeDescriptor(
+            rangeID: .system, startKey: [], endKey: nil,
+            replicas: nodes.prefix(Self.systemReplicaCount).map {
+                RangeDescriptor.Replica(nodeID: $0, replicaID: $0.rawValue)
+            })
+    }
+
+    /// The user range descriptors, in key order; together they cover the whole keyspace.
+    /// (The system range is `systemDescriptor`.)
     public var descriptors: [RangeDescriptor] {
         (0..<rangeCount).map { i in
             let start: [UInt8] = i == 0 ? [] : boundary(i)
@@ -36,7 +52,9 @@ public struct BootstrapConfig: Sendable, Equatable {
     }
 
     /// The node that should campaign first for `range` (spreads leaders over the nodes).
+    /// The system range's intended leader is the first node.
     public func intendedLeader(of range: RangeID) -> NodeID {
-        nodes[Int((range.rawValue - firstRangeID) % UInt64(nodes.count))]
+        guard range.rawValue >= firstRangeID else { return nodes[0] }
+        return nodes[Int((range.rawValue - firstRangeID) % UInt64(nodes.count))]
     }
 }

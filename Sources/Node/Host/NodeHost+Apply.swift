@@ -115,7 +115,7 @@ extension NodeHost {
         // stores (no per-store lock for idle ranges); the final commit also checks the stores.
         let moved = s.replicas.values.filter { $0.appliedIndex > $0.durableApplied || (force && $0.store.hasPendingWrites) }
         guard !moved.isEmpty else { return }
-        try MVCCStore.commit(moved.map { ($0.store, $0.appliedIndex) })
+        for group in Self.commitGroups(moved) { try MVCCStore.commit(group.map { ($0.store, $0.appliedIndex) }) }
         s.metrics.mvccCommits += 1
         for r in moved {
             r.durableApplied = r.appliedIndex

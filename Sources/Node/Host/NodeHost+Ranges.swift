@@ -23,7 +23,7 @@ extension NodeHost {
             guard s.replicas[descriptor.rangeID] == nil else {
                 throw ReplicaLifecycleError.alreadyExists(descriptor.rangeID)
             }
-            let store = try MVCCStore.create(backend: backend, rangeID: descriptor.rangeID, start: descriptor.startKey,
+            let store = try MVCCStore.create(backend: storeBackend(for: descriptor.rangeID), rangeID: descriptor.rangeID, start: descriptor.startKey,
                                              end: descriptor.endKey, descriptor: descriptor.encoded())
             let r = try RangeReplica(descriptor: descriptor, replicaID: me.replicaID, store: store, wal: wal,
                                      config: config)

@@ -130,7 +130,7 @@ extension NodeHost {
             return
         }
         do {
-            let store = try MVCCStore.ingestSnapshot(backend: backend, chunks: install.segment)
+            let store = try MVCCStore.ingestSnapshot(backend: storeBackend(for: r.rangeID), chunks: install.segment)
             guard store.rangeID == r.rangeID, store.appliedIndex == index else {
                 throw SnapshotFailure("stream holds \(store.rangeID)@\(store.appliedIndex), message says \(index)")
             }

@@ -24,6 +24,10 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     let directory: DataDirectory
     let wal: WriteAheadLog
     let backend: PageStoreBackend
+    /// Range 1's MVCC backend: the reserved `system.*` buckets of the same data file.
+    let systemBackend: SystemRangeBackend
+    /// The system range's leader-local runtime (oracle block, lease deadlines).
+    let system = SystemRangeRuntime()
     let transport: any RaftTransport
 
     let state: Mutex<HostState>
@@ -56,20 +60,23 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         walOptions.preallocate = false
         (wal, _) = try WriteAheadLog.open(directory: dir.walPath, options: walOptions)
         backend = try PageStoreBackend.open(path: dir.dataFilePath)
+        systemBackend = SystemRangeBackend(file: backend.file)
 
         var replicas: [RangeID: RangeReplica] = [:]
         var toCampaign: [RangeID] = []
         var existing = try MVCCStore.rangeIDs(backend: backend)
         if existing.isEmpty, let bootstrap {
-            for d in bootstrap.descriptors where d.replica(on: config.nodeID) != nil {
-                _ = try MVCCStore.create(backend: backend, rangeID: d.rangeID, start: d.startKey, end: d.endKey,
-                                         descriptor: d.encoded())
+            for d in [bootstrap.systemDescriptor] + bootstrap.descriptors where d.replica(on: config.nodeID) != nil {
+                _ = try MVCCStore.create(backend: Self.storeBackend(for: d.rangeID, user: backend, system: systemBackend),
+                                         rangeID: d.rangeID, start: d.startKey, end: d.endKey, descriptor: d.encoded())
                 if bootstrap.intendedLeader(of: d.rangeID) == config.nodeID { toCampaign.append(d.rangeID) }
             }
             existing = try MVCCStore.rangeIDs(backend: backend)
         }
+        existing = try MVCCStore.rangeIDs(backend: systemBackend) + existing
         for id in existing {
-            let store = try MVCCStore.open(backend: backend, rangeID: id)
+            let store = try MVCCStore.open(backend: Self.storeBackend(for: id, user: backend, system: systemBackend),
+                                           rangeID: id)
             let d = try RangeDescriptor.decode(store.descriptor)
             guard let me = d.replica(on: config.nodeID) else { continue }
             replicas[id] = try RangeReplica(descriptor: d, replicaID: me.replicaID, store: store, wal: wal,
@@ -202,8 +209,9 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     /// The MVCC store of this node's replica of `range`.
     public func store(for range: RangeID) -> MVCCStore? { view(of: range)?.store }
 
-    /// The ranges with a replica on this node.
-    public var rangeIDs: [RangeID] { views.withLock { $0.keys.sorted() } }
+    /// The user ranges with a replica on this node (not the system range: see
+    /// `view(of: .system)`), so routers and status pages built from it see user ranges only.
+    public var rangeIDs: [RangeID] { views.withLock { $0.keys.filter { $0 != .system }.sorted() } }
 
     /// The descriptor this node holds for `range`.
     public func descriptor(of range: RangeID) -> RangeDescriptor? { view(of: range)?.descriptor }
