@@ -9,15 +9,20 @@ import Synchronization
 /// bidirectional Raft stream per peer node carrying each poll round's batch for all ranges
 /// (an empty batch — the coalesced node heartbeat — is sent like any other), bounded
 /// drop-oldest send queues, reconnect with backoff + jitter, `peerUnreachable` on failure,
-/// and snapshots as separate throttled client-streaming RPCs. Owns the peer server, one
-/// `PeerLink` per peer and the transport counters. Lifecycle: `init` → `start(handler:)`
-/// → `stop()`.
-public final class GRPCPeerTransport: RaftTransport, Sendable {
+/// and snapshots as separate throttled client-streaming RPCs. Also the node call channel
+/// (`NodeCallTransport`): ONE more long-lived bidirectional stream per peer on the same
+/// connection (`CallChannel`), calls multiplexed by call ID and coalesced per write.
+/// Owns the peer server, one `PeerLink` and one `CallChannel` per peer and the transport
+/// counters. Lifecycle: `init` → `start(handler:callHandler:)` → `stop()`.
+public final class GRPCPeerTransport: RaftTransport, NodeCallTransport, Sendable {
     public let config: PeerTransportConfig
     let logger: Logger
     let links: [NodeID: PeerLink]
     let statsBox = StatsBox()
     let handlerRef: HandlerRef
+    let channels: [NodeID: CallChannel]
+    let callHandlerRef = CallHandlerRef()
+    let stopped = Atomic<Bool>(false)
     let server: GRPCServer<HTTP2ServerTransport.Posix>
     let serverTransport: HTTP2ServerTransport.Posix
     let tasks = Mutex<[Task<Void, Never>]>([])
@@ -33,6 +38,10 @@ public final class GRPCPeerTransport: RaftTransport, Sendable {
                                        logger: logger, onUnreachable: { handlerRef.get()?.peerUnreachable($0) })
         }
         self.links = links
+        let stats = statsBox
+        channels = links.mapValues { link in
+            CallChannel(peer: link.peer, config: config, client: link.client, stats: stats, logger: logger)
+        }
         serverTransport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: config.listen.host, port: config.listen.port),
             transportSecurity: .plaintext,
@@ -41,15 +50,19 @@ public final class GRPCPeerTransport: RaftTransport, Sendable {
                     minPingIntervalWithoutCalls: .milliseconds(config.keepaliveMinTimeMs), allowWithoutCalls: true)
                 c.rpc.maxRequestPayloadSize = config.maxMessageBytes
             })
-        let service = PeerService(handler: { handlerRef.get() }, stats: statsBox, logger: logger)
+        let callHandlerRef = self.callHandlerRef
+        let service = PeerService(handler: { handlerRef.get() }, callHandler: { callHandlerRef.get() },
+                                  stats: statsBox, logger: logger)
         server = GRPCServer(transport: serverTransport, services: [service])
     }
 
-    /// Starts the peer server and the links; inbound traffic goes to `handler`. Returns the
-    /// port the server listens on.
+    /// Starts the peer server, the links and the call channels; inbound Raft traffic goes to
+    /// `handler`, inbound node calls to `callHandler` (by default `handler`, when it is one:
+    /// `NodeHost` is). Returns the port the server listens on.
     @discardableResult
-    public func start(handler h: any RaftTransportHandler) async throws -> Int {
+    public func start(handler h: any RaftTransportHandler, callHandler: (any NodeCallHandler)? = nil) async throws -> Int {
         handlerRef.set(h)
+        callHandlerRef.set(callHandler ?? (h as? any NodeCallHandler))
         let server = self.server
         let serveTask = Task {
             do {
@@ -60,6 +73,7 @@ public final class GRPCPeerTransport: RaftTransport, Sendable {
         }
         var started = [serveTask]
         for link in links.values { started.append(Task { await link.run() }) }
+        for channel in channels.values { started.append(Task { await channel.run() }) }
         tasks.withLock { $0.append(contentsOf: started) }
         let address = try await serverTransport.listeningAddress
         let port = address.ipv4?.port ?? config.listen.port
@@ -69,6 +83,7 @@ public final class GRPCPeerTransport: RaftTransport, Sendable {
 
     /// Stops the links and the server.
     public func stop() async {
+        stopped.store(true, ordering: .releasing)
         let running = tasks.withLock { t in
             defer { t = [] }
             return t
@@ -97,6 +112,22 @@ public final class GRPCPeerTransport: RaftTransport, Sendable {
         try await link.sendSnapshot(header: header, chunks: chunks)
     }
 
+    // MARK: NodeCallTransport
+
+    /// Calls `node` on its call stream (a call to this node itself runs the local handler).
+    public func call(_ node: NodeID, _ request: [UInt8], timeoutMs: Int) async throws(NodeCallError) -> [UInt8] {
+        guard !stopped.load(ordering: .acquiring) else { throw .closed }
+        if node == config.nodeID {
+            guard let local = callHandlerRef.get() else { throw .unreachable(node) }
+            return await local.handleCall(from: node, request)
+        }
+        guard let channel = channels[node] else { throw .unreachable(node) }
+        return try await channel.call(request, timeoutMs: timeoutMs)
+    }
+
+    /// Whether the call stream to `node` is up.
+    public func isCallStreamConnected(to node: NodeID) -> Bool { channels[node]?.isConnected ?? false }
+
     // MARK: observation
 
     public var stats: PeerTransportStats {
@@ -109,6 +140,13 @@ public final class GRPCPeerTransport: RaftTransport, Sendable {
     public func isConnected(to node: NodeID) -> Bool { links[node]?.connected.load(ordering: .acquiring) ?? false }
 
     func currentHandler() -> (any RaftTransportHandler)? { handlerRef.get() }
+}
+
+/// The node's call handler, set once the node exists.
+final class CallHandlerRef: Sendable {
+    let state = Mutex<(any NodeCallHandler)?>(nil)
+    func get() -> (any NodeCallHandler)? { state.withLock { $0 } }
+    func set(_ h: (any NodeCallHandler)?) { state.withLock { $0 = h } }
 }
 
 /// The node handler, set once the node exists (the node needs the transport first).

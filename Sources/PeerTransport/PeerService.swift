@@ -4,9 +4,12 @@ import Logging
 import Node
 
 /// The server side of the peer port: hands inbound Raft frames and snapshot streams to
-/// the node (`RaftTransportHandler`). Stateless apart from the handler it forwards to.
+/// the node (`RaftTransportHandler`) and runs inbound node calls (`NodeCallHandler`),
+/// answering them batched on the same stream. Stateless apart from the handlers it
+/// forwards to.
 struct PeerService: RegistrableRPCService {
     let handler: @Sendable () -> (any RaftTransportHandler)?
+    let callHandler: @Sendable () -> (any NodeCallHandler)?
     let stats: StatsBox
     let logger: Logger
 
@@ -27,6 +30,47 @@ struct PeerService: RegistrableRPCService {
                 try await writer.write(verdict)
                 return [:]
             }
+        }
+        router.registerHandler(
+            forMethod: PeerMethods.call, deserializer: RawBytesDeserializer(), serializer: RawBytesSerializer()
+        ) { request, _ in
+            StreamingServerResponse<[UInt8]> { writer in
+                try await callStream(request.messages, writer)
+                return [:]
+            }
+        }
+    }
+
+    /// One inbound call stream: runs each call in a task of its own (calls are independent
+    /// and some wait: proposals, feed long polls) and writes the answers back coalesced —
+    /// every answer ready when the writer comes round goes in one message.
+    func callStream(_ messages: RPCAsyncSequence<[UInt8], any Error>, _ writer: RPCWriter<[UInt8]>) async throws {
+        guard let handler = callHandler() else { throw RPCError(code: .unavailable, message: "node not started") }
+        let answers = SendQueue<CallFrame.Item>(capacity: Int.max / 2)
+        let stats = self.stats
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { answers.close() }
+                for try await message in messages {
+                    let (from, calls) = try CallFrame.decodeCalls(message)
+                    for call in calls {
+                        Task {
+                            let answer = await handler.handleCall(from: from, call.bytes)
+                            answers.push(CallFrame.Item(callID: call.callID, bytes: answer))
+                        }
+                    }
+                }
+            }
+            while let ready = await answers.next() {
+                let chunks = CallFrame.chunks(ready)
+                for chunk in chunks { try await writer.write(CallFrame.encodeAnswers(chunk)) }
+                stats.withLock {
+                    $0.callsAnswered += UInt64(ready.count)
+                    $0.callAnswerMessagesSent += UInt64(chunks.count)
+                }
+            }
+            group.cancelAll()
+            try await group.waitForAll()
         }
     }
 

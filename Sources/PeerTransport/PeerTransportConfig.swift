@@ -35,6 +35,10 @@ public struct PeerTransportConfig: Sendable {
     public var snapshotMBPerSecond: Double = 64
     /// Largest gRPC message accepted (a big Raft batch, a snapshot chunk).
     public var maxMessageBytes: Int = 64 << 20
+    /// Node calls in flight per peer before new ones are refused (as unreachable).
+    public var maxCallsInFlight: Int = 65_536
+    /// How often overdue node calls are failed (their timeouts' granularity).
+    public var callSweepIntervalMs: Int = 20
 
     public init(nodeID: NodeID, listen: Address, peers: [NodeID: Address]) {
         self.nodeID = nodeID

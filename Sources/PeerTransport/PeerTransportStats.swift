@@ -18,6 +18,18 @@ public struct PeerTransportStats: Sendable, Equatable {
     public var snapshotsFailed: UInt64 = 0
     /// Peers whose Raft stream is currently up.
     public var connectedPeers: Int = 0
+    /// Node calls written to peers, and the gRPC messages that carried them (coalescing:
+    /// calls per message = callsSent / callMessagesSent).
+    public var callsSent: UInt64 = 0
+    public var callMessagesSent: UInt64 = 0
+    /// Outbound calls that ended without an answer (unreachable, timeout, closed).
+    public var callsFailed: UInt64 = 0
+    /// Node calls answered for peers, and the messages that carried the answers.
+    public var callsAnswered: UInt64 = 0
+    public var callAnswerMessagesSent: UInt64 = 0
+    /// Call streams that broke after being up, and re-opened after the first one.
+    public var callStreamFailures: UInt64 = 0
+    public var callStreamReconnects: UInt64 = 0
     public init() {}
 }
 

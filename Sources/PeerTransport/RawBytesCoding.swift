@@ -26,6 +26,9 @@ public enum PeerMethods {
     /// Client streaming; request metadata carries the sender and the snapshot header;
     /// messages are the LZ4 chunks; the single response is empty on success.
     public static let snapshot = MethodDescriptor(fullyQualifiedService: service, method: "Snapshot")
+    /// Bidirectional; the node call channel (`CallFrame`): client → server batches of calls,
+    /// server → client batches of answers, matched by call ID. One stream per node pair.
+    public static let call = MethodDescriptor(fullyQualifiedService: service, method: "Call")
 
     static let fromNodeKey = "flotilla-from-node"
     static let snapshotHeaderKey = "flotilla-snapshot-header-bin"

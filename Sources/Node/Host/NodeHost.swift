@@ -45,6 +45,8 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     let stopped = Atomic<Bool>(false)
     /// Snapshot sends running outside the loop; `stop` waits for them before closing files.
     let snapshotSendsInFlight = Atomic<Int>(0)
+    /// The node call transport (`NodeHost+Calls`, `NodeCallSlot`); set by the server.
+    let callSlot = NodeCallSlot()
 
     /// Opens (or creates) the node in `config.dataDirectory`. On a fresh directory the
     /// replicas this node holds in `bootstrap` are created; otherwise the ranges recorded in

@@ -2,7 +2,8 @@ public import Base
 import Synchronization
 
 /// An in-process network of nodes for tests: routes batches synchronously into the target
-/// node's mailbox. Owns the registry of handlers and the fault settings: nodes marked down
+/// node's mailbox, and node calls (`NodeCallTransport`) into the target's `NodeCallHandler`
+/// (registered handlers that are one; `NodeHost` is). Owns the registry of handlers and the fault settings: nodes marked down
 /// (nothing reaches them and they reach nobody; senders hear `peerUnreachable`), cut links
 /// (partitions, one direction each) and a seeded random drop rate.
 public final class LocalNetwork: Sendable {
@@ -14,6 +15,7 @@ public final class LocalNetwork: Sendable {
         var rng: UInt64 = 0x2545_F491_4F6C_DD1D
         var delivered: UInt64 = 0
         var dropped: UInt64 = 0
+        var calls: UInt64 = 0
     }
 
     struct Link: Hashable {
@@ -57,6 +59,28 @@ public final class LocalNetwork: Sendable {
     public func setDropRate(_ rate: Double) { state.withLock { $0.dropRate = rate } }
 
     public var deliveredBatches: UInt64 { state.withLock { $0.delivered } }
+
+    /// Node calls handed to a handler so far.
+    public var deliveredCalls: UInt64 { state.withLock { $0.calls } }
+
+    /// The call handler of `to` if a call from `from` may reach it now (counted).
+    func routeCall(from: NodeID, to: NodeID) -> (any NodeCallHandler)? {
+        state.withLock { s -> (any NodeCallHandler)? in
+            guard let h = s.handlers[to] as? any NodeCallHandler, !s.down.contains(to), !s.down.contains(from),
+                  !s.cut.contains(Link(from: from, to: to))
+            else { return nil }
+            s.calls += 1
+            return h
+        }
+    }
+
+    /// Whether an answer from `from` can reach `to` now.
+    func canAnswer(from: NodeID, to: NodeID) -> Bool {
+        state.withLock { s in
+            !s.down.contains(to) && !s.down.contains(from)
+                && !s.cut.contains(Link(from: from, to: to))
+        }
+    }
 
     /// The handler of `to` if a message from `from` may reach it now.
     func route(from: NodeID, to: NodeID, isBatch: Bool) -> (any RaftTransportHandler)? {
@@ -102,6 +126,81 @@ public struct LocalTransport: RaftTransport {
             throw LocalTransportError.unreachable(target)
         }
         try await h.receiveSnapshot(from: node, header: header, chunks: chunks)
+    }
+}
+
+/// Node calls in-process: a call to a node that is down, unregistered or behind a cut link
+/// fails at once with `.unreachable` (never delivered); a call whose answer cannot travel
+/// back (the link was cut or a node went down meanwhile) or that takes longer than
+/// `timeoutMs` fails with `.timeout` (delivered, outcome unknown) — as over gRPC.
+extension LocalTransport: NodeCallTransport {
+    public func call(_ target: NodeID, _ request: [UInt8], timeoutMs: Int) async throws(NodeCallError) -> [UInt8] {
+        guard let handler = network.routeCall(from: node, to: target) else { throw .unreachable(target) }
+        let from = node
+        let answer = await CallDeadline.run(timeoutMs: timeoutMs) { await handler.handleCall(from: from, request) }
+        guard let answer, network.canAnswer(from: target, to: node) else { throw .timeout(target) }
+        return answer
+    }
+}
+
+/// Races an async body against a deadline without waiting for a body that ignores
+/// cancellation (a task group would): the first of the body's answer, the deadline or
+/// the caller's cancellation wins; the body is then cancelled. Owns the one continuation.
+enum CallDeadline {
+    final class Race: Sendable {
+        struct State {
+            var continuation: CheckedContinuation<[UInt8]?, Never>?
+            var done = false
+            var work: Task<Void, Never>?
+            var timer: Task<Void, Never>?
+        }
+        let state = Mutex(State())
+
+        /// Resumes the waiter once; returns the tasks to cancel when this call won.
+        func finish(_ value: [UInt8]?) {
+            let (c, tasks) = state.withLock { s -> (CheckedContinuation<[UInt8]?, Never>?, [Task<Void, Never>]) in
+                guard !s.done else { return (nil, []) }
+                s.done = true
+                defer { s.continuation = nil }
+                return (s.continuation, [s.work, s.timer].compactMap { $0 })
+            }
+            for t in tasks { t.cancel() }
+            c?.resume(returning: value)
+        }
+    }
+
+    /// The body's answer, or nil on timeout or cancellation.
+    static func run(timeoutMs: Int, _ body: @escaping @Sendable () async -> [UInt8]) async -> [UInt8]? {
+        let race = Race()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<[UInt8]?, Never>) in
+                let cancelledEarly = race.state.withLock { s -> Bool in
+                    if s.done { return true }
+                    s.continuation = c
+                    return false
+                }
+                if cancelledEarly {
+                    c.resume(returning: nil)
+                    return
+                }
+                let work = Task { race.finish(await body()) }
+                let timer = Task {
+                    try? await Task.sleep(for: .milliseconds(max(0, timeoutMs)))
+                    if !Task.isCancelled { race.finish(nil) }
+                }
+                let already = race.state.withLock { s -> Bool in
+                    s.work = work
+                    s.timer = timer
+                    return s.done
+                }
+                if already {
+                    work.cancel()
+                    timer.cancel()
+                }
+            }
+        } onCancel: {
+            race.finish(nil)
+        }
     }
 }
 
