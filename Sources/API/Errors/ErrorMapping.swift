@@ -32,7 +32,7 @@ public enum ErrorMapping {
         switch e {
         case .requestTooLarge: .invalidArgument
         case .leaseNotFound: .notFound
-        case .leaseExists: .failedPrecondition
+        case .leaseExists, .txnSpansRanges: .failedPrecondition
         case .leaseTTLTooLarge: .outOfRange
         case .noSpace, .tooManyRequests: .resourceExhausted
         case .noLeader, .timeout, .leaderChanged: .unavailable

@@ -15,6 +15,9 @@ public enum EtcdError: Error, Equatable, Sendable, CustomStringConvertible {
     case permissionDenied
     case corrupt
     case unimplemented(String)
+    /// A txn whose keys lie in more than one range (Flotilla: no cross-range transactions
+    /// yet); carries the range IDs, answered as `FailedPrecondition`.
+    case txnSpansRanges([UInt64])
 
     public var message: String {
         switch self {
@@ -31,6 +34,8 @@ public enum EtcdError: Error, Equatable, Sendable, CustomStringConvertible {
         case .permissionDenied: "etcdserver: permission denied"
         case .corrupt: "etcdserver: corrupt cluster"
         case .unimplemented(let what): "flotilla: \(what) is not implemented"
+        case .txnSpansRanges(let ids):
+            "flotilla: txn spans ranges \(ids.map(String.init).joined(separator: ", ")); cross-range transactions are not supported"
         }
     }
 
@@ -39,7 +44,7 @@ public enum EtcdError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .requestTooLarge: "InvalidArgument"
         case .leaseNotFound: "NotFound"
-        case .leaseExists: "FailedPrecondition"
+        case .leaseExists, .txnSpansRanges: "FailedPrecondition"
         case .leaseTTLTooLarge: "OutOfRange"
         case .noSpace, .tooManyRequests: "ResourceExhausted"
         case .noLeader, .timeout, .leaderChanged: "Unavailable"

@@ -1,0 +1,89 @@
+public import API
+import Base
+import MVCC
+import Node
+
+/// Cluster-wide leases: the records live in the system range (`ClusterAccess.lease*`);
+/// keys attached to a lease live in any range, so a revoke proposes `.revokeLease` to
+/// every range (each deletes its attached keys atomically) before removing the record.
+extension Router: EtcdLeaseBackend {
+    public func leaseGrant(id: Int64, ttl: Int64) async throws -> LeaseGrantResult {
+        try checkNoSpace()
+        let record = try await access.leaseGrant(id: id, ttl: ttl)
+        return LeaseGrantResult(id: record.id, ttl: record.grantedTTL, revision: try await headerRevision())
+    }
+
+    public func leaseRevoke(id: Int64) async throws -> Int64 {
+        guard try await access.leaseLookup(id: id) != nil else { throw EtcdError.leaseNotFound }
+        let revision = try await revokeAttachedKeys(id)
+        _ = try await access.leaseRemove(id: id)
+        return revision
+    }
+
+    /// Deletes the keys attached to `id` in every range; returns the header revision.
+    func revokeAttachedKeys(_ id: Int64) async throws -> Int64 {
+        let access = self.access
+        let pieces = try await fanOut(.all) { route, _, node, requestID throws(ProposalError) in
+            try await access.propose(.revokeLease(id), range: route.descriptor.rangeID, epoch: route.descriptor.epoch,
+                                     requestID: requestID, on: node)
+        }
+        var revision: Int64 = 0
+        for p in pieces {
+            if case .revokeLease(let r) = p.value { revision = max(revision, r.revision) }
+        }
+        saw(revision)
+        return revision > 0 ? revision : try await headerRevision()
+    }
+
+    public func leaseKeepAlive(id: Int64) async throws -> LeaseKeepAliveResult {
+        let record = try await access.leaseKeepAlive(id: id)
+        return LeaseKeepAliveResult(id: id, ttl: record.map { max($0.remainingTTL, 0) } ?? 0,
+                                    revision: try await headerRevision())
+    }
+
+    /// With `keys`, the attached keys come from a keys-only Range over the whole keyspace
+    /// at one revision, filtered by lease here: it reads every key of the cluster (cost
+    /// proportional to the keyspace, not to the lease), acceptable for an admin call.
+    public func leaseTimeToLive(id: Int64, keys: Bool) async throws -> LeaseTimeToLiveResult {
+        guard let record = try await access.leaseLookup(id: id), record.remainingTTL > 0 else {
+            return LeaseTimeToLiveResult(id: id, ttl: -1, grantedTTL: 0, keys: [], revision: try await headerRevision())
+        }
+        var attached: [[UInt8]] = []
+        var revision = try await headerRevision()
+        if keys {
+            let all = try await range(RangeRequest(key: [0], rangeEnd: [0], keysOnly: true))
+            attached = all.kvs.filter { $0.lease == id }.map(\.key)
+            revision = all.revision
+        }
+        return LeaseTimeToLiveResult(id: id, ttl: record.remainingTTL, grantedTTL: record.grantedTTL,
+                                     keys: attached, revision: revision)
+    }
+
+    public func leases() async throws -> (ids: [Int64], revision: Int64) {
+        let all = try await access.leases()
+        return (all.map(\.id).sorted(), try await headerRevision())
+    }
+
+    /// Revokes every lease `ClusterAccess.expiredLeases()` reports (non-empty only on the
+    /// system range leader's node). Returns the IDs revoked.
+    @discardableResult
+    public func revokeExpiredLeases() async throws -> [Int64] {
+        var revoked: [Int64] = []
+        for id in try await access.expiredLeases() {
+            _ = try await revokeAttachedKeys(id)
+            if try await access.leaseRemove(id: id) { revoked.append(id) }
+        }
+        return revoked
+    }
+
+    /// Starts the lease expiry loop (every `Config.leaseExpiryInterval`); cancel the task
+    /// to stop it.
+    public func startLeaseExpiry() -> Task<Void, Never> {
+        Task { [self] in
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: config.leaseExpiryInterval) } catch { return }
+                _ = try? await revokeExpiredLeases()
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+public import API
+public import Base
+import MVCC
+public import Node
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// etcd's KV, Watch, Lease and Cluster API over every user range of the cluster at one
+/// global revision (DESIGN.md §3, §6). Runs on every node; reaches the cluster only through
+/// `ClusterAccess`. Owns the range cache (descriptors + leader hints, behind one `Mutex`),
+/// the request-ID counter, the NOSPACE alarm state and the highest revision it has seen.
+/// It holds no per-range tasks or actors: each request plans its ranges from the cache,
+/// fans out, retries (`Router+Dispatch.swift`) and merges.
+public final class Router: Sendable {
+    /// Identity and retry tuning.
+    public struct Config: Sendable {
+        public var clusterID: UInt64 = 0x1C1B_0000_0000_0001
+        /// This member's ID in response headers (default: the node ID).
+        public var memberID: UInt64? = nil
+        /// Attempts per range operation (leader changes, epoch changes, timeouts) before
+        /// answering "etcdserver: request timed out".
+        public var maxAttempts = 8
+        /// First retry backoff; doubles up to `maxBackoff`.
+        public var initialBackoff: Duration = .milliseconds(5)
+        public var maxBackoff: Duration = .milliseconds(200)
+        /// How often the lease expiry loop asks for expired leases.
+        public var leaseExpiryInterval: Duration = .milliseconds(500)
+        /// Low bits of the first request ID (default: wall-clock microseconds, so a restarted
+        /// router does not reuse the IDs ranges remember).
+        public var requestIDSeed: UInt64? = nil
+
+        public init() {}
+    }
+
+    struct State {
+        var cache = RouteCache()
+        var nextRequest: UInt64
+        /// Every revision seen so far (handed out by the oracle or applied) is <= this.
+        var highWater: Int64 = 0
+        /// The revision the last `currentRevision()` answered (start of a watch from 0).
+        var lastCurrent: Int64 = 0
+        var alarms: Set<AlarmInfo> = []
+    }
+
+    let access: any ClusterAccess
+    let config: Config
+    let state: Mutex<State>
+
+    /// Request IDs: the node ID in the high 20 bits, a counter in the low 44.
+    static let counterBits: UInt64 = 44
+
+    public init(access: any ClusterAccess, config: Config = Config()) {
+        self.access = access
+        self.config = config
+        let seed = config.requestIDSeed ?? wallClockMicroseconds()
+        self.state = Mutex(State(nextRequest: seed & ((1 << Self.counterBits) - 1)))
+    }
+
+    var memberID: UInt64 { config.memberID ?? access.localNode.rawValue }
+
+    /// A request ID unique to this router: node ID in the high bits, a counter below.
+    func newRequestID() -> UInt64 {
+        let n = state.withLock { s in
+            let n = s.nextRequest
+            s.nextRequest = (s.nextRequest &+ 1) & ((1 << Self.counterBits) - 1)
+            return n
+        }
+        return (access.localNode.rawValue << Self.counterBits) | n
+    }
+
+    // MARK: revisions
+
+    /// Records that `revision` exists (was handed out or applied).
+    func saw(_ revision: Int64) {
+        state.withLock { $0.highWater = max($0.highWater, revision) }
+    }
+
+    /// A fresh read point from the oracle.
+    func fresh() async throws -> Int64 {
+        do {
+            let r = try await access.freshRevision()
+            saw(r)
+            return r
+        } catch {
+            throw Self.mapFinal(error)
+        }
+    }
+
+    /// A header revision for answers that read nothing (leases, alarms): the highest seen,
+    /// or a fresh one before anything was seen.
+    func headerRevision() async throws -> Int64 {
+        let h = state.withLock { $0.highWater }
+        return h > 0 ? h : try await fresh()
+    }
+
+    /// Checks that an explicit revision is not in the future (above every revision the
+    /// oracle handed out); compaction is checked by the ranges.
+    func checkNotFuture(_ revision: Int64) async throws {
+        if revision <= state.withLock({ $0.highWater }) { return }
+        if revision > (try await fresh()) { throw MVCCError.futureRevision }
+    }
+
+    func checkNoSpace() throws {
+        if state.withLock({ $0.alarms.contains { $0.alarm == .noSpace } }) { throw EtcdError.noSpace }
+    }
+}
+
+/// Wall-clock microseconds (seeds the request-ID counter).
+func wallClockMicroseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000 &+ UInt64(ts.tv_nsec / 1000)
+}

@@ -1,0 +1,175 @@
+import API
+import Base
+import MVCC
+import Node
+
+/// The part of a request one range answered: the key span it covered and its answer.
+struct Piece<T: Sendable>: Sendable {
+    var span: KeySpan
+    var range: RangeID
+    var value: T
+}
+
+/// One range operation as the dispatcher runs it: on `node` (believed to lead the route's
+/// range), for the part `span` of the request, with the request ID to propose under (the
+/// same on every retry of this part).
+typealias RangeOp<T> = @Sendable (_ route: RangeRoute, _ span: KeySpan, _ node: NodeID, _ requestID: UInt64)
+    async throws(ProposalError) -> T
+
+/// Raised inside single-range dispatch when the range's bounds changed under the request.
+struct ReplanNeeded: Error {}
+
+/// Routing with retries: plan the ranges of a key span from the cache, run a range
+/// operation on each (in parallel), and recover from the node's answers — `notLeader(hint)`
+/// retries on the hinted node, `epochMismatch` / `rangeNotFound` refresh the cache and
+/// re-split the part, `timeout` / `proposalDropped` back off and retry with the SAME
+/// request ID (the range de-duplicates it, so a write is never applied twice). After
+/// `Config.maxAttempts` the caller gets etcd's "request timed out".
+extension Router {
+    /// Fetches the routing table into the cache.
+    func refreshRoutes() async {
+        guard let routes = try? await access.routes() else { return }
+        state.withLock { $0.cache.replaceAll(routes) }
+    }
+
+    /// The ranges holding `span`, refreshing the cache while it does not cover the span.
+    func plan(_ span: KeySpan, budget: inout Int) async throws -> [(route: RangeRoute, span: KeySpan)] {
+        var backoff = config.initialBackoff
+        while true {
+            if let p = state.withLock({ $0.cache.plan(span) }) { return p }
+            budget -= 1
+            if budget < 0 { throw EtcdError.timeout }
+            await refreshRoutes()
+            if let p = state.withLock({ $0.cache.plan(span) }) { return p }
+            try await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, config.maxBackoff)
+        }
+    }
+
+    /// Runs `op` on every range overlapping `span` (in parallel) and returns the pieces in
+    /// key order. Each part gets its own request ID; a part re-split after a split keeps it.
+    func fanOut<T: Sendable>(_ span: KeySpan, _ op: @escaping RangeOp<T>) async throws -> [Piece<T>] {
+        try await fanOut(span, budget: config.maxAttempts, requestID: nil, op)
+    }
+
+    private func fanOut<T: Sendable>(
+        _ span: KeySpan, budget: Int, requestID: UInt64?, _ op: @escaping RangeOp<T>
+    ) async throws -> [Piece<T>] {
+        var budget = budget
+        let parts = try await plan(span, budget: &budget)
+        if parts.count == 1 {
+            return try await runPart(parts[0], budget: budget, requestID: requestID ?? newRequestID(), resplit: true, op)
+        }
+        let remaining = budget
+        return try await withThrowingTaskGroup(of: [Piece<T>].self) { group in
+            for part in parts {
+                let id = requestID ?? newRequestID()
+                group.addTask { try await self.runPart(part, budget: remaining, requestID: id, resplit: true, op) }
+            }
+            var all: [Piece<T>] = []
+            for try await pieces in group { all += pieces }
+            return all.sorted { $0.span.start.lexicographicallyPrecedes($1.span.start) }
+        }
+    }
+
+    /// Runs `op` on the one range holding every span of `spans`; more than one range
+    /// throws `EtcdError.txnSpansRanges`. The request ID stays the same across retries and
+    /// re-plans.
+    func onOneRange<T: Sendable>(_ spans: [KeySpan], _ op: @escaping RangeOp<T>) async throws -> Piece<T> {
+        let id = newRequestID()
+        var budget = config.maxAttempts
+        while true {
+            var chosen: (route: RangeRoute, span: KeySpan)?
+            var ids = Set<RangeID>()
+            for span in spans {
+                for part in try await plan(span, budget: &budget) {
+                    ids.insert(part.route.descriptor.rangeID)
+                    if chosen == nil { chosen = part }
+                }
+            }
+            if ids.count > 1 { throw EtcdError.txnSpansRanges(ids.sorted().map(\.rawValue)) }
+            guard let part = chosen else { throw EtcdError.timeout }
+            do {
+                return try await runPart(part, budget: budget, requestID: id, resplit: false, op)[0]
+            } catch is ReplanNeeded {
+                budget -= 1
+                if budget < 0 { throw EtcdError.timeout }
+            }
+        }
+    }
+
+    /// Runs `op` for one part on its range with retries.
+    private func runPart<T: Sendable>(
+        _ part: (route: RangeRoute, span: KeySpan), budget: Int, requestID: UInt64, resplit: Bool,
+        _ op: @escaping RangeOp<T>
+    ) async throws -> [Piece<T>] {
+        var route = part.route
+        let rangeID = route.descriptor.rangeID
+        var attempts = 0
+        var backoff = config.initialBackoff
+        func pause() async throws {
+            try await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, config.maxBackoff)
+        }
+        while true {
+            attempts += 1
+            if attempts > budget { throw EtcdError.timeout }
+            let node = target(route)
+            do throws(ProposalError) {
+                let value = try await op(route, part.span, node, requestID)
+                return [Piece(span: part.span, range: rangeID, value: value)]
+            } catch {
+                switch error {
+                case .rejected(let e):
+                    throw e
+                case .notLeader(let hint):
+                    if hint != .none && hint != node {
+                        route.leaderHint = hint
+                    } else {
+                        route.leaderHint = nextReplica(after: node, in: route.descriptor)
+                        try await pause()
+                    }
+                    let leader = route.leaderHint
+                    state.withLock { $0.cache.setLeader(leader, of: rangeID) }
+                case .epochMismatch(let current):
+                    await refreshRoutes()
+                    state.withLock { $0.cache.install(RangeRoute(descriptor: current, leaderHint: .none)) }
+                    guard resplit else { throw ReplanNeeded() }
+                    return try await fanOut(part.span, budget: budget - attempts, requestID: requestID, op)
+                case .rangeNotFound:
+                    try await pause()
+                    await refreshRoutes()
+                    guard resplit else { throw ReplanNeeded() }
+                    return try await fanOut(part.span, budget: budget - attempts, requestID: requestID, op)
+                case .timeout, .proposalDropped:
+                    try await pause()
+                }
+            }
+        }
+    }
+
+    /// The node to send a range operation to: the leader hint, else the local replica,
+    /// else the first replica.
+    func target(_ route: RangeRoute) -> NodeID {
+        if route.leaderHint != .none { return route.leaderHint }
+        if route.descriptor.replica(on: access.localNode) != nil { return access.localNode }
+        return route.descriptor.replicas.first?.nodeID ?? access.localNode
+    }
+
+    /// The replica after `node` in the descriptor (round robin), to probe when no leader
+    /// is known.
+    func nextReplica(after node: NodeID, in d: RangeDescriptor) -> NodeID {
+        guard !d.replicas.isEmpty else { return .none }
+        let i = d.replicas.firstIndex { $0.nodeID == node } ?? -1
+        return d.replicas[(i + 1) % d.replicas.count].nodeID
+    }
+
+    /// The error a client sees for a failure outside the retry loop.
+    static func mapFinal(_ error: any Error) -> any Error {
+        guard let p = error as? ProposalError else { return error }
+        switch p {
+        case .rejected(let e): return e
+        default: return EtcdError.timeout
+        }
+    }
+}

@@ -1,0 +1,173 @@
+import API
+import Base
+import MVCC
+import Node
+
+/// One watcher's feed over several ranges: a per-range change feed for each range the
+/// watched span touches, merged into one revision-ordered feed. Owns the sub-feeds (their
+/// iterators and resolved revisions) and the events received but not yet released.
+///
+/// Merging: each range's feed promises every event of the range `<= resolved` has been
+/// delivered, so events up to `min(resolved)` over the sub-feeds are final; they are
+/// released in revision order (stable, so a txn's sub order is kept), and when there are
+/// none a progress item reports `min(resolved)`. Only the sub-feeds at the minimum (the
+/// laggards) are pulled, concurrently, so at most about one batch per sub-feed is held.
+/// A sub-feed failing with `epochMismatch` / `rangeNotFound` (split, merge, replica moved)
+/// is replaced by feeds for the ranges now holding its span, from its resolved revision
+/// + 1: nothing is lost and nothing delivered twice. Other failures re-subscribe on
+/// another replica after a backoff.
+///
+/// Cost: range feeds carry every event of their range; events outside the watched span
+/// are dropped here.
+///
+/// `@unchecked Sendable`: `WatchEventStream` is single-consumer — `next()` is never called
+/// concurrently — and the sub-feeds handed to child tasks in `next()` are each touched by
+/// exactly one child, which `next()` awaits before touching any state again.
+final class MergedWatchFeed: @unchecked Sendable {
+    /// One range's feed for the part `span` of the watched span.
+    final class SubFeed: @unchecked Sendable {
+        let span: KeySpan
+        let route: RangeRoute
+        var node: NodeID
+        /// Every event of `span` with a revision <= this has been received.
+        var resolved: Int64
+        var iterator: AsyncThrowingStream<RangeFeedItem, any Error>.AsyncIterator
+
+        init(span: KeySpan, route: RangeRoute, node: NodeID, resolved: Int64,
+             stream: AsyncThrowingStream<RangeFeedItem, any Error>) {
+            self.span = span
+            self.route = route
+            self.node = node
+            self.resolved = resolved
+            self.iterator = stream.makeAsyncIterator()
+        }
+
+        /// The next item (nil: the feed ended) or the failure.
+        func pull() async -> Result<RangeFeedItem?, any Error> {
+            do {
+                return .success(try await iterator.next())
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
+    let router: Router
+    let span: KeySpan
+    let prevKV: Bool
+    private var subs: [SubFeed] = []
+    private var pending: [WatchEvent] = []
+    private var lastReported: Int64
+    private var failures = 0
+    private var done = false
+
+    /// A feed of `span` from revision `start` on (`start >= 1`).
+    init(router: Router, span: KeySpan, prevKV: Bool, start: Int64) {
+        self.router = router
+        self.span = span
+        self.prevKV = prevKV
+        self.lastReported = start - 1
+    }
+
+    /// Subscribes every range of the span.
+    func open() async throws {
+        subs = try await subscribe(span, resolved: lastReported)
+    }
+
+    /// Feeds for the ranges holding `part`, each from `resolved + 1`.
+    private func subscribe(_ part: KeySpan, resolved: Int64) async throws -> [SubFeed] {
+        var budget = router.config.maxAttempts
+        let plan = try await router.plan(part, budget: &budget)
+        return plan.map { p in
+            let node = feedNode(p.route, avoiding: nil)
+            return SubFeed(span: p.span, route: p.route, node: node, resolved: resolved,
+                           stream: router.access.feed(range: p.route.descriptor.rangeID, from: resolved + 1,
+                                                      prevKV: prevKV, on: node))
+        }
+    }
+
+    /// The replica to read a feed from: the local one, else the leader hint, else the
+    /// first; `avoiding` a node that just failed when another replica exists.
+    private func feedNode(_ route: RangeRoute, avoiding bad: NodeID?) -> NodeID {
+        let d = route.descriptor
+        let local = router.access.localNode
+        if d.replica(on: local) != nil && local != bad { return local }
+        if route.leaderHint != .none && route.leaderHint != bad { return route.leaderHint }
+        return d.replicas.first { $0.nodeID != bad }?.nodeID ?? d.replicas.first?.nodeID ?? local
+    }
+
+    func next() async throws -> WatchFeedItem? {
+        while true {
+            if done { return nil }
+            try Task.checkCancellation()
+            if subs.isEmpty { try await open() }
+            let minResolved = subs.map(\.resolved).min() ?? lastReported
+            if let item = release(through: minResolved) { return item }
+            let laggards = subs.filter { $0.resolved == minResolved }
+            let outcomes = await withTaskGroup(of: (Int, Result<RangeFeedItem?, any Error>).self) { group in
+                for (i, sub) in laggards.enumerated() {
+                    group.addTask { (i, await sub.pull()) }
+                }
+                var out: [(Int, Result<RangeFeedItem?, any Error>)] = []
+                for await o in group { out.append(o) }
+                return out.sorted { $0.0 < $1.0 }
+            }
+            try Task.checkCancellation()
+            for (i, outcome) in outcomes {
+                let sub = laggards[i]
+                switch outcome {
+                case .success(.events(let events, let resolved)):
+                    failures = 0
+                    pending += events.filter { sub.span.contains($0.kv.key) }
+                    sub.resolved = max(sub.resolved, resolved)
+                case .success(.compacted(let c)):
+                    done = true
+                    return .compacted(compactRevision: c)
+                case .success(nil):
+                    try await replace(sub, error: nil)
+                case .failure(let error):
+                    if error is CancellationError { throw error }
+                    try await replace(sub, error: error)
+                }
+            }
+            pending.sort { $0.kv.modRevision < $1.kv.modRevision }  // stable: sub order kept
+        }
+    }
+
+    /// Releases the received events `<= through` (whole revisions), or a progress step
+    /// when there are none and `through` moved; nil when there is nothing new.
+    private func release(through: Int64) -> WatchFeedItem? {
+        guard through > lastReported else { return nil }
+        let n = pending.firstIndex { $0.kv.modRevision > through } ?? pending.count
+        lastReported = through
+        if n == 0 { return .progress(syncedThrough: through) }
+        let out = Array(pending[..<n])
+        pending.removeFirst(n)
+        return .events(out, syncedThrough: through)
+    }
+
+    /// Re-subscribes the span of a failed sub-feed from its resolved revision + 1: over the
+    /// new ranges after a split/merge, or on another replica otherwise.
+    private func replace(_ sub: SubFeed, error: (any Error)?) async throws {
+        failures += 1
+        if failures > router.config.maxAttempts * max(1, subs.count) { throw EtcdError.timeout }
+        let fresh: [SubFeed]
+        switch error as? ProposalError {
+        case .epochMismatch(let current)?:
+            await router.refreshRoutes()
+            router.state.withLock { $0.cache.install(RangeRoute(descriptor: current, leaderHint: .none)) }
+            fresh = try await subscribe(sub.span, resolved: sub.resolved)
+        case .rangeNotFound?:
+            await router.refreshRoutes()
+            fresh = try await subscribe(sub.span, resolved: sub.resolved)
+        default:
+            try await Task.sleep(for: router.config.initialBackoff * failures)
+            let node = feedNode(sub.route, avoiding: sub.node)
+            fresh = [SubFeed(span: sub.span, route: sub.route, node: node, resolved: sub.resolved,
+                             stream: router.access.feed(range: sub.route.descriptor.rangeID, from: sub.resolved + 1,
+                                                        prevKV: prevKV, on: node))]
+        }
+        subs.removeAll { $0 === sub }
+        subs += fresh
+    }
+}
