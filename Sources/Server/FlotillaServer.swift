@@ -9,7 +9,8 @@ public import Node
 public import PeerTransport
 import Synchronization
 
-/// The composition root of one node: wires `NodeHost` + `GRPCPeerTransport` (peer port),
+/// The composition root of one node: wires `NodeHost` + `GRPCPeerTransport` (peer port:
+/// Raft streams, snapshots and the node call channel in both directions),
 /// the Admin gRPC service (client port) and the metrics HTTP server, and owns their
 /// lifecycle: `start()` brings everything up in dependency order, `stop()` takes it down
 /// in reverse (client port, metrics, transport, node — the node's final MVCC flush last).
@@ -45,6 +46,9 @@ public final class FlotillaServer: Sendable {
         let bootstrap = BootstrapConfig(nodes: peers.keys.sorted(), rangeCount: config.rangeCount)
         let host = try NodeHost(config: config.nodeConfig, transport: transport, bootstrap: bootstrap)
         self.host = host
+        // The node calls other nodes (oracle, leases, forwarded feeds) on the peer port's
+        // call streams; `transport.start(handler: host)` makes it answer theirs.
+        host.callTransport = transport
         let router = RangeRouter(host.rangeIDs.compactMap { host.descriptor(of: $0) })
         let client = try ServerConfig.address(config.clientAddress, "listen.clientAddress")
         clientTransport = HTTP2ServerTransport.Posix(

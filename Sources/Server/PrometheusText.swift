@@ -53,6 +53,11 @@ enum PrometheusText {
         one("flotilla_peer_batches_dropped_total", "counter", "Raft batches dropped from full send queues.", transport.batchesDropped)
         one("flotilla_peer_bytes_sent_total", "counter", "Raft stream bytes sent.", transport.bytesSent)
         one("flotilla_peer_bytes_received_total", "counter", "Raft stream bytes received.", transport.bytesReceived)
+        one("flotilla_node_calls_sent_total", "counter", "Node calls sent to peers (forwarded requests, oracle, leases, feeds).", transport.callsSent)
+        one("flotilla_node_call_messages_sent_total", "counter", "gRPC messages carrying node calls (calls are coalesced per write).", transport.callMessagesSent)
+        one("flotilla_node_calls_failed_total", "counter", "Node calls that ended unanswered (unreachable, timeout, closed).", transport.callsFailed)
+        one("flotilla_node_calls_answered_total", "counter", "Node calls answered for peers.", transport.callsAnswered)
+        one("flotilla_node_call_stream_reconnects_total", "counter", "Node call streams re-established to a peer.", transport.callStreamReconnects)
         out += "# HELP flotilla_node_info This node.\n# TYPE flotilla_node_info gauge\nflotilla_node_info{node=\"\(nodeID.rawValue)\"} 1\n"
         return out
     }

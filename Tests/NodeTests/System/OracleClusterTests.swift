@@ -118,5 +118,64 @@ extension NodeClusterTests {
             let problem = OracleCheck.violation(in: all)
             #expect(problem == nil, "seed \(seed): \(problem ?? "")")
         }
+    
+        /// The leader is cut off while callers keep asking it and, once elected, the new
+        /// leader: the deposed leader must not hand out anything below what the new one
+        /// already handed out (it confirms its term with a quorum for every batch).
+        @Test func partitionedLeaderServesNothingStale() async throws {
+            // Node 1 (the system range's first leader) notices its lost quorum only after
+            // 60 ticks (3 s), long after the others elect a new leader (0.5-1 s): a window
+            // in which it still believes it leads.
+            let c = try TestCluster(ranges: 1) { cfg in
+                if cfg.nodeID == NodeID(1) { cfg.electionTicks = 60 }
+            }
+            defer { c.shutdown() }
+            let old = try #require(await c.systemLeader())
+            #expect(old == NodeID(1))
+            let history = OracleHistory()
+            _ = try await c.hosts[old]!.oracleRevisions(count: 1)  // the old leader holds a block
+            for n in c.hosts.keys where n != old { c.network.partition(old, n) }
+            let hosts = c.hosts
+            let workers = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for host in hosts.values {
+                        group.addTask {
+                            while !history.stopped.load(ordering: .relaxed) {
+                                let start = OracleCheck.nowNs()
+                                if let r = try? await host.oracleRevisions(count: 1) {
+                                    history.record(OracleCallRecord(startNs: start, endNs: OracleCheck.nowNs(), revisions: r,
+                                                                    node: host.nodeID))
+                                }
+                                // Paced, so the old leader's block lasts through the window.
+                                try? await Task.sleep(for: .milliseconds(3))
+                            }
+                        }
+                    }
+                }
+            }
+            let moved = await c.eventually(20) { history.all.contains { $0.node != old } }
+            try await Task.sleep(for: .milliseconds(1_000))
+            history.stopped.store(true, ordering: .relaxed)
+            await workers.value
+            #expect(moved, "no new leader served")
+            let problem = OracleCheck.violation(in: history.all)
+            #expect(problem == nil, "\(problem ?? "")")
+        }
+    
+        /// Leadership goes A → B → A: A's block of its first term must not be served again.
+        @Test func leaderRoundTripDropsTheOldBlock() async throws {
+            let c = try TestCluster(ranges: 1)
+            defer { c.shutdown() }
+            let a = try #require(await c.systemLeader())
+            let b = c.bootstrap.nodes.first { $0 != a }!
+            let fromA = try await c.hosts[a]!.oracleRevisions(count: 1)
+            c.hosts[a]!.transferLeadership(of: .system, to: b)
+            #expect(await c.eventually(10) { c.leader(of: .system) == b })
+            let fromB = try await c.hosts[b]!.oracleRevisions(count: 1)
+            c.hosts[b]!.transferLeadership(of: .system, to: a)
+            #expect(await c.eventually(10) { c.leader(of: .system) == a })
+            let again = try await c.hosts[a]!.oracleRevisions(count: 1)
+            #expect(fromA.upperBound < fromB.lowerBound && fromB.upperBound < again.lowerBound, "\(fromA) \(fromB) \(again)")
+        }
     }
 }
