@@ -1,3 +1,4 @@
+import API
 import Base
 import Dispatch
 import Foundation
@@ -24,6 +25,7 @@ public final class FlotillaServer: Sendable {
     let clientTransport: HTTP2ServerTransport.Posix
     let started = Mutex<Started?>(nil)
     let fsync = Mutex(FsyncHistogram())
+    let api: ClientAPI
 
     struct Started: Sendable {
         var tasks: [Task<Void, Never>]
@@ -56,10 +58,13 @@ public final class FlotillaServer: Sendable {
             config: .defaults { c in
                 c.connection.keepalive.clientBehavior = .init(
                     minPingIntervalWithoutCalls: .milliseconds(config.keepaliveMinTimeMs), allowWithoutCalls: true)
-                c.rpc.maxRequestPayloadSize = config.maxMessageBytes
+                c.rpc.maxRequestPayloadSize = EtcdLimits().maxReceiveMessageBytes
             })
+        api = try ClientAPI(config: config, host: host, transport: transport, peers: peers)
+        let limits = EtcdLimits()
         clientServer = GRPCServer(transport: clientTransport,
-                                  services: [AdminService(host: host, router: router, logger: logger)])
+                                  services: [AdminService(host: host, router: router, logger: logger)]
+                                      + api.services(limits: limits))
     }
 
     /// Starts the node and its three ports; returns the bound ports.
@@ -81,15 +86,17 @@ public final class FlotillaServer: Sendable {
         let metrics = try await MetricsHTTPServer.start(host: metricsAddress.host, port: metricsAddress.port) {
             [self] path in respond(path)
         }
+        let leaseExpiry = api.router.startLeaseExpiry()
         let sampler = Task { [self] in
             while !Task.isCancelled {
+                api.node.refresh()
                 let m = host.metrics
                 fsync.withLock { $0.sample(fsyncs: m.fsyncs, nanosTotal: m.fsyncNanosTotal) }
                 try? await Task.sleep(for: .milliseconds(100))
             }
         }
         let ports = Ports(client: clientPort, peer: peerPort, metrics: metrics.port)
-        started.withLock { $0 = Started(tasks: [serveTask, sampler], metrics: metrics, ports: ports) }
+        started.withLock { $0 = Started(tasks: [serveTask, sampler, leaseExpiry], metrics: metrics, ports: ports) }
         logger.info("node serving", metadata: [
             "node": "\(config.nodeID)", "ranges": "\(host.rangeIDs.count)", "clientPort": "\(clientPort)",
             "peerPort": "\(peerPort)", "metricsPort": "\(metrics.port)", "dataDir": "\(config.dataDir)",

@@ -26,20 +26,24 @@ public final class NodeEtcdBackend: EtcdClusterBackend, EtcdMaintenanceBackend, 
 
     let host: NodeHost
     let members: [Member]
-    let clusterID: UInt64
+    public let clusterID: UInt64
     let quotaBytes: Int64
     let alarms = Mutex(AlarmTable())
     let term = Atomic<UInt64>(0)
     let revision: @Sendable () async throws -> Int64
+    let hashKV: @Sendable (Int64) async throws -> HashKVResult
 
     /// `revision` answers the header revision of maintenance responses (the router's current
-    /// revision). `quotaBytes` is etcd's --quota-backend-bytes (0 = etcd's default, 2 GiB).
+    /// revision), `hashKV` etcd's HashKV (the router's cluster-wide digest).
+    /// `quotaBytes` is etcd's --quota-backend-bytes (0 = etcd's default, 2 GiB).
     public init(host: NodeHost, members: [Member], quotaBytes: Int64,
-                revision: @escaping @Sendable () async throws -> Int64) {
+                revision: @escaping @Sendable () async throws -> Int64,
+                hashKV: @escaping @Sendable (Int64) async throws -> HashKVResult) {
         self.host = host
         self.members = members.sorted { $0.nodeID < $1.nodeID }
         self.quotaBytes = quotaBytes > 0 ? quotaBytes : 2 << 30
         self.revision = revision
+        self.hashKV = hashKV
         // A stable cluster ID: FNV-1a over the sorted member peer URLs.
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for m in self.members {
@@ -99,22 +103,7 @@ public final class NodeEtcdBackend: EtcdClusterBackend, EtcdMaintenanceBackend, 
         return (result, try await revision())
     }
 
-    /// A digest of every local user replica at `revision` (0: current), combined in range
-    /// order: replicas of the same ranges agree.
-    public func hashKV(revision: Int64) async throws -> HashKVResult {
-        var crc: UInt32 = 0
-        var compact: Int64 = 0
-        var rev: Int64 = 0
-        for id in host.rangeIDs {
-            guard let store = host.store(for: id) else { continue }
-            let r = try store.hashKV(atRevision: revision > 0 ? min(revision, store.currentRevision) : 0)
-            crc = withUnsafeBytes(of: id.rawValue.littleEndian) { CRC32C.update(crc, $0) }
-            crc = withUnsafeBytes(of: r.hash.littleEndian) { CRC32C.update(crc, $0) }
-            compact = max(compact, r.compactRevision)
-            rev = max(rev, r.revision)
-        }
-        return HashKVResult(hash: crc, compactRevision: compact, revision: revision > 0 ? revision : rev)
-    }
+    public func hashKV(revision: Int64) async throws -> HashKVResult { try await hashKV(revision) }
 
     /// Every local replica's segment snapshot, framed: "FLOTSNAP" v1, then per range
     /// `[u64 rangeID][u32 chunk count]` and length-prefixed chunks. Held in memory while

@@ -90,7 +90,7 @@ public struct ServerConfig: Sendable, Equatable {
         .init(table: "transport", key: "keepaliveIntervalMs", help: "HTTP/2 keepalive ping interval on peer connections.", kind: .int(\.keepaliveIntervalMs)),
         .init(table: "transport", key: "keepaliveTimeoutMs", help: "A ping unanswered this long closes the connection.", kind: .int(\.keepaliveTimeoutMs)),
         .init(table: "transport", key: "keepaliveMinTimeMs", help: "Server: minimum client ping interval accepted (etcd's --grpc-keepalive-min-time).", kind: .int(\.keepaliveMinTimeMs)),
-        .init(table: "transport", key: "maxMessageBytes", help: "Largest gRPC message accepted on the peer and client ports.", kind: .int(\.maxMessageBytes)),
+        .init(table: "transport", key: "maxMessageBytes", help: "Largest gRPC message accepted on the peer port (the client port keeps etcd's 1.5 MiB request + 512 KiB).", kind: .int(\.maxMessageBytes)),
         .init(table: "log", key: "level", help: "trace, debug, info, notice, warning, error or critical.", kind: .string(\.logLevel)),
         .init(table: "shutdown", key: "graceMs", help: "On SIGTERM/SIGINT, wait this long for in-flight work before exiting.", kind: .int(\.shutdownGraceMs)),
     ]
