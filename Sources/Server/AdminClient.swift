@@ -116,6 +116,14 @@ public final class AdminClient: Sendable {
     }
 
     /// This node's ranges.
+    /// Asks this node (the leader of `range`) to hand its leadership to `node`.
+    public func transferLeader(of range: RangeID, to node: NodeID, timeout: Duration = .seconds(5)) async throws
+        -> AdminProtocol.Reply
+    {
+        func le(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        return try await call(.transferLeader, key: le(range.rawValue), value: le(node.rawValue), timeout: timeout)
+    }
+
     public func status(timeout: Duration = .seconds(5)) async throws -> [AdminProtocol.RangeStatus] {
         let r = try await call(.status, timeout: timeout)
         return try AdminProtocol.decodeStatus(r.payload)

@@ -16,6 +16,10 @@ public enum AdminProtocol {
         case getLocal = 2
         /// This node's ranges: leader, applied index (`AdminProtocol.RangeStatus`).
         case status = 3
+        /// Hand leadership of range `number(key)` to node `number(value)` (both u64
+        /// little-endian); send it to the range's leader. Answers at once (`ok`); the
+        /// transfer completes within an election timeout or not at all.
+        case transferLeader = 4
     }
 
     public struct Request: Sendable, Equatable {

@@ -58,6 +58,18 @@ struct AdminService: RegistrableRPCService {
                                           isLeader: host.isLeader(of: id), quiesced: host.isQuiesced(id))
             }
             return .init(id: req.id, code: .ok, payload: AdminProtocol.encode(status: status))
+        case .transferLeader:
+            guard req.key.count == 8, req.value.count == 8 else {
+                return .init(id: req.id, code: .failed, payload: Array("transferLeader: expected u64 range and node".utf8))
+            }
+            let range = RangeID(req.key.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian)
+            let node = NodeID(req.value.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian)
+            guard host.descriptor(of: range) != nil else { return .init(id: req.id, code: .rangeNotFound) }
+            guard host.isLeader(of: range) else {
+                return .init(id: req.id, code: .notLeader, number: host.leaderHint(of: range).rawValue)
+            }
+            host.transferLeadership(of: range, to: node)
+            return .init(id: req.id, code: .ok)
         case .getLocal:
             guard let range = router.range(for: req.key), let store = host.store(for: range) else {
                 return .init(id: req.id, code: .rangeNotFound)

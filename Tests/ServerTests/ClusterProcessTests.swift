@@ -67,6 +67,17 @@ struct ClusterProcessTests {
         // 8 user ranges + the system range.
         #expect(status?.body.contains("\"rangeCount\":9") == true, "\(status?.body ?? "no /status")")
         #expect(httpGet(port: h.metricsPorts[2], path: "/health")?.body == "ok\n")
+        // Admin transferLeader moves a range's leadership to the node asked for.
+        let range = RangeID(2)
+        var leader = 0
+        for i in 1...3 where await h.status(i)?.first(where: { $0.rangeID == range })?.isLeader == true { leader = i }
+        try #require(leader > 0, "range 2 has no leader")
+        let target = leader % 3 + 1
+        let reply = try await h.cluster.clients[NodeID(UInt64(leader))]!.transferLeader(of: range, to: NodeID(UInt64(target)))
+        #expect(reply.code == .ok, "\(reply)")
+        #expect(await eventually(.seconds(10)) {
+            await h.status(target)?.first(where: { $0.rangeID == range })?.isLeader == true
+        }, "range 2 did not move from node \(leader) to node \(target)")
         for i in 1...3 { #expect(h.terminate(i) == 0, "node \(i) did not exit 0 on SIGTERM") }
         // Data directories are private, and a node refuses another node's directory.
         let mode = (try FileManager.default.attributesOfItem(atPath: "\(h.root)/node-1")[.posixPermissions] as? Int) ?? 0
