@@ -185,6 +185,54 @@ extension NodeClusterTests {
     }
 }
 
+extension NodeClusterTests.GlobalRevisionTests {
+    @Test func aRevisionFetchedBeforeACloseIsNotUsedAfterIt() async throws {
+        // Node 1 leads the range and its oracle answers late: its write's revision X is
+        // handed out, then node 2 takes R > X and the range is read (closed) at R before X
+        // reaches node 1. X <= R must be discarded: the write gets a fresh revision above R,
+        // and reads at R stay the same.
+        let shared = InMemoryRevisionOracle()
+        let slow = DelayedOracle(shared, delayMs: 400)
+        let c = try TestCluster(ranges: 1) { config in
+            config.revisionSource = config.nodeID == NodeID(1) ? (slow as any RevisionSource) : shared
+        }
+        defer { c.shutdown() }
+        let range = c.rangeIDs[0]
+        #expect(await c.eventually { c.leader(of: range) == NodeID(1) }, "the bootstrap leader")
+        let key = c.key(range: 0, "late")
+        let leader = c.hosts[NodeID(1)]!
+        async let write = leader.propose(.put(PutRequest(key: key, value: [1])), to: range)
+        #expect(await c.eventually(5) { shared.lastIssued >= 1 }, "the write's revision was handed out")
+        let x = shared.lastIssued
+        let r = try await c.hosts[NodeID(2)]!.freshRevision()
+        #expect(r > x)
+        let before = try await leader.read(at: RangeRequest(key: key, revision: r), in: range, epoch: nil)
+        #expect(before.kvs.isEmpty && before.revision == r, "the write is not applied yet")
+        guard case .put(let put) = try await write else { Issue.record("not a put"); return }
+        #expect(put.revision > r, "the write took a revision above the closed one: \(put.revision) vs \(r)")
+        let after = try await leader.read(at: RangeRequest(key: key, revision: r), in: range, epoch: nil)
+        #expect(after.kvs.isEmpty, "the state at \(r) did not change")
+        #expect(await c.eventually { leader.metrics.revisionsDiscarded >= 1 })
+    }
+}
+
+/// Answers from `base`, but only `delayMs` after the block was handed out.
+struct DelayedOracle: RevisionSource {
+    let base: InMemoryRevisionOracle
+    let delayMs: Int
+
+    init(_ base: InMemoryRevisionOracle, delayMs: Int) {
+        self.base = base
+        self.delayMs = delayMs
+    }
+
+    func revisions(count: Int) async throws(ProposalError) -> ClosedRange<Int64> {
+        let block = try await base.revisions(count: count)
+        try? await Task.sleep(for: .milliseconds(delayMs))
+        return block
+    }
+}
+
 /// The first answer is a stale block (1...count); later ones come from `base`.
 final class StaleOnceOracle: RevisionSource, @unchecked Sendable {
     // @unchecked Sendable: `handedOut` is only touched under `lock`.
