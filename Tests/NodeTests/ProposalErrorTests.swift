@@ -71,10 +71,10 @@ extension NodeClusterTests {
             defer { c.shutdown() }
             let range = c.rangeIDs[1]
             let key = c.key(range: 1, "r")
-            _ = try await c.put(key, [5])
+            let put = try await c.put(key, [5])
             let leader = try #require(c.leader(of: range))
             let resp = try await c.hosts[leader]!.read(RangeRequest(key: key), in: range)
-            #expect(resp.kvs.map(\.value) == [[5]] && resp.revision == 1)
+            #expect(resp.kvs.map(\.value) == [[5]] && resp.revision == put.revision)
             let follower = c.hosts.keys.first { $0 != leader }!
             await #expect(throws: ProposalError.notLeader(leaderHint: leader)) {
                 try await c.hosts[follower]!.read(RangeRequest(key: key), in: range)

@@ -11,6 +11,8 @@ final class TestCluster: @unchecked Sendable {
     // mutated by start/stop calls made sequentially by the test body.
     let root: String
     let network = LocalNetwork(seed: 7)
+    /// The cluster's revision oracle (the system range's stand-in), shared by every node.
+    let oracle = InMemoryRevisionOracle()
     let bootstrap: BootstrapConfig
     var hosts: [NodeID: NodeHost] = [:]
     let tune: @Sendable (inout NodeConfig) -> Void
@@ -37,6 +39,7 @@ final class TestCluster: @unchecked Sendable {
         c.applyCommitIntervalMs = 20
         c.walGCIntervalMs = 100
         c.proposalTimeoutMs = 3_000
+        c.revisionSource = oracle
         tune(&c)
         return c
     }
@@ -83,6 +86,47 @@ final class TestCluster: @unchecked Sendable {
             let target = leader(of: range) ?? hosts.keys.sorted().first!
             do {
                 return try await hosts[target]!.propose(body, to: range)
+            } catch {
+                lastError = error
+                if case .rejected = error { throw error }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        throw lastError ?? ProposalError.timeout
+    }
+
+    /// Proposes with a client request ID through the leader, retrying with the SAME ID
+    /// (the range de-duplicates it, so a retry after an unknown outcome never applies twice).
+    @discardableResult
+    func propose(_ body: RaftCommand.Body, range: RangeID, requestID: UInt64,
+                 within seconds: Double = 30) async throws -> CommandResult {
+        let deadline = Date().addingTimeInterval(seconds)
+        var lastError: (any Error)?
+        while Date() < deadline {
+            let target = leader(of: range) ?? hosts.keys.sorted().first!
+            guard let host = hosts[target], let epoch = host.descriptor(of: range)?.epoch else {
+                try await Task.sleep(for: .milliseconds(20))
+                continue
+            }
+            do {
+                return try await host.propose(body, to: range, epoch: epoch, requestID: requestID)
+            } catch {
+                lastError = error
+                if case .rejected = error { throw error }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        throw lastError ?? ProposalError.timeout
+    }
+
+    /// Reads `request` at `request.revision` on the range's leader, following hints.
+    func read(at request: RangeRequest, range: RangeID, within seconds: Double = 30) async throws -> RangeResponse {
+        let deadline = Date().addingTimeInterval(seconds)
+        var lastError: (any Error)?
+        while Date() < deadline {
+            let target = leader(of: range) ?? hosts.keys.sorted().first!
+            do {
+                return try await hosts[target]!.read(at: request, in: range, epoch: nil)
             } catch {
                 lastError = error
                 if case .rejected = error { throw error }

@@ -40,11 +40,13 @@ public enum NodeBenchmark {
         let root = NSTemporaryDirectory() + "flotilla-bench-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: root) }
         let network = LocalNetwork(seed: 1)
+        let oracle = InMemoryRevisionOracle()  // one process: every node shares the counter
         let bootstrap = BootstrapConfig(nodes: [NodeID(1), NodeID(2), NodeID(3)], rangeCount: ranges)
         var hosts: [NodeID: NodeHost] = [:]
         for n in bootstrap.nodes {
-            let h = try NodeHost(config: NodeConfig(nodeID: n, dataDirectory: root + "/n\(n.rawValue)"),
-                                 transport: network.transport(for: n), bootstrap: bootstrap)
+            var config = NodeConfig(nodeID: n, dataDirectory: root + "/n\(n.rawValue)")
+            config.revisionSource = oracle
+            let h = try NodeHost(config: config, transport: network.transport(for: n), bootstrap: bootstrap)
             network.register(n, h)
             h.start()
             hosts[n] = h
@@ -168,11 +170,13 @@ public enum NodeBenchmark {
         let root = NSTemporaryDirectory() + "flotilla-idle-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: root) }
         let network = LocalNetwork(seed: 1)
+        let oracle = InMemoryRevisionOracle()  // one process: every node shares the counter
         let bootstrap = BootstrapConfig(nodes: [NodeID(1), NodeID(2), NodeID(3)], rangeCount: ranges)
         var hosts: [NodeHost] = []
         for n in bootstrap.nodes {
-            let h = try NodeHost(config: NodeConfig(nodeID: n, dataDirectory: root + "/n\(n.rawValue)"),
-                                 transport: network.transport(for: n), bootstrap: bootstrap)
+            var config = NodeConfig(nodeID: n, dataDirectory: root + "/n\(n.rawValue)")
+            config.revisionSource = oracle
+            let h = try NodeHost(config: config, transport: network.transport(for: n), bootstrap: bootstrap)
             network.register(n, h)
             h.start()
             hosts.append(h)

@@ -3,15 +3,15 @@ public import MVCC
 
 /// The node's side of the cluster serving path, as the router's `NodeClusterAccess`
 /// calls it (locally, or on behalf of a peer through `NodeCall`).
-///
-/// STUBS: the signatures are the contract between the node runtime (branch node2) and the
-/// cluster call codec / router adapter (branch calls); node2 replaces the bodies.
+/// The signatures are the contract with the cluster call codec / router adapter; the
+/// machinery lives in `Host/NodeHost+Propose.swift` (revisions, de-duplication),
+/// `Host/NodeHost+Read.swift` (closes, reads at a revision) and `Feeds/`.
 extension NodeHost {
     /// A revision from the oracle strictly greater than every revision handed out before
     /// this call started (batched per node: one outstanding oracle request per node at a
     /// time; asks the system range leader, local or remote through the node calls).
     public func freshRevision() async throws(ProposalError) -> Int64 {
-        throw .proposalDropped("freshRevision: not implemented yet")
+        try await batchedRevisions(count: 1).get().lowerBound
     }
 
     /// Proposes `body` to `range` on this node (which must lead it). The leader assigns the
@@ -20,7 +20,7 @@ extension NodeHost {
     /// outcome instead of applying twice.
     public func propose(_ body: RaftCommand.Body, to range: RangeID, epoch: RangeDescriptor.Epoch?,
                         requestID: UInt64) async throws(ProposalError) -> CommandResult {
-        throw .proposalDropped("propose(requestID:): not implemented yet")
+        try await submit(body, to: range, epoch: epoch, requestID: requestID, deduplicate: true)
     }
 
     /// Reads `range` at `request.revision` (> 0) on this node (its leader): ReadIndex,
@@ -28,29 +28,56 @@ extension NodeHost {
     /// from MVCC with `revision` = the request's.
     public func read(at request: RangeRequest, in range: RangeID,
                      epoch: RangeDescriptor.Epoch?) async throws(ProposalError) -> RangeResponse {
-        throw .proposalDropped("read(at:): not implemented yet")
+        // Revision 0 (no read point chosen): a plain linearizable read of the latest state.
+        try await readIndexed(request, at: max(0, request.revision), in: range, epoch: epoch)
     }
 
     /// Serializable read on this node's replica at its resolved revision (or at
-    /// `request.revision` when that is not above it).
+    /// `request.revision` when that is not above it; above it: `futureRevision`).
+    /// A replica without a resolved revision yet (no feed consumer so far: this call
+    /// registers one, so the closer starts resolving it) answers from its latest applied
+    /// state with the range's own latest revision, or at `request.revision` when that is
+    /// not above it.
     public func localRead(_ request: RangeRequest, in range: RangeID) throws(ProposalError) -> RangeResponse {
-        throw .proposalDropped("localRead: not implemented yet")
+        guard let view = view(of: range) else { throw .rangeNotFound(range) }
+        let store = view.store
+        var resolvedNow = resolved.touch(range, now: Self.nowNs())
+        if resolvedNow == 0 { resolvedNow = store.currentRevision }
+        let revision = request.revision > 0 ? request.revision : resolvedNow
+        guard revision <= resolvedNow else { throw .rejected(.futureRevision) }
+        var atRevision = request
+        atRevision.revision = min(revision, store.currentRevision)
+        do {
+            var response = try store.range(atRevision)
+            response.revision = revision
+            return response
+        } catch let e as MVCCError {
+            throw .rejected(e)
+        } catch {
+            throw .proposalDropped("local read failed: \(error)")
+        }
     }
 
-    /// The highest revision this node's replica of `range` knows closed and applied.
-    public func resolvedRevision(of range: RangeID) -> Int64? { nil }
+    /// The highest revision this node's replica of `range` knows closed and applied (nil
+    /// when the range has no feed consumer here, so nothing tracks it).
+    public func resolvedRevision(of range: RangeID) -> Int64? { resolved.resolved(of: range) }
 
     /// The change feed of this node's replica of `range` from revision `from` on: the next
     /// batch of events (at most about `maxEvents`) and the resolved revision, waiting up to
     /// `waitMs` for something new. Throws `.rangeNotFound` / `.epochMismatch`.
     public func nextFeedBatch(range: RangeID, from: Int64, prevKV: Bool, maxEvents: Int,
                               waitMs: Int) async throws(ProposalError) -> RangeFeedItem {
-        throw .proposalDropped("nextFeedBatch: not implemented yet")
+        try await feedBatch(range: range, from: from, prevKV: prevKV, maxEvents: maxEvents, waitMs: waitMs)
     }
 
     /// Every user range this node knows with the leader it believes in (its replicas'
-    /// views plus the system range's routing table).
-    public func routingTable() -> [RangeRoute] { [] }
+    /// views; the system range's routing table is added by the system range's code).
+    public func routingTable() -> [RangeRoute] {
+        views.withLock { v in
+            v.values.filter { $0.descriptor.rangeID != .system }.sorted { $0.descriptor.rangeID < $1.descriptor.rangeID }
+                .map { RangeRoute(descriptor: $0.descriptor, leaderHint: $0.leaderNode) }
+        }
+    }
 
     /// Answers a node-core call (tags 0x01-0x0F, e.g. the oracle's revision blocks).
     public func handleCoreCall(from node: NodeID, _ request: [UInt8]) async -> [UInt8] { [] }

@@ -2,10 +2,13 @@ public import Base
 public import MVCC
 
 /// One state-machine command as it travels in a Raft entry. `requestID` identifies the
-/// proposal (unique per proposing node: the node ID in the high 16 bits) so the proposer can
-/// match the applied result, and so a later issue can de-duplicate retried requests. `epoch`
-/// is the descriptor epoch the request routed on. The revision is assigned at apply time
-/// for now (see `RevisionAssigner`); issue #5 carries oracle revisions in `revision`.
+/// proposal (unique per client request: the router's ID, or the node ID in the high 16 bits
+/// and a counter) so the proposer can match the applied result and the leader can
+/// de-duplicate retried requests. `epoch` is the descriptor epoch the request routed on.
+/// A write carries the global revision its leader took from the oracle (in log order);
+/// applying it at a revision not above the range's last applied one fails
+/// deterministically (`MVCCError.revisionNotIncreasing`) and the proposer retries it with a
+/// fresh revision. Non-writes carry revision 0.
 public struct RaftCommand: Sendable, Equatable {
     /// What the command does.
     public enum Body: Sendable, Equatable {
@@ -24,7 +27,8 @@ public struct RaftCommand: Sendable, Equatable {
 
     public var requestID: UInt64
     public var epoch: RangeDescriptor.Epoch
-    /// A revision chosen before proposing (0: assign at apply time).
+    /// The global revision the leader assigned to a write (0 for non-writes; a write
+    /// with 0, from a log written before global revisions, applies at current + 1).
     public var revision: Int64
     public var body: Body
 
@@ -36,8 +40,13 @@ public struct RaftCommand: Sendable, Equatable {
     }
 
     /// Whether the command writes (and so takes a revision).
+    public var isWrite: Bool { body.isWrite }
+}
+
+extension RaftCommand.Body {
+    /// Whether the command writes (and so takes a revision).
     public var isWrite: Bool {
-        switch body {
+        switch self {
         case .put, .deleteRange, .revokeLease: true
         case .txn(let t): !t.isReadOnly
         case .compact, .noOp, .system: false
@@ -56,20 +65,4 @@ public enum CommandResult: Sendable, Equatable {
     case system([UInt8])
     /// The keys a `.revokeLease` deleted (and the revision, when any was deleted).
     case revokeLease(DeleteRangeResponse)
-}
-
-/// Chooses the main revision of a write command when it is applied. Must be
-/// deterministic: every replica applies the same entries in the same order and must pick
-/// the same revision.
-public protocol RevisionAssigner: Sendable {
-    func revision(for command: RaftCommand, currentRevision: Int64) -> Int64
-}
-
-/// Issue #4's assignment: the range's current revision + 1, at apply time (or the
-/// command's own revision when the proposer chose one).
-public struct ApplyTimeRevisionAssigner: RevisionAssigner {
-    public init() {}
-    public func revision(for command: RaftCommand, currentRevision: Int64) -> Int64 {
-        command.revision > 0 ? command.revision : currentRevision + 1
-    }
 }

@@ -2,23 +2,48 @@ import Base
 import MVCC
 import RaftCore
 
-/// A proposal waiting in the mailbox for the poll loop.
+/// Everyone waiting for one proposal's outcome: its proposer and the retries of the same
+/// request ID that joined it (request de-duplication).
+struct ProposalWaiters: Sendable {
+    var continuations: [CheckedContinuation<Result<CommandResult, ProposalError>, Never>]
+
+    init(_ c: CheckedContinuation<Result<CommandResult, ProposalError>, Never>) { continuations = [c] }
+
+    func resume(_ result: Result<CommandResult, ProposalError>) {
+        for c in continuations { c.resume(returning: result) }
+    }
+
+    mutating func join(_ other: ProposalWaiters) { continuations += other.continuations }
+}
+
+/// A proposal waiting in the mailbox for the poll loop (and, for a write, for its revision).
 struct ProposalRequest: Sendable {
     var requestID: UInt64
     var rangeID: RangeID
     var epoch: RangeDescriptor.Epoch?
     var body: RaftCommand.Body
     var deadlineNs: UInt64
-    var continuation: CheckedContinuation<Result<CommandResult, ProposalError>, Never>
+    /// The ID came from the client (router): check the range's applied and in-flight
+    /// requests before proposing it again.
+    var deduplicate: Bool
+    var waiters: ProposalWaiters
+    /// A write may only take revisions from oracle fetches with this sequence number or
+    /// later: fetches started after the proposal reached the leader (set by the loop).
+    var eligibleFetch: UInt64 = 0
+
+    var isWrite: Bool { body.isWrite }
 }
 
 /// A proposal appended to the leader's log, waiting for its apply on this node.
 struct PendingProposal {
-    var rangeID: RangeID
+    var request: ProposalRequest
     /// The log index the proposal was appended at; whatever applies there settles it.
     var index: UInt64
-    var deadlineNs: UInt64
-    var continuation: CheckedContinuation<Result<CommandResult, ProposalError>, Never>
+    /// The revision it carries (0 for non-writes).
+    var revision: Int64
+    var rangeID: RangeID { request.rangeID }
+    var deadlineNs: UInt64 { request.deadlineNs }
+    var waiters: ProposalWaiters { request.waiters }
 }
 
 /// A received, decompressed and checksum-verified snapshot waiting for the poll loop to
@@ -46,6 +71,8 @@ struct Mailbox {
     var unreachable: Set<NodeID> = []
     var proposals: [ProposalRequest] = []
     var reads: [ReadRequest] = []
+    /// Answers of the loop's oracle fetches: (fetch sequence number, revisions or error).
+    var revisionAnswers: [(UInt64, Result<ClosedRange<Int64>, ProposalError>)] = []
     /// Leadership transfer requests: (range, target node).
     var transfers: [(RangeID, NodeID)] = []
     var installs: [SnapshotInstall] = []
@@ -56,7 +83,7 @@ struct Mailbox {
 
     var isEmpty: Bool {
         inbound.isEmpty && unreachable.isEmpty && proposals.isEmpty && reads.isEmpty && installs.isEmpty
-            && transfers.isEmpty
+            && transfers.isEmpty && revisionAnswers.isEmpty
             && snapshotReports.isEmpty
     }
 }

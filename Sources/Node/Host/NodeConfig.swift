@@ -21,8 +21,16 @@ public struct NodeConfig: Sendable {
     public var proposalTimeoutMs: Int = 5_000
     /// Snapshot data is streamed in chunks of about this many (uncompressed) bytes.
     public var snapshotChunkBytes: Int = 1 << 20
-    /// Revision assignment for write commands.
-    public var revisionAssigner: any RevisionAssigner = ApplyTimeRevisionAssigner()
+    /// Where write revisions and read points come from. nil: the cluster's revision
+    /// oracle (the system range's leader, local or remote: `NodeHost.freshRevisions`).
+    /// Tests and single-process setups share one `InMemoryRevisionOracle` between nodes.
+    public var revisionSource: (any RevisionSource)? = nil
+    /// How often the node closes the ranges that have feed consumers (resolved revisions).
+    public var closeIntervalMs: Int = 100
+    /// Applied request IDs remembered per range for de-duplication (in memory only)…
+    public var dedupMaxRequests: Int = 10_000
+    /// …and for at most this long.
+    public var dedupMaxAgeMs: Int = 300_000
 
     public init(nodeID: NodeID, dataDirectory: String) {
         self.nodeID = nodeID

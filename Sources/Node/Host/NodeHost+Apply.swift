@@ -38,6 +38,7 @@ extension NodeHost {
             let cmd = try RaftCommand.decode(e.data)
             requestID = cmd.requestID
             outcome = execute(cmd, on: r)
+            if case .success(let result) = outcome { r.appliedRequests.record(cmd.requestID, result, now: Self.nowNs()) }
         } catch {
             // Every replica fails the same way on the same bytes: deterministic.
             requestID = nil
@@ -54,11 +55,20 @@ extension NodeHost {
                        _ outcome: Result<CommandResult, ProposalError>, _ s: inout HostState) {
         guard let id = s.pendingAt[r.rangeID]?[index], let p = takePending(id, &s) else { return }
         guard id == requestID else {
-            fail(p.continuation, .proposalDropped("entry \(index) was replaced by another leader's; not applied"), &s)
+            fail(p.waiters, .proposalDropped("entry \(index) was replaced by another leader's; not applied"), &s)
+            return
+        }
+        if case .failure(.rejected(.revisionNotIncreasing)) = outcome, r.isLeader {
+            // A definite failure (nothing applied): propose again with a fresh revision.
+            var again = p.request
+            again.eligibleFetch = s.revisionFetchSeq + 1
+            r.leaderRevisions.waiting.append(again)
+            s.rangesAwaitingRevisions.insert(r.rangeID)
+            s.metrics.revisionRetries += 1
             return
         }
         if case .failure = outcome { s.metrics.proposalsFailed += 1 }
-        p.continuation.resume(returning: outcome)
+        p.waiters.resume(outcome)
     }
 
     /// Runs one command against MVCC. Deterministic given the store's state and the entry.
@@ -67,7 +77,8 @@ extension NodeHost {
             return .failure(.epochMismatch(current: r.descriptor))
         }
         let store = r.store
-        let revision = config.revisionAssigner.revision(for: cmd, currentRevision: store.currentRevision)
+        // Writes carry their oracle revision; 0 only in logs written before global revisions.
+        let revision = cmd.revision > 0 ? cmd.revision : store.currentRevision + 1
         do {
             switch cmd.body {
             case .put(let p):
@@ -77,6 +88,10 @@ extension NodeHost {
             case .txn(let t):
                 return .success(.txn(try store.txn(t, revision: t.isReadOnly ? nil : revision)))
             case .compact(let rev):
+                // A cluster-wide compaction point may lie above this range's last write: the
+                // range's state at `rev` is its current state, so the range moves up to it
+                // (a later write below it is refused and retried with a fresh revision).
+                if rev > store.currentRevision { store.advanceRevision(to: rev) }
                 return .success(.compact(try store.compact(rev)))
             case .noOp:
                 return .success(.noOp)

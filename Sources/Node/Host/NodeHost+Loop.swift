@@ -53,6 +53,7 @@ extension NodeHost {
             for m in messages { stepInbound(m, from: from, &s) }
         }
         for install in inbox.installs { installSnapshot(install, &s) }
+        handleRevisionAnswers(inbox.revisionAnswers, &s)
         handleProposals(inbox.proposals, &s)
         handleReads(inbox.reads, &s)
         for (range, node) in inbox.transfers {
@@ -72,6 +73,12 @@ extension NodeHost {
 
         handleReadies(&s, outbound: &outbound)
         serveReads(&s, now: now)
+        startRevisionFetchIfNeeded(&s)
+        resolved.noteApplied { s.replicas[$0]?.appliedIndex }
+        // Held proposals whose leader has now applied its first entry go in the next round.
+        if s.rangesHolding.contains(where: { s.replicas[$0].map { $0.appliedIndex >= $0.leaderRevisions.termStartIndex } ?? true }) {
+            _ = enqueue { _ in true }
+        }
 
         if tick { quiesceIdleLeaders(&s) }
         commitAppliedIfDue(&s, now: now)
@@ -139,7 +146,14 @@ extension NodeHost {
                 let wasLeader = r.isLeader
                 r.leader = ss.leader
                 r.isLeader = ss.role == .leader
-                if wasLeader && !r.isLeader { failPendingAfterLeaderChange(r, &s) }
+                if wasLeader && !r.isLeader {
+                    failPendingAfterLeaderChange(r, &s)
+                    r.leaderRevisions = LeaderRevisions()
+                }
+                if r.isLeader && !wasLeader {
+                    let st = r.raw.status
+                    r.leaderRevisions = LeaderRevisions(term: st.hardState.term, termStartIndex: st.lastIndex)
+                }
                 s.viewsDirty.insert(r.rangeID)
             }
             if let snap = rd.snapshot {
@@ -148,6 +162,7 @@ extension NodeHost {
             }
             if !rd.readStates.isEmpty { noteReadStates(rd.readStates, &s) }
             apply(rd.committedEntries, to: r, &s)
+            if r.isLeader { r.leaderRevisions.pruneApplied(r.appliedIndex) }
             r.raw.advance(rd)
         }
     }
@@ -166,83 +181,6 @@ extension NodeHost {
         }
         r.touched = true
         try? r.raw.step(rm.message)
-    }
-
-    /// Validates the round's proposals and hands each range's accepted ones to Raft in one
-    /// batch (one append message per follower for all of them).
-    func handleProposals(_ proposals: [ProposalRequest], _ s: inout HostState) {
-        var batches: [RangeID: [ProposalRequest]] = [:]
-        var order: [RangeID] = []
-        for p in proposals {
-            s.metrics.proposals += 1
-            guard let r = s.replicas[p.rangeID] else {
-                fail(p.continuation, .rangeNotFound(p.rangeID), &s)
-                continue
-            }
-            if let epoch = p.epoch, epoch != r.descriptor.epoch {
-                fail(p.continuation, .epochMismatch(current: r.descriptor), &s)
-                continue
-            }
-            r.wake()
-            guard r.isLeader else {
-                fail(p.continuation, .notLeader(leaderHint: r.leaderNode), &s)
-                continue
-            }
-            if batches[p.rangeID] == nil { order.append(p.rangeID) }
-            batches[p.rangeID, default: []].append(p)
-        }
-        for range in order {
-            guard let r = s.replicas[range], let batch = batches[range] else { continue }
-            let data = batch.map {
-                RaftCommand(requestID: $0.requestID, epoch: $0.epoch ?? r.descriptor.epoch, body: $0.body).encoded()
-            }
-            do {
-                try r.raw.propose(batch: data)
-            } catch {
-                for p in batch { fail(p.continuation, .proposalDropped("\(error)"), &s) }
-                continue
-            }
-            // Accepted entries were appended, in order, at the end of the leader's log.
-            let first = r.raw.status.lastIndex - UInt64(batch.count) + 1
-            for (i, p) in batch.enumerated() {
-                let index = first + UInt64(i)
-                s.pending[p.requestID] = PendingProposal(rangeID: range, index: index, deadlineNs: p.deadlineNs,
-                                                         continuation: p.continuation)
-                s.pendingAt[range, default: [:]][index] = p.requestID
-            }
-        }
-    }
-
-    /// The replica stopped leading: its proposals will most likely not apply here. They
-    /// fail now (the outcome is unknown, as etcd's "leader changed") instead of timing out.
-    func failPendingAfterLeaderChange(_ r: RangeReplica, _ s: inout HostState) {
-        guard s.pendingAt[r.rangeID]?.isEmpty == false else { return }
-        for (id, p) in s.pending where p.rangeID == r.rangeID {
-            _ = takePending(id, &s)
-            fail(p.continuation, .proposalDropped("leader changed; the write may still apply"), &s)
-        }
-    }
-
-    func fail(_ c: CheckedContinuation<Result<CommandResult, ProposalError>, Never>, _ e: ProposalError,
-              _ s: inout HostState) {
-        s.metrics.proposalsFailed += 1
-        c.resume(returning: .failure(e))
-    }
-
-    /// Removes a pending proposal (applied, timed out or dropped) and returns it.
-    func takePending(_ id: UInt64, _ s: inout HostState) -> PendingProposal? {
-        guard let p = s.pending.removeValue(forKey: id) else { return nil }
-        s.pendingAt[p.rangeID]?[p.index] = nil
-        if s.pendingAt[p.rangeID]?.isEmpty == true { s.pendingAt[p.rangeID] = nil }
-        return p
-    }
-
-    func expireProposals(_ s: inout HostState, now: UInt64) {
-        let expired = s.pending.filter { $0.value.deadlineNs <= now }.map(\.key)
-        for id in expired {
-            guard let p = takePending(id, &s) else { continue }
-            fail(p.continuation, .timeout, &s)
-        }
     }
 
     func refreshGauges(_ s: inout HostState) {

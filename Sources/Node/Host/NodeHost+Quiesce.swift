@@ -16,7 +16,9 @@ extension NodeHost {
     func quiesceIdleLeaders(_ s: inout HostState) {
         var out: [NodeID: [RangeMessage]] = [:]
         for r in s.replicas.values where r.isLeader && !r.quiesced {
-            let idle = r.canQuiesce(hasPendingProposals: s.pendingAt[r.rangeID] != nil || s.readsPerRange[r.rangeID] != nil) { node in
+            let busy = s.pendingAt[r.rangeID] != nil || s.readsPerRange[r.rangeID] != nil
+                || !r.leaderRevisions.waiting.isEmpty || !r.heldForDedup.isEmpty
+            let idle = r.canQuiesce(hasPendingProposals: busy) { node in
                 s.peers[node]?.alive ?? false
             }
             guard idle else {

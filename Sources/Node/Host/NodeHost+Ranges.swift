@@ -52,11 +52,12 @@ extension NodeHost {
             guard let r = s.replicas[range] else { throw ReplicaLifecycleError.notFound(range) }
             try wal.append([.rangeRemoved(range)])
             try r.store.drop()
+            failUnappended(of: r, .rangeNotFound(range), &s)
             s.replicas[range] = nil
             _ = views.withLock { $0.removeValue(forKey: range) }
             for (id, p) in s.pending where p.rangeID == range {
                 _ = takePending(id, &s)
-                fail(p.continuation, .rangeNotFound(range), &s)
+                fail(p.waiters, .rangeNotFound(range), &s)
             }
             s.metrics.appliedIndex[range] = nil
         }

@@ -47,6 +47,15 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     let snapshotSendsInFlight = Atomic<Int>(0)
     /// The node call transport (`NodeHost+Calls`, `NodeCallSlot`); set by the server.
     let callSlot = NodeCallSlot()
+    /// The node's revision requests: one outstanding oracle request at a time.
+    let revisionBatcher = RevisionBatcher()
+    /// Resolved revisions of the replicas with feed consumers.
+    let resolved = ResolvedRevisions()
+    /// The task closing feed ranges every `closeIntervalMs` (started by `start`).
+    let closer = Mutex<Task<Void, Never>?>(nil)
+    /// How ranges led by another node get closed for this node's feeds: (leader, range,
+    /// revision) → the leader's index to wait for. Set by the cluster wiring.
+    let remoteCloser = Mutex<RemoteCloser?>(nil)
 
     /// Opens (or creates) the node in `config.dataDirectory`. On a fresh directory the
     /// replicas this node holds in `bootstrap` are created; otherwise the ranges recorded in
@@ -102,6 +111,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         }
         thread.name = "flotilla-node-\(nodeID.rawValue)-raft"
         thread.start()
+        startCloser()
     }
 
     /// Stops the loop, fails waiting proposals, and closes the WAL and the data file.
@@ -110,6 +120,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     /// finished: call it from a thread of its own, not from a busy cooperative pool.
     public func stop(flush: Bool = true) {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        closer.withLock { $0?.cancel() }
         if started.load(ordering: .acquiring) {
             mailbox.withLock { $0.stopping = true }
             wakeSignal.signal()
@@ -123,13 +134,14 @@ public final class NodeHost: RaftTransportHandler, Sendable {
             m.reads = []
             return x
         }
-        for p in leftovers.0 { p.continuation.resume(returning: .failure(.proposalDropped("node stopped"))) }
+        for p in leftovers.0 { p.waiters.resume(.failure(.proposalDropped("node stopped"))) }
         for i in leftovers.1 { i.continuation.resume(returning: .failure(SnapshotFailure("node stopped"))) }
-        for q in leftovers.2 { q.continuation.resume(returning: .failure(.proposalDropped("node stopped"))) }
+        for q in leftovers.2 { q.fail(.proposalDropped("node stopped")) }
         state.withLock { s in
-            for (_, p) in s.pending { p.continuation.resume(returning: .failure(.proposalDropped("node stopped"))) }
+            for (_, p) in s.pending { p.waiters.resume(.failure(.proposalDropped("node stopped"))) }
             s.pending = [:]
-            for (_, q) in s.pendingReads { q.request.continuation.resume(returning: .failure(.proposalDropped("node stopped"))) }
+            for r in s.replicas.values { failUnappended(of: r, .proposalDropped("node stopped"), &s) }
+            for (_, q) in s.pendingReads { q.request.fail(.proposalDropped("node stopped")) }
             s.pendingReads = [:]
             if flush { try? commitApplied(&s, force: true) }
             s.replicas = [:]
@@ -142,14 +154,20 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     // MARK: proposals
 
     /// Proposes `body` to `range` and waits for its result on this node (the leader).
-    /// `epoch`, when given, must equal the range's current epoch.
+    /// `epoch`, when given, must equal the range's current epoch. A write gets its
+    /// revision from the oracle (see `NodeHost+Propose.swift`).
     public func propose(_ body: RaftCommand.Body, to range: RangeID,
                         epoch: RangeDescriptor.Epoch? = nil) async throws(ProposalError) -> CommandResult {
-        let id = UInt64(nodeID.rawValue & 0xFFFF) << 48 | (requestCounter.add(1, ordering: .relaxed).newValue & (1 << 48 - 1))
+        try await submit(body, to: range, epoch: epoch, requestID: nextRequestID(), deduplicate: false)
+    }
+
+    /// Hands a proposal to the loop and waits for its outcome.
+    func submit(_ body: RaftCommand.Body, to range: RangeID, epoch: RangeDescriptor.Epoch?, requestID: UInt64,
+                deduplicate: Bool) async throws(ProposalError) -> CommandResult {
         let deadline = Self.nowNs() + UInt64(config.proposalTimeoutMs) * 1_000_000
         let result = await withCheckedContinuation { (c: CheckedContinuation<Result<CommandResult, ProposalError>, Never>) in
-            let req = ProposalRequest(requestID: id, rangeID: range, epoch: epoch, body: body, deadlineNs: deadline,
-                                      continuation: c)
+            let req = ProposalRequest(requestID: requestID, rangeID: range, epoch: epoch, body: body, deadlineNs: deadline,
+                                      deduplicate: deduplicate, waiters: ProposalWaiters(c))
             let accepted = enqueue { m in
                 guard !m.stopping else { return false }
                 m.proposals.append(req)
@@ -258,6 +276,15 @@ public struct ReplicaView: Sendable {
 struct HostState {
     var replicas: [RangeID: RangeReplica]
     var pending: [UInt64: PendingProposal] = [:]
+    /// Ranges whose leader has writes waiting for revisions.
+    var rangesAwaitingRevisions: Set<RangeID> = []
+    /// Ranges whose new leader holds proposals until it applied its first entry.
+    var rangesHolding: Set<RangeID> = []
+    /// Sequence number of the last oracle fetch the loop started; whether it is unanswered;
+    /// what it asked for.
+    var revisionFetchSeq: UInt64 = 0
+    var revisionFetchInFlight = false
+    var revisionDemand: [RevisionDemand] = []
     /// Per range: log index → request ID of the pending proposal appended there.
     var pendingAt: [RangeID: [UInt64: UInt64]] = [:]
     var pendingReads: [UInt64: PendingRead] = [:]

@@ -28,6 +28,14 @@ public struct NodeMetrics: Sendable, Equatable {
     public var snapshotBytesReceived: UInt64 = 0
     public var mvccCommits: UInt64 = 0
     public var walSegmentsDeleted: UInt64 = 0
+    /// Oracle fetches the poll loop started for write revisions.
+    public var revisionFetches: UInt64 = 0
+    /// Fetched revisions left unused (at or below the closed revision, or leadership lost).
+    public var revisionsDiscarded: UInt64 = 0
+    /// Writes applied at a revision not above the range's last one, proposed again.
+    public var revisionRetries: UInt64 = 0
+    /// Proposals answered from, or joined to, an earlier one with the same request ID.
+    public var proposalsDeduplicated: UInt64 = 0
 
     public init() {}
 

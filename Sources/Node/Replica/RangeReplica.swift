@@ -4,7 +4,9 @@ import RaftCore
 import WAL
 
 /// One range replica on this node: its Raft core over the shared WAL, its MVCC store, its
-/// descriptor and the runtime flags the batch system needs (applied indexes, quiescence).
+/// descriptor and the runtime flags the batch system needs (applied indexes, quiescence),
+/// and, while it leads, its revision bookkeeping (`LeaderRevisions`); the applied request
+/// IDs for de-duplication (`AppliedRequests`).
 /// Knows nothing about threads: only the node's poll loop touches it, under the host's
 /// state lock. Not Sendable.
 final class RangeReplica {
@@ -33,11 +35,20 @@ final class RangeReplica {
     /// Leader known from the last soft state (replica ID, 0 = none).
     var leader: ReplicaID = 0
     var isLeader = false
+    /// Closed revision, writes waiting for revisions, in-flight writes (while leading).
+    var leaderRevisions = LeaderRevisions()
+    /// Recently applied request IDs and their results (de-duplication; in memory).
+    var appliedRequests: AppliedRequests
+    /// Proposals with client request IDs that wait until this new leader has applied its
+    /// first entry (only then does it know every earlier request that will ever apply).
+    var heldForDedup: [ProposalRequest] = []
 
     init(descriptor: RangeDescriptor, replicaID: ReplicaID, store: MVCCStore, wal: WriteAheadLog,
          config: NodeConfig) throws(RaftError) {
         rangeID = descriptor.rangeID
         self.descriptor = descriptor
+        appliedRequests = AppliedRequests(maxCount: config.dedupMaxRequests,
+                                          maxAgeNs: UInt64(config.dedupMaxAgeMs) * 1_000_000)
         self.replicaID = replicaID
         self.store = store
         let applied = store.appliedIndex

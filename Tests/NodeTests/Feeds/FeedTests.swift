@@ -1,0 +1,116 @@
+import Base
+import Foundation
+import MVCC
+import Node
+import Testing
+
+extension NodeClusterTests {
+    /// Per-range change feeds on leaders and followers: every event once, in revision
+    /// order, up to a resolved revision that never goes back.
+    @Suite struct FeedTests {
+        /// Pulls `range`'s feed on `host` from revision 1 until it resolved `target`;
+        /// returns the events and every resolved value seen.
+        static func drain(_ host: NodeHost, _ range: RangeID, until target: () -> Int64?,
+                          seconds: Double = 30) async throws -> (events: [WatchEvent], resolved: [Int64]) {
+            var events: [WatchEvent] = []
+            var resolved: [Int64] = []
+            var from: Int64 = 1
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                let item = try await host.nextFeedBatch(range: range, from: from, prevKV: false, maxEvents: 7, waitMs: 200)
+                guard case .events(let batch, let r) = item else { Issue.record("unexpected \(item)"); break }
+                events += batch
+                resolved.append(r)
+                from = max(from, r + 1)
+                if let t = target(), r >= t { break }
+            }
+            return (events, resolved)
+        }
+
+        @Test func feedsDeliverEveryEventOnceInOrderOnLeaderAndFollower() async throws {
+            let seed = UInt64.random(in: 0..<1_000_000)
+            let c = try TestCluster(ranges: 2)
+            defer { c.shutdown() }
+            let range = c.rangeIDs[1]
+            #expect(await c.eventually { c.leader(of: range) != nil })
+            let leader = try #require(c.leader(of: range))
+            let follower = c.hosts.keys.sorted().first { $0 != leader }!
+            // The follower's closes go to the leader in-process (the peer calls' job in a cluster).
+            let hosts = c.hosts
+            c.hosts[follower]!.setRemoteCloser { node, range, revision throws(ProposalError) in
+                guard let h = hosts[node] else { throw ProposalError.notLeader(leaderHint: .none) }
+                return try await h.closeForFollower(range: range, revision: revision)
+            }
+            let done = LockedBox<Int64?>(nil)
+            async let onLeader = Self.drain(c.hosts[leader]!, range, until: { done.value })
+            async let onFollower = Self.drain(c.hosts[follower]!, range, until: { done.value })
+            let acked = try await GlobalRevisionTests.writeConcurrently(c, seed: seed, writers: 4, perWriter: 10)
+            let mine = acked.filter { c.range(of: $0.key) == range }
+            // A delete too: feeds carry tombstones.
+            let victim = try #require(mine.first)
+            guard case .deleteRange(let del) = try await c.propose(.deleteRange(DeleteRangeRequest(key: victim.key)),
+                                                                   range: range, requestID: seed &+ 77)
+            else { Issue.record("not a delete"); return }
+            done.value = del.revision
+            for (name, result) in [("leader", try await onLeader), ("follower", try await onFollower)] {
+                let puts = result.events.filter { $0.kind == .put }
+                #expect(puts.map(\.kv.modRevision) == mine.map(\.revision).sorted(),
+                        "seed \(seed): \(name) feed has every put once, in revision order")
+                #expect(Set(puts.map(\.kv.key)) == Set(mine.map(\.key)), "seed \(seed): \(name)")
+                #expect(result.events.filter { $0.kind == .delete }.map(\.kv.modRevision) == [del.revision],
+                        "seed \(seed): \(name) feed has the delete")
+                #expect(zip(result.resolved, result.resolved.dropFirst()).allSatisfy { $0 <= $1 },
+                        "seed \(seed): \(name) resolved never goes back")
+                #expect(result.resolved.last ?? 0 >= del.revision, "seed \(seed): \(name) resolved reached the end")
+            }
+            #expect((c.hosts[follower]!.resolvedRevision(of: range) ?? 0) >= del.revision)
+        }
+
+        @Test func feedFromACompactedRevisionSaysSo() async throws {
+            let c = try TestCluster(ranges: 1)
+            defer { c.shutdown() }
+            let range = c.rangeIDs[0]
+            var last: Int64 = 0
+            for i in 0..<3 { last = try await c.put(c.key(range: 0, "k"), [UInt8(i)]).revision }
+            _ = try await c.propose(.compact(revision: last), range: range)
+            let leader = try #require(c.leader(of: range))
+            let item = try await c.hosts[leader]!.nextFeedBatch(range: range, from: 1, prevKV: false, maxEvents: 10, waitMs: 0)
+            #expect(item == .compacted(compactRevision: last))
+            await #expect(throws: ProposalError.rangeNotFound(RangeID(999))) {
+                try await c.hosts[leader]!.nextFeedBatch(range: RangeID(999), from: 1, prevKV: false, maxEvents: 1, waitMs: 0)
+            }
+        }
+
+        @Test func localReadAnswersAtTheResolvedRevision() async throws {
+            let c = try TestCluster(ranges: 1)
+            defer { c.shutdown() }
+            let range = c.rangeIDs[0]
+            let key = c.key(range: 0, "x")
+            _ = try await c.put(key, [1])
+            let leader = try #require(c.leader(of: range))
+            let h = c.hosts[leader]!
+            _ = try h.localRead(RangeRequest(key: key), in: range)  // registers the consumer
+            let second = try await c.put(key, [2]).revision
+            #expect(await c.eventually { (h.resolvedRevision(of: range) ?? 0) >= second }, "the closer resolves it")
+            let resp = try h.localRead(RangeRequest(key: key), in: range)
+            #expect(resp.kvs.map(\.value) == [[2]] && resp.revision >= second)
+            let old = try h.localRead(RangeRequest(key: key, revision: second - 1), in: range)
+            #expect(old.kvs.map(\.value) == [[1]] && old.revision == second - 1)
+            #expect(throws: ProposalError.rejected(.futureRevision)) {
+                try h.localRead(RangeRequest(key: key, revision: resp.revision + 1_000_000), in: range)
+            }
+        }
+    }
+}
+
+/// A value shared between test tasks.
+final class LockedBox<T: Sendable>: @unchecked Sendable {
+    // @unchecked Sendable: `stored` is only touched under `lock`.
+    let lock = NSLock()
+    var stored: T
+    init(_ v: T) { stored = v }
+    var value: T {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
