@@ -71,6 +71,29 @@ extension NodeClusterTests {
             #expect(ids == [88, 99])
         }
 
+        /// Concurrent grants with ID 0 get distinct positive IDs; concurrent keep-alives of
+        /// them all succeed (one confirmation round serves many callers).
+        @Test func concurrentGrantsGetDistinctIDs() async throws {
+            let c = try TestCluster(ranges: 1)
+            defer { c.shutdown() }
+            let h = c.hosts[try #require(await c.systemLeader())]!
+            let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
+                for _ in 0..<50 { group.addTask { try await h.leaseGrant(id: 0, ttl: 60)!.id } }
+                var all: [Int64] = []
+                for try await id in group { all.append(id) }
+                return all
+            }
+            #expect(Set(ids).count == 50 && ids.allSatisfy { $0 > 0 })
+            let renewed = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for id in ids { group.addTask { try await h.leaseKeepAlive(id: id)?.remainingTTL == 60 } }
+                var all: [Bool] = []
+                for try await ok in group { all.append(ok) }
+                return all
+            }
+            #expect(renewed.count == 50 && renewed.allSatisfy { $0 })
+            #expect(try await h.leases().map(\.id) == ids.sorted())
+        }
+
         @Test func revokeLeaseDeletesAttachedKeysOfTheRangeAtOneRevision() async throws {
             let c = try TestCluster(ranges: 2)
             defer { c.shutdown() }
