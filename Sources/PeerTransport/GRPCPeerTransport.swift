@@ -23,6 +23,9 @@ public final class GRPCPeerTransport: RaftTransport, NodeCallTransport, Sendable
     let channels: [NodeID: CallChannel]
     let callHandlerRef = CallHandlerRef()
     let stopped = Atomic<Bool>(false)
+    let shutdown = ShutdownSignal()
+    /// How long `stop` lets the server finish its RPCs before cancelling it.
+    static let serverGraceMs = 2_000
     let server: GRPCServer<HTTP2ServerTransport.Posix>
     let serverTransport: HTTP2ServerTransport.Posix
     let tasks = Mutex<[Task<Void, Never>]>([])
@@ -52,7 +55,7 @@ public final class GRPCPeerTransport: RaftTransport, NodeCallTransport, Sendable
             })
         let callHandlerRef = self.callHandlerRef
         let service = PeerService(handler: { handlerRef.get() }, callHandler: { callHandlerRef.get() },
-                                  stats: statsBox, logger: logger)
+                                  shutdown: shutdown, stats: statsBox, logger: logger)
         server = GRPCServer(transport: serverTransport, services: [service])
     }
 
@@ -81,16 +84,26 @@ public final class GRPCPeerTransport: RaftTransport, NodeCallTransport, Sendable
         return port
     }
 
-    /// Stops the links and the server.
+    /// Stops the links and call channels (our outgoing side), then the server: it stops
+    /// accepting (GOAWAY), our handlers end the peers' long-lived streams, and the server is
+    /// given `serverGraceMs` to finish before it is cancelled.
     public func stop() async {
         stopped.store(true, ordering: .releasing)
         let running = tasks.withLock { t in
             defer { t = [] }
             return t
         }
+        guard let serveTask = running.first else { return }
+        for t in running.dropFirst() { t.cancel() }
+        for t in running.dropFirst() { await t.value }
         server.beginGracefulShutdown()
-        for t in running { t.cancel() }
-        for t in running { await t.value }
+        shutdown.fire()
+        let grace = Task {
+            try? await Task.sleep(for: .milliseconds(Self.serverGraceMs))
+            if !Task.isCancelled { serveTask.cancel() }
+        }
+        await serveTask.value
+        grace.cancel()
     }
 
     // MARK: RaftTransport

@@ -10,6 +10,8 @@ import Node
 struct PeerService: RegistrableRPCService {
     let handler: @Sendable () -> (any RaftTransportHandler)?
     let callHandler: @Sendable () -> (any NodeCallHandler)?
+    /// Fired when the transport stops: the Raft and call stream handlers end their streams.
+    let shutdown: ShutdownSignal
     let stats: StatsBox
     let logger: Logger
 
@@ -49,6 +51,10 @@ struct PeerService: RegistrableRPCService {
         let answers = SendQueue<CallFrame.Item>(capacity: Int.max / 2)
         let stats = self.stats
         try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [shutdown] in
+                await shutdown.wait()
+                answers.close()
+            }
             group.addTask {
                 defer { answers.close() }
                 for try await message in messages {
@@ -74,14 +80,23 @@ struct PeerService: RegistrableRPCService {
         }
     }
 
+    /// Delivers inbound Raft frames until the peer ends the stream or the transport stops.
     func raftStream(_ messages: RPCAsyncSequence<[UInt8], any Error>) async throws {
-        for try await frame in messages {
-            let (from, batch) = try PeerFrame.decode(frame)
-            stats.withLock {
-                $0.batchesReceived += 1
-                $0.bytesReceived += UInt64(frame.count)
+        let stats = self.stats, handler = self.handler
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [shutdown] in await shutdown.wait() }
+            group.addTask {
+                for try await frame in messages {
+                    let (from, batch) = try PeerFrame.decode(frame)
+                    stats.withLock {
+                        $0.batchesReceived += 1
+                        $0.bytesReceived += UInt64(frame.count)
+                    }
+                    handler()?.deliver(from: from, messages: batch)
+                }
             }
-            handler()?.deliver(from: from, messages: batch)
+            try await group.next()
+            group.cancelAll()
         }
     }
 

@@ -185,7 +185,12 @@ public final class NodeClusterAccess: ClusterAccess {
         var target = host.systemLeader()
         if target == .none { target = systemLeaderHint.withLock { $0 } }
         var lastError = ProposalError.notLeader(leaderHint: .none)
+        var attempts = 0
         while true {
+            attempts += 1
+            // Hints can chase each other during an election: pace every retry after the
+            // first redirect.
+            if attempts > 2 { try? await Task.sleep(for: .milliseconds(20)) }
             if target == .none { target = await askAroundForSystemLeader() }
             if target != .none {
                 do {
@@ -200,7 +205,7 @@ public final class NodeClusterAccess: ClusterAccess {
             }
             guard Date() < deadline else { throw lastError }
             if target == .none {
-                try? await Task.sleep(for: .milliseconds(50))
+                try? await Task.sleep(for: .milliseconds(30))
                 target = host.systemLeader()
             }
         }

@@ -11,7 +11,7 @@ struct Flotilla: AsyncParsableCommand {
         commandName: "flotilla",
         abstract: "Flotilla: a multi-Raft sharded key-value service speaking the etcd v3 API.",
         version: FlotillaVersion.string,
-        subcommands: [Serve.self, Dev.self, ConfigDefaults.self, BenchClient.self]
+        subcommands: [Serve.self, Dev.self, ConfigDefaults.self, BenchClient.self, BenchCalls.self]
     )
 }
 

@@ -1,0 +1,49 @@
+import Base
+import Foundation
+import Logging
+import Node
+import Server
+import Testing
+
+/// In-process `FlotillaServer`s: the node call channel is wired both ways — each node's
+/// host calls out through its peer transport and answers the other node's calls.
+@Suite(.serialized) struct NodeCallWiringTests {
+    @Test func serversAnswerEachOthersNodeCalls() async throws {
+        let root = NSTemporaryDirectory() + "flotilla-calls-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let peerPorts = [freePort(), freePort()]
+        var servers: [FlotillaServer] = []
+        for i in 1...2 {
+            var c = ServerConfig()
+            c.nodeID = i
+            c.dataDir = "\(root)/node-\(i)"
+            c.clientAddress = "127.0.0.1:0"
+            c.metricsAddress = "127.0.0.1:0"
+            c.peerAddress = "127.0.0.1:\(peerPorts[i - 1])"
+            c.peers = ["1=127.0.0.1:\(peerPorts[0])", "2=127.0.0.1:\(peerPorts[1])"]
+            c.rangeCount = 1
+            c.tickIntervalMs = 50
+            c.reconnectInitialMs = 20
+            var logger = Logger(label: "test")
+            logger.logLevel = .error
+            servers.append(try FlotillaServer(config: c, logger: logger))
+        }
+        for s in servers { try await s.start() }
+        let (s1, s2) = (servers[0], servers[1])
+        var up = false
+        for _ in 0..<500 where !up {
+            up = s1.transport.isCallStreamConnected(to: NodeID(2)) && s2.transport.isCallStreamConnected(to: NodeID(1))
+            if !up { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(up, "call streams did not come up")
+        // Node 1's host calls node 2 through the transport the server set on it, and back.
+        let c1 = s1.host.callClient(timeoutMs: 5_000)
+        #expect(try await c1.routingTable(on: NodeID(2)) == s2.host.routingTable())
+        #expect(try await c1.systemLeader(on: NodeID(2)) == s2.host.systemLeader())
+        let c2 = s2.host.callClient(timeoutMs: 5_000)
+        #expect(try await c2.resolvedRevision(of: RangeID(2), on: NodeID(1)) == s1.host.resolvedRevision(of: RangeID(2)))
+        #expect(s1.transport.stats.callsSent >= 2)
+        #expect(s1.transport.stats.callsAnswered >= 1)
+        for s in servers { await s.stop() }
+    }
+}
