@@ -4,6 +4,9 @@ import MVCC
 import Node
 import Router
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Randomized model-based tests: the same requests go to a Router over a multi-range
 /// `FakeCluster` (with splits, leader moves and injected faults) and to one `MVCCStore`
@@ -135,10 +138,20 @@ import Testing
 
     @Test(arguments: [UInt64(1), 2, 3, 4, 5, 6])
     func routerMatchesOneStore(seed: UInt64) async throws {
+        try await Self.run(seed: seed, steps: 250)
+    }
+
+    /// `FLOTILLA_ROUTER_SEEDS=N` runs N more seeds (from 1000) of 600 steps each.
+    @Test func extendedSeeds() async throws {
+        guard let raw = getenv("FLOTILLA_ROUTER_SEEDS"), let n = UInt64(String(cString: raw)) else { return }
+        for seed in 1000..<(1000 + n) { try await Self.run(seed: seed, steps: 600) }
+    }
+
+    static func run(seed: UInt64, steps: Int) async throws {
         let (router, cluster) = try makeRouter()
         var run = Run(rng: SeededGenerator(seed: seed), router: router, cluster: cluster, model: try ModelStore())
         let m = run.model
-        for step in 0..<250 {
+        for step in 0..<steps {
             if run.chance(0.25) { run.injectFault() }
             if run.chance(0.04) { _ = try cluster.split(at: run.randomKey()) }
             if run.chance(0.04) { cluster.moveLeader(of: cluster.rangeID(of: run.randomKey()), to: NodeID(UInt64(1 + run.int(3)))) }
