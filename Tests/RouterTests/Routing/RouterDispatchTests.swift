@@ -39,6 +39,20 @@ import Testing
         #expect(got.kvs.first?.modRevision == put.revision)
     }
 
+    /// A txn that timed out (and may have applied) and then meets a split that puts its
+    /// keys in two ranges is answered "request timed out", not "spans ranges".
+    @Test func unknownOutcomeThenSplitIsATimeoutNotARefusal() async throws {
+        let (router, cluster) = try makeRouter()
+        let txn = TxnRequest(success: [.put(PutRequest(key: key(11), value: [1])), .put(PutRequest(key: key(18), value: [1]))])
+        cluster.inject(sequence: [.timeoutAfterApply, .split(at: key(15))], into: cluster.rangeID(of: key(11)))
+        await #expect(throws: EtcdError.timeout) { try await router.txn(txn) }
+        #expect(cluster.applied == 1)
+        // Without the timeout, the same situation is a clean refusal.
+        cluster.inject(sequence: [.split(at: key(13))], into: cluster.rangeID(of: key(11)))
+        let txn2 = TxnRequest(success: [.put(PutRequest(key: key(11), value: [2])), .put(PutRequest(key: key(14), value: [2]))])
+        await #expect(throws: EtcdError.txnSpansRanges([3, 7])) { try await router.txn(txn2) }
+    }
+
     @Test func exhaustedRetriesAnswerRequestTimedOut() async throws {
         let (router, cluster) = try makeRouter(maxAttempts: 3)
         cluster.inject(.timeoutBeforeApply, into: cluster.rangeID(of: key(1)), times: 10)

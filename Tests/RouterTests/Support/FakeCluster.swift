@@ -21,6 +21,8 @@ final class FakeCluster: ClusterAccess, Sendable {
         /// The write applies, but the caller hears `timeout` (outcome unknown).
         case timeoutAfterApply
         case dropped
+        /// The range splits at the key (before the call), which then meets the new epoch.
+        case split(at: [UInt8])
     }
 
     struct FakeRange {
@@ -78,6 +80,11 @@ final class FakeCluster: ClusterAccess, Sendable {
         state.withLock { $0.faults[range] = Array(repeating: fault, count: times) }
     }
 
+    /// Replaces the faults pending for `range` with `faults`, met in order.
+    func inject(sequence faults: [Fault], into range: RangeID) {
+        state.withLock { $0.faults[range] = faults }
+    }
+
     func injectFeedFailure(_ error: ProposalError, into range: RangeID) {
         state.withLock { $0.feedFaults[range, default: []].append(error) }
     }
@@ -89,25 +96,27 @@ final class FakeCluster: ClusterAccess, Sendable {
     /// Splits the range holding `key` at `key`; returns the new right range's ID.
     @discardableResult
     func split(at key: [UInt8]) throws -> RangeID? {
-        try state.withLock { s in
-            guard let (id, r) = s.ranges.first(where: { $0.value.descriptor.contains(key) }),
-                r.descriptor.startKey != key
-            else { return nil }
-            let rightID = RangeID(s.nextRangeID)
-            s.nextRangeID += 1
-            var left = r.descriptor
-            left.endKey = key
-            left.epoch.version += 1
-            var right = r.descriptor
-            right.rangeID = rightID
-            right.startKey = key
-            right.epoch.version += 1
-            let rightStore = try r.store.split(at: key, rightRangeID: rightID, leftDescriptor: [], rightDescriptor: [],
-                                               appliedIndex: r.appliedIndex, rightAppliedIndex: 1)
-            s.ranges[id]!.descriptor = left
-            s.ranges[rightID] = FakeRange(descriptor: right, store: rightStore, leader: r.leader, outcomes: r.outcomes)
-            return rightID
-        }
+        try state.withLock { s in try Self.split(&s, at: key) }
+    }
+
+    private static func split(_ s: inout State, at key: [UInt8]) throws -> RangeID? {
+        guard let (id, r) = s.ranges.first(where: { $0.value.descriptor.contains(key) }),
+            r.descriptor.startKey != key
+        else { return nil }
+        let rightID = RangeID(s.nextRangeID)
+        s.nextRangeID += 1
+        var left = r.descriptor
+        left.endKey = key
+        left.epoch.version += 1
+        var right = r.descriptor
+        right.rangeID = rightID
+        right.startKey = key
+        right.epoch.version += 1
+        let rightStore = try r.store.split(at: key, rightRangeID: rightID, leftDescriptor: [], rightDescriptor: [],
+                                           appliedIndex: r.appliedIndex, rightAppliedIndex: 1)
+        s.ranges[id]!.descriptor = left
+        s.ranges[rightID] = FakeRange(descriptor: right, store: rightStore, leader: r.leader, outcomes: r.outcomes)
+        return rightID
     }
 
     func rangeID(of key: [UInt8]) -> RangeID {
@@ -158,6 +167,9 @@ final class FakeCluster: ClusterAccess, Sendable {
             case .timeoutBeforeApply: throw .timeout
             case .dropped: throw .proposalDropped("injected")
             case .timeoutAfterApply: break
+            case .split(let key):
+                do { _ = try Self.split(&s, at: key) } catch { throw .proposalDropped("\(error)") }
+                throw .epochMismatch(current: s.ranges[range]!.descriptor)
             }
             guard node == r.leader else { throw .notLeader(leaderHint: r.leader) }
             guard epoch == r.descriptor.epoch else { throw .epochMismatch(current: r.descriptor) }
