@@ -53,7 +53,8 @@ import Testing
         var options = EtcdServer.Options(port: 0)
         options.keepaliveMinTime = .seconds(5)
         let server = EtcdServer(
-            services: EtcdServer.services(kv: router, watch: router, lease: router, cluster: router, maintenance: maintenance),
+            services: EtcdServer.services(kv: router, watch: router, lease: router, cluster: router,
+                                          maintenance: RouterMaintenance(router: router, node: maintenance)),
             options: options)
         let serving = Task { try await server.serve() }
         defer {
@@ -102,5 +103,15 @@ import Testing
 
         r = try Self.run(["member", "list"], port: port)
         #expect(r.lines.count == 3, "\(r.err)")
+        r = try Self.run(["alarm", "list"], port: port)
+        #expect(r.lines.isEmpty, "\(r.err)")
+        _ = try await router.alarm(.activate, memberID: 0, alarm: .noSpace)
+        r = try Self.run(["put", "k09", "v"], port: port)
+        #expect(r.err.contains("etcdserver: mvcc: database space exceeded"), "\(r.err)")
+        r = try Self.run(["alarm", "list"], port: port)
+        #expect(r.lines == ["memberID:1 alarm:NOSPACE "], "\(r.err)")
+        r = try Self.run(["alarm", "disarm"], port: port)
+        r = try Self.run(["put", "k09", "v"], port: port)
+        #expect(r.lines == ["OK"], "\(r.err)")
     }
 }
