@@ -26,6 +26,14 @@ public enum RangeMerge {
         }
     }
 
+    /// etcd's quirk: without a sort order and without revision filters, a limit applies
+    /// BEFORE sorting by a non-key target (the first `limit + 1` keys in key order are
+    /// fetched, then sorted, then cut). The parts then answer plain key order.
+    static func limitsBeforeSort(_ r: RangeRequest) -> Bool {
+        r.limit > 0 && r.sortOrder == .none && r.sortTarget != .key && r.minModRevision == 0
+            && r.maxModRevision == 0 && r.minCreateRevision == 0 && r.maxCreateRevision == 0
+    }
+
     /// The request one range answers for its part `[key, rangeEnd)` of a request split
     /// over several ranges, at `revision`. Values are kept when the merge sorts by value.
     public static func subRequest(_ r: RangeRequest, key: [UInt8], rangeEnd: [UInt8], revision: Int64) -> RangeRequest {
@@ -34,6 +42,10 @@ public enum RangeMerge {
         sub.rangeEnd = rangeEnd
         sub.revision = revision
         if r.keysOnly && r.sortTarget == .value && !r.countOnly { sub.keysOnly = false }
+        if limitsBeforeSort(r) {
+            sub.sortTarget = .key
+            sub.limit = r.limit + 1
+        }
         return sub
     }
 
@@ -43,6 +55,14 @@ public enum RangeMerge {
         if r.countOnly { return RangeResponse(revision: revision, kvs: [], more: false, count: count) }
         var more = parts.contains { $0.more }
         var kvs: [KeyValue]
+        if limitsBeforeSort(r) {
+            kvs = Array(parts.flatMap(\.kvs).prefix(Int(r.limit) + 1))
+            more = kvs.count > Int(r.limit)
+            sort(&kvs, target: r.sortTarget, descending: false)
+            kvs = Array(kvs.prefix(Int(r.limit)))
+            if r.keysOnly { for i in kvs.indices { kvs[i].value = [] } }
+            return RangeResponse(revision: revision, kvs: kvs, more: more, count: count)
+        }
         switch order(of: r) {
         case .keyAscending:
             kvs = parts.flatMap(\.kvs)

@@ -16,8 +16,11 @@ struct Piece<T: Sendable>: Sendable {
 typealias RangeOp<T> = @Sendable (_ route: RangeRoute, _ span: KeySpan, _ node: NodeID, _ requestID: UInt64)
     async throws(ProposalError) -> T
 
-/// Raised inside single-range dispatch when the range's bounds changed under the request.
-struct ReplanNeeded: Error {}
+/// Raised inside single-range dispatch when the range's bounds changed under the request;
+/// `outcomeUnknown` when an earlier attempt timed out (the write may have applied).
+struct ReplanNeeded: Error {
+    var outcomeUnknown: Bool
+}
 
 /// Routing with retries: plan the ranges of a key span from the cache, run a range
 /// operation on each (in parallel), and recover from the node's answers — `notLeader(hint)`
@@ -78,6 +81,7 @@ extension Router {
     func onOneRange<T: Sendable>(_ spans: [KeySpan], _ op: @escaping RangeOp<T>) async throws -> Piece<T> {
         let id = newRequestID()
         var budget = config.maxAttempts
+        var outcomeUnknown = false
         while true {
             var chosen: (route: RangeRoute, span: KeySpan)?
             var ids = Set<RangeID>()
@@ -87,11 +91,16 @@ extension Router {
                     if chosen == nil { chosen = part }
                 }
             }
-            if ids.count > 1 { throw EtcdError.txnSpansRanges(ids.sorted().map(\.rawValue)) }
+            if ids.count > 1 {
+                // After a timed-out attempt the write may have applied: not a clean refusal.
+                if outcomeUnknown { throw EtcdError.timeout }
+                throw EtcdError.txnSpansRanges(ids.sorted().map(\.rawValue))
+            }
             guard let part = chosen else { throw EtcdError.timeout }
             do {
                 return try await runPart(part, budget: budget, requestID: id, resplit: false, op)[0]
-            } catch is ReplanNeeded {
+            } catch let replan as ReplanNeeded {
+                outcomeUnknown = outcomeUnknown || replan.outcomeUnknown
                 budget -= 1
                 if budget < 0 { throw EtcdError.timeout }
             }
@@ -106,6 +115,7 @@ extension Router {
         var route = part.route
         let rangeID = route.descriptor.rangeID
         var attempts = 0
+        var outcomeUnknown = false
         var backoff = config.initialBackoff
         func pause() async throws {
             try await Task.sleep(for: backoff)
@@ -134,14 +144,15 @@ extension Router {
                 case .epochMismatch(let current):
                     await refreshRoutes()
                     state.withLock { $0.cache.install(RangeRoute(descriptor: current, leaderHint: .none)) }
-                    guard resplit else { throw ReplanNeeded() }
+                    guard resplit else { throw ReplanNeeded(outcomeUnknown: outcomeUnknown) }
                     return try await fanOut(part.span, budget: budget - attempts, requestID: requestID, op)
                 case .rangeNotFound:
                     try await pause()
                     await refreshRoutes()
-                    guard resplit else { throw ReplanNeeded() }
+                    guard resplit else { throw ReplanNeeded(outcomeUnknown: outcomeUnknown) }
                     return try await fanOut(part.span, budget: budget - attempts, requestID: requestID, op)
                 case .timeout, .proposalDropped:
+                    outcomeUnknown = true
                     try await pause()
                 }
             }

@@ -74,15 +74,28 @@ final class MergedWatchFeed: @unchecked Sendable {
         subs = try await subscribe(span, resolved: lastReported)
     }
 
-    /// Feeds for the ranges holding `part`, each from `resolved + 1`.
-    private func subscribe(_ part: KeySpan, resolved: Int64) async throws -> [SubFeed] {
+    /// Feeds for the ranges holding `part`, each from `resolved + 1`. `ClusterAccess.feed`
+    /// takes no epoch, so a feed opened on a stale route would silently serve fewer keys:
+    /// the routes are refreshed before planning and checked again after subscribing (an
+    /// epoch that moved in between re-plans).
+    private func subscribe(_ part: KeySpan, resolved: Int64, avoiding bad: NodeID? = nil) async throws -> [SubFeed] {
         var budget = router.config.maxAttempts
-        let plan = try await router.plan(part, budget: &budget)
-        return plan.map { p in
-            let node = feedNode(p.route, avoiding: nil)
-            return SubFeed(span: p.span, route: p.route, node: node, resolved: resolved,
-                           stream: router.access.feed(range: p.route.descriptor.rangeID, from: resolved + 1,
-                                                      prevKV: prevKV, on: node))
+        while true {
+            await router.refreshRoutes()
+            let plan = try await router.plan(part, budget: &budget)
+            let feeds = plan.map { p in
+                let node = feedNode(p.route, avoiding: bad)
+                return SubFeed(span: p.span, route: p.route, node: node, resolved: resolved,
+                               stream: router.access.feed(range: p.route.descriptor.rangeID, from: resolved + 1,
+                                                          prevKV: prevKV, on: node))
+            }
+            let after = (try? await router.access.routes()) ?? []
+            let stable = plan.allSatisfy { p in
+                after.contains { $0.descriptor.rangeID == p.route.descriptor.rangeID && $0.descriptor.epoch == p.route.descriptor.epoch }
+            }
+            if stable { return feeds }
+            budget -= 1
+            if budget < 0 { throw EtcdError.timeout }
         }
     }
 
@@ -162,10 +175,7 @@ final class MergedWatchFeed: @unchecked Sendable {
             fresh = try await subscribe(sub.span, resolved: sub.resolved)
         default:
             try await Task.sleep(for: router.config.initialBackoff * failures)
-            let node = feedNode(sub.route, avoiding: sub.node)
-            fresh = [SubFeed(span: sub.span, route: sub.route, node: node, resolved: sub.resolved,
-                             stream: router.access.feed(range: sub.route.descriptor.rangeID, from: sub.resolved + 1,
-                                                        prevKV: prevKV, on: node))]
+            fresh = try await subscribe(sub.span, resolved: sub.resolved, avoiding: sub.node)
         }
         subs.removeAll { $0 === sub }
         subs += fresh

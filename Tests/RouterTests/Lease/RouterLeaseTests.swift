@@ -1,0 +1,49 @@
+import API
+import Base
+import MVCC
+import Node
+import Router
+import Testing
+
+/// Cluster-wide leases through the router: keys in several ranges, revoke and expiry
+/// delete them all; etcd's answers for unknown leases.
+@Suite struct RouterLeaseTests {
+    @Test func revokeDeletesAttachedKeysInEveryRange() async throws {
+        let (router, _) = try makeRouter()
+        let lease = try await router.leaseGrant(id: 0, ttl: 10)
+        for i in [1, 12, 25, 38] { _ = try await router.put(PutRequest(key: key(i), value: [1], lease: lease.id)) }
+        _ = try await router.put(PutRequest(key: key(2), value: [2]))
+        let ttl = try await router.leaseTimeToLive(id: lease.id, keys: true)
+        #expect(ttl.keys == [key(1), key(12), key(25), key(38)])
+        #expect(ttl.grantedTTL == 10)
+        _ = try await router.leaseRevoke(id: lease.id)
+        let left = try await router.range(RangeRequest(key: [0], rangeEnd: [0]))
+        #expect(left.kvs.map(\.key) == [key(2)])
+        #expect(try await router.leaseTimeToLive(id: lease.id, keys: true).ttl == -1)
+        #expect(try await router.leases().ids.isEmpty)
+    }
+
+    @Test func expiryLoopRevokes() async throws {
+        let (router, cluster) = try makeRouter()
+        let lease = try await router.leaseGrant(id: 77, ttl: 5)
+        #expect(lease.id == 77)
+        _ = try await router.put(PutRequest(key: key(3), value: [1], lease: 77))
+        _ = try await router.put(PutRequest(key: key(31), value: [1], lease: 77))
+        cluster.expire(77)
+        #expect(try await router.revokeExpiredLeases() == [77])
+        #expect(try await router.range(RangeRequest(key: [0], rangeEnd: [0], countOnly: true)).count == 0)
+        #expect(try await router.leaseKeepAlive(id: 77).ttl == 0)
+    }
+
+    @Test func unknownLeaseGoldens() async throws {
+        let (router, _) = try makeRouter()
+        await #expect(throws: EtcdError.leaseNotFound) { try await router.put(PutRequest(key: key(1), value: [1], lease: 999)) }
+        await #expect(throws: EtcdError.leaseNotFound) { try await router.leaseRevoke(id: 999) }
+        let txn = TxnRequest(success: [.put(PutRequest(key: key(1), lease: 5))])
+        await #expect(throws: EtcdError.leaseNotFound) { try await router.txn(txn) }
+        #expect(EtcdError.leaseNotFound.message == "etcdserver: requested lease not found")
+        #expect(EtcdError.leaseNotFound.grpcCodeName == "NotFound")
+        _ = try await router.leaseGrant(id: 5, ttl: 10)
+        await #expect(throws: EtcdError.leaseExists) { try await router.leaseGrant(id: 5, ttl: 10) }
+    }
+}

@@ -1,0 +1,131 @@
+import API
+import Base
+import MVCC
+import Node
+import Router
+import Testing
+
+/// Routing and retries: errors a client sees, request IDs, de-duplicated retries.
+@Suite struct RouterDispatchTests {
+    @Test func crossRangeTxnGolden() async throws {
+        let (router, _) = try makeRouter()
+        let txn = TxnRequest(
+            compare: [Compare(key: key(5), target: .version(0), result: .equal)],
+            success: [.put(PutRequest(key: key(15), value: [1]))],
+            failure: [.txn(TxnRequest(success: [.deleteRange(DeleteRangeRequest(key: key(25)))]))])
+        do {
+            _ = try await router.txn(txn)
+            Issue.record("a cross-range txn ran")
+        } catch let e as EtcdError {
+            #expect(e == .txnSpansRanges([2, 3, 4]))
+            #expect(e.message == "flotilla: txn spans ranges 2, 3, 4; cross-range transactions are not supported")
+            #expect(e.grpcCodeName == "FailedPrecondition")
+            #expect(ErrorMapping.rpcError(e).code == .failedPrecondition)
+        }
+        // Nothing was applied anywhere.
+        #expect(try await router.range(RangeRequest(key: [0], rangeEnd: [0], countOnly: true)).count == 0)
+    }
+
+    @Test func timeoutAfterApplyIsRetriedUnderTheSameRequestID() async throws {
+        let (router, cluster) = try makeRouter()
+        cluster.inject(.timeoutAfterApply, into: cluster.rangeID(of: key(12)), times: 2)
+        let put = try await router.put(PutRequest(key: key(12), value: [7]))
+        #expect(cluster.applied == 1)
+        #expect(cluster.deduplicated == 2)
+        let ids = cluster.usedRequestIDs
+        #expect(ids.count == 3 && Set(ids).count == 1)
+        let got = try await router.range(RangeRequest(key: key(12)))
+        #expect(got.kvs.first?.version == 1)
+        #expect(got.kvs.first?.modRevision == put.revision)
+    }
+
+    /// A txn that timed out (and may have applied) and then meets a split that puts its
+    /// keys in two ranges is answered "request timed out", not "spans ranges".
+    @Test func unknownOutcomeThenSplitIsATimeoutNotARefusal() async throws {
+        let (router, cluster) = try makeRouter()
+        let txn = TxnRequest(success: [.put(PutRequest(key: key(11), value: [1])), .put(PutRequest(key: key(18), value: [1]))])
+        cluster.inject(sequence: [.timeoutAfterApply, .split(at: key(15))], into: cluster.rangeID(of: key(11)))
+        await #expect(throws: EtcdError.timeout) { try await router.txn(txn) }
+        #expect(cluster.applied == 1)
+        // Without the timeout, the same situation is a clean refusal.
+        cluster.inject(sequence: [.split(at: key(13))], into: cluster.rangeID(of: key(11)))
+        let txn2 = TxnRequest(success: [.put(PutRequest(key: key(11), value: [2])), .put(PutRequest(key: key(14), value: [2]))])
+        await #expect(throws: EtcdError.txnSpansRanges([3, 7])) { try await router.txn(txn2) }
+    }
+
+    @Test func exhaustedRetriesAnswerRequestTimedOut() async throws {
+        let (router, cluster) = try makeRouter(maxAttempts: 3)
+        cluster.inject(.timeoutBeforeApply, into: cluster.rangeID(of: key(1)), times: 10)
+        await #expect(throws: EtcdError.timeout) { try await router.put(PutRequest(key: key(1), value: [1])) }
+        #expect(EtcdError.timeout.message == "etcdserver: request timed out")
+    }
+
+    @Test func requestIDsCarryTheNodeAndAreUnique() async throws {
+        let (router, cluster) = try makeRouter()
+        _ = try await router.deleteRange(DeleteRangeRequest(key: [0], rangeEnd: [0]))
+        _ = try await router.put(PutRequest(key: key(1), value: [1]))
+        let ids = cluster.usedRequestIDs
+        #expect(ids.count == 5)
+        #expect(Set(ids).count == 5)
+        #expect(ids.allSatisfy { $0 >> 44 == 1 })
+    }
+
+    @Test func staleCacheFollowsSplitsAndLeaderMoves() async throws {
+        let (router, cluster) = try makeRouter()
+        for i in 0..<40 { _ = try await router.put(PutRequest(key: key(i), value: [UInt8(i)])) }
+        try cluster.split(at: key(15))
+        try cluster.split(at: key(27))
+        cluster.moveLeader(of: cluster.rangeID(of: key(5)), to: NodeID(3))
+        cluster.inject(.notLeader(hint: NodeID(2)), into: cluster.rangeID(of: key(35)))
+        let all = try await router.range(RangeRequest(key: [0], rangeEnd: [0], limit: 30))
+        #expect(all.kvs.map(\.key) == (0..<30).map(key))
+        #expect(all.count == 40 && all.more)
+        let del = try await router.deleteRange(DeleteRangeRequest(key: key(10), rangeEnd: key(30), prevKV: true))
+        #expect(del.deleted == 20)
+        #expect(del.prevKVs.map(\.key) == (10..<30).map(key))
+        let desc = try await router.range(RangeRequest(key: [0], rangeEnd: [0], limit: 3, sortOrder: .descend))
+        #expect(desc.kvs.map(\.key) == [key(39), key(38), key(37)])
+    }
+
+    @Test func serializableReadFallsBackWithoutLocalReplicas() async throws {
+        let (router, _) = try makeRouter(remote: [1])
+        for i in 0..<40 { _ = try await router.put(PutRequest(key: key(i), value: [1])) }
+        let r = try await router.range(RangeRequest(key: [0], rangeEnd: [0], serializable: true, countOnly: true))
+        #expect(r.count == 40)
+    }
+
+    @Test func futureAndCompactedRevisions() async throws {
+        let (router, _) = try makeRouter()
+        let a = try await router.put(PutRequest(key: key(1), value: [1]))
+        let b = try await router.put(PutRequest(key: key(21), value: [2]))
+        await #expect(throws: MVCCError.futureRevision) { try await router.range(RangeRequest(key: key(1), revision: b.revision + 1000)) }
+        await #expect(throws: MVCCError.futureRevision) { try await router.compact(revision: b.revision + 1000, physical: false) }
+        _ = try await router.compact(revision: b.revision, physical: true)
+        await #expect(throws: MVCCError.compacted) { try await router.range(RangeRequest(key: key(1), revision: a.revision)) }
+        await #expect(throws: MVCCError.compacted) { try await router.compact(revision: a.revision, physical: false) }
+    }
+
+    @Test func memberListAndNoSpaceAlarm() async throws {
+        let (router, _) = try makeRouter()
+        #expect(try await router.memberList().map(\.id) == [1, 2, 3])
+        _ = try await router.alarm(.activate, memberID: 0, alarm: .noSpace)
+        await #expect(throws: EtcdError.noSpace) { try await router.put(PutRequest(key: key(1), value: [1])) }
+        _ = try await router.deleteRange(DeleteRangeRequest(key: key(1)))
+        _ = try await router.range(RangeRequest(key: key(1)))
+        #expect(try await router.alarm(.get, memberID: 0, alarm: .none).alarms.count == 1)
+        _ = try await router.alarm(.deactivate, memberID: 0, alarm: .noSpace)
+        _ = try await router.put(PutRequest(key: key(1), value: [1]))
+    }
+
+    @Test func hashKVIsDeterministicAndSeesChanges() async throws {
+        let (router, _) = try makeRouter()
+        _ = try await router.put(PutRequest(key: key(1), value: [1]))
+        let r = try await router.put(PutRequest(key: key(31), value: [1]))
+        let h1 = try await router.hashKV(revision: r.revision)
+        let h2 = try await router.hashKV(revision: r.revision)
+        _ = try await router.put(PutRequest(key: key(31), value: [2]))
+        let h3 = try await router.hashKV(revision: 0)
+        #expect(h1 == h2)
+        #expect(h1.hash != h3.hash)
+    }
+}

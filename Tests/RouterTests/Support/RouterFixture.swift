@@ -1,0 +1,35 @@
+import Base
+import MVCC
+import Router
+
+/// A router over a fresh `FakeCluster` with fast retries.
+func makeRouter(splitKeys: [String] = ["k10", "k20", "k30"], remote: Set<Int> = [],
+                maxAttempts: Int = 8) throws -> (Router, FakeCluster) {
+    let cluster = try FakeCluster(splitKeys: splitKeys.map(bytes), remote: remote)
+    var config = Router.Config()
+    config.initialBackoff = .microseconds(50)
+    config.maxBackoff = .microseconds(400)
+    config.maxAttempts = maxAttempts
+    config.requestIDSeed = 1
+    return (Router(access: cluster, config: config), cluster)
+}
+
+func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+func key(_ i: Int) -> [UInt8] { bytes("k" + (i < 10 ? "0" : "") + String(i)) }
+
+/// The one store the model tests compare against, with its own revision counter.
+final class ModelStore {
+    let store: MVCCStore
+    private(set) var revision: Int64 = 1
+
+    init() throws {
+        store = try MVCCStore.create(backend: InMemoryBackend(), rangeID: RangeID(1), start: [], end: nil)
+        store.advanceRevision(to: 1)
+    }
+
+    func nextRevision() -> Int64 {
+        revision += 1
+        return revision
+    }
+}
