@@ -84,6 +84,11 @@ struct LZ4Bench: ParsableCommand {
             }
         }
 
+        var checksum: UInt32 = 0
+        let hashTimes = try (0..<repeats).map { _ in
+            try time { checksum ^= data.withUnsafeBytes { LZ4Frame.contentChecksum($0) } }
+        }
+
         let mb = Double(data.count) / 1e6
         print("data: \(data.count) bytes snapshot-like records, seed \(seed); pieces \(pieceKib) KiB;",
               "block \(blockSize), level \(level), block checksums \(blockChecksums),",
@@ -91,6 +96,8 @@ struct LZ4Bench: ParsableCommand {
         print("ratio: \(format(Double(data.count) / Double(frame.count))) (\(frame.count) bytes compressed)")
         report("compress", mb: mb, times: Array(compressTimes))
         report("decompress", mb: mb, times: decompressTimes)
+        report("xxh32", mb: mb, times: hashTimes)
+        if checksum == 0x5EED { print("(checksum \(checksum))") }  // keeps the hashing observable
     }
 
     private func compress(_ data: [UInt8], piece: Int, with compressor: LZ4FrameCompressor, into frame: inout [UInt8]) throws {

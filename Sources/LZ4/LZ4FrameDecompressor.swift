@@ -26,10 +26,12 @@ import CLZ4
 /// is verified here (`XXH32`, several times faster than liblz4's) with liblz4's
 /// checksum work switched off; the error on mismatch is liblz4's
 /// `ERROR_contentChecksum_invalid` either way. Frames with block checksums are
-/// verified entirely by liblz4. Optionally (`pipelinedContentHash`) the hashing is
-/// pipelined (`ContentHashPipeline`): block N is hashed on a background queue while
-/// block N+1 decodes into the other half of a double buffer; the frame's end still
-/// waits for every block's hash before `finish()` can succeed.
+/// verified entirely by liblz4. By default, on a machine with a second CPU, the
+/// hashing is pipelined (`ContentHashPipeline`): block N is hashed on a background
+/// queue while block N+1 decodes (into the next of four sink slots, or further into
+/// the caller's buffer); the frame's end still waits for every block's hash before
+/// it can succeed, and `decompress(_:into:)` waits for its own blocks' hashes before
+/// returning, so no background work reads the caller's memory afterwards.
 ///
 /// Not `Sendable`: one owner drives it; the liblz4 context is not thread-safe.
 public final class LZ4FrameDecompressor {
@@ -73,11 +75,11 @@ public final class LZ4FrameDecompressor {
     /// Decompressed bytes emitted so far for this frame.
     public private(set) var bytesOut: UInt64 = 0
 
-    /// `pipelinedContentHash` hashes the content on a background queue (only used
-    /// when the machine has a second CPU). Off by default: on a loaded 2-core
-    /// machine the per-block hand-off made wall time worse, not better (see
-    /// `Tools/bench-lz4 --pipelined-checksum`).
-    public convenience init(pipelinedContentHash: Bool = false) throws {
+    /// `pipelinedContentHash` hashes the content on a background queue when the
+    /// machine has a second CPU (on one CPU it is always inline). On by default:
+    /// hashing inline costs about a third of decoding time, so a single thread cannot
+    /// come near liblz4's raw block speed (`Tools/bench-lz4 --checksum-hashing inline`).
+    public convenience init(pipelinedContentHash: Bool = true) throws {
         try self.init(libraryContentChecksum: false, pipelinedContentHash: pipelinedContentHash && ContentHashPipeline.isWorthwhile)
     }
 
@@ -160,10 +162,10 @@ public final class LZ4FrameDecompressor {
                     let allowed = cursor.limitBeforeData(rest)
                     if allowed == 0 { break }
                     var head = UnsafeRawBufferPointer(rebasing: rest.prefix(allowed))
-                    _ = try decodeStep(&head, into: room)
+                    _ = try decodeStep(&head, into: room, inSlot: false)
                     rest = UnsafeRawBufferPointer(rebasing: rest.dropFirst(allowed - head.count))
                 } else {
-                    written += try decodeStep(&rest, into: room)
+                    written += try decodeStep(&rest, into: room, inSlot: false)
                 }
                 if written == output.count - room.count && rest.count == unread { break }
             }
@@ -251,7 +253,7 @@ public final class LZ4FrameDecompressor {
         while case .blocks = stage {
             let output = outputs[slot]
             let unread = input.count
-            let produced = try decodeStep(&input, into: output)
+            let produced = try decodeStep(&input, into: output, inSlot: true)
             if produced > 0 {
                 // Emit every step: the next one decodes into an empty slot, in place.
                 try sink(UnsafeRawBufferPointer(rebasing: output[0..<produced]))
@@ -265,7 +267,10 @@ public final class LZ4FrameDecompressor {
     /// `destination`; hashes what it wrote, and ends the frame after its end mark
     /// and checksum. Returns the number of bytes written. Writes nothing and reads
     /// nothing only when liblz4 needs more input than `input` holds.
-    private func decodeStep(_ input: inout UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws -> Int {
+    /// `inSlot` says `destination` is the current output slot (sink API), not the caller's memory.
+    private func decodeStep(
+        _ input: inout UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, inSlot: Bool
+    ) throws -> Int {
         var produced = destination.count
         var consumed = cursor.limit(input)
         let hint = LZ4F_decompress(context, destination.baseAddress, &produced, input.baseAddress, &consumed, &options)
@@ -277,7 +282,7 @@ public final class LZ4FrameDecompressor {
         bytesIn += UInt64(consumed)
         if produced > 0 {
             bytesOut += UInt64(produced)
-            if hashesContent { hash(UnsafeRawBufferPointer(rebasing: destination[0..<produced])) }
+            if hashesContent { hash(UnsafeRawBufferPointer(rebasing: destination[0..<produced]), inSlot: inSlot) }
         }
         if hint == 0 {
             if hashesContent && contentDigest() != lastFourBytesIn {
@@ -301,11 +306,17 @@ public final class LZ4FrameDecompressor {
         }
     }
 
-    /// Adds a decoded chunk of the current slot to the content checksum; when
-    /// pipelined, moves to the next slot, waiting until its earlier hash is done.
-    private func hash(_ chunk: UnsafeRawBufferPointer) {
+    /// Adds a decoded chunk to the content checksum. When pipelined and the chunk
+    /// is in the current output slot, moves to the next slot, waiting until its
+    /// earlier hash is done; a chunk in the caller's memory (`decompress(_:into:)`)
+    /// is queued without waiting, and that call drains the queue before returning.
+    private func hash(_ chunk: UnsafeRawBufferPointer, inSlot: Bool) {
         guard let pipeline else {
             contentHash.update(chunk)
+            return
+        }
+        guard inSlot else {
+            pipeline.submit(chunk, slot: 0)
             return
         }
         pipeline.submit(chunk, slot: slot)
