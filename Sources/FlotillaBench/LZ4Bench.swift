@@ -1,5 +1,6 @@
 import ArgumentParser
 import Base
+import CLZ4
 import LZ4
 
 #if canImport(Glibc)
@@ -21,6 +22,11 @@ import Darwin
 /// `--output direct` (default) decodes straight into it with
 /// `decompress(_:into:)`; `copy` goes through the sink API and copies each chunk
 /// in; `discard` uses the sink API and only counts bytes.
+///
+/// Each timed decompression pass is followed by a pass of `RawBlockReference`,
+/// `lz4 -b`'s method in-process (raw blocks, `LZ4_decompress_safe`, no frame or
+/// checksum), so the two see the same machine load; the ratio of their medians
+/// is printed as `vs_raw_blocks`.
 struct LZ4Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lz4", abstract: "Streaming LZ4 frame compress/decompress throughput.")
@@ -35,7 +41,7 @@ struct LZ4Bench: ParsableCommand {
     @Flag(help: "Disable the content checksum.") var noContentChecksum = false
     @Option(help: "Decompression output: direct (into the result buffer), copy (sink copies into it) or discard (sink counts).")
     var output = "direct"
-    @Option(help: "Content checksum hashing while decoding: default, pipelined (background queue) or inline.")
+    @Option(help: "Content checksum hashing while decoding: default (automatic), pipelined (background queue) or inline.")
     var checksumHashing = "default"
     @Option(help: "Also write the generated data to this file (for lz4 -b).") var writeData: String?
 
@@ -70,18 +76,24 @@ struct LZ4Bench: ParsableCommand {
 
         var restored = [UInt8](repeating: 0, count: data.count)
         let decompressor = switch checksumHashing {
-        case "pipelined": try LZ4FrameDecompressor(pipelinedContentHash: true)
-        case "inline": try LZ4FrameDecompressor(pipelinedContentHash: false)
+        case "pipelined": try LZ4FrameDecompressor(contentHashing: .pipelined)
+        case "inline": try LZ4FrameDecompressor(contentHashing: .inline)
         default: try LZ4FrameDecompressor()
         }
         // Untimed verification pass (writing the output), then the timed passes.
         try decompress(frame, piece: piece, with: decompressor, into: &restored, mode: output == "discard" ? "copy" : output)
         guard restored == data else { throw ValidationError("round trip mismatch (seed \(seed))") }
+        let reference = try RawBlockReference(data, blockBytes: options.blockSize.bytes)
+        try reference.decompress(into: &restored)
+        guard restored == data else { throw ValidationError("raw block reference mismatch (seed \(seed))") }
+        var referenceTimes: [(wall: Double, cpu: Double, processCPU: Double)] = []
         let decompressTimes = try (0..<repeats).map { _ in
-            try time {
+            let ours = try time {
                 decompressor.reset()
                 try decompress(frame, piece: piece, with: decompressor, into: &restored, mode: output)
             }
+            referenceTimes.append(try time { try reference.decompress(into: &restored) })
+            return ours
         }
 
         var checksum: UInt32 = 0
@@ -96,6 +108,12 @@ struct LZ4Bench: ParsableCommand {
         print("ratio: \(format(Double(data.count) / Double(frame.count))) (\(frame.count) bytes compressed)")
         report("compress", mb: mb, times: Array(compressTimes))
         report("decompress", mb: mb, times: decompressTimes)
+        report("raw_blocks_decompress", mb: mb, times: referenceTimes)
+        let median = { (times: [(wall: Double, cpu: Double, processCPU: Double)]) in times.map(\.wall).sorted()[times.count / 2] }
+        let best = { (times: [(wall: Double, cpu: Double, processCPU: Double)]) in times.map(\.wall).min()! }
+        print("decompress vs raw blocks (same passes, interleaved): median \(format(100 * median(referenceTimes) / median(decompressTimes)))%,",
+              "best \(format(100 * best(referenceTimes) / best(decompressTimes)))%")
+        print("vs_raw_blocks_median_pct=\(format(100 * median(referenceTimes) / median(decompressTimes)))")
         report("xxh32", mb: mb, times: hashTimes)
         if checksum == 0x5EED { print("(checksum \(checksum))") }  // keeps the hashing observable
     }
@@ -200,6 +218,57 @@ struct LZ4Bench: ParsableCommand {
         defer { fclose(file) }
         let written = data.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
         guard written == data.count else { throw ValidationError("short write to \(path)") }
+    }
+}
+
+/// `lz4 -b`'s decompression measurement, in-process: the data cut into blocks of
+/// the frame's block size, each compressed with `LZ4_compress_default`, and
+/// decoded with `LZ4_decompress_safe` into one result buffer (no frame, no
+/// checksum), as lz4's programs/bench.c does.
+struct RawBlockReference {
+    /// Compressed bytes of every block, back to back, and each block's (offset, compressed, original) sizes.
+    private let compressed: [UInt8]
+    private let blocks: [(offset: Int, compressedBytes: Int, originalBytes: Int)]
+
+    init(_ data: [UInt8], blockBytes: Int) throws {
+        var compressed: [UInt8] = []
+        var blocks: [(offset: Int, compressedBytes: Int, originalBytes: Int)] = []
+        let bound = Int(LZ4_compressBound(Int32(blockBytes)))
+        var scratch = [UInt8](repeating: 0, count: bound)
+        try data.withUnsafeBytes { input in
+            var offset = 0
+            while offset < input.count {
+                let count = min(blockBytes, input.count - offset)
+                let written = scratch.withUnsafeMutableBytes { out in
+                    LZ4_compress_default(
+                        input.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self),
+                        out.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(count), Int32(bound))
+                }
+                guard written > 0 else { throw ValidationError("LZ4_compress_default failed") }
+                blocks.append((compressed.count, Int(written), count))
+                compressed.append(contentsOf: scratch[0..<Int(written)])
+                offset += count
+            }
+        }
+        self.compressed = compressed
+        self.blocks = blocks
+    }
+
+    /// Decodes every block into `output` (which must be the original size).
+    func decompress(into output: inout [UInt8]) throws {
+        try compressed.withUnsafeBytes { source in
+            try output.withUnsafeMutableBytes { destination in
+                var written = 0
+                for block in blocks {
+                    let decoded = LZ4_decompress_safe(
+                        source.baseAddress!.advanced(by: block.offset).assumingMemoryBound(to: CChar.self),
+                        destination.baseAddress!.advanced(by: written).assumingMemoryBound(to: CChar.self),
+                        Int32(block.compressedBytes), Int32(destination.count - written))
+                    guard Int(decoded) == block.originalBytes else { throw ValidationError("LZ4_decompress_safe failed") }
+                    written += block.originalBytes
+                }
+            }
+        }
     }
 }
 

@@ -26,8 +26,8 @@ import CLZ4
 /// is verified here (`XXH32`, several times faster than liblz4's) with liblz4's
 /// checksum work switched off; the error on mismatch is liblz4's
 /// `ERROR_contentChecksum_invalid` either way. Frames with block checksums are
-/// verified entirely by liblz4. By default, on a machine with a second CPU, the
-/// hashing is pipelined (`ContentHashPipeline`): block N is hashed on a background
+/// verified entirely by liblz4. By default, for frames that start while a CPU looks
+/// idle, the hashing is pipelined (`ContentHashPipeline`): block N is hashed on a background
 /// queue while block N+1 decodes (into the next of four sink slots, or further into
 /// the caller's buffer); the frame's end still waits for every block's hash before
 /// it can succeed, and `decompress(_:into:)` waits for its own blocks' hashes before
@@ -60,8 +60,12 @@ public final class LZ4FrameDecompressor {
     /// True while this type, not liblz4, verifies the current frame's content checksum.
     private var hashesContent = false
     private var contentHash = XXH32()
-    /// Background hashing, when pipelined; `contentHash` is unused then.
+    /// Background hashing, when enabled.
     private let pipeline: ContentHashPipeline?
+    /// The current frame's checksum goes through `pipeline` (`contentHash` is unused
+    /// then): decided per frame, only when a CPU looks idle.
+    private var pipelining = false
+    private let contentHashing: ContentHashing
     /// The last four compressed bytes liblz4 consumed, little-endian: after the
     /// frame ends, its stored content checksum.
     private var lastFourBytesIn: UInt32 = 0
@@ -75,18 +79,36 @@ public final class LZ4FrameDecompressor {
     /// Decompressed bytes emitted so far for this frame.
     public private(set) var bytesOut: UInt64 = 0
 
-    /// `pipelinedContentHash` hashes the content on a background queue when the
-    /// machine has a second CPU (on one CPU it is always inline). On by default:
-    /// hashing inline costs about a third of decoding time, so a single thread cannot
-    /// come near liblz4's raw block speed (`Tools/bench-lz4 --checksum-hashing inline`).
-    public convenience init(pipelinedContentHash: Bool = true) throws {
-        try self.init(libraryContentChecksum: false, pipelinedContentHash: pipelinedContentHash && ContentHashPipeline.isWorthwhile)
+    /// Where the content checksum of a frame (without block checksums) is computed.
+    public enum ContentHashing: Sendable, Equatable {
+        /// On the decoding thread.
+        case inline
+        /// On a background queue while the next blocks decode (inline on a one-CPU machine).
+        case pipelined
+        /// Pipelined for frames that start while a CPU looks idle
+        /// (`ContentHashPipeline.hasIdleCPU`), inline otherwise. Hashing inline costs
+        /// about a third of decoding time, so one thread cannot come near liblz4's raw
+        /// block speed; but on a busy machine the second thread buys no CPU and only
+        /// adds waiting (`Tools/bench-lz4 --checksum-hashing inline|pipelined`).
+        case automatic
     }
 
-    /// `pipelinedContentHash` turns the background hashing on or off (tests cover both).
-    init(libraryContentChecksum: Bool, pipelinedContentHash: Bool = false) throws {
+    /// A decompressor hashing content checksums as `contentHashing` says.
+    public convenience init(contentHashing: ContentHashing = .automatic) throws {
+        let worthwhile = contentHashing != .inline && ContentHashPipeline.isWorthwhile
+        try self.init(libraryContentChecksum: false, contentHashing: worthwhile ? contentHashing : .inline)
+    }
+
+    /// `pipelinedContentHash` forces the background hashing on or off (tests cover both).
+    convenience init(libraryContentChecksum: Bool, pipelinedContentHash: Bool = false) throws {
+        try self.init(libraryContentChecksum: libraryContentChecksum, contentHashing: pipelinedContentHash ? .pipelined : .inline)
+    }
+
+    /// `libraryContentChecksum` lets liblz4 verify content checksums itself (tests cross-check with it).
+    init(libraryContentChecksum: Bool, contentHashing: ContentHashing) throws {
+        self.contentHashing = contentHashing
         self.libraryContentChecksum = libraryContentChecksum
-        pipeline = pipelinedContentHash ? ContentHashPipeline() : nil
+        pipeline = contentHashing == .inline ? nil : ContentHashPipeline()
         var created: OpaquePointer?
         try LibraryResult.check(LZ4F_createDecompressionContext(&created, UInt32(LZ4F_VERSION)))
         guard let created else { throw LZ4Error.library(code: .allocationFailed, name: "ERROR_allocation_failed") }
@@ -240,6 +262,8 @@ public final class LZ4FrameDecompressor {
         options.skipChecksums = hashesContent ? 1 : 0
         contentHash = XXH32()
         pipeline?.reset()
+        pipelining = hashesContent && pipeline != nil
+            && (contentHashing == .pipelined || ContentHashPipeline.hasIdleCPU())
         lastFourBytesIn = 0
         cursor = BlockCursor(blockChecksums: decoded.blockChecksums)
         slot = 0
@@ -298,7 +322,7 @@ public final class LZ4FrameDecompressor {
     /// block size (the direct `decompress(_:into:)` needs none).
     private func allocateOutputs() {
         guard let blockSize = frameInfo?.blockSize.bytes else { return }
-        let slotCount = hashesContent && pipeline != nil ? ContentHashPipeline.slotCount : 1
+        let slotCount = pipelining ? ContentHashPipeline.slotCount : 1
         if outputs.count != slotCount || outputs[0].count != blockSize {
             for output in outputs { output.deallocate() }
             outputs = (0..<slotCount).map { _ in .allocate(byteCount: blockSize, alignment: 64) }
@@ -311,22 +335,19 @@ public final class LZ4FrameDecompressor {
     /// earlier hash is done; a chunk in the caller's memory (`decompress(_:into:)`)
     /// is queued without waiting, and that call drains the queue before returning.
     private func hash(_ chunk: UnsafeRawBufferPointer, inSlot: Bool) {
-        guard let pipeline else {
+        guard pipelining, let pipeline else {
             contentHash.update(chunk)
             return
         }
-        guard inSlot else {
-            pipeline.submit(chunk, slot: 0)
-            return
-        }
-        pipeline.submit(chunk, slot: slot)
+        pipeline.submit(chunk)
+        guard inSlot else { return }
         slot = (slot + 1) % ContentHashPipeline.slotCount
-        pipeline.waitForSlot(slot)
+        pipeline.waitForSlot()
     }
 
     /// The content checksum of every byte emitted so far in this frame.
     private func contentDigest() -> UInt32 {
-        pipeline?.digest() ?? contentHash.digest()
+        pipelining ? pipeline!.digest() : contentHash.digest()
     }
 
     /// Shifts `consumed` into `lastFourBytesIn`.
