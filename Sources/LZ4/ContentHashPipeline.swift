@@ -164,11 +164,23 @@ final class ContentHashPipeline: Sendable {
         return true
     }
 
-    /// Hashes pending granules on the calling thread until `done` holds; yields the
-    /// CPU while another thread holds the token.
+    /// Hashes pending granules on the calling thread until `done` holds. While
+    /// another thread holds the token it spins briefly (that thread, if running,
+    /// finishes a granule in tens of microseconds), then yields the CPU: giving up
+    /// the time slice at once costs a whole scheduling delay on a busy machine.
     private func wait(until done: (borrowing State) -> Bool) {
+        var spins = 0
         while !state.withLock({ done($0) }) {
-            if !hashNextGranule() { sched_yield() }
+            if hashNextGranule() {
+                spins = 0
+            } else if spins < Self.spinsBeforeYield {
+                spins += 1
+            } else {
+                sched_yield()
+            }
         }
     }
+
+    /// Lock-and-look rounds (each well under a microsecond) before a waiting thread yields.
+    private static let spinsBeforeYield = 20_000
 }
