@@ -44,6 +44,8 @@ struct LZ4Bench: ParsableCommand {
     @Option(help: "Content checksum hashing while decoding: default (automatic), pipelined (background queue) or inline.")
     var checksumHashing = "default"
     @Option(help: "Also write the generated data to this file (for lz4 -b).") var writeData: String?
+    @Flag(help: "Also time liblz4's own frame decoder (LZ4F_decompress, checksums verified by liblz4) on the same frame.")
+    var liblz4Frame = false
 
     func validate() throws {
         guard mebibytes > 0, pieceKib > 0, repeats > 0 else {
@@ -87,12 +89,14 @@ struct LZ4Bench: ParsableCommand {
         try reference.decompress(into: &restored)
         guard restored == data else { throw ValidationError("raw block reference mismatch (seed \(seed))") }
         var referenceTimes: [(wall: Double, cpu: Double, processCPU: Double)] = []
+        var libraryFrameTimes: [(wall: Double, cpu: Double, processCPU: Double)] = []
         let decompressTimes = try (0..<repeats).map { _ in
             let ours = try time {
                 decompressor.reset()
                 try decompress(frame, piece: piece, with: decompressor, into: &restored, mode: output)
             }
             referenceTimes.append(try time { try reference.decompress(into: &restored) })
+            if liblz4Frame { libraryFrameTimes.append(try time { try decompressWithLibraryFrameDecoder(frame, into: &restored) }) }
             return ours
         }
 
@@ -109,6 +113,10 @@ struct LZ4Bench: ParsableCommand {
         report("compress", mb: mb, times: Array(compressTimes))
         report("decompress", mb: mb, times: decompressTimes)
         report("raw_blocks_decompress", mb: mb, times: referenceTimes)
+        if liblz4Frame {
+            guard restored == data else { throw ValidationError("LZ4F_decompress mismatch (seed \(seed))") }
+            report("liblz4_frame_decompress", mb: mb, times: libraryFrameTimes)
+        }
         let median = { (times: [(wall: Double, cpu: Double, processCPU: Double)]) in times.map(\.wall).sorted()[times.count / 2] }
         let best = { (times: [(wall: Double, cpu: Double, processCPU: Double)]) in times.map(\.wall).min()! }
         print("decompress vs raw blocks (same passes, interleaved): median \(format(100 * median(referenceTimes) / median(decompressTimes)))%,",
@@ -163,6 +171,26 @@ struct LZ4Bench: ParsableCommand {
             }
             try decompressor.finish()
             guard written == out.count else { throw ValidationError("decoded \(written) of \(out.count) bytes") }
+        }
+    }
+
+    /// liblz4's own frame decoder over the whole frame in one call into `output`,
+    /// verifying every checksum itself (what `lz4 -d` does, minus file I/O).
+    private func decompressWithLibraryFrameDecoder(_ frame: [UInt8], into output: inout [UInt8]) throws {
+        var context: OpaquePointer?
+        guard LZ4F_isError(LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))) == 0, let context else {
+            throw ValidationError("LZ4F_createDecompressionContext failed")
+        }
+        defer { LZ4F_freeDecompressionContext(context) }
+        try frame.withUnsafeBytes { input in
+            try output.withUnsafeMutableBytes { out in
+                var consumed = input.count
+                var produced = out.count
+                let hint = LZ4F_decompress(context, out.baseAddress, &produced, input.baseAddress, &consumed, nil)
+                guard LZ4F_isError(hint) == 0, hint == 0, produced == out.count, consumed == input.count else {
+                    throw ValidationError("LZ4F_decompress did not decode the whole frame")
+                }
+            }
         }
     }
 
