@@ -8,17 +8,19 @@ import Darwin
 #endif
 
 /// Computes a frame's content checksum (XXH32) off the decoding thread when it
-/// can, so hashing block N overlaps decoding block N+1 on the machine's other core,
-/// without ever making the decoding thread slower than hashing inline.
+/// can, so hashing block N overlaps decoding block N+1 on the machine's other core.
 ///
 /// Owns the running XXH32 state and the ordered list of decoded chunks not yet
-/// hashed. XXH32 is serial, so one thread at a time holds the state ("the
+/// hashed. XXH32 is serial, so one thread at a time holds the running state ("the
 /// token") and hashes the oldest pending granule (at most `granuleBytes`). A
 /// background worker (one `DispatchQueue` job while chunks are pending) takes
 /// granules as they come; when the decoder has to wait (`waitForSlot`, `drain`,
-/// `digest`) it does not sleep but hashes pending granules itself, so on a loaded
-/// machine where the worker is not scheduled the cost is that of inline hashing,
-/// not a stall. It only ever waits for a granule another thread is hashing.
+/// `digest`) it does not sleep but hashes pending granules itself, so a worker that
+/// is never scheduled costs what inline hashing costs. What it cannot avoid is
+/// waiting for a granule the worker is hashing: a worker preempted mid-granule
+/// holds the decoder up until it runs again, which on an oversubscribed machine
+/// made pipelining slower than inline hashing; hence `.automatic` pipelines only
+/// while a CPU looks idle (`hasIdleCPU`).
 ///
 /// The decompressor hands chunks to `submit(_:)` and must not write or free a
 /// chunk's memory before a wait has covered it: `waitForSlot` (the chunk submitted
