@@ -1,5 +1,6 @@
 import ArgumentParser
 import Base
+import CLZ4
 import LZ4
 
 #if canImport(Glibc)
@@ -16,6 +17,16 @@ import Darwin
 /// prints the best and median throughput (MB = 10^6 bytes, as `lz4 -b` prints)
 /// and the ratio. The decoded output is verified once against the input.
 /// `Tools/bench-lz4` runs this next to liblz4's own `lz4 -b1`.
+///
+/// Decompression writes into one 64 MiB result buffer, as `lz4 -b` does:
+/// `--output direct` (default) decodes straight into it with
+/// `decompress(_:into:)`; `copy` goes through the sink API and copies each chunk
+/// in; `discard` uses the sink API and only counts bytes.
+///
+/// Each timed decompression pass is followed by a pass of `RawBlockReference`,
+/// `lz4 -b`'s method in-process (raw blocks, `LZ4_decompress_safe`, no frame or
+/// checksum), so the two see the same machine load; the ratio of their medians
+/// is printed as `vs_raw_blocks`.
 struct LZ4Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lz4", abstract: "Streaming LZ4 frame compress/decompress throughput.")
@@ -28,14 +39,23 @@ struct LZ4Bench: ParsableCommand {
     @Option(help: "Compression level (0 = fast; negative = faster; 3...12 = HC).") var level = 0
     @Flag(help: "Enable per-block checksums (off by default, as in LZ4FrameOptions).") var blockChecksums = false
     @Flag(help: "Disable the content checksum.") var noContentChecksum = false
-    @Flag(help: "Decompression sink only counts bytes instead of copying them out.") var discardOutput = false
-    @Flag(help: "Verify the content checksum on a background queue while the next block decodes.")
-    var pipelinedChecksum = false
+    @Option(help: "Decompression output: direct (into the result buffer), copy (sink copies into it) or discard (sink counts).")
+    var output = "direct"
+    @Option(help: "Content checksum hashing while decoding: default (automatic), pipelined (background queue) or inline.")
+    var checksumHashing = "default"
     @Option(help: "Also write the generated data to this file (for lz4 -b).") var writeData: String?
+    @Flag(help: "Also time liblz4's own frame decoder (LZ4F_decompress, checksums verified by liblz4) on the same frame.")
+    var liblz4Frame = false
 
     func validate() throws {
         guard mebibytes > 0, pieceKib > 0, repeats > 0 else {
             throw ValidationError("--mebibytes, --piece-kib and --repeats must be positive")
+        }
+        guard ["direct", "copy", "discard"].contains(output) else {
+            throw ValidationError("--output must be direct, copy or discard")
+        }
+        guard ["default", "pipelined", "inline"].contains(checksumHashing) else {
+            throw ValidationError("--checksum-hashing must be default, pipelined or inline")
         }
     }
 
@@ -57,24 +77,53 @@ struct LZ4Bench: ParsableCommand {
         }.dropFirst()  // the first pass warms caches and sizes `frame`
 
         var restored = [UInt8](repeating: 0, count: data.count)
-        let decompressor = try LZ4FrameDecompressor(pipelinedContentHash: pipelinedChecksum)
-        // Untimed verification pass (always copying), then the timed passes.
-        try decompress(frame, piece: piece, with: decompressor, into: &restored, copy: true)
+        let decompressor = switch checksumHashing {
+        case "pipelined": try LZ4FrameDecompressor(contentHashing: .pipelined)
+        case "inline": try LZ4FrameDecompressor(contentHashing: .inline)
+        default: try LZ4FrameDecompressor()
+        }
+        // Untimed verification pass (writing the output), then the timed passes.
+        try decompress(frame, piece: piece, with: decompressor, into: &restored, mode: output == "discard" ? "copy" : output)
         guard restored == data else { throw ValidationError("round trip mismatch (seed \(seed))") }
+        let reference = try RawBlockReference(data, blockBytes: options.blockSize.bytes)
+        try reference.decompress(into: &restored)
+        guard restored == data else { throw ValidationError("raw block reference mismatch (seed \(seed))") }
+        var referenceTimes: [(wall: Double, cpu: Double, processCPU: Double)] = []
+        var libraryFrameTimes: [(wall: Double, cpu: Double, processCPU: Double)] = []
         let decompressTimes = try (0..<repeats).map { _ in
-            try time {
+            let ours = try time {
                 decompressor.reset()
-                try decompress(frame, piece: piece, with: decompressor, into: &restored, copy: !discardOutput)
+                try decompress(frame, piece: piece, with: decompressor, into: &restored, mode: output)
             }
+            referenceTimes.append(try time { try reference.decompress(into: &restored) })
+            if liblz4Frame { libraryFrameTimes.append(try time { try decompressWithLibraryFrameDecoder(frame, into: &restored) }) }
+            return ours
+        }
+
+        var checksum: UInt32 = 0
+        let hashTimes = try (0..<repeats).map { _ in
+            try time { checksum ^= data.withUnsafeBytes { LZ4Frame.contentChecksum($0) } }
         }
 
         let mb = Double(data.count) / 1e6
         print("data: \(data.count) bytes snapshot-like records, seed \(seed); pieces \(pieceKib) KiB;",
               "block \(blockSize), level \(level), block checksums \(blockChecksums),",
-              "content checksum \(!noContentChecksum)\(pipelinedChecksum ? " (pipelined)" : ""), sink \(discardOutput ? "discard" : "copy")")
+              "content checksum \(!noContentChecksum) (hashing \(checksumHashing)), output \(output)")
         print("ratio: \(format(Double(data.count) / Double(frame.count))) (\(frame.count) bytes compressed)")
         report("compress", mb: mb, times: Array(compressTimes))
         report("decompress", mb: mb, times: decompressTimes)
+        report("raw_blocks_decompress", mb: mb, times: referenceTimes)
+        if liblz4Frame {
+            guard restored == data else { throw ValidationError("LZ4F_decompress mismatch (seed \(seed))") }
+            report("liblz4_frame_decompress", mb: mb, times: libraryFrameTimes)
+        }
+        let median = { (times: [(wall: Double, cpu: Double, processCPU: Double)]) in times.map(\.wall).sorted()[times.count / 2] }
+        let best = { (times: [(wall: Double, cpu: Double, processCPU: Double)]) in times.map(\.wall).min()! }
+        print("decompress vs raw blocks (same passes, interleaved): median \(format(100 * median(referenceTimes) / median(decompressTimes)))%,",
+              "best \(format(100 * best(referenceTimes) / best(decompressTimes)))%")
+        print("vs_raw_blocks_median_pct=\(format(100 * median(referenceTimes) / median(decompressTimes)))")
+        report("xxh32", mb: mb, times: hashTimes)
+        if checksum == 0x5EED { print("(checksum \(checksum))") }  // keeps the hashing observable
     }
 
     private func compress(_ data: [UInt8], piece: Int, with compressor: LZ4FrameCompressor, into frame: inout [UInt8]) throws {
@@ -90,15 +139,28 @@ struct LZ4Bench: ParsableCommand {
         }
     }
 
+    /// Decodes `frame` fed in `piece`-byte pieces into `output` (see `--output`).
     private func decompress(
-        _ frame: [UInt8], piece: Int, with decompressor: LZ4FrameDecompressor, into output: inout [UInt8], copy: Bool
+        _ frame: [UInt8], piece: Int, with decompressor: LZ4FrameDecompressor, into output: inout [UInt8], mode: String
     ) throws {
+        let copy = mode == "copy"
         try output.withUnsafeMutableBytes { out in
             var written = 0
             try frame.withUnsafeBytes { input in
                 var offset = 0
                 while offset < input.count {
                     let end = min(offset + piece, input.count)
+                    if mode == "direct" {
+                        var rest = UnsafeRawBufferPointer(rebasing: input[offset..<end])
+                        while !rest.isEmpty {
+                            let (read, wrote) = try decompressor.decompress(rest, into: UnsafeMutableRawBufferPointer(rebasing: out[written...]))
+                            guard read > 0 || wrote > 0 else { throw ValidationError("output overflow") }
+                            written += wrote
+                            rest = UnsafeRawBufferPointer(rebasing: rest.dropFirst(read))
+                        }
+                        offset = end
+                        continue
+                    }
                     try decompressor.decompress(UnsafeRawBufferPointer(rebasing: input[offset..<end])) { chunk in
                         guard chunk.count <= out.count - written else { throw ValidationError("output overflow") }
                         if copy { out.baseAddress!.advanced(by: written).copyMemory(from: chunk.baseAddress!, byteCount: chunk.count) }
@@ -112,6 +174,26 @@ struct LZ4Bench: ParsableCommand {
         }
     }
 
+    /// liblz4's own frame decoder over the whole frame in one call into `output`,
+    /// verifying every checksum itself (what `lz4 -d` does, minus file I/O).
+    private func decompressWithLibraryFrameDecoder(_ frame: [UInt8], into output: inout [UInt8]) throws {
+        var context: OpaquePointer?
+        guard LZ4F_isError(LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))) == 0, let context else {
+            throw ValidationError("LZ4F_createDecompressionContext failed")
+        }
+        defer { LZ4F_freeDecompressionContext(context) }
+        try frame.withUnsafeBytes { input in
+            try output.withUnsafeMutableBytes { out in
+                var consumed = input.count
+                var produced = out.count
+                let hint = LZ4F_decompress(context, out.baseAddress, &produced, input.baseAddress, &consumed, nil)
+                guard LZ4F_isError(hint) == 0, hint == 0, produced == out.count, consumed == input.count else {
+                    throw ValidationError("LZ4F_decompress did not decode the whole frame")
+                }
+            }
+        }
+    }
+
     private func parseBlockSize() throws -> LZ4FrameOptions.BlockSize {
         switch blockSize.lowercased() {
         case "64k": return .kib64
@@ -122,32 +204,36 @@ struct LZ4Bench: ParsableCommand {
         }
     }
 
-    /// Wall-clock and CPU seconds of one pass. Wall clock is what `lz4 -b`
-    /// reports; CPU time shows how much of the wall time other load stole.
-    private func time(_ body: () throws -> Void) throws -> (wall: Double, cpu: Double) {
+    /// Wall-clock, calling-thread CPU and whole-process CPU seconds of one pass.
+    /// Wall clock is what `lz4 -b` reports; the thread's CPU time shows how much
+    /// of the wall time other load stole; the process's adds background hashing.
+    private func time(_ body: () throws -> Void) throws -> (wall: Double, cpu: Double, processCPU: Double) {
         let clock = ContinuousClock()
-        let cpuStart = cpuSeconds()
+        let cpuStart = cpuSeconds(CLOCK_THREAD_CPUTIME_ID)
+        let processStart = cpuSeconds(CLOCK_PROCESS_CPUTIME_ID)
         let start = clock.now
         try body()
         let elapsed = clock.now - start
         let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return (wall, cpuSeconds() - cpuStart)
+        return (wall, cpuSeconds(CLOCK_THREAD_CPUTIME_ID) - cpuStart, cpuSeconds(CLOCK_PROCESS_CPUTIME_ID) - processStart)
     }
 
-    private func cpuSeconds() -> Double {
+    private func cpuSeconds(_ clock: clockid_t) -> Double {
         var spec = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+        clock_gettime(clock, &spec)
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 
-    private func report(_ name: String, mb: Double, times: [(wall: Double, cpu: Double)]) {
+    private func report(_ name: String, mb: Double, times: [(wall: Double, cpu: Double, processCPU: Double)]) {
         let walls = times.map(\.wall).sorted()
         let best = mb / walls[0]
         let median = mb / walls[walls.count / 2]
         let cpuBest = mb / times.map(\.cpu).min()!
+        let processBest = mb / times.map(\.processCPU).min()!
         print("\(name): best \(format(best)) MB/s, median \(format(median)) MB/s over \(times.count) passes",
-              "(CPU-time best \(format(cpuBest)) MB/s)")
+              "(CPU-time best: thread \(format(cpuBest)) MB/s, process \(format(processBest)) MB/s)")
         print("\(name)_best_MBps=\(format(best))")
+        print("\(name)_median_MBps=\(format(median))")
     }
 
     private func format(_ value: Double) -> String {
@@ -160,6 +246,57 @@ struct LZ4Bench: ParsableCommand {
         defer { fclose(file) }
         let written = data.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
         guard written == data.count else { throw ValidationError("short write to \(path)") }
+    }
+}
+
+/// `lz4 -b`'s decompression measurement, in-process: the data cut into blocks of
+/// the frame's block size, each compressed with `LZ4_compress_default`, and
+/// decoded with `LZ4_decompress_safe` into one result buffer (no frame, no
+/// checksum), as lz4's programs/bench.c does.
+struct RawBlockReference {
+    /// Compressed bytes of every block, back to back, and each block's (offset, compressed, original) sizes.
+    private let compressed: [UInt8]
+    private let blocks: [(offset: Int, compressedBytes: Int, originalBytes: Int)]
+
+    init(_ data: [UInt8], blockBytes: Int) throws {
+        var compressed: [UInt8] = []
+        var blocks: [(offset: Int, compressedBytes: Int, originalBytes: Int)] = []
+        let bound = Int(LZ4_compressBound(Int32(blockBytes)))
+        var scratch = [UInt8](repeating: 0, count: bound)
+        try data.withUnsafeBytes { input in
+            var offset = 0
+            while offset < input.count {
+                let count = min(blockBytes, input.count - offset)
+                let written = scratch.withUnsafeMutableBytes { out in
+                    LZ4_compress_default(
+                        input.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self),
+                        out.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(count), Int32(bound))
+                }
+                guard written > 0 else { throw ValidationError("LZ4_compress_default failed") }
+                blocks.append((compressed.count, Int(written), count))
+                compressed.append(contentsOf: scratch[0..<Int(written)])
+                offset += count
+            }
+        }
+        self.compressed = compressed
+        self.blocks = blocks
+    }
+
+    /// Decodes every block into `output` (which must be the original size).
+    func decompress(into output: inout [UInt8]) throws {
+        try compressed.withUnsafeBytes { source in
+            try output.withUnsafeMutableBytes { destination in
+                var written = 0
+                for block in blocks {
+                    let decoded = LZ4_decompress_safe(
+                        source.baseAddress!.advanced(by: block.offset).assumingMemoryBound(to: CChar.self),
+                        destination.baseAddress!.advanced(by: written).assumingMemoryBound(to: CChar.self),
+                        Int32(block.compressedBytes), Int32(destination.count - written))
+                    guard Int(decoded) == block.originalBytes else { throw ValidationError("LZ4_decompress_safe failed") }
+                    written += block.originalBytes
+                }
+            }
+        }
     }
 }
 

@@ -24,6 +24,12 @@ public enum LZ4Frame {
         }
     }
 
+    /// The frame format's content checksum (XXH32, seed 0) of `bytes`, computed the
+    /// way the compressor and decompressor compute it (exposed for benchmarks).
+    public static func contentChecksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        XXH32.hash(bytes)
+    }
+
     /// Decompresses exactly one complete frame. Throws `outputLimitExceeded` as soon
     /// as the output would pass `maxOutputBytes`, so a hostile frame cannot make this
     /// allocate more than the caller allows; see `LZ4FrameDecompressor` for the

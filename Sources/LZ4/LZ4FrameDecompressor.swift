@@ -1,13 +1,15 @@
 import CLZ4
 
 /// Decodes one LZ4 frame fed in pieces of any size, split anywhere, and emits the
-/// uncompressed bytes incrementally through a `sink` closure.
+/// uncompressed bytes incrementally, either through a `sink` closure or straight
+/// into a buffer the caller supplies (`decompress(_:into:)`, no intermediate copy).
 ///
-/// Owns one liblz4 decompression context and one output buffer (two when the
-/// content checksum is pipelined) of the frame's maximum block size (at most
-/// 4 MiB), allocated once the header is read, so
-/// memory stays bounded whatever the frame claims. Each sink call receives at most
-/// one block's worth of bytes in a buffer valid only during the call.
+/// Owns one liblz4 decompression context, a `BlockCursor` that hands liblz4 one
+/// block per call (so liblz4 decodes every block in place, never through its own
+/// buffer), and, for the sink API only, output slots of the frame's maximum block
+/// size (at most 4 MiB; four when the content checksum is pipelined), allocated on
+/// first use, so memory stays bounded whatever the frame claims. Each sink call
+/// receives at most one block's worth of bytes in a buffer valid only during the call.
 ///
 /// Input rules (all violations throw `LZ4Error`, never trap):
 /// - the first four bytes must be the LZ4 frame magic (skippable and legacy
@@ -24,10 +26,12 @@ import CLZ4
 /// is verified here (`XXH32`, several times faster than liblz4's) with liblz4's
 /// checksum work switched off; the error on mismatch is liblz4's
 /// `ERROR_contentChecksum_invalid` either way. Frames with block checksums are
-/// verified entirely by liblz4. Optionally (`pipelinedContentHash`) the hashing is
-/// pipelined (`ContentHashPipeline`): block N is hashed on a background queue while
-/// block N+1 decodes into the other half of a double buffer; the frame's end still
-/// waits for every block's hash before `finish()` can succeed.
+/// verified entirely by liblz4. By default, for frames that start while a CPU looks
+/// idle, the hashing is pipelined (`ContentHashPipeline`): block N is hashed on a background
+/// queue while block N+1 decodes (into the next of four sink slots, or further into
+/// the caller's buffer); the frame's end still waits for every block's hash before
+/// it can succeed, and `decompress(_:into:)` waits for its own blocks' hashes before
+/// returning, so no background work reads the caller's memory afterwards.
 ///
 /// Not `Sendable`: one owner drives it; the liblz4 context is not thread-safe.
 public final class LZ4FrameDecompressor {
@@ -56,11 +60,17 @@ public final class LZ4FrameDecompressor {
     /// True while this type, not liblz4, verifies the current frame's content checksum.
     private var hashesContent = false
     private var contentHash = XXH32()
-    /// Background hashing, when pipelined; `contentHash` is unused then.
+    /// Background hashing, when enabled.
     private let pipeline: ContentHashPipeline?
+    /// The current frame's checksum goes through `pipeline` (`contentHash` is unused
+    /// then): decided per frame, only when a CPU looks idle.
+    private var pipelining = false
+    private let contentHashing: ContentHashing
     /// The last four compressed bytes liblz4 consumed, little-endian: after the
     /// frame ends, its stored content checksum.
     private var lastFourBytesIn: UInt32 = 0
+    /// Where the current block ends, so liblz4 gets one block per call.
+    private var cursor = BlockCursor(blockChecksums: false)
 
     /// The decoded frame header, once enough input has arrived.
     public private(set) var frameInfo: LZ4FrameInfo?
@@ -69,18 +79,36 @@ public final class LZ4FrameDecompressor {
     /// Decompressed bytes emitted so far for this frame.
     public private(set) var bytesOut: UInt64 = 0
 
-    /// `pipelinedContentHash` hashes the content on a background queue (only used
-    /// when the machine has a second CPU). Off by default: on a loaded 2-core
-    /// machine the per-block hand-off made wall time worse, not better (see
-    /// `Tools/bench-lz4 --pipelined-checksum`).
-    public convenience init(pipelinedContentHash: Bool = false) throws {
-        try self.init(libraryContentChecksum: false, pipelinedContentHash: pipelinedContentHash && ContentHashPipeline.isWorthwhile)
+    /// Where the content checksum of a frame (without block checksums) is computed.
+    public enum ContentHashing: Sendable, Equatable {
+        /// On the decoding thread.
+        case inline
+        /// On a background queue while the next blocks decode (inline on a one-CPU machine).
+        case pipelined
+        /// Pipelined for frames that start while a CPU looks idle
+        /// (`ContentHashPipeline.hasIdleCPU`), inline otherwise. Hashing inline costs
+        /// about a third of decoding time, so one thread cannot come near liblz4's raw
+        /// block speed; but on a busy machine the second thread buys no CPU and only
+        /// adds waiting (`Tools/bench-lz4 --checksum-hashing inline|pipelined`).
+        case automatic
     }
 
-    /// `pipelinedContentHash` turns the background hashing on or off (tests cover both).
-    init(libraryContentChecksum: Bool, pipelinedContentHash: Bool = false) throws {
+    /// A decompressor hashing content checksums as `contentHashing` says.
+    public convenience init(contentHashing: ContentHashing = .automatic) throws {
+        let worthwhile = contentHashing != .inline && ContentHashPipeline.isWorthwhile
+        try self.init(libraryContentChecksum: false, contentHashing: worthwhile ? contentHashing : .inline)
+    }
+
+    /// `pipelinedContentHash` forces the background hashing on or off (tests cover both).
+    convenience init(libraryContentChecksum: Bool, pipelinedContentHash: Bool = false) throws {
+        try self.init(libraryContentChecksum: libraryContentChecksum, contentHashing: pipelinedContentHash ? .pipelined : .inline)
+    }
+
+    /// `libraryContentChecksum` lets liblz4 verify content checksums itself (tests cross-check with it).
+    init(libraryContentChecksum: Bool, contentHashing: ContentHashing) throws {
+        self.contentHashing = contentHashing
         self.libraryContentChecksum = libraryContentChecksum
-        pipeline = pipelinedContentHash ? ContentHashPipeline() : nil
+        pipeline = contentHashing == .inline ? nil : ContentHashPipeline()
         var created: OpaquePointer?
         try LibraryResult.check(LZ4F_createDecompressionContext(&created, UInt32(LZ4F_VERSION)))
         guard let created else { throw LZ4Error.library(code: .allocationFailed, name: "ERROR_allocation_failed") }
@@ -116,6 +144,54 @@ public final class LZ4FrameDecompressor {
         do {
             var rest = try consumeHeader(input)
             if case .blocks = stage { try decodeBlocks(&rest, sink) }
+        } catch {
+            throw fail(error)
+        }
+    }
+
+    /// Decodes the next piece of the frame straight into `output`, without the block
+    /// buffer and copy of the sink-based `decompress`.
+    ///
+    /// Reads `input` until it is used up, `output` is full or the frame ends, and
+    /// returns how many bytes it read from `input` and wrote at the start of `output`.
+    /// Call again with the unread rest of `input` (and fresh room) while
+    /// `bytesRead < input.count`; bytes after the frame's end throw `trailingData`.
+    /// liblz4 decodes a block in place only when `output` has room for a whole block
+    /// (`frameInfo.blockSize`); with less room the result is the same, through
+    /// liblz4's internal buffer. When this returns or throws, no background hashing
+    /// reads `output` any more. Errors are the same as `decompress(_:_:)`'s.
+    public func decompress(
+        _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) throws -> (bytesRead: Int, bytesWritten: Int) {
+        switch stage {
+        case .failed(let error): throw error
+        case .finished:
+            if input.isEmpty { return (0, 0) }
+            throw fail(LZ4Error.trailingData(byteCount: input.count))
+        case .header, .blocks:
+            break
+        }
+        guard !input.isEmpty else { return (0, 0) }
+        defer { pipeline?.drain() }
+        do {
+            var rest = try consumeHeader(input)
+            var written = 0
+            while case .blocks = stage, !rest.isEmpty {
+                let unread = rest.count
+                let room = UnsafeMutableRawBufferPointer(rebasing: output[written...])
+                if room.isEmpty {
+                    // Output full: only the end mark and checksum (or a partial size field) can still be read.
+                    let allowed = cursor.limitBeforeData(rest)
+                    if allowed == 0 { break }
+                    var head = UnsafeRawBufferPointer(rebasing: rest.prefix(allowed))
+                    _ = try decodeStep(&head, into: room, inSlot: false)
+                    rest = UnsafeRawBufferPointer(rebasing: rest.dropFirst(allowed - head.count))
+                } else {
+                    written += try decodeStep(&rest, into: room, inSlot: false)
+                }
+                if written == output.count - room.count && rest.count == unread { break }
+            }
+            return (input.count - rest.count, written)
         } catch {
             throw fail(error)
         }
@@ -186,12 +262,10 @@ public final class LZ4FrameDecompressor {
         options.skipChecksums = hashesContent ? 1 : 0
         contentHash = XXH32()
         pipeline?.reset()
+        pipelining = hashesContent && pipeline != nil
+            && (contentHashing == .pipelined || ContentHashPipeline.hasIdleCPU())
         lastFourBytesIn = 0
-        let slotCount = hashesContent && pipeline != nil ? ContentHashPipeline.slotCount : 1
-        if outputs.count != slotCount || outputs[0].count != decoded.blockSize.bytes {
-            for output in outputs { output.deallocate() }
-            outputs = (0..<slotCount).map { _ in .allocate(byteCount: decoded.blockSize.bytes, alignment: 16) }
-        }
+        cursor = BlockCursor(blockChecksums: decoded.blockChecksums)
         slot = 0
         return .blocks
     }
@@ -199,50 +273,81 @@ public final class LZ4FrameDecompressor {
     /// Runs liblz4 over `input`, emitting each block as it is decoded, until the
     /// input is used up or the frame ends.
     private func decodeBlocks(_ input: inout UnsafeRawBufferPointer, _ sink: Sink) throws {
-        while true {
+        allocateOutputs()
+        while case .blocks = stage {
             let output = outputs[slot]
-            var produced = output.count
-            var consumed = input.count
-            let hint = LZ4F_decompress(context, output.baseAddress, &produced, input.baseAddress, &consumed, &options)
-            if LZ4F_isError(hint) != 0 { throw LibraryResult.error(for: hint) }
-            if hashesContent { rememberLastFour(UnsafeRawBufferPointer(rebasing: input[0..<consumed])) }
-            input = UnsafeRawBufferPointer(rebasing: input.dropFirst(consumed))
-            bytesIn += UInt64(consumed)
+            let unread = input.count
+            let produced = try decodeStep(&input, into: output, inSlot: true)
             if produced > 0 {
-                bytesOut += UInt64(produced)
-                let chunk = UnsafeRawBufferPointer(rebasing: output[0..<produced])
-                if hashesContent { hash(chunk) }
-                // Emit every call: an empty buffer lets liblz4 decode the next block in place.
-                try sink(chunk)
+                // Emit every step: the next one decodes into an empty slot, in place.
+                try sink(UnsafeRawBufferPointer(rebasing: output[0..<produced]))
+            } else if input.isEmpty || input.count == unread {
+                return  // liblz4 needs more input
             }
-            if hint == 0 {
-                if hashesContent && contentDigest() != lastFourBytesIn {
-                    throw LZ4Error.library(code: .contentChecksumInvalid, name: "ERROR_contentChecksum_invalid")
-                }
-                stage = .finished
-                if !input.isEmpty { throw LZ4Error.trailingData(byteCount: input.count) }
-                return
-            }
-            // Stop when liblz4 neither read nor wrote: it needs more input.
-            if consumed == 0 && produced == 0 { return }
         }
     }
 
-    /// Adds a decoded chunk of the current slot to the content checksum; when
-    /// pipelined, moves to the next slot, waiting until its earlier hash is done.
-    private func hash(_ chunk: UnsafeRawBufferPointer) {
-        guard let pipeline else {
+    /// One `LZ4F_decompress` call over at most one block of `input`, writing into
+    /// `destination`; hashes what it wrote, and ends the frame after its end mark
+    /// and checksum. Returns the number of bytes written. Writes nothing and reads
+    /// nothing only when liblz4 needs more input than `input` holds.
+    /// `inSlot` says `destination` is the current output slot (sink API), not the caller's memory.
+    private func decodeStep(
+        _ input: inout UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, inSlot: Bool
+    ) throws -> Int {
+        var produced = destination.count
+        var consumed = cursor.limit(input)
+        let hint = LZ4F_decompress(context, destination.baseAddress, &produced, input.baseAddress, &consumed, &options)
+        if LZ4F_isError(hint) != 0 { throw LibraryResult.error(for: hint) }
+        let read = UnsafeRawBufferPointer(rebasing: input[0..<consumed])
+        cursor.advance(over: read)
+        if hashesContent { rememberLastFour(read) }
+        input = UnsafeRawBufferPointer(rebasing: input.dropFirst(consumed))
+        bytesIn += UInt64(consumed)
+        if produced > 0 {
+            bytesOut += UInt64(produced)
+            if hashesContent { hash(UnsafeRawBufferPointer(rebasing: destination[0..<produced]), inSlot: inSlot) }
+        }
+        if hint == 0 {
+            if hashesContent && contentDigest() != lastFourBytesIn {
+                throw LZ4Error.library(code: .contentChecksumInvalid, name: "ERROR_contentChecksum_invalid")
+            }
+            stage = .finished
+            if !input.isEmpty { throw LZ4Error.trailingData(byteCount: input.count) }
+        }
+        return produced
+    }
+
+    /// Allocates the output slots the sink-based `decompress` decodes into, once per
+    /// block size (the direct `decompress(_:into:)` needs none).
+    private func allocateOutputs() {
+        guard let blockSize = frameInfo?.blockSize.bytes else { return }
+        let slotCount = pipelining ? ContentHashPipeline.slotCount : 1
+        if outputs.count != slotCount || outputs[0].count != blockSize {
+            for output in outputs { output.deallocate() }
+            outputs = (0..<slotCount).map { _ in .allocate(byteCount: blockSize, alignment: 64) }
+            slot = 0
+        }
+    }
+
+    /// Adds a decoded chunk to the content checksum. When pipelined and the chunk
+    /// is in the current output slot, moves to the next slot, waiting until its
+    /// earlier hash is done; a chunk in the caller's memory (`decompress(_:into:)`)
+    /// is queued without waiting, and that call drains the queue before returning.
+    private func hash(_ chunk: UnsafeRawBufferPointer, inSlot: Bool) {
+        guard pipelining, let pipeline else {
             contentHash.update(chunk)
             return
         }
-        pipeline.submit(chunk, slot: slot)
-        slot = (slot + 1) % outputs.count
-        pipeline.waitForSlot(slot)
+        pipeline.submit(chunk)
+        guard inSlot else { return }
+        slot = (slot + 1) % ContentHashPipeline.slotCount
+        pipeline.waitForSlot()
     }
 
     /// The content checksum of every byte emitted so far in this frame.
     private func contentDigest() -> UInt32 {
-        pipeline?.digest() ?? contentHash.digest()
+        pipelining ? pipeline!.digest() : contentHash.digest()
     }
 
     /// Shifts `consumed` into `lastFourBytesIn`.

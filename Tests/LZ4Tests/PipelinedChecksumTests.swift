@@ -86,6 +86,26 @@ import Testing
         }
     }
 
+    @Test(arguments: [LZ4FrameDecompressor.ContentHashing.inline, .pipelined, .automatic])
+    func everyPublicHashingModeVerifies(mode: LZ4FrameDecompressor.ContentHashing) throws {
+        let seed = baseSeed &+ 9400
+        let (data, frame) = try Self.randomFrame(seed: seed, blocks: 3)
+        let decompressor = try LZ4FrameDecompressor(contentHashing: mode)
+        var output: [UInt8] = []
+        try decompressor.decompress(frame, appendingTo: &output)
+        try decompressor.finish()
+        expectSameBytes(output, data, "mode \(mode); seed \(seed)")
+        var corrupt = frame
+        corrupt[Self.blockPayloads(frame)[1].lowerBound + 1000] ^= 0x08
+        decompressor.reset()
+        #expect(throws: Self.checksumError, "mode \(mode); seed \(seed)") {
+            var ignored = [UInt8](repeating: 0, count: data.count)
+            try corrupt.withUnsafeBytes { input in
+                _ = try ignored.withUnsafeMutableBytes { try decompressor.decompress(input, into: $0) }
+            }
+        }
+    }
+
     /// A frame that fails mid-way (sink error) with hashing still queued, then a
     /// good frame on the same decompressor: the old work must not leak into it.
     @Test func reusableAfterFailureWithQueuedWork() throws {

@@ -15,7 +15,7 @@ import Testing
     @Test func matchesLiblz4ContentChecksum() throws {
         let seed = baseSeed &+ 7000
         var random = TestRandom(seed: seed)
-        var sizes = Array(0...40) + [63, 64, 65, 1000, 65_536, 70_001]
+        var sizes = Array(0...40) + [63, 64, 65, 79, 80, 127, 128, 129, 143, 191, 192, 1000, 65_536, 70_001]
         sizes += (0..<10).map { _ in Int(random.next() % 300_000) }
         let options = LZ4FrameOptions(blockSize: .kib64, blockChecksums: false)
         for size in sizes {
@@ -43,6 +43,27 @@ import Testing
                 offset += size
             }
             #expect(hasher.digest() == Self.hash(data), "round \(round) seed \(seed)")
+        }
+    }
+
+    /// Large updates (the four-stripe vector path) split at any offset hash like
+    /// small ones and like liblz4.
+    @Test func largeUnevenUpdatesEqualOneShot() throws {
+        let seed = baseSeed &+ 7150
+        var random = TestRandom(seed: seed)
+        for round in 0..<20 {
+            let data = random.bytes(Int(random.next() % 5000))
+            var hasher = XXH32()
+            var offset = 0
+            while offset < data.count {
+                let size = min(Int(random.next() % 700), data.count - offset)
+                data[offset..<(offset + size)].withUnsafeBytes { hasher.update($0) }
+                offset += size
+            }
+            var bytewise = XXH32()
+            for byte in data { withUnsafeBytes(of: byte) { bytewise.update($0) } }
+            #expect(hasher.digest() == Self.hash(data), "round \(round) seed \(seed)")
+            #expect(bytewise.digest() == Self.hash(data), "round \(round) seed \(seed)")
         }
     }
 
