@@ -50,10 +50,8 @@ extension NodeHost: NodeCallHandler {
                 return .routes(routingTable())
             case .resolvedRevision(let range):
                 return .optionalRevision(resolvedRevision(of: range))
-            case .closeForFollower:
-                // TODO(node2): answer `.index(try await closeForFollower(range:revision:))` once
-                // NodeHost+Cluster.swift has it (branch node2).
-                return .failure(.proposalDropped("closeForFollower: not implemented on this node yet"))
+            case .closeForFollower(let range, let revision):
+                return .index(try await closeForFollower(range: range, revision: revision))
             case .systemLeader:
                 return .node(systemLeader())
             case .leaseGrant(let id, let ttl):

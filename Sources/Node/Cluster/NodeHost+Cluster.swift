@@ -80,5 +80,8 @@ extension NodeHost {
     }
 
     /// Answers a node-core call (tags 0x01-0x0F, e.g. the oracle's revision blocks).
-    public func handleCoreCall(from node: NodeID, _ request: [UInt8]) async -> [UInt8] { [] }
+    public func handleCoreCall(from node: NodeID, _ request: [UInt8]) async -> [UInt8] {
+        if request.first == OracleCall.tag { return await handleOracleCall(request) }
+        return []
+    }
 }

@@ -14,8 +14,18 @@ extension NodeHost {
     /// Consumers not seen for this long stop being closed for.
     static let feedIdleNs: UInt64 = 30_000_000_000
 
-    /// Sets how ranges led by other nodes are closed for this node's feeds.
+    /// Sets how ranges led by other nodes are closed for this node's feeds (default: a
+    /// `closeForFollower` node call to the leader, once `callTransport` is set).
     public func setRemoteCloser(_ closer: RemoteCloser?) { remoteCloser.withLock { $0 = closer } }
+
+    /// Closes through a `closeForFollower` node call to the leader (nil without a transport).
+    func defaultRemoteCloser() -> RemoteCloser? {
+        guard callTransport != nil else { return nil }
+        let client = callClient(timeoutMs: config.proposalTimeoutMs)
+        return { @Sendable leader, range, revision throws(ProposalError) in
+            try await client.closeForFollower(range: range, revision: revision, on: leader)
+        }
+    }
 
     func startCloser() {
         let interval = max(1, config.closeIntervalMs)
@@ -33,7 +43,8 @@ extension NodeHost {
     func closeFeedRanges() async {
         let ranges = resolved.activeConsumers(now: Self.nowNs(), idleNs: Self.feedIdleNs)
         guard !ranges.isEmpty, let revision = try? await freshRevision() else { return }
-        let remote = remoteCloser.withLock { $0 }
+        // Without an explicit closer, ask the leader through the node calls.
+        let remote: RemoteCloser? = remoteCloser.withLock { $0 } ?? defaultRemoteCloser()
         await withTaskGroup(of: Void.self) { group in
             for range in ranges {
                 guard let view = view(of: range) else {

@@ -10,7 +10,29 @@ extension NodeHost {
     /// outstanding at a time.
     public func freshRevisions(count: Int) async throws(ProposalError) -> ClosedRange<Int64> {
         if let source = config.revisionSource { return try await source.revisions(count: count) }
-        return try await oracleRevisions(count: count)
+        // The system range leader serves them; follow its hints a few times (elections).
+        var target = systemLeader()
+        var lastError = ProposalError.notLeader(leaderHint: .none)
+        for attempt in 0..<8 {
+            if attempt > 0 { try? await Task.sleep(for: .milliseconds(min(20 << attempt, 500))) }
+            do throws(ProposalError) {
+                if target == nodeID || target == .none && callTransport == nil {
+                    return try await oracleRevisions(count: count)
+                }
+                if target == .none { target = systemLeader() }
+                if target == .none { continue }
+                if target == nodeID { return try await oracleRevisions(count: count) }
+                return try await callClient(timeoutMs: config.proposalTimeoutMs).oracleRevisions(count: count, on: target)
+            } catch {
+                lastError = error
+                if case .notLeader(let hint) = error {
+                    target = hint != .none ? hint : systemLeader()
+                    continue
+                }
+                throw error
+            }
+        }
+        throw lastError
     }
 
     /// On the leader of `range`: closes it at `revision` (ReadIndex, as a read at that
