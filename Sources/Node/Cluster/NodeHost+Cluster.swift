@@ -80,5 +80,17 @@ extension NodeHost {
     }
 
     /// Answers a node-core call (tags 0x01-0x0F, e.g. the oracle's revision blocks).
-    public func handleCoreCall(from node: NodeID, _ request: [UInt8]) async -> [UInt8] { [] }
+    /// Tag 0x08: close a range for a follower's feed (`Feeds/CloseCall.swift`); other tags
+    /// answer empty here.
+    public func handleCoreCall(from node: NodeID, _ request: [UInt8]) async -> [UInt8] {
+        guard request.first == CloseCall.tag else { return [] }
+        guard let (range, revision) = CloseCall.decodeRequest(request) else {
+            return CloseCall.encodeAnswer(.failure(.proposalDropped("malformed close request")))
+        }
+        do {
+            return CloseCall.encodeAnswer(.success(try await closeForFollower(range: range, revision: revision)))
+        } catch {
+            return CloseCall.encodeAnswer(.failure(error))
+        }
+    }
 }
