@@ -22,7 +22,8 @@ public struct NodeConfig: Sendable {
     /// Snapshot data is streamed in chunks of about this many (uncompressed) bytes.
     public var snapshotChunkBytes: Int = 1 << 20
     /// Where write revisions and read points come from. nil: the cluster's revision
-    /// oracle (the system range's leader, local or remote: `NodeHost.freshRevisions`).
+    /// oracle (the system range's leader, local or remote: `NodeHost.freshRevisions`), or,
+    /// on a node without a system range replica, the `ClockRevisionSource` stand-in.
     /// Tests and single-process setups share one `InMemoryRevisionOracle` between nodes.
     public var revisionSource: (any RevisionSource)? = nil
     /// How often the node closes the ranges that have feed consumers (resolved revisions).

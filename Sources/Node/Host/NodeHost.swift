@@ -43,6 +43,8 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     let snapshotSendsInFlight = Atomic<Int>(0)
     /// The node's revision requests: one outstanding oracle request at a time.
     let revisionBatcher = RevisionBatcher()
+    /// The oracle stand-in of nodes without a system range replica (see `freshRevisions`).
+    let clockRevisions = ClockRevisionSource()
     /// Resolved revisions of the replicas with feed consumers.
     let resolved = ResolvedRevisions()
     /// The task closing feed ranges every `closeIntervalMs` (started by `start`).

@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 
 /// Hands out global revisions: `count` consecutive revisions, all strictly greater than
@@ -33,6 +34,30 @@ public final class InMemoryRevisionOracle: RevisionSource {
 
     /// How many requests reached the oracle (batching shows as fewer fetches than users).
     public var fetches: Int { fetchCount.load(ordering: .relaxed) }
+}
+
+/// A STAND-IN for the oracle on nodes of a cluster without a system range (bootstrapped
+/// before it existed): revisions from this machine's wall clock in microseconds, strictly
+/// increasing within the process. Nodes on one machine share the clock, so revisions follow
+/// real time closely, but this is NOT a correct global oracle (a clock step, or two
+/// processes in the same microsecond, breaks the promise; apply still refuses a
+/// non-increasing revision within a range). Owns only its last value.
+public final class ClockRevisionSource: RevisionSource {
+    let last = Mutex<Int64>(0)
+
+    public init() {}
+
+    public func revisions(count: Int) async throws(ProposalError) -> ClosedRange<Int64> {
+        precondition(count > 0, "asked for \(count) revisions")
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let micros = Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1_000
+        return last.withLock { l in
+            let first = max(l + 1, micros)
+            l = first + Int64(count) - 1
+            return first...l
+        }
+    }
 }
 
 /// Batches one node's revision requests: at most one fetch is outstanding at a time; the

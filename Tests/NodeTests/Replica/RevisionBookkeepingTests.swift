@@ -2,6 +2,7 @@ import Base
 import MVCC
 @testable import Node
 import Testing
+import Foundation
 
 /// The pure parts of global revisions: the leader's closed revision and in-flight writes,
 /// the applied-request memory, and the node's oracle request batching.
@@ -88,5 +89,20 @@ import Testing
         else { Issue.record("other failures travel as a message"); return }
         #expect(why.contains("timed out"))
         #expect(CloseCall.decodeAnswer([]) == .failure(.proposalDropped("malformed close answer")))
+    }
+}
+
+/// The clock stand-in for nodes without a system range.
+@Suite struct ClockRevisionSourceTests {
+    @Test func blocksIncreaseStrictlyAndFollowTheClock() async throws {
+        let source = ClockRevisionSource()
+        let micros = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        var last: Int64 = 0
+        for count in [1, 5, 1, 100, 3] {
+            let block = try await source.revisions(count: count)
+            #expect(block.count == count && block.lowerBound > last, "\(block) after \(last)")
+            last = block.upperBound
+        }
+        #expect(last >= micros && last < micros + 60_000_000, "close to the wall clock in µs")
     }
 }
