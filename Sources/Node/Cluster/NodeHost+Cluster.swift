@@ -80,8 +80,18 @@ extension NodeHost {
     }
 
     /// Answers a node-core call (tags 0x01-0x0F, e.g. the oracle's revision blocks).
+    /// Tag 0x01: the oracle (`System/OracleCall.swift`); tag 0x08: close a range for a
+    /// follower's feed (`Feeds/CloseCall.swift`); other tags answer empty.
     public func handleCoreCall(from node: NodeID, _ request: [UInt8]) async -> [UInt8] {
         if request.first == OracleCall.tag { return await handleOracleCall(request) }
-        return []
+        guard request.first == CloseCall.tag else { return [] }
+        guard let (range, revision) = CloseCall.decodeRequest(request) else {
+            return CloseCall.encodeAnswer(.failure(.proposalDropped("malformed close request")))
+        }
+        do {
+            return CloseCall.encodeAnswer(.success(try await closeForFollower(range: range, revision: revision)))
+        } catch {
+            return CloseCall.encodeAnswer(.failure(error))
+        }
     }
 }

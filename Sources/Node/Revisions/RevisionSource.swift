@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 
 /// Hands out global revisions: `count` consecutive revisions, all strictly greater than

@@ -35,12 +35,8 @@ extension NodeClusterTests {
             #expect(await c.eventually { c.leader(of: range) != nil })
             let leader = try #require(c.leader(of: range))
             let follower = c.hosts.keys.sorted().first { $0 != leader }!
-            // The follower's closes go to the leader in-process (the peer calls' job in a cluster).
-            let hosts = c.hosts
-            c.hosts[follower]!.setRemoteCloser { node, range, revision throws(ProposalError) in
-                guard let h = hosts[node] else { throw ProposalError.notLeader(leaderHint: .none) }
-                return try await h.closeForFollower(range: range, revision: revision)
-            }
+            // The follower's closes go to the leader as node-core calls (in-process here).
+            c.hosts[follower]!.setRemoteCloser(NodeHost.remoteCloser(over: InProcessCalls(hosts: c.hosts)))
             let done = LockedBox<Int64?>(nil)
             async let onLeader = Self.drain(c.hosts[leader]!, range, until: { done.value })
             async let onFollower = Self.drain(c.hosts[follower]!, range, until: { done.value })
@@ -100,6 +96,16 @@ extension NodeClusterTests {
                 try h.localRead(RangeRequest(key: key, revision: resp.revision + 1_000_000), in: range)
             }
         }
+    }
+}
+
+/// Node calls delivered straight to the hosts' node-core handler.
+struct InProcessCalls: NodeCallTransport {
+    let hosts: [NodeID: NodeHost]
+
+    func call(_ node: NodeID, _ request: [UInt8], timeoutMs: Int) async throws(NodeCallError) -> [UInt8] {
+        guard let h = hosts[node] else { throw .unreachable(node) }
+        return await h.handleCoreCall(from: node, request)
     }
 }
 

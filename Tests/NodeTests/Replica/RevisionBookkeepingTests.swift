@@ -2,6 +2,7 @@ import Base
 import MVCC
 @testable import Node
 import Testing
+import Foundation
 
 /// The pure parts of global revisions: the leader's closed revision and in-flight writes,
 /// the applied-request memory, and the node's oracle request batching.
@@ -70,5 +71,23 @@ import Testing
         // The batcher recovers for the next request.
         let ok = await batcher.revisions(count: 2) { n throws(ProposalError) in 7...(6 + Int64(n)) }
         #expect(ok == .success(7...8))
+    }
+}
+
+/// The node-core close call's byte form.
+@Suite struct CloseCallTests {
+    @Test func requestsAndAnswersRoundTrip() {
+        let req = CloseCall.encodeRequest(range: RangeID(42), revision: 1_234_567)
+        #expect(CloseCall.decodeRequest(req)! == (RangeID(42), 1_234_567))
+        #expect(CloseCall.decodeRequest([0x10] + req.dropFirst()) == nil, "another tag")
+        #expect(CloseCall.decodeRequest(Array(req.prefix(9))) == nil, "truncated")
+        let answers: [Result<UInt64, ProposalError>] = [
+            .success(99), .failure(.notLeader(leaderHint: NodeID(3))), .failure(.rangeNotFound(RangeID(5))),
+        ]
+        for a in answers { #expect(CloseCall.decodeAnswer(CloseCall.encodeAnswer(a)) == a) }
+        guard case .failure(.proposalDropped(let why)) = CloseCall.decodeAnswer(CloseCall.encodeAnswer(.failure(.timeout)))
+        else { Issue.record("other failures travel as a message"); return }
+        #expect(why.contains("timed out"))
+        #expect(CloseCall.decodeAnswer([]) == .failure(.proposalDropped("malformed close answer")))
     }
 }
