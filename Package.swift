@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Base", "Node", "RaftCore", "MVCC", "PeerTransport",
+                "Base", "Node", "RaftCore", "MVCC", "PeerTransport", "API", "Router",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -115,6 +115,9 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // Test-only helpers shared by test targets (real etcdctl runner, loopback ports).
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+
         .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "Base"], exclude: ["testdata"], swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "RaftCore", "Base"], swiftSettings: strict),
@@ -133,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "APITests",
             dependencies: [
-                "API", "MVCC", "Proto", "Base",
+                "API", "MVCC", "Proto", "Base", "TestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -145,7 +148,7 @@ let package = Package(
         .testTarget(
             name: "PeerTransportTests", dependencies: ["PeerTransport", "Node", "RaftCore", "Base"], swiftSettings: strict),
         .testTarget(name: "RouterTests", dependencies: ["Router", "API", "Node", "MVCC", "Base"], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Node", "Base"], swiftSettings: strict),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Node", "Base", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -44,6 +44,7 @@ public final class DevCluster: Sendable {
         try fm.createDirectory(atPath: options.dataDir, withIntermediateDirectories: true,
                                attributes: [.posixPermissions: 0o700])
         let peers = (1...options.nodes).map { "\($0)=127.0.0.1:\(peerPort($0))" }
+        let clients = (1...options.nodes).map { "\($0)=127.0.0.1:\(clientPort($0))" }
         for i in 1...options.nodes {
             var c = ServerConfig()
             c.nodeID = i
@@ -52,6 +53,7 @@ public final class DevCluster: Sendable {
             c.peerAddress = "127.0.0.1:\(peerPort(i))"
             c.metricsAddress = "127.0.0.1:\(metricsPort(i))"
             c.peers = peers
+            c.clients = clients
             c.rangeCount = options.ranges
             let configPath = options.dataDir + "/node-\(i).toml"
             try c.renderTOML().write(toFile: configPath, atomically: true, encoding: .utf8)

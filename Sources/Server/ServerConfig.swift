@@ -15,6 +15,11 @@ public struct ServerConfig: Sendable, Equatable {
     public var metricsAddress: String = "127.0.0.1:9090"
     /// `"ID=host:port"` peer addresses of every node of the cluster (this one included).
     public var peers: [String] = []
+    /// `"ID=host:port"` client addresses of every node (MemberList's client URLs); a node
+    /// missing here is listed with no client URL (this node always with `clientAddress`).
+    public var clients: [String] = []
+    /// etcd's --quota-backend-bytes: above this data file size NOSPACE is raised (0 = 2 GiB).
+    public var quotaBackendBytes: Int = 2 << 30
     public var rangeCount: Int = 8
     public var tickIntervalMs: Int = 100
     public var electionTicks: Int = 10
@@ -60,16 +65,18 @@ public struct ServerConfig: Sendable, Equatable {
     public static let settings: [Setting] = [
         .init(table: "node", key: "nodeID", help: "This node's ID (1...65535), unique in the cluster.", kind: .int(\.nodeID)),
         .init(table: "node", key: "dataDir", help: "Data directory (created 0700; refuses another node's directory).", kind: .string(\.dataDir)),
-        .init(table: "listen", key: "clientAddress", help: "host:port of the client port (internal Admin service until the etcd API exists).", kind: .string(\.clientAddress)),
+        .init(table: "listen", key: "clientAddress", help: "host:port of the client port (etcd v3 API and the Admin service).", kind: .string(\.clientAddress)),
         .init(table: "listen", key: "peerAddress", help: "host:port of the peer port (node-to-node Raft streams and snapshots).", kind: .string(\.peerAddress)),
         .init(table: "listen", key: "metricsAddress", help: "host:port of the HTTP port (/metrics, /health, /status).", kind: .string(\.metricsAddress)),
         .init(table: "cluster", key: "peers", help: "Every node's peer address as \"ID=host:port\" (this node included).", kind: .strings(\.peers)),
+        .init(table: "cluster", key: "clients", help: "Every node's client address as \"ID=host:port\" (for MemberList).", kind: .strings(\.clients)),
         .init(table: "cluster", key: "rangeCount", help: "Ranges the keyspace is pre-split into on first start (bootstrap).", kind: .int(\.rangeCount)),
         .init(table: "raft", key: "tickIntervalMs", help: "One tick of the Raft core, in milliseconds.", kind: .int(\.tickIntervalMs)),
         .init(table: "raft", key: "electionTicks", help: "A follower that hears no leader for [election, 2*election) ticks campaigns.", kind: .int(\.electionTicks)),
         .init(table: "raft", key: "heartbeatTicks", help: "A leader heartbeats every heartbeatTicks ticks.", kind: .int(\.heartbeatTicks)),
         .init(table: "raft", key: "quiesceAfterTicks", help: "Idle ticks (all followers caught up) before a range quiesces.", kind: .int(\.quiesceAfterTicks)),
         .init(table: "raft", key: "proposalTimeoutMs", help: "A proposal without a result after this long fails (outcome unknown).", kind: .int(\.proposalTimeoutMs)),
+        .init(table: "storage", key: "quotaBackendBytes", help: "Data file size above which writes fail with NOSPACE (etcd's --quota-backend-bytes).", kind: .int(\.quotaBackendBytes)),
         .init(table: "storage", key: "walSegmentBytes", help: "Size of one WAL segment file.", kind: .int(\.walSegmentBytes)),
         .init(table: "storage", key: "applyCommitIntervalMs", help: "Applied state is committed to data.db at least this often...", kind: .int(\.applyCommitIntervalMs)),
         .init(table: "storage", key: "applyCommitMaxOps", help: "...or after this many applied commands.", kind: .int(\.applyCommitMaxOps)),

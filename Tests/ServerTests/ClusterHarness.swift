@@ -2,6 +2,7 @@ import Base
 import Foundation
 import Server
 import Synchronization
+@_exported import TestSupport
 
 /// Runs real `flotilla serve` processes (the binary at .build/debug/flotilla, built by
 /// Tools/test before the suite) on loopback ports in a temporary directory, for tests.
@@ -50,13 +51,14 @@ final class ClusterHarness: @unchecked Sendable {
 
     func start(_ i: Int) throws {
         let peers = (1...nodes).map { "\($0)=127.0.0.1:\(peerPorts[$0 - 1])" }.joined(separator: ",")
+        let clients = (1...nodes).map { "\($0)=127.0.0.1:\(clientPorts[$0 - 1])" }.joined(separator: ",")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = ["serve", "--nodeID", "\(i)", "--dataDir", "\(root)/node-\(i)",
                        "--clientAddress", "127.0.0.1:\(clientPorts[i - 1])",
                        "--peerAddress", "127.0.0.1:\(peerPorts[i - 1])",
                        "--metricsAddress", "127.0.0.1:\(metricsPorts[i - 1])",
-                       "--peers", peers, "--rangeCount", "\(ranges)", "--level", "warning"] + extra
+                       "--peers", peers, "--clients", clients, "--rangeCount", "\(ranges)", "--level", "warning"] + extra
         let logPath = "\(root)/node-\(i).log"
         if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -89,6 +91,9 @@ final class ClusterHarness: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: root)
     }
 
+    /// The etcd endpoint (host:port) of node `i`.
+    func endpoint(_ i: Int) -> String { "127.0.0.1:\(clientPorts[i - 1])" }
+
     func log(_ i: Int) -> String { (try? String(contentsOfFile: "\(root)/node-\(i).log", encoding: .utf8)) ?? "" }
 
     /// The status of every range on node `i` (nil if unreachable).
@@ -112,7 +117,7 @@ final class ClusterHarness: @unchecked Sendable {
             for i in processes.keys {
                 for s in await status(i) ?? [] where s.isLeader { led.insert(s.rangeID) }
             }
-            return led.count == ranges
+            return led.count >= ranges
         }
     }
 
@@ -132,19 +137,6 @@ func eventually(_ timeout: Duration, _ condition: () async -> Bool) async -> Boo
 }
 
 /// A loopback port that was free a moment ago.
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = 0
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
-
 /// A blocking HTTP/1.1 GET on 127.0.0.1 (the metrics port closes after each response).
 func httpGet(port: Int, path: String) -> (status: Int, body: String)? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

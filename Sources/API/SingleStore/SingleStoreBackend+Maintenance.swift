@@ -14,10 +14,7 @@ extension SingleStoreBackend: EtcdClusterBackend, EtcdMaintenanceBackend {
         let stats = pageFile?.stats
         let dbSize = Int64(stats?.fileBytes ?? 0)
         let inUse = stats.map { Int64(($0.pageCount - $0.freePages) * $0.pageSize) } ?? 0
-        let alarms = writer.withLock { $0.alarms }
-        let errors = alarms.sorted { $0.alarm.rawValue < $1.alarm.rawValue }.map { a in
-            "memberID:\(a.memberID) alarm:\(a.alarm == .noSpace ? "NOSPACE" : "CORRUPT") "
-        }
+        let errors = writer.withLock { $0.alarms.statusErrors }
         let revision = store.currentRevision
         return StatusInfo(
             version: config.version, dbSize: dbSize, dbSizeInUse: inUse, leader: config.memberID,
@@ -27,21 +24,7 @@ extension SingleStoreBackend: EtcdClusterBackend, EtcdMaintenanceBackend {
 
     public func alarm(_ action: AlarmAction, memberID: UInt64, alarm: AlarmKind) async throws -> (alarms: [AlarmInfo], revision: Int64) {
         let member = memberID == 0 ? config.memberID : memberID
-        let result: [AlarmInfo] = writer.withLock { w in
-            switch action {
-            case .get:
-                return w.alarms.filter { alarm == .none || $0.alarm == alarm }
-                    .sorted { ($0.memberID, $0.alarm.rawValue) < ($1.memberID, $1.alarm.rawValue) }
-            case .activate:
-                guard alarm != .none else { return [] }
-                let a = AlarmInfo(memberID: member, alarm: alarm)
-                w.alarms.insert(a)
-                return [a]
-            case .deactivate:
-                let a = AlarmInfo(memberID: member, alarm: alarm)
-                return w.alarms.remove(a).map { [$0] } ?? []
-            }
-        }
+        let result = writer.withLock { $0.alarms.apply(action, member: member, alarm: alarm) }
         return (result, store.currentRevision)
     }
 

@@ -30,7 +30,7 @@ public final class SingleStoreBackend: Sendable {
 
     struct WriterState {
         var leases: LeaseTable
-        var alarms: Set<AlarmInfo> = []
+        var alarms = AlarmTable()
     }
 
     let store: MVCCStore
@@ -113,6 +113,6 @@ public final class SingleStoreBackend: Sendable {
     }
 
     func checkNoSpace(_ w: WriterState) throws {
-        if w.alarms.contains(where: { $0.alarm == .noSpace }) { throw EtcdError.noSpace }
+        if w.alarms.noSpace { throw EtcdError.noSpace }
     }
 }

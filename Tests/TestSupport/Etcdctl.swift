@@ -1,31 +1,29 @@
-import API
-import Foundation
-import Testing
+public import Foundation
 
 /// Runs the real `etcdctl` (Debian `etcd-client`, v3 API) against a server in this process.
-enum Etcdctl {
-    static let path = "/usr/bin/etcdctl"
-    static var installed: Bool { FileManager.default.isExecutableFile(atPath: path) }
+public enum Etcdctl {
+    public static let path = "/usr/bin/etcdctl"
+    public static var installed: Bool { FileManager.default.isExecutableFile(atPath: path) }
 
-    struct Result: Sendable {
-        var status: Int32
-        var out: String
-        var err: String
-        var lines: [String] { out.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) }
+    public struct Result: Sendable {
+        public var status: Int32
+        public var out: String
+        public var err: String
+        public var lines: [String] { out.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) }
     }
 
-    static func environment() -> [String: String] {
+    public static func environment() -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["ETCDCTL_API"] = "3"
         return env
     }
 
-    static func tempFile(_ name: String) -> URL {
+    public static func tempFile(_ name: String) -> URL {
         FileManager.default.temporaryDirectory.appendingPathComponent("flotilla-\(UUID().uuidString)-\(name)")
     }
 
     /// Runs `etcdctl --endpoints=<endpoint> args...` to completion.
-    static func run(_ args: [String], endpoint: String, stdin: String? = nil) async throws -> Result {
+    public static func run(_ args: [String], endpoint: String, stdin: String? = nil) async throws -> Result {
         let outURL = tempFile("out")
         let errURL = tempFile("err")
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
@@ -60,12 +58,12 @@ enum Etcdctl {
     /// A long-running `etcdctl` (watch) whose output accumulates in a file.
     /// `@unchecked Sendable`: `Process` is not Sendable; a test starts, reads and stops it
     /// from its own task only, and the output file is read, never shared.
-    final class Background: @unchecked Sendable {
-        let process: Process
-        let outURL: URL
+    public final class Background: @unchecked Sendable {
+        public let process: Process
+        public let outURL: URL
 
 
-        init(_ args: [String], endpoint: String) throws {
+        public init(_ args: [String], endpoint: String) throws {
             outURL = Etcdctl.tempFile("watch")
             _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
             process = Process()
@@ -77,11 +75,11 @@ enum Etcdctl {
             try process.run()
         }
 
-        var output: String { (try? String(contentsOf: outURL, encoding: .utf8)) ?? "" }
-        var lines: [String] { output.split(separator: "\n").map(String.init) }
+        public var output: String { (try? String(contentsOf: outURL, encoding: .utf8)) ?? "" }
+        public var lines: [String] { output.split(separator: "\n").map(String.init) }
 
         /// Waits until the output has at least `count` lines (or `timeout` passes).
-        func waitForLines(_ count: Int, timeout: Duration = .seconds(10)) async -> [String] {
+        public func waitForLines(_ count: Int, timeout: Duration = .seconds(10)) async -> [String] {
             let deadline = ContinuousClock.now + timeout
             while ContinuousClock.now < deadline {
                 let l = lines
@@ -91,7 +89,7 @@ enum Etcdctl {
             return lines
         }
 
-        func stop() {
+        public func stop() {
             if process.isRunning { process.terminate() }
             process.waitUntilExit()
             try? FileManager.default.removeItem(at: outURL)
@@ -99,27 +97,3 @@ enum Etcdctl {
     }
 }
 
-/// Runs `body` with a real gRPC server (HTTP/2 on a loopback port) over a fresh in-memory
-/// `SingleStoreBackend`.
-func withLoopbackServer<R: Sendable>(
-    config: SingleStoreBackend.Config = SingleStoreBackend.Config(),
-    _ body: @Sendable @escaping (_ endpoint: String, _ backend: SingleStoreBackend) async throws -> R
-) async throws -> R {
-    let backend = try SingleStoreBackend.inMemory(config: config)
-    let server = EtcdServer(backend: backend, options: EtcdServer.Options(host: "127.0.0.1", port: 0))
-    return try await withThrowingTaskGroup(of: R?.self) { group in
-        group.addTask {
-            try await server.serve()
-            return nil
-        }
-        group.addTask {
-            await backend.run()
-            return nil
-        }
-        defer { group.cancelAll() }
-        let port = try await server.listeningPort()
-        let result = try await body("127.0.0.1:\(port)", backend)
-        server.shutdown()
-        return result
-    }
-}
