@@ -41,8 +41,8 @@ public final class Router: Sendable {
         var nextRequest: UInt64
         /// Every revision seen so far (handed out by the oracle or applied) is <= this.
         var highWater: Int64 = 0
-        /// The revision the last `currentRevision()` answered (start of a watch from 0).
-        var lastCurrent: Int64 = 0
+        /// What `currentRevision()` answered in the last second (start of a watch from 0).
+        var recentCurrents: [(revision: Int64, at: ContinuousClock.Instant)] = []
         var alarms: Set<AlarmInfo> = []
     }
 

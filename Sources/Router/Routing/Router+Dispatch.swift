@@ -135,6 +135,8 @@ extension Router {
                 case .notLeader(let hint):
                     if hint != .none && hint != node {
                         route.leaderHint = hint
+                        // Hints that keep moving (an election in progress): slow down.
+                        if attempts > 2 { try await pause() }
                     } else {
                         route.leaderHint = nextReplica(after: node, in: route.descriptor)
                         try await pause()

@@ -127,6 +127,19 @@ import Testing
         #expect(last == .compacted(compactRevision: acked[5].revision))
     }
 
+    /// A watch from 0 starts after the header its stream got, even when another stream
+    /// asked for a later revision in between (no event after the header is lost).
+    @Test func watchFromZeroStartsAfterTheEarliestRecentHeader() async throws {
+        let (router, _) = try makeRouter()
+        let header = try await router.currentRevision()
+        let put = try await router.put(PutRequest(key: key(12), value: [1]))
+        _ = try await router.currentRevision()  // another stream's created header
+        let feed = try await router.watch(WatchSpec(key: [0], rangeEnd: [0]))
+        let (events, synced) = try await Self.collect(feed, until: put.revision)
+        #expect(events.map(\.kv.modRevision) == [put.revision])
+        #expect(synced.first! > header)
+    }
+
     @Test func idleWatchReportsProgress() async throws {
         let (router, _) = try makeRouter()
         let feed = try await router.watch(WatchSpec(key: key(1), rangeEnd: key(39)))
