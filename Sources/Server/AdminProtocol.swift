@@ -16,6 +16,9 @@ public enum AdminProtocol {
         case getLocal = 2
         /// This node's ranges: leader, applied index (`AdminProtocol.RangeStatus`).
         case status = 3
+        /// Read-only: every range this node holds a replica of, with span, replicas,
+        /// leader, live keys and bytes (`AdminProtocol.RangeInfo`, for `flotctl range list`).
+        case ranges = 4
     }
 
     public struct Request: Sendable, Equatable {

@@ -58,6 +58,8 @@ struct AdminService: RegistrableRPCService {
                                           isLeader: host.isLeader(of: id), quiesced: host.isQuiesced(id))
             }
             return .init(id: req.id, code: .ok, payload: AdminProtocol.encode(status: status))
+        case .ranges:
+            return .init(id: req.id, code: .ok, payload: AdminProtocol.encode(ranges: rangeInfos()))
         case .getLocal:
             guard let range = router.range(for: req.key), let store = host.store(for: range) else {
                 return .init(id: req.id, code: .rangeNotFound)
