@@ -12,8 +12,10 @@ extension AdminService {
             var keys: UInt64 = 0
             var bytes: UInt64 = 0
             if let store = host.store(for: id) {
-                // rangeEnd [0] = every key >= startKey; the store clips to its own bounds.
-                if let r = try? store.range(RangeRequest(key: d.startKey, rangeEnd: d.endKey ?? [0])) {
+                // rangeEnd [0] = every key >= start; keys are never empty, so an empty
+                // start key reads from [0] (the store refuses an empty key).
+                let start = d.startKey.isEmpty ? [0] : d.startKey
+                if let r = try? store.range(RangeRequest(key: start, rangeEnd: d.endKey ?? [0])) {
                     keys = UInt64(r.kvs.count)
                     bytes = r.kvs.reduce(0) { $0 + UInt64($1.key.count + $1.value.count) }
                 }

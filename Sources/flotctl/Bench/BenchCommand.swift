@@ -42,6 +42,8 @@ struct BenchCommand: AsyncParsableCommand {
         @OptionGroup var options: BenchOptions
         @Option(help: "Linearizable(l) or Serializable(s).") var consistency: String = "l"
         @Flag(help: "Put every key of the key space once before measuring.") var prefill = false
+        @Flag(name: .customLong("prefill-only"), help: "Put every key of the key space once, then exit without measuring.")
+        var prefillOnly = false
 
         func run() async throws {
             let o = options
@@ -49,6 +51,13 @@ struct BenchCommand: AsyncParsableCommand {
             let serializable = consistency == "s"
             let prefill = prefill
             do {
+                if prefillOnly {
+                    try await BenchRunner.withSessions(endpoints: try o.global.endpointList(), conns: o.conns) { sessions in
+                        try await Get.prefill(o, sessions)
+                    }
+                    Console.out("prefilled \(o.keySpace) keys\n")
+                    return
+                }
                 let seed = o.effectiveSeed()
                 let r = try await BenchRunner.withSessions(endpoints: try o.global.endpointList(), conns: o.conns) { sessions in
                     if prefill { try await Get.prefill(o, sessions) }
@@ -77,7 +86,16 @@ struct BenchCommand: AsyncParsableCommand {
                             var p = Etcdserverpb_PutRequest()
                             p.key = o.key(k)
                             p.value = value
-                            _ = try await s.kv.put(p)
+                            // A loaded 3-member etcd can drop a stream; retry so one
+                            // hiccup does not abort the whole run.
+                            for attempt in 1...5 {
+                                do {
+                                    _ = try await s.kv.put(p)
+                                    break
+                                } catch where attempt < 5 {
+                                    try await Task.sleep(for: .milliseconds(100 * attempt))
+                                }
+                            }
                             k += o.clients
                         }
                     }
