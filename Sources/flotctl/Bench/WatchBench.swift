@@ -86,8 +86,10 @@ struct WatchBench: AsyncParsableCommand {
                         let now = DispatchTime.now().uptimeNanoseconds
                         for i in 0..<8 { value[i] = UInt8(truncatingIfNeeded: now >> UInt64(56 - 8 * i)) }
                         p.value = value
-                        delivery.expected.add(watchersPerKey[k], ordering: .relaxed)
                         _ = try await s.kv.put(p)
+                        // Counted once acknowledged: a failed put (e.g. etcd's "too many
+                        // requests") may or may not deliver events, so it adds none.
+                        delivery.expected.add(watchersPerKey[k], ordering: .relaxed)
                     }
                     // Drain: wait for every expected event, or 10 s without progress.
                     var last = -1
