@@ -99,7 +99,12 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "flotctl",
-            dependencies: ["Base", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Base", "Proto", "Server",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ],
             swiftSettings: strict),
 
         // Developer tools run through Tools/ scripts (simulator runner, benchmarks).
@@ -149,6 +154,14 @@ let package = Package(
             name: "PeerTransportTests", dependencies: ["PeerTransport", "Node", "RaftCore", "Base"], swiftSettings: strict),
         .testTarget(name: "RouterTests", dependencies: ["Router", "API", "Node", "MVCC", "Base"], swiftSettings: strict),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Node", "Base", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "flotctlTests",
+            dependencies: [
+                "flotctl", "API", "MVCC", "Proto", "Base",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ],
+            swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -130,6 +130,14 @@ public final class AdminClient: Sendable {
     }
 }
 
+extension AdminClient {
+    /// This node's replicas with span, replicas, leader, live keys and bytes.
+    public func ranges(timeout: Duration = .seconds(10)) async throws -> [AdminProtocol.RangeInfo] {
+        let r = try await call(.ranges, timeout: timeout)
+        return try AdminProtocol.decodeRanges(r.payload)
+    }
+}
+
 public enum AdminClientError: Error, Sendable, Equatable {
     case timeout
     case streamBroken

@@ -20,6 +20,9 @@ public enum AdminProtocol {
         /// little-endian); send it to the range's leader. Answers at once (`ok`); the
         /// transfer completes within an election timeout or not at all.
         case transferLeader = 4
+        /// Read-only: every range this node holds a replica of, with span, replicas,
+        /// leader, live keys and bytes (`AdminProtocol.RangeInfo`, for `flotctl range list`).
+        case ranges = 5
     }
 
     public struct Request: Sendable, Equatable {

@@ -70,6 +70,8 @@ struct AdminService: RegistrableRPCService {
             }
             host.transferLeadership(of: range, to: node)
             return .init(id: req.id, code: .ok)
+        case .ranges:
+            return .init(id: req.id, code: .ok, payload: AdminProtocol.encode(ranges: rangeInfos()))
         case .getLocal:
             guard let range = router.range(for: req.key), let store = host.store(for: range) else {
                 return .init(id: req.id, code: .rangeNotFound)
