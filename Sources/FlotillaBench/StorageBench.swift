@@ -88,6 +88,21 @@ struct StorageBench: ParsableCommand {
         dc = Self.cpu() - c0
         say("range scans:     " + rates(scanned, dt, dc, "keys") + " (\(scanKeys) keys per scan)")
 
+        // The same scans in descending key order (etcd's SortOrder DESCEND on the key).
+        scanned = 0
+        t0 = Self.now()
+        c0 = Self.cpu()
+        while scanned < keys * scanPasses {
+            let i = Int.random(in: 0..<sorted.count, using: &rng)
+            let end = i + scanKeys < sorted.count ? sorted[i + scanKeys] : [0]
+            var r = RangeRequest(key: sorted[i], rangeEnd: end)
+            r.sortOrder = .descend
+            scanned += try store.range(r).kvs.count
+        }
+        dt = Self.now() - t0
+        dc = Self.cpu() - c0
+        say("descending scans: " + rates(scanned, dt, dc, "keys") + " (\(scanKeys) keys per scan)")
+
         // Reopen: rebuild the index from the file.
         backend.file.close()
         store = try MVCCStore.create(backend: InMemoryBackend(), rangeID: RangeID(9), start: [], end: nil)  // drop the old index

@@ -4,7 +4,7 @@ extension PageFile {
         let meta = ctx.snapshot.meta
         let dirty = ctx.buckets.values.filter(\.dirty)
         if dirty.isEmpty && ctx.freed.isEmpty && ctx.directory.root.node == nil { return }  // read-only
-        var oldestReader = shared.withLock { s in s.readers.keys.min() ?? s.meta.txid }
+        var oldestReader = shared.withLock { s in s.readers.oldest ?? s.meta.txid }
         if options.deferMetaSync && meta.txid > 0 {
             // The current meta may not be durable yet: keep the previous state's pages intact.
             oldestReader = min(oldestReader, meta.txid - 1)
@@ -12,7 +12,7 @@ extension PageFile {
         var alloc = writer.withLock { w in PageAllocator(freelist: w.freelist, pageCount: meta.pageCount) }
         alloc.freelist.release(oldestReader: oldestReader)
         var writes: [PendingWrite] = []
-        defer { for w in writes { w.buffer.deallocate() } }
+        defer { ctx.buffers.release() }
 
         try ctx.rebalanceAll()
         for b in dirty.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) }) {
@@ -84,8 +84,15 @@ extension PageFile {
                 j += 1
             }
             try Self.fault(options, .writeData)
-            if j == i + 1 {
-                try io.write(UnsafeRawBufferPointer(sorted[i].buffer), at: Int(sorted[i].id) * pageSize)
+            // Buffers carved one after another from the same slab are adjacent in memory.
+            var adjacent = true
+            for k in (i + 1)..<j where sorted[k].buffer.baseAddress != sorted[k - 1].buffer.baseAddress! + sorted[k - 1].buffer.count {
+                adjacent = false
+                break
+            }
+            if adjacent {
+                let run = UnsafeRawBufferPointer(start: sorted[i].buffer.baseAddress, count: bytes)
+                try io.write(run, at: Int(sorted[i].id) * pageSize)
             } else {
                 let run = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 4096)
                 defer { run.deallocate() }

@@ -36,7 +36,7 @@ public final class PageFile: Sendable {
         /// How many times the file was mapped again because it outgrew the mapping.
         var remaps = 0
         /// Open read transactions by snapshot txid.
-        var readers: [UInt64: Int] = [:]
+        var readers = ReaderCounts()
         var closed = false
         var failure: String?
         var fdOpen = true
@@ -203,17 +203,14 @@ public final class PageFile: Sendable {
     public func view<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
         let snapshot = try shared.withLock { s throws(PageStoreError) -> Snapshot in
             try s.checkUsable()
-            s.readers[s.meta.txid, default: 0] += 1
+            s.readers.add(s.meta.txid)
             return Snapshot(mapping: s.mapping, meta: s.meta, verifyAlways: options.verification == .always)
         }
         let scope = TransactionScope()
         defer {
             scope.open = false
             let txid = snapshot.meta.txid
-            shared.withLock { s in
-                let n = s.readers[txid, default: 1] - 1
-                s.readers[txid] = n == 0 ? nil : n
-            }
+            shared.withLock { s in s.readers.remove(txid) }
         }
         return try body(ReadTransaction(snapshot: snapshot, scope: scope))
     }
@@ -275,7 +272,7 @@ public final class PageFile: Sendable {
     /// Current statistics (sizes in pages).
     public var stats: PageFileStats {
         let (meta, readers, remaps, mapBytes) = shared.withLock {
-            ($0.meta, $0.readers.values.reduce(0, +), $0.remaps, $0.mapping.length)
+            ($0.meta, $0.readers.total, $0.remaps, $0.mapping.length)
         }
         let (free, pending, fileSize) = writer.withLock { ($0.freelist.freeCount, $0.freelist.pendingCount, $0.fileSize) }
         return PageFileStats(txid: meta.txid, pageSize: pageSize, pageCount: Int(meta.pageCount), freePages: free,
@@ -307,4 +304,31 @@ public struct PageFileStats: Sendable, Equatable {
 /// checks it so a transaction smuggled out of its closure traps instead of reading reused pages.
 final class TransactionScope {
     var open = true
+}
+
+/// How many read transactions are open on each snapshot txid. Almost always one or two
+/// txids are in use, so a short array scanned linearly beats hashing on every `view`.
+struct ReaderCounts {
+    private var entries: [(txid: UInt64, count: Int)] = []
+
+    mutating func add(_ txid: UInt64) {
+        for i in entries.indices where entries[i].txid == txid {
+            entries[i].count += 1
+            return
+        }
+        entries.append((txid, 1))
+    }
+
+    mutating func remove(_ txid: UInt64) {
+        for i in entries.indices where entries[i].txid == txid {
+            entries[i].count -= 1
+            if entries[i].count == 0 { entries.swapAt(i, entries.count - 1); entries.removeLast() }
+            return
+        }
+    }
+
+    /// The oldest snapshot still read, if any.
+    var oldest: UInt64? { entries.lazy.map(\.txid).min() }
+
+    var total: Int { entries.reduce(0) { $0 + $1.count } }
 }

@@ -11,6 +11,10 @@ public enum MVCCError: Error, Equatable, Sendable, CustomStringConvertible {
     case leaseProvided
     case keyNotFound
     case invalidSortOption
+    /// A put of a key longer than the node file stores (`RequestValidation.maxKeySize`,
+    /// 974 bytes for a key without 0x00 bytes). etcd has no such limit below its request
+    /// size limit; the API answers InvalidArgument.
+    case keyTooLarge(size: Int, max: Int)
     /// A write whose main revision is not above the range's current revision (a stale
     /// proposal after a leader change); the proposer retries with a fresh revision.
     case revisionNotIncreasing(given: Int64, current: Int64)
@@ -43,6 +47,7 @@ public enum MVCCError: Error, Equatable, Sendable, CustomStringConvertible {
         case .leaseProvided: "etcdserver: lease is provided"
         case .keyNotFound: "etcdserver: key not found"
         case .invalidSortOption: "etcdserver: invalid sort option"
+        case .keyTooLarge(let size, let max): "flotilla: mvcc: key of \(size) bytes is longer than the maximum \(max)"
         case .revisionNotIncreasing(let given, let current):
             "flotilla: mvcc: revision \(given) is not above the current revision \(current)"
         case .keyOutsideRange: "flotilla: mvcc: key is outside the range"
@@ -55,7 +60,7 @@ public enum MVCCError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .compacted, .futureRevision: .outOfRange
         case .duplicateKey, .tooManyOperations, .emptyKey, .valueProvided, .leaseProvided,
-            .keyNotFound, .invalidSortOption:
+            .keyNotFound, .invalidSortOption, .keyTooLarge:
             .invalidArgument
         case .revisionNotIncreasing: .aborted
         case .keyOutsideRange: .failedPrecondition

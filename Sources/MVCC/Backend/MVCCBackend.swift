@@ -7,6 +7,8 @@ public protocol MVCCReadTxn {
     func get(_ bucket: MVCCBucket, _ key: [UInt8]) throws -> [UInt8]?
     /// Calls `body` with the value of `key` (nil when absent) without copying it.
     func withValue<R>(_ bucket: MVCCBucket, _ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R
+    /// As `withValue` with the key given as raw bytes (valid only during the call).
+    func withValue<R>(_ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R
     /// Visits `from <= key < to` (to nil: no end) in key order, or reverse order, until
     /// `body` returns false.
     func scan(
@@ -30,4 +32,13 @@ public protocol MVCCBackend: AnyObject, Sendable {
     func view<R>(_ body: (any MVCCReadTxn) throws -> R) throws -> R
     /// Runs `body` in one write transaction, committed durably on return, rolled back if it throws.
     func update<R>(_ body: (any MVCCWriteTxn) throws -> R) throws -> R
+}
+
+extension MVCCReadTxn {
+    /// Default: copies the key (backends with a raw-key lookup override it).
+    public func withValue<R>(
+        _ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
+    ) throws -> R {
+        try withValue(bucket, [UInt8](rawKey), body)
+    }
 }

@@ -49,6 +49,13 @@ public final class PageStoreBackend: MVCCBackend {
             return try b.withValue(forKey: key, body)
         }
 
+        func withValue<R>(
+            _ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
+        ) throws -> R {
+            guard let b = try self.bucket(bucket) else { return try body(nil) }
+            return try b.withValue(forRawKey: rawKey, body)
+        }
+
         func scan(
             _ bucket: MVCCBucket, from: [UInt8], to: [UInt8]?, reverse: Bool,
             _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool

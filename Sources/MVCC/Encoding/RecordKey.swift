@@ -35,6 +35,30 @@ enum RecordKey {
         return out
     }
 
+    /// Calls `body` with the encoding of (`key`, `rev`) built in a stack buffer (no heap
+    /// allocation for keys up to a few hundred bytes).
+    @inline(__always)
+    static func withEncoded<R>(_ key: [UInt8], _ rev: Revision, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(byteCount: 2 * key.count + 2 + Revision.encodedCount, alignment: 8) { buf in
+            var n = 0
+            for b in key {
+                buf[n] = b
+                n += 1
+                if b == escape {
+                    buf[n] = escapedZero
+                    n += 1
+                }
+            }
+            buf[n] = escape
+            buf[n + 1] = terminator
+            n += 2
+            buf.storeBytes(of: UInt64(bitPattern: rev.main).bigEndian, toByteOffset: n, as: UInt64.self)
+            buf.storeBytes(of: UInt64(bitPattern: rev.sub).bigEndian, toByteOffset: n + 8, as: UInt64.self)
+            n += Revision.encodedCount
+            return try body(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+        }
+    }
+
     /// Segment bounds in the records bucket for user keys `[start, end)` (`end` nil: no end).
     static func segment(start: [UInt8], end: [UInt8]?) -> (lo: [UInt8], hi: [UInt8]?) {
         (prefix(start), end.map(prefix))

@@ -5,15 +5,19 @@ protocol BTreeElement {
 
 /// A node of `BTree`. A leaf holds elements; an inner node holds children and separators,
 /// `separators[i]` being the smallest key of `children[i + 1]`.
+///
+/// Its stored properties skip dynamic exclusivity checks (`@exclusivity(unchecked)`): the
+/// owning tree is used by one thread at a time (the store's lock) and no code path reads a
+/// node property while a mutation of the same property is in progress.
 final class BTreeNode<Element: BTreeElement> {
-    private(set) var elements: [Element]
-    private(set) var separators: [[UInt8]]
-    var children: [BTreeNode<Element>]
+    @exclusivity(unchecked) private(set) var elements: [Element]
+    @exclusivity(unchecked) private(set) var separators: [[UInt8]]
+    @exclusivity(unchecked) var children: [BTreeNode<Element>]
     let isLeaf: Bool
     /// The first 8 bytes (big-endian, zero-padded) of each element key (leaf) or separator
     /// (inner node), so binary searches compare integers and touch a key's heap buffer only
     /// on a tie. Invariant: parallel to `elements` / `separators`.
-    private var prefixes: [UInt64]
+    @exclusivity(unchecked) private var prefixes: [UInt64]
 
     init(leaf elements: [Element]) {
         self.elements = elements
@@ -83,6 +87,12 @@ final class BTreeNode<Element: BTreeElement> {
     @inline(__always)
     func withElement<R>(at i: Int, _ body: (inout Element) throws -> R) rethrows -> R {
         try body(&elements[i])
+    }
+
+    /// Child `i` of an inner node.
+    @inline(__always)
+    func child(at i: Int) -> BTreeNode<Element> {
+        children.withUnsafeBufferPointer { $0[i] }
     }
 
     /// Number of entries (elements or children), the quantity bounded by the fan-out.
@@ -175,10 +185,19 @@ final class BTree<Element: BTreeElement> {
     // MARK: lookup
 
     func find(_ key: [UInt8]) -> Element? {
-        var node = root
-        while !node.isLeaf { node = node.children[node.childIndex(for: key)] }
+        withElement(key) { $0 }
+    }
+
+    /// Calls `body` with the element of `key` in place (no copy of the element, no
+    /// reference counting on the way down); nil when absent. `body` must not modify the tree.
+    @inline(__always)
+    func withElement<R>(_ key: [UInt8], _ body: (Element) throws -> R) rethrows -> R? {
+        // The tree holds every node strongly and is not modified during the walk.
+        unowned(unsafe) var node = root
+        while !node.isLeaf { node = node.child(at: node.childIndex(for: key)) }
         let (i, found) = node.elementIndex(for: key)
-        return found ? node.elements[i] : nil
+        guard found else { return nil }
+        return try node.elements.withUnsafeBufferPointer { try body($0[i]) }
     }
 
     /// Mutates the element with `key` in place; nil when absent.

@@ -9,19 +9,28 @@ extension MVCCStore {
 
     /// etcd's Compact: makes `revision` the compacted revision and compacts in batches
     /// (other reads and writes interleave between batches).
+    ///
+    /// `aboveCurrent` is the cluster form: a compaction at a global revision reaches every
+    /// range, most of which never saw a write at that revision. It is then allowed above the
+    /// range's current revision: the range compacts up to its current state and records
+    /// `revision` as compacted (reads at explicit revisions below it fail, the latest state
+    /// stays readable, later writes below it are kept until the next compaction).
     @discardableResult
-    public func compact(_ revision: Int64, batchKeys: Int = compactionBatchKeys) throws -> CompactResponse {
-        let current = try scheduleCompaction(revision)
+    public func compact(
+        _ revision: Int64, aboveCurrent: Bool = false, batchKeys: Int = compactionBatchKeys
+    ) throws -> CompactResponse {
+        let current = try scheduleCompaction(revision, aboveCurrent: aboveCurrent)
         while try compactionStep(maxKeys: batchKeys) {}
         return CompactResponse(revision: current)
     }
 
     /// Validates and records a compaction at `revision` without doing the work; returns the
     /// current revision (the response header). Run `compactionStep` until it returns false.
-    public func scheduleCompaction(_ revision: Int64) throws -> Int64 {
+    /// `aboveCurrent` as in `compact`.
+    public func scheduleCompaction(_ revision: Int64, aboveCurrent: Bool = false) throws -> Int64 {
         try withState { s, _ in
             if revision <= s.compactedRevision { throw MVCCError.compacted }
-            if revision > s.currentRevision { throw MVCCError.futureRevision }
+            if revision > s.currentRevision && !aboveCurrent { throw MVCCError.futureRevision }
             s.compactedRevision = revision
             s.planCompaction()
             s.pending.metaDirty = true

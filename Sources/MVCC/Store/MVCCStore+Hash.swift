@@ -9,7 +9,7 @@ extension MVCCStore {
         try withState { s, rtx in
             if revision > s.currentRevision { throw MVCCError.futureRevision }
             let rev = revision <= 0 ? s.currentRevision : revision
-            if rev < s.compactedRevision { throw MVCCError.compacted }
+            if revision > 0 && rev < s.compactedRevision { throw MVCCError.compacted }
             let compacted = s.compactedRevision
             var hash = FNV1a()
             var failure: (any Error)?

@@ -75,6 +75,21 @@ public final class MVCCStore: Sendable {
     /// etcd's Put at main revision `revision`.
     public func put(_ p: PutRequest, revision: Int64) throws -> PutResponse {
         try RequestValidation.check(p)
+        if !p.prevKV && !p.ignoreValue && !p.ignoreLease {
+            // A blind put reads nothing from the file: no read transaction.
+            return try state.withLock { s in
+                if s.retired { throw MVCCError.corruptMetadata("range \(rangeID) was merged or dropped") }
+                guard revision > s.currentRevision else {
+                    throw MVCCError.revisionNotIncreasing(given: revision, current: s.currentRevision)
+                }
+                guard s.contains(p.key) else { throw MVCCError.keyOutsideRange }
+                var ctx = WriteContext(main: revision, previous: s.currentRevision)
+                s.applyPut(p.key, value: p.value, lease: p.lease, &ctx)
+                s.currentRevision = revision
+                s.pending.metaDirty = true
+                return PutResponse(revision: revision)
+            }
+        }
         return try write(revision: revision) { s, ctx, rtx in
             var resp = try s.executePut(p, &ctx, rtx)
             resp.revision = ctx.main
@@ -118,8 +133,10 @@ public final class MVCCStore: Sendable {
     }
 
     /// Runs one write command at `revision`: checks that it increases, applies it, and makes
-    /// it the current revision. A command that fails validation changes nothing.
-    private func write<R>(
+    /// it the current revision if it changed something (etcd does not consume a revision for
+    /// a DeleteRange that deletes nothing or a Txn whose branch writes nothing; the response
+    /// still carries `revision`). A command that fails validation changes nothing.
+    func write<R>(
         revision: Int64, _ body: (inout RangeState, inout WriteContext, any MVCCReadTxn) throws -> R
     ) throws -> R {
         try withState { s, rtx in
@@ -128,8 +145,10 @@ public final class MVCCStore: Sendable {
             }
             var ctx = WriteContext(main: revision, previous: s.currentRevision)
             let result = try body(&s, &ctx, rtx)
-            s.currentRevision = revision
-            s.pending.metaDirty = true
+            if ctx.changes > 0 {
+                s.currentRevision = revision
+                s.pending.metaDirty = true
+            }
             return result
         }
     }

@@ -9,11 +9,13 @@ extension RangeState {
     ) throws -> (kvs: [KeyValue], count: Int) {
         if requested > current { throw MVCCError.futureRevision }
         let rev = requested <= 0 ? current : requested
-        if rev < compactedRevision { throw MVCCError.compacted }
+        // The latest state is always readable, also when a cluster-wide compaction recorded a
+        // compacted revision above this range's current one.
+        if requested > 0 && rev < compactedRevision { throw MVCCError.compacted }
         if end == nil && !countOnly {
-            // Point read: no intermediate list.
-            guard let ki = index.find(key), let g = ki.get(atRev: rev) else { return ([], 0) }
-            guard var kv = try keyValue(ki.key, g.modified, rtx, withValue: !keysOnly) else {
+            // Point read: no intermediate list, no copy of the key's index entry.
+            guard let g = index.withElement(key, { $0.get(atRev: rev) }) ?? nil else { return ([], 0) }
+            guard var kv = try keyValue(key, g.modified, rtx, withValue: !keysOnly) else {
                 throw MVCCError.corruptMetadata("record \(g.modified) of an indexed key is missing")
             }
             kv.version = g.version
@@ -118,7 +120,11 @@ extension RangeState {
         } else if r.sortTarget == .key && order == .ascend {
             order = .none  // already in key order
         }
-        if order != .none { Self.sort(&kvs, target: r.sortTarget, descending: order == .descend) }
+        if order == .descend && r.sortTarget == .key {
+            kvs.reverse()  // keys are unique and already ascending
+        } else if order != .none {
+            Self.sort(&kvs, target: r.sortTarget, descending: order == .descend)
+        }
 
         var more = false
         if r.limit > 0 && kvs.count > Int(r.limit) {

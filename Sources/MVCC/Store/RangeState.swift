@@ -56,14 +56,13 @@ struct RangeState {
     func withRecord<R>(
         _ key: [UInt8], _ rev: Revision, _ rtx: any MVCCReadTxn, _ body: (UnsafeRawBufferPointer?) throws -> R
     ) throws -> R {
-        let rk = RecordKey.make(key, rev)
-        if !pending.records.isEmpty, let p = pending.records[rk] {
+        if !pending.records.isEmpty, let p = pending.records[RecordKey.make(key, rev)] {
             switch p {
             case .put(let bytes): return try bytes.withUnsafeBytes { try body($0) }
             case .delete: return try body(nil)
             }
         }
-        return try rtx.withValue(.records, rk, body)
+        return try RecordKey.withEncoded(key, rev) { rk in try rtx.withValue(.records, rawKey: rk, body) }
     }
 
     /// The KeyValue stored for `key` at `rev` (nil when missing or a tombstone).

@@ -40,11 +40,55 @@ public enum SegmentSnapshot {
     /// Decodes a whole stream (the chunks in order) into its header and records, checking
     /// frame structure, record order, the count and the checksum.
     static func decode(_ chunks: some Sequence<[UInt8]>) throws(MVCCError) -> (Header, [([UInt8], [UInt8])]) {
-        var header: Header?
+        var decoder = Decoder()
         var records: [([UInt8], [UInt8])] = []
-        var checksum = FNV1a()
-        var finished = false
         for chunk in chunks {
+            try decoder.feed(chunk) { (_: Header) throws(MVCCError) in } record: { (k, v) throws(MVCCError) in records.append((Array(k), Array(v))) }
+        }
+        let header = try decoder.finish()
+        return (header, records)
+    }
+
+    /// The header of a stream from its first chunk (nil when the chunk does not start with
+    /// a well-formed header frame).
+    public static func peekHeader(_ firstChunk: [UInt8]) -> Header? {
+        var r = ByteReader(firstChunk)
+        guard r.u8() == 0x01 else { return nil }
+        return try? Decoder.header(&r, firstChunk)
+    }
+
+    /// Incremental validation of a stream, chunk by chunk: frame structure, one header
+    /// first, records in strictly increasing key order, the trailer's count and checksum,
+    /// nothing after the trailer. Holds only the previous record key and the running sums.
+    struct Decoder {
+        private(set) var header: Header?
+        private var previousKey: [UInt8]?
+        private var checksum = FNV1a()
+        private var count: UInt64 = 0
+        private var finished = false
+
+        static func header(_ r: inout ByteReader, _ chunk: [UInt8]) throws(MVCCError) -> Header {
+            guard r.remaining >= 6, Array(chunk[r.offset..<r.offset + 4]) == magic else {
+                throw .corruptSnapshot("bad magic")
+            }
+            r.offset += 4
+            let v = UInt16(r.u8()!) << 8 | UInt16(r.u8()!)
+            guard v == version else { throw .corruptSnapshot("unknown version \(v)") }
+            guard let id = r.u64(), let start = r.bytes(), let hasEnd = r.u8(), let end = r.bytes(),
+                let applied = r.u64(), let cur = r.u64(), let comp = r.u64(), let desc = r.bytes()
+            else { throw .corruptSnapshot("truncated header") }
+            return Header(
+                rangeID: RangeID(id), start: start, end: hasEnd == 0 ? nil : end, appliedIndex: applied,
+                currentRevision: Int64(bitPattern: cur), compactedRevision: Int64(bitPattern: comp),
+                descriptor: desc)
+        }
+
+        /// Validates the frames of `chunk`, calling `onHeader` for the header and `record`
+        /// for each record (bytes valid only during the call) in stream order.
+        mutating func feed(
+            _ chunk: [UInt8], header onHeader: (Header) throws(MVCCError) -> Void,
+            record: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(MVCCError) -> Void
+        ) throws(MVCCError) {
             var r = ByteReader(chunk)
             while !r.atEnd {
                 if finished { throw .corruptSnapshot("data after the trailer") }
@@ -52,30 +96,34 @@ public enum SegmentSnapshot {
                 switch r.u8() {
                 case 0x01:
                     guard header == nil else { throw .corruptSnapshot("second header") }
-                    guard r.remaining >= 6, Array(chunk[r.offset..<r.offset + 4]) == magic else {
-                        throw .corruptSnapshot("bad magic")
-                    }
-                    r.offset += 4
-                    let v = UInt16(r.u8()!) << 8 | UInt16(r.u8()!)
-                    guard v == version else { throw .corruptSnapshot("unknown version \(v)") }
-                    guard let id = r.u64(), let start = r.bytes(), let hasEnd = r.u8(), let end = r.bytes(),
-                        let applied = r.u64(), let cur = r.u64(), let comp = r.u64(), let desc = r.bytes()
-                    else { throw .corruptSnapshot("truncated header") }
-                    header = Header(
-                        rangeID: RangeID(id), start: start, end: hasEnd == 0 ? nil : end, appliedIndex: applied,
-                        currentRevision: Int64(bitPattern: cur), compactedRevision: Int64(bitPattern: comp),
-                        descriptor: desc)
+                    let h = try Self.header(&r, chunk)
+                    header = h
+                    try onHeader(h)
                 case 0x02:
                     guard header != nil else { throw .corruptSnapshot("record before header") }
-                    guard let k = r.bytes(), let v = r.bytes() else { throw .corruptSnapshot("truncated record") }
-                    if let last = records.last, Bytes.compare(last.0, k) >= 0 {
-                        throw .corruptSnapshot("records out of order")
+                    guard let kn = r.u32(), r.remaining >= Int(kn) else { throw .corruptSnapshot("truncated record") }
+                    let kStart = r.offset
+                    r.offset += Int(kn)
+                    guard let vn = r.u32(), r.remaining >= Int(vn) else { throw .corruptSnapshot("truncated record") }
+                    let vStart = r.offset
+                    r.offset += Int(vn)
+                    let frameEnd = r.offset
+                    let failure = chunk.withUnsafeBytes { (all: UnsafeRawBufferPointer) -> MVCCError? in
+                        let k = UnsafeRawBufferPointer(rebasing: all[kStart..<kStart + Int(kn)])
+                        let v = UnsafeRawBufferPointer(rebasing: all[vStart..<vStart + Int(vn)])
+                        if let previousKey, previousKey.withUnsafeBytes({ Bytes.compare($0, k) }) >= 0 {
+                            return .corruptSnapshot("records out of order")
+                        }
+                        previousKey = Array(k)
+                        checksum.add(UnsafeRawBufferPointer(rebasing: all[frameStart..<frameEnd]))
+                        count += 1
+                        do throws(MVCCError) { try record(k, v) } catch { return error }
+                        return nil
                     }
-                    chunk.withUnsafeBytes { checksum.add(UnsafeRawBufferPointer(rebasing: $0[frameStart..<r.offset])) }
-                    records.append((k, v))
+                    if let failure { throw failure }
                 case 0x03:
                     guard let n = r.u64(), let sum = r.u64() else { throw .corruptSnapshot("truncated trailer") }
-                    guard n == UInt64(records.count) else { throw .corruptSnapshot("record count mismatch") }
+                    guard n == count else { throw .corruptSnapshot("record count mismatch") }
                     guard sum == checksum.value else { throw .corruptSnapshot("checksum mismatch") }
                     finished = true
                 default:
@@ -83,9 +131,14 @@ public enum SegmentSnapshot {
                 }
             }
         }
-        guard let header else { throw .corruptSnapshot("no header") }
-        guard finished else { throw .corruptSnapshot("no trailer (truncated stream)") }
-        return (header, records)
+
+        /// The header, once the whole stream was fed; throws when it had no header or no
+        /// trailer.
+        func finish() throws(MVCCError) -> Header {
+            guard let header else { throw .corruptSnapshot("no header") }
+            guard finished else { throw .corruptSnapshot("no trailer (truncated stream)") }
+            return header
+        }
     }
 }
 
@@ -130,41 +183,61 @@ extension MVCCStore {
     }
 
     /// Replaces whatever the file holds for the snapshot's key span and range ID with the
-    /// streamed segment, atomically (one file transaction), and opens the range. The
-    /// stream is validated completely before anything is written.
+    /// streamed segment, atomically (one file transaction), and opens the range.
+    ///
+    /// Streaming: each chunk is validated and its records written as it arrives (`chunks`
+    /// may be a lazy sequence that receives them); a malformed stream, a bad checksum or a
+    /// truncated stream throws and rolls the transaction back, leaving the file as it was.
+    /// Memory beyond the file transaction's own pages: one chunk and the history / lease
+    /// keys (revision + user key per record), which are sorted and written after the
+    /// records so that they append instead of landing at random places.
     public static func ingestSnapshot(backend: any MVCCBackend, chunks: some Sequence<[UInt8]>) throws -> MVCCStore {
-        let (h, records) = try SegmentSnapshot.decode(chunks)
-        let (lo, hi) = RecordKey.segment(start: h.start, end: h.end)
-        for (k, _) in records {
-            guard Bytes.compare(k, lo) >= 0, hi.map({ Bytes.compare(k, $0) < 0 }) ?? true else {
-                throw MVCCError.corruptSnapshot("record outside the range")
-            }
-        }
-        try backend.update { wtx in
-            try deleteSegment(start: h.start, end: h.end, rangeID: h.rangeID, wtx)
+        let header: SegmentSnapshot.Header = try backend.update { wtx in
+            var decoder = SegmentSnapshot.Decoder()
+            var lo: [UInt8] = []
+            var hi: [UInt8]?
+            var history: [[UInt8]] = []
+            var leases: [[UInt8]] = []
             var latestLease: [UInt8]?  // lease attachment of the current key's newest record
             var previousKey: [UInt8]?
-            for (k, v) in records {
-                try wtx.put(.records, k, v)
-                guard let (key, rev) = k.withUnsafeBytes({ RecordKey.decode($0) }) else {
-                    throw MVCCError.corruptSnapshot("malformed record key")
+            var failure: (any Error)?
+            for chunk in chunks {
+                try decoder.feed(chunk) { (h: SegmentSnapshot.Header) throws(MVCCError) in
+                    (lo, hi) = RecordKey.segment(start: h.start, end: h.end)
+                    do { try deleteSegment(start: h.start, end: h.end, rangeID: h.rangeID, wtx) } catch {
+                        failure = error
+                        throw .corruptSnapshot("ingest aborted")
+                    }
+                } record: { (k, v) throws(MVCCError) in
+                    guard lo.withUnsafeBytes({ Bytes.compare(k, $0) }) >= 0, hi.map({ $0.withUnsafeBytes { Bytes.compare(k, $0) < 0 } }) ?? true else {
+                        throw .corruptSnapshot("record outside the range")
+                    }
+                    guard let (key, rev) = RecordKey.decode(k) else { throw .corruptSnapshot("malformed record key") }
+                    do { try wtx.put(.records, Array(k), Array(v)) } catch {
+                        failure = error
+                        throw .corruptSnapshot("ingest aborted")
+                    }
+                    history.append(HistoryKey.make(rev, key))
+                    if key != previousKey, let l = latestLease { leases.append(l) }
+                    previousKey = key
+                    let lease = RecordValue.decodePut(key: key, rev: rev, v, withValue: false)?.lease ?? 0
+                    latestLease = lease == 0 ? nil : LeaseKey.make(lease, key)
                 }
-                try wtx.put(.history, HistoryKey.make(rev, key), [])
-                if key != previousKey, let l = latestLease { try wtx.put(.leases, l, []) }
-                previousKey = key
-                let lease = v.withUnsafeBytes { raw -> Int64 in
-                    guard let kv = RecordValue.decodePut(key: key, rev: rev, raw, withValue: false) else { return 0 }
-                    return kv.lease
-                }
-                latestLease = lease == 0 ? nil : LeaseKey.make(lease, key)
+                if let failure { throw failure }
             }
-            if let l = latestLease { try wtx.put(.leases, l, []) }
+            let h = try decoder.finish()
+            if let l = latestLease { leases.append(l) }
+            history.sort(by: Bytes.less)
+            for k in history { try wtx.put(.history, k, []) }
+            leases.sort(by: Bytes.less)
+            for k in leases { try wtx.put(.leases, k, []) }
             let s = RangeState(
                 rangeID: h.rangeID, start: h.start, end: h.end, descriptor: h.descriptor,
                 appliedIndex: h.appliedIndex, currentRevision: h.currentRevision,
                 compactedRevision: h.compactedRevision, index: BTree<KeyIndex>())
             try s.writeMeta(wtx, full: true)
+            return h
         }
-        return try open(backend: backend, rangeID: h.rangeID)
+        return try open(backend: backend, rangeID: header.rangeID)
     }
 }

@@ -11,8 +11,25 @@ public enum RequestValidation {
         if case .unrecognized = r.sortTarget { throw .invalidSortOption }
     }
 
+    /// The largest encoded record key (escaped user key + terminator + revision) the node
+    /// file stores: PageStore's key limit with its default 4 KiB pages. A fixed constant, not
+    /// the file's, so every replica accepts and rejects the same puts.
+    public static let maxRecordKeyBytes = 4096 / 4 - 32
+
+    /// The largest user key a put may write: `maxRecordKeyBytes` less the record key's
+    /// 18 bytes of terminator and revision, less one byte per 0x00 byte of the key (escaped).
+    public static func maxKeySize(for key: [UInt8]) -> Int {
+        var zeros = 0
+        for b in key where b == 0 { zeros += 1 }
+        return maxRecordKeyBytes - 2 - Revision.encodedCount - zeros
+    }
+
     public static func check(_ r: PutRequest) throws(MVCCError) {
         if r.key.isEmpty { throw .emptyKey }
+        if r.key.count > maxRecordKeyBytes / 2 - 2 - Revision.encodedCount {  // may need escaping
+            let limit = maxKeySize(for: r.key)
+            if r.key.count > limit { throw .keyTooLarge(size: r.key.count, max: limit) }
+        }
         if r.ignoreValue && !r.value.isEmpty { throw .valueProvided }
         if r.ignoreLease && r.lease != 0 { throw .leaseProvided }
     }

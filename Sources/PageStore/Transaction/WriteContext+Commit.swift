@@ -17,11 +17,47 @@ struct PendingWrite {
     let buffer: UnsafeMutableRawBufferPointer
 }
 
+/// The page buffers of one commit, carved from zeroed slabs of many pages instead of one
+/// allocation per page; buffers taken one after another are adjacent in memory, so runs of
+/// consecutive page ids can be written without copying. Owns the slabs; freed with the
+/// commit (`release`).
+final class PageBufferPool {
+    let pageSize: Int
+    private var slabs: [UnsafeMutableRawBufferPointer] = []
+    private var current: UnsafeMutableRawBufferPointer?
+    private var used = 0
+    static let slabPages = 64
+
+    init(pageSize: Int) { self.pageSize = pageSize }
+
+    /// A zeroed buffer of `pages` pages.
+    func take(pages: Int) -> UnsafeMutableRawBufferPointer {
+        let bytes = pages * pageSize
+        if current == nil || used + bytes > current!.count {
+            let slab = UnsafeMutableRawBufferPointer.allocate(
+                byteCount: max(Self.slabPages, pages) * pageSize, alignment: 4096)
+            slab.initializeMemory(as: UInt8.self, repeating: 0)
+            slabs.append(slab)
+            current = slab
+            used = 0
+        }
+        let b = UnsafeMutableRawBufferPointer(rebasing: current![used..<used + bytes])
+        used += bytes
+        return b
+    }
+
+    func release() {
+        for s in slabs { s.deallocate() }
+        slabs.removeAll()
+        current = nil
+    }
+
+    deinit { release() }
+}
+
 extension WriteContext {
     func newBuffer(pages: Int) -> UnsafeMutableRawBufferPointer {
-        let b = UnsafeMutableRawBufferPointer.allocate(byteCount: pages * pageSize, alignment: 4096)
-        b.initializeMemory(as: UInt8.self, repeating: 0)
-        return b
+        buffers.take(pages: pages)
     }
 
     // MARK: rebalance (merge underfull nodes after deletes)

@@ -35,6 +35,8 @@ final class WriteContext {
     var open = true
     /// Bumped by every modification; cursors compare it to detect invalidation.
     var mutations = 0
+    /// Buffers of the pages the commit writes.
+    let buffers: PageBufferPool
 
     init(snapshot: Snapshot, maxValueSize: Int) {
         self.snapshot = snapshot
@@ -43,6 +45,7 @@ final class WriteContext {
         self.maxKeySize = PageFile.maxKeySize(pageSize: snapshot.pageSize)
         self.maxValueSize = maxValueSize
         self.directory = BucketState(name: [], root: snapshot.meta.directory, count: 0)
+        self.buffers = PageBufferPool(pageSize: snapshot.pageSize)
     }
 
     var reader: TreeReader { TreeReader(snapshot: snapshot, context: self) }

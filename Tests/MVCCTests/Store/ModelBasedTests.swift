@@ -55,6 +55,9 @@ final class Replica {
             }
             if let failure { throw failure }
             result = total
+            // A range that deleted nothing did not take the revision (no-op writes consume
+            // none); the closed revision brings every range there, as in the cluster.
+            advanceAll(to: rev)
         case .txn(let t, let start, let rev):
             result = try store(startingAt: start).txn(t, revision: rev)
             advanceAll(to: rev)
