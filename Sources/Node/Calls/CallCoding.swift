@@ -291,6 +291,10 @@ enum CallCoding {
         case .keyOutsideRange: w.write(UInt8(10))
         case .corruptSnapshot(let why): w.write(UInt8(11)); write(why, &w)
         case .corruptMetadata(let why): w.write(UInt8(12)); write(why, &w)
+        case .keyTooLarge(let size, let max):
+            w.write(UInt8(13))
+            w.write(Int64(size))
+            w.write(Int64(max))
         }
     }
 
@@ -312,6 +316,9 @@ enum CallCoding {
         case 10: return .keyOutsideRange
         case 11: return .corruptSnapshot(try readString(&r))
         case 12: return .corruptMetadata(try readString(&r))
+        case 13:
+            let size = try r.read(Int64.self)
+            return .keyTooLarge(size: Int(size), max: Int(try r.read(Int64.self)))
         default: throw DecodingError("unknown mvcc error \(kind)", offset: r.offset - 1)
         }
     }

@@ -74,6 +74,7 @@ import Testing
         .failure(.rejected(.keyOutsideRange)),
         .failure(.rejected(.corruptSnapshot("bad crc"))),
         .failure(.rejected(.corruptMetadata(""))),
+        .failure(.rejected(.keyTooLarge(size: 2_000, max: 992))),
         .result(.put(PutResponse(revision: 10, prevKV: kv))),
         .result(.put(PutResponse(revision: 11))),
         .result(.deleteRange(DeleteRangeResponse(revision: 12, deleted: 2, prevKVs: [kv, kv2]))),
