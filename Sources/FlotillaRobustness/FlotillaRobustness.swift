@@ -15,8 +15,9 @@ struct FlotillaRobustness: AsyncParsableCommand {
     var fault: String = "all"
     @Option(help: "Seed of the first run (run k uses seed + k).") var seed: UInt64?
     @Option(help: "First port of the cluster's port block.") var basePort: Int = 23790
-    @Option(help: "Directory for run data; failing runs stay there.") var workDir: String = "/tmp/flotilla-robustness"
-    @Option(help: "Concurrent clients.") var clients: Int = 4
+    @Option(help: "Directory for run data; failing runs stay there.") var workDir: String = RunOptions.defaultWorkDirectory
+    @Option(help: "Cluster size (3 or 5).") var nodes: Int = 3
+    @Option(help: "Concurrent clients.") var clients: Int = 8
     @Option(help: "Watchers.") var watchers: Int = 3
     @Option(help: "Seconds of traffic before the fault.") var before: Double = 2
     @Option(help: "Seconds of traffic after the fault healed.") var after: Double = 2
@@ -50,6 +51,7 @@ struct FlotillaRobustness: AsyncParsableCommand {
             o.seed = firstSeed &+ UInt64(k)
             o.basePort = basePort
             o.workDirectory = workDir
+            o.nodes = nodes
             o.workload.clients = clients
             o.workload.requestTimeout = .milliseconds(timeoutMs)
             o.watchers = watchers

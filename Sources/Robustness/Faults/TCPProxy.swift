@@ -191,11 +191,17 @@ enum SocketOwner {
             let dir = "/proc/\(pid)/fd"
             guard let fds = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
             for fd in fds {
-                if let dest = try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/" + fd), dest == needle {
-                    return node
-                }
+                if linkTarget(dir + "/" + fd) == needle { return node }
             }
         }
         return nil
+    }
+
+    /// The raw target of a symbolic link (readlink(2); Foundation would treat "socket:[n]" as a path).
+    static func linkTarget(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

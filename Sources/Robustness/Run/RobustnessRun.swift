@@ -98,10 +98,11 @@ public struct RobustnessRun: Sendable {
         var finalRevision: Int64 = 0
         var finalKVs: [KVRecord]?
         await withTaskGroup(of: Void.self) { group in
+            var clientTasks: [Task<Void, Never>] = []
             for c in 0..<workload.clients {
                 let endpoint = endpoints[c % endpoints.count]
                 let seed = options.seed
-                group.addTask {
+                clientTasks.append(Task {
                     var planner = ClientPlanner(client: c, config: workload, seed: seed)
                     while !stopped.withLock({ $0 }) {
                         let input = planner.next()
@@ -112,7 +113,7 @@ public struct RobustnessRun: Sendable {
                         if let r = output.headerRevision { latest.withLock { $0 = max($0, r) } }
                         if output.isUnknown { try? await Task.sleep(for: workload.backoffAfterError) }
                     }
-                }
+                })
             }
             for (i, w) in watchers.enumerated() {
                 let delay = watcherDelays[i], fraction = watcherStarts[i]
@@ -136,6 +137,8 @@ public struct RobustnessRun: Sendable {
             if options.fault != .none { note("fault healed") }
             try? await Task.sleep(for: options.trafficAfterFault)
             stopped.withLock { $0 = true }
+            // Every in-flight request finishes (or times out) before the final read.
+            for t in clientTasks { await t.value }
             note("traffic stopped")
 
             // Final state: a linearizable read of every key, retried on every endpoint.

@@ -2,7 +2,7 @@ public import Base
 
 /// The traffic mix and shape of a run (etcd's robustness "traffic" profile, adapted).
 public struct WorkloadConfig: Sendable {
-    public var clients: Int = 4
+    public var clients: Int = 8
     public var keys: Int = 10
     public var keyPrefix: String = "key/"
     public var requestTimeout: Duration = .milliseconds(500)

@@ -59,6 +59,7 @@ import Testing
         try await withServer { endpoint in
             for c in cheap { _ = await c.send(endpoint) }  // warm up
             let base = Self.rss()
+            #expect(base > 0, "could not read VmRSS from /proc/self/status")
             var samples: [Int] = []
             for round in 0..<8 {
                 for _ in 0..<3 { for c in cheap { _ = await c.send(endpoint) } }
