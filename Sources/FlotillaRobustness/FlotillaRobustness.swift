@@ -109,6 +109,12 @@ struct FlotillaRobustness: AsyncParsableCommand {
             let ok = c.expected.matches(answer)
             if !ok { mismatches += 1 }
             print("\(ok ? "ok  " : "DIFF") \(c.name): got \(answer)\(ok ? "" : "; expected \(c.expected)")")
+            try? await Task.sleep(for: .milliseconds(100))
+            if cluster.nodes[0].pid == nil {
+                print("     SERVER DIED after \(c.name) (see \(cluster.nodes[0].logPath)); restarting it")
+                try await cluster.restart(node: 0)
+                try await cluster.waitWritable(timeout: .seconds(30))
+            }
         }
         endpoint.close()
         await cluster.shutdown()

@@ -92,10 +92,10 @@ public enum BadInputCatalogue {
             return await answer { "deleted=\(try await e.kv.deleteRange(r).deleted)" }
         },
         BadInputCase("range_end \\0 means every key from key", .ok("count=2")) { e in
-            _ = try? await put(e, "bad/zz/a")
-            _ = try? await put(e, "bad/zz/b")
+            _ = try? await put(e, "~bad/zz/a")
+            _ = try? await put(e, "~bad/zz/b")
             var r = Etcdserverpb_RangeRequest()
-            r.key = d("bad/zz/")
+            r.key = d("~bad/zz/")
             r.rangeEnd = Data([0])
             return await range(e, r)
         },
@@ -182,8 +182,17 @@ public enum BadInputCatalogue {
             var p = Etcdserverpb_PutRequest()
             p.key = d("bad/meta")
             var md = Metadata()
-            md.addBinary([0xFF, 0xFE, 0xC3, 0x28], forKey: "x-robustness-bin")
-            md.addString("\u{7f}not-a-token", forKey: "token-ish")
+            md.addBinary([0xFF, 0xFE, 0xC3, 0x28, 0x80], forKey: "x-robustness-bin")
+            return await answer { "rev=\(try await e.kv.put(p, metadata: md).header.revision)" }
+        },
+        // etcd (grpc-go) resets the stream (PROTOCOL_ERROR) for a control character in a text
+        // header; grpc-swift accepts it and the request proceeds. Either way nothing is applied
+        // wrongly and the server stays up.
+        BadInputCase("control character in a text metadata value", .okOrAnyCode(["unavailable", "internalError"])) { e in
+            var p = Etcdserverpb_PutRequest()
+            p.key = d("bad/meta-text")
+            var md = Metadata()
+            md.addString("\u{7f}\u{01}not-a-token", forKey: "token")
             return await answer { "rev=\(try await e.kv.put(p, metadata: md).header.revision)" }
         },
     ]
@@ -301,6 +310,7 @@ public enum BadInputCatalogue {
     static func watchResponses(
         _ e: EtcdEndpoint, _ requests: [Etcdserverpb_WatchRequest], count: Int, window: Duration = .milliseconds(700)
     ) async -> [Etcdserverpb_WatchResponse] {
+        let got = Shared<[Etcdserverpb_WatchResponse]>([])
         let call = Task {
             try await e.watch.watch(
                 request: StreamingClientRequest { w in
@@ -308,20 +318,18 @@ public enum BadInputCatalogue {
                     try await Task.sleep(for: window)
                 }
             ) { response in
-                var got: [Etcdserverpb_WatchResponse] = []
                 for try await m in response.messages {
-                    got.append(m)
-                    if got.count >= count { break }
+                    if got.withLock({ $0.append(m); return $0.count }) >= count { break }
                 }
-                return got
             }
         }
         let timer = Task {
             try await Task.sleep(for: window + .seconds(2))
             call.cancel()
         }
-        defer { timer.cancel() }
-        return (try? await call.value) ?? []
+        _ = try? await call.value
+        timer.cancel()
+        return got.value
     }
 
     static func create(_ key: String, end: String = "", start: Int64 = 0, id: Int64 = 0) -> Etcdserverpb_WatchRequest {
@@ -343,7 +351,9 @@ public enum BadInputCatalogue {
         BadInputCase("watch on an empty range", .ok("canceled=true")) { e in
             .ok(summary(await watchResponses(e, [create("bad/w/b", end: "bad/w/a")], count: 2)))
         },
-        BadInputCase("watch with a negative start revision", .ok("reason=etcdserver: mvcc: required revision has been compacted")) { e in
+        // etcd 3.5 puts "etcdserver: mvcc: required revision has been compacted" in the reason;
+        // 3.4 answers created, then canceled with compact_revision and no reason.
+        BadInputCase("watch with a negative start revision", .ok("canceled=true")) { e in
             .ok(summary(await watchResponses(e, [create("bad/w/neg", start: -1)], count: 2)))
         },
         BadInputCase("watch from a future revision stays silent", .ok("canceled=false compact=false reason= events=0 total=1")) { e in

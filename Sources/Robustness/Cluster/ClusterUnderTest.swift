@@ -13,6 +13,8 @@ public protocol ClusterUnderTest: Sendable {
 
     /// Starts every node and waits until the cluster accepts writes.
     func start() async throws
+    /// Waits until a put succeeds on some endpoint.
+    func waitWritable(timeout: Duration) async throws
     /// Restarts a node that was killed (same data directory).
     func restart(node: Int) async throws
     /// The node leading the most (etcd: the one) Raft groups, if known.

@@ -54,7 +54,7 @@ public final class EtcdCluster: ClusterUnderTest, Sendable {
     }
 
     /// Waits until a put succeeds on some endpoint.
-    func waitWritable(timeout: Duration) async throws {
+    public func waitWritable(timeout: Duration) async throws {
         let endpoints = try clientEndpoints.map { try EtcdEndpoint($0) }
         defer { for e in endpoints { e.close() } }
         let deadline = ContinuousClock.now + timeout

@@ -75,7 +75,7 @@ public final class FlotillaCluster: ClusterUnderTest, Sendable {
 
     public func restart(node: Int) async throws { try nodes[node].start() }
 
-    func waitWritable(timeout: Duration) async throws {
+    public func waitWritable(timeout: Duration) async throws {
         let endpoints = try clientEndpoints.map { try EtcdEndpoint($0) }
         defer { for e in endpoints { e.close() } }
         let deadline = ContinuousClock.now + timeout
