@@ -29,9 +29,13 @@ struct FlotillaRobustness: AsyncParsableCommand {
     @Option(help: "etcd executable (target etcd).") var etcd: String = "/usr/bin/etcd"
     @Flag(help: "Instead of runs: send the bad-input catalogue to a fresh single node of the target and print each answer.")
     var badInput = false
+    @Option(help: "Instead of runs: re-check the history.json and watches.json a failing run left in this directory.")
+    var recheck: String?
+    @Option(help: "Step budget of the linearizability search.") var budget: Int = 5_000_000
 
     func run() async throws {
         if badInput { return try await runCatalogue() }
+        if let recheck { return try recheckDirectory(recheck) }
         let firstSeed = seed ?? UInt64(Date().timeIntervalSince1970)
         let classes: [FaultClass]
         if fault == "all" {
@@ -92,6 +96,26 @@ struct FlotillaRobustness: AsyncParsableCommand {
         }
         print("\(passed) passed, \(failed) failed")
         if failed > 0 { throw ExitCode(1) }
+    }
+
+    func recheckDirectory(_ dir: String) throws {
+        let decoder = JSONDecoder()
+        let history = try decoder.decode([HistoryOperation].self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/history.json")))
+        let watchers = try decoder.decode([WatcherLog].self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/watches.json")))
+        for complete in [true, false] {
+            let patched = HistoryPatcher.patch(history, watchers: watchers, watchComplete: complete)
+            let unknown = patched.filter { $0.output.isUnknown }
+            let infinite = patched.filter { $0.returnTime == .max }
+            print("watchComplete=\(complete): \(patched.count) operations, \(unknown.count) unknown, \(infinite.count) with no return bound")
+            for op in unknown { print("  unknown: \(op)") }
+            let start = ContinuousClock.now
+            let verdict = LinearizabilityChecker(stepBudget: budget).check(patched)
+            print("  verdict: \(verdict) in \(ContinuousClock.now - start)")
+            let known = patched.filter { !$0.output.isUnknown }
+            print("  without unknown ops: \(LinearizabilityChecker(stepBudget: budget).check(known))")
+        }
+        print("revision order: \(RevisionOrderChecker.check(history).prefix(5))")
+        print("watch: \(WatchChecker.check(watchers, history: history).prefix(5))")
     }
 
     func runCatalogue() async throws {

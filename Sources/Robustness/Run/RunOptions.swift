@@ -28,7 +28,7 @@ public struct RunOptions: Sendable {
     /// A run with fewer successful operations per second before the fault is a failure
     /// (a vacuous pass proves nothing).
     public var minOpsPerSecond: Double = 100
-    public var checkerStepBudget: Int = 20_000_000
+    public var checkerStepBudget: Int = 5_000_000
 
     public init() {}
 }
