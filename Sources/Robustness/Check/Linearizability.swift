@@ -142,6 +142,33 @@ public struct LinearizabilityChecker: Sendable {
             if e.next >= 0 { entries[e.next].prev = i }
         }
 
+        // Revision-order pruning (changes no verdict, only the work): revisions are a total
+        // order, so writes with a known revision linearize in revision order, and an operation
+        // that saw header revision H comes after every known write at or below H. The model
+        // would reject any other order a few steps later; refusing it here keeps unknown-length
+        // operations from multiplying the search.
+        let knownWrites = ops.indices.filter { RevisionOrderChecker.createsRevision(ops[$0]) }
+            .sorted { ops[$0].output.headerRevision! < ops[$1].output.headerRevision! }
+        let writeRevisions = knownWrites.map { ops[$0].output.headerRevision! }
+        var writeRank = [Int](repeating: -1, count: ops.count)
+        for (rank, i) in knownWrites.enumerated() { writeRank[i] = rank }
+        // For other operations with a header revision H: how many known writes are <= H.
+        var writesNeeded = [Int](repeating: 0, count: ops.count)
+        for i in ops.indices where writeRank[i] < 0 {
+            guard !ops[i].output.isUnknown, let h = ops[i].output.headerRevision else { continue }
+            var lo = 0, hi = writeRevisions.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if writeRevisions[mid] <= h { lo = mid + 1 } else { hi = mid }
+            }
+            writesNeeded[i] = lo
+        }
+        var writesLinearized = 0
+        func eligible(_ op: Int) -> Bool {
+            let rank = writeRank[op]
+            return rank >= 0 ? rank == writesLinearized : writesNeeded[op] <= writesLinearized
+        }
+
         var bits = [UInt64](repeating: 0, count: (ops.count + 63) / 64)
         var linearizedCount = 0
         var states: Set<ModelState> = [ModelState()]
@@ -156,6 +183,10 @@ public struct LinearizabilityChecker: Sendable {
             if entry < 0 { entry = entries[n].next }
             let e = entries[entry]
             if e.isCall {
+                guard eligible(e.op) else {
+                    entry = e.next
+                    continue
+                }
                 steps += 1
                 if steps > stepBudget { return .inconclusive(partition: index, steps: steps) }
                 var next = Set<ModelState>()
@@ -168,6 +199,7 @@ public struct LinearizabilityChecker: Sendable {
                         states = next
                         linearizedCount += 1
                         lift(entry)
+                        if writeRank[e.op] >= 0 { writesLinearized += 1 }
                         entry = entries[n].next
                         continue
                     }
@@ -194,6 +226,7 @@ public struct LinearizabilityChecker: Sendable {
                 let op = entries[top.entry].op
                 bits[op >> 6] &= ~(1 << UInt64(op & 63))
                 unlift(top.entry)
+                if writeRank[op] >= 0 { writesLinearized -= 1 }
                 entry = entries[top.entry].next
             }
         }
