@@ -11,7 +11,8 @@ import Testing
         let patched = HistoryPatcher.patch(h.ops, watchers: [], watchComplete: true)
         #expect(patched.count == 2)
         #expect(patched.first?.output == .put(revision: 9))
-        #expect(patched.first?.returnTime == .max)
+        // It took effect before the read that saw revision 9 returned.
+        #expect(patched.first?.returnTime == 60_000)
         // Without a complete watch the unobserved write stays unknown.
         #expect(HistoryPatcher.patch(h.ops, watchers: [], watchComplete: false).count == 3)
     }
