@@ -91,6 +91,17 @@ let package = Package(
 
         // Test-only: the seeded deterministic simulator that drives the real RaftCore.
         .target(name: "Simulation", dependencies: ["Base", "RaftCore"], swiftSettings: strict),
+        // Test-only: the robustness harness (real clusters over the etcd gRPC API, fault
+        // injection, linearizability / watch / durability checkers). Never imports Node or Router.
+        .target(
+            name: "Robustness",
+            dependencies: [
+                "Base", "Proto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict),
 
         // L5: executables.
         .executableTarget(
@@ -111,6 +122,10 @@ let package = Package(
         .executableTarget(
             name: "FlotillaSim",
             dependencies: ["Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "FlotillaRobustness",
+            dependencies: ["Robustness", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
             name: "FlotillaBench",
@@ -158,6 +173,14 @@ let package = Package(
             name: "flotctlTests",
             dependencies: [
                 "flotctl", "API", "MVCC", "Proto", "Base",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RobustnessTests",
+            dependencies: [
+                "Robustness", "API", "MVCC", "Proto",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],

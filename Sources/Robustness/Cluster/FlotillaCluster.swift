@@ -1,0 +1,145 @@
+import Foundation
+import GRPCCore
+import Proto
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A Flotilla cluster of `size` `flotilla serve --config` processes on loopback with configs
+/// written here: client ports base+i, peer listen ports base+10+i, metrics base+30+i; the
+/// peer list every node dials names the proxies at base+20+i. The node with most leaders
+/// comes from each node's /status on its metrics port. Owns processes, proxies and data.
+public final class FlotillaCluster: ClusterUnderTest, Sendable {
+    public let kind = "flotilla"
+    public let nodes: [NodeProcess]
+    public let peerProxies: [TCPProxy]
+    public let clientEndpoints: [String]
+    public let directory: String
+    let basePort: Int
+    let size: Int
+    let ranges: Int
+
+    public init(executable: String, size: Int = 3, ranges: Int = 8, basePort: Int, directory: String) {
+        self.directory = directory
+        self.basePort = basePort
+        self.size = size
+        self.ranges = ranges
+        var nodes: [NodeProcess] = []
+        for i in 0..<size {
+            nodes.append(
+                NodeProcess(
+                    name: "node-\(i + 1)", executable: executable, arguments: ["serve", "--config", "\(directory)/node-\(i + 1).toml"],
+                    logPath: "\(directory)/node-\(i + 1).log"))
+        }
+        self.nodes = nodes
+        let processes = nodes
+        clientEndpoints = (0..<size).map { "127.0.0.1:\(basePort + $0)" }
+        let owners: @Sendable () -> [Int: Int32] = {
+            var m: [Int: Int32] = [:]
+            for (i, n) in processes.enumerated() { if let p = n.pid { m[i] = p } }
+            return m
+        }
+        peerProxies = (0..<size).map { TCPProxy(node: $0, listenPort: basePort + 20 + $0, targetPort: basePort + 10 + $0, pids: owners) }
+    }
+
+    /// The TOML config of node `i` (0-based), in the shape of Config/node1.toml.
+    public func config(node i: Int) -> String {
+        let peers = (0..<size).map { "\"\($0 + 1)=127.0.0.1:\(basePort + 20 + $0)\"" }.joined(separator: ", ")
+        return """
+            [node]
+            nodeID = \(i + 1)
+            dataDir = "\(directory)/node-\(i + 1)"
+
+            [listen]
+            clientAddress = "127.0.0.1:\(basePort + i)"
+            peerAddress = "127.0.0.1:\(basePort + 10 + i)"
+            metricsAddress = "127.0.0.1:\(basePort + 30 + i)"
+
+            [cluster]
+            peers = [\(peers)]
+            rangeCount = \(ranges)
+
+            """
+    }
+
+    public func start() async throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for i in 0..<size {
+            try config(node: i).write(toFile: "\(directory)/node-\(i + 1).toml", atomically: true, encoding: .utf8)
+        }
+        for p in peerProxies { try p.start() }
+        for n in nodes { try n.start() }
+        try await waitWritable(timeout: .seconds(60))
+    }
+
+    public func restart(node: Int) async throws { try nodes[node].start() }
+
+    public func waitWritable(timeout: Duration) async throws {
+        let endpoints = try clientEndpoints.map { try EtcdEndpoint($0) }
+        defer { for e in endpoints { e.close() } }
+        let deadline = ContinuousClock.now + timeout
+        var last = ""
+        while ContinuousClock.now < deadline {
+            for e in endpoints {
+                var p = Etcdserverpb_PutRequest()
+                p.key = Data("robustness/ready".utf8)
+                do {
+                    _ = try await e.kv.put(request: .init(message: p), options: EtcdEndpoint.timeout(.seconds(1))) { try $0.message }
+                    return
+                } catch { last = "\(error)" }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        throw RPCError(code: .unavailable, message: "flotilla cluster did not accept a write in \(timeout): \(last)")
+    }
+
+    public func leaderNode() async -> Int? {
+        var best: (node: Int, count: Int)?
+        for i in 0..<size where nodes[i].pid != nil {
+            guard let body = HTTPGet.body(port: basePort + 30 + i, path: "/status"),
+                let range = body.range(of: "\"leaderCount\":")
+            else { continue }
+            let digits = body[range.upperBound...].prefix { $0.isNumber }
+            if let n = Int(digits), n > (best?.count ?? -1) { best = (i, n) }
+        }
+        return best?.node
+    }
+
+    public func transferLeadership() async throws -> String {
+        throw RPCError(code: .unimplemented, message: "flotilla has no leader transfer API yet")
+    }
+
+    public func shutdown() async {
+        for n in nodes { await n.stop() }
+        for p in peerProxies { p.stop() }
+    }
+}
+
+/// A minimal blocking HTTP/1.0 GET on loopback (the metrics port's /status).
+enum HTTPGet {
+    static func body(port: Int, path: String) -> String? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = TCPProxy.loopback(port: port)
+        let ok = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard ok == 0 else { return nil }
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == request.count else { return nil }
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            data += buffer[0..<n]
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        guard let split = text.range(of: "\r\n\r\n") else { return nil }
+        return String(text[split.upperBound...])
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One server process of the cluster under test: how to start it, and its current pid.
+/// Owns the child: start, kill -9, SIGSTOP/SIGCONT, graceful stop; stdout and stderr are
+/// appended to `logPath`.
+public final class NodeProcess: Sendable {
+    public let name: String
+    public let executable: String
+    public let arguments: [String]
+    public let logPath: String
+    let process = Mutex<Process?>(nil)
+
+    public init(name: String, executable: String, arguments: [String], logPath: String) {
+        self.name = name
+        self.executable = executable
+        self.arguments = arguments
+        self.logPath = logPath
+    }
+
+    public var pid: Int32? { process.withLock { p in p.flatMap { $0.isRunning ? $0.processIdentifier : nil } } }
+
+    public func start() throws {
+        if !FileManager.default.fileExists(atPath: logPath) {
+            FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        log.write(Data("=== start \(Date()) \(executable) \(arguments.joined(separator: " "))\n".utf8))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        p.standardOutput = log
+        p.standardError = log
+        try p.run()
+        process.withLock { $0 = p }
+    }
+
+    /// kill -9 and wait until the process is gone.
+    public func kill9() async {
+        guard let pid else { return }
+        _ = kill(pid, SIGKILL)
+        await waitForExit()
+    }
+
+    public func pause() { if let pid { _ = kill(pid, SIGSTOP) } }
+    public func resume() { if let pid { _ = kill(pid, SIGCONT) } }
+
+    /// SIGTERM, then SIGKILL after `grace`.
+    public func stop(grace: Duration = .seconds(3)) async {
+        guard let pid else { return }
+        _ = kill(pid, SIGCONT)
+        _ = kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while self.pid != nil, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        if let pid = self.pid { _ = kill(pid, SIGKILL) }
+        await waitForExit()
+    }
+
+    func waitForExit() async {
+        for _ in 0..<200 {
+            let running = process.withLock { $0?.isRunning ?? false }
+            if !running { return }
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+    }
+}

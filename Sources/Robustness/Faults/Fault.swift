@@ -1,0 +1,115 @@
+public import Base
+
+/// The fault classes a run injects (one per run) while traffic flows.
+public enum FaultClass: String, Sendable, CaseIterable {
+    case none
+    /// kill -9 of a random node, restart after a pause.
+    case killRandom = "kill-random"
+    /// kill -9 of the node leading the most Raft groups, restart after a pause.
+    case killLeader = "kill-leader"
+    /// SIGSTOP a random node for 1–5 s, then SIGCONT.
+    case pause
+    /// Cut the leader off from every peer (a minority leader), then heal.
+    case partitionLeader = "partition-leader"
+    /// Cut a follower off (the majority keeps a clean quorum), then heal.
+    case partitionFollower = "partition-follower"
+    /// Add 75 ± 50 ms to every peer link of one node, then heal.
+    case delay
+    /// Move leadership to another node (etcd: MoveLeader).
+    case transferLeader = "transfer-leader"
+
+    /// Classes a plain `--fault all` cycles through (transfer only where supported).
+    public static func all(for kind: String) -> [FaultClass] {
+        allCases.filter { $0 != .none && (kind == "etcd" || $0 != .transferLeader) }
+    }
+}
+
+/// One planned fault: what, on which node (chosen at injection time when it depends on the
+/// leader), and for how long. Drawn from the run's seed.
+public struct FaultPlan: Sendable, CustomStringConvertible {
+    public var fault: FaultClass
+    /// Random node for the classes that pick one at random.
+    public var randomNode: Int
+    public var duration: Duration
+    public var delay: Duration
+
+    public init(fault: FaultClass, nodes: Int, rng: inout SeededGenerator) {
+        self.fault = fault
+        randomNode = Int.random(in: 0..<nodes, using: &rng)
+        switch fault {
+        case .pause: duration = .milliseconds(Int.random(in: 1000...5000, using: &rng))
+        case .killRandom, .killLeader: duration = .milliseconds(Int.random(in: 500...2000, using: &rng))
+        case .partitionLeader, .partitionFollower, .delay: duration = .milliseconds(Int.random(in: 1500...3000, using: &rng))
+        default: duration = .zero
+        }
+        delay = .milliseconds(Int.random(in: 25...125, using: &rng))
+    }
+
+    public var description: String {
+        switch fault {
+        case .none: "none"
+        case .killRandom: "kill -9 node \(randomNode), restart after \(duration)"
+        case .killLeader: "kill -9 the node with most leaders, restart after \(duration)"
+        case .pause: "SIGSTOP node \(randomNode) for \(duration)"
+        case .partitionLeader: "isolate the leader's peer links for \(duration)"
+        case .partitionFollower: "isolate a follower's peer links for \(duration)"
+        case .delay: "delay node \(randomNode)'s peer links by \(delay) for \(duration)"
+        case .transferLeader: "move leadership to another node"
+        }
+    }
+}
+
+/// Carries out a `FaultPlan` on a cluster; returns what it did (the schedule line) once the
+/// fault has healed. Blocking for the fault's duration.
+public enum FaultInjector {
+    public static func inject(_ plan: FaultPlan, on cluster: any ClusterUnderTest, log: @Sendable (String) -> Void) async throws {
+        let n = cluster.nodes.count
+        switch plan.fault {
+        case .none:
+            return
+        case .killRandom, .killLeader:
+            var node = plan.randomNode
+            if plan.fault == .killLeader, let l = await cluster.leaderNode() { node = l }
+            log("kill -9 node \(node)")
+            await cluster.nodes[node].kill9()
+            try await Task.sleep(for: plan.duration)
+            log("restart node \(node)")
+            try await cluster.restart(node: node)
+        case .pause:
+            log("SIGSTOP node \(plan.randomNode)")
+            cluster.nodes[plan.randomNode].pause()
+            try await Task.sleep(for: plan.duration)
+            log("SIGCONT node \(plan.randomNode)")
+            cluster.nodes[plan.randomNode].resume()
+        case .partitionLeader, .partitionFollower:
+            let leader = await cluster.leaderNode() ?? 0
+            let node = plan.fault == .partitionLeader ? leader : (leader + 1 + plan.randomNode % (n - 1)) % n
+            log("isolate node \(node) (leader: \(leader))")
+            isolate(node, in: cluster, on: true)
+            try await Task.sleep(for: plan.duration)
+            log("heal node \(node)")
+            isolate(node, in: cluster, on: false)
+        case .delay:
+            let node = plan.randomNode
+            log("delay node \(node)'s peer links by \(plan.delay)")
+            for p in cluster.peerProxies {
+                if p.node == node { p.setDelay(plan.delay) }
+            }
+            try await Task.sleep(for: plan.duration)
+            log("heal delay on node \(node)")
+            for p in cluster.peerProxies { p.heal() }
+        case .transferLeader:
+            log(try await cluster.transferLeadership())
+        }
+    }
+
+    static func isolate(_ node: Int, in cluster: any ClusterUnderTest, on: Bool) {
+        for p in cluster.peerProxies {
+            if p.node == node {
+                p.setBlockAll(on)
+            } else {
+                p.setBlockedSources(on ? [node] : [])
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fault-injecting TCP proxy in front of one node's peer port (plain sockets, one thread
+/// per direction of each connection). Every accepted connection is attributed to the node
+/// process that opened it (via /proc), so a link between two nodes can be cut in both
+/// directions: `isolate` blackholes (silently discards) the traffic of the chosen source
+/// nodes, or of everyone; `delay` holds every chunk back. A connection that lost data is
+/// closed once the fault heals (a real partition's stream would reset too).
+public final class TCPProxy: Sendable {
+    public let node: Int
+    public let listenPort: Int
+    public let targetPort: Int
+    /// Node index -> pid of the cluster's processes, to attribute connections.
+    let pids: @Sendable () -> [Int: Int32]
+    let state = Mutex(State())
+
+    struct State {
+        var listenFD: Int32 = -1
+        var blockAll = false
+        var blockedSources: Set<Int> = []
+        var delay: Duration = .zero
+        var open: Set<Int32> = []
+        var stopped = false
+    }
+
+    public init(node: Int, listenPort: Int, targetPort: Int, pids: @escaping @Sendable () -> [Int: Int32]) {
+        self.node = node
+        self.listenPort = listenPort
+        self.targetPort = targetPort
+        self.pids = pids
+    }
+
+    /// Blackholes every connection (this node cut off from everyone) or heals it.
+    public func setBlockAll(_ on: Bool) { state.withLock { $0.blockAll = on } }
+    /// Blackholes connections opened by these nodes.
+    public func setBlockedSources(_ nodes: Set<Int>) { state.withLock { $0.blockedSources = nodes } }
+    public func setDelay(_ d: Duration) { state.withLock { $0.delay = d } }
+    public func heal() {
+        state.withLock {
+            $0.blockAll = false
+            $0.blockedSources = []
+            $0.delay = .zero
+        }
+    }
+
+    public func start() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ProxyError.socket(errno) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = Self.loopback(port: listenPort)
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 64) == 0 else {
+            close(fd)
+            throw ProxyError.bind(listenPort, errno)
+        }
+        state.withLock { $0.listenFD = fd }
+        Thread.detachNewThread { [self] in acceptLoop(fd) }
+    }
+
+    public func stop() {
+        let fds: [Int32] = state.withLock { s in
+            s.stopped = true
+            let all = [s.listenFD] + Array(s.open)
+            s.open = []
+            return all
+        }
+        for fd in fds where fd >= 0 {
+            shutdown(fd, Int32(SHUT_RDWR))
+            close(fd)
+        }
+    }
+
+    static func loopback(port: Int) -> sockaddr_in {
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return addr
+    }
+
+    func acceptLoop(_ listenFD: Int32) {
+        while true {
+            var peer = sockaddr_in()
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let client = withUnsafeMutablePointer(to: &peer) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listenFD, $0, &len) }
+            }
+            if client < 0 {
+                if state.withLock({ $0.stopped }) { return }
+                if errno == EINTR { continue }
+                return
+            }
+            let sourcePort = Int(UInt16(bigEndian: peer.sin_port))
+            let source = SocketOwner.node(connectedFrom: sourcePort, to: listenPort, pids: pids())
+            let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var target = Self.loopback(port: targetPort)
+            let ok = withUnsafePointer(to: &target) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            if ok != 0 {
+                close(client)
+                close(upstream)
+                continue
+            }
+            state.withLock {
+                $0.open.insert(client)
+                $0.open.insert(upstream)
+            }
+            let tainted = Shared(false)
+            Thread.detachNewThread { [self] in pump(from: client, to: upstream, source: source, tainted: tainted) }
+            Thread.detachNewThread { [self] in pump(from: upstream, to: client, source: source, tainted: tainted) }
+        }
+    }
+
+    func pump(from: Int32, to: Int32, source: Int?, tainted: Shared<Bool>) {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        defer {
+            shutdown(from, Int32(SHUT_RDWR))
+            shutdown(to, Int32(SHUT_RDWR))
+            let closeNow: Bool = state.withLock { s in
+                // The second pump of the pair closes both descriptors.
+                if s.open.contains(from) {
+                    s.open.remove(from)
+                    s.open.remove(to)
+                    return false
+                }
+                return true
+            }
+            if closeNow {
+                close(from)
+                close(to)
+            }
+        }
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            let (blocked, delay) = state.withLock { s in
+                (s.blockAll || (source.map { s.blockedSources.contains($0) } ?? false), s.delay)
+            }
+            if blocked {
+                tainted.withLock { $0 = true }
+                continue
+            }
+            if tainted.withLock({ $0 }) { return }
+            if delay > .zero {
+                let c = delay.components
+                usleep(useconds_t(c.seconds * 1_000_000 + c.attoseconds / 1_000_000_000_000))
+            }
+            var off = 0
+            while off < n {
+                let w = buffer.withUnsafeBytes { write(to, $0.baseAddress! + off, n - off) }
+                if w <= 0 { return }
+                off += w
+            }
+        }
+    }
+}
+
+public enum ProxyError: Error {
+    case socket(Int32)
+    case bind(Int, Int32)
+}
+
+/// Finds which of the cluster's processes owns the client end of a loopback connection:
+/// /proc/net/tcp maps the connection (127.0.0.1:from -> 127.0.0.1:to) to a socket inode,
+/// and /proc/<pid>/fd shows which process holds that inode.
+enum SocketOwner {
+    static func node(connectedFrom sourcePort: Int, to port: Int, pids: [Int: Int32]) -> Int? {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
+        let local = String(format: "0100007F:%04X", sourcePort)
+        let remote = String(format: "0100007F:%04X", port)
+        var inode: String?
+        for line in table.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            if f.count > 9, f[1] == local, f[2] == remote {
+                inode = String(f[9])
+                break
+            }
+        }
+        guard let inode else { return nil }
+        let needle = "socket:[\(inode)]"
+        for (node, pid) in pids {
+            let dir = "/proc/\(pid)/fd"
+            guard let fds = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
+            for fd in fds {
+                if linkTarget(dir + "/" + fd) == needle { return node }
+            }
+        }
+        return nil
+    }
+
+    /// The raw target of a symbolic link (readlink(2); Foundation would treat "socket:[n]" as a path).
+    static func linkTarget(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,149 @@
+import Robustness
+import Testing
+
+/// The linearizability checker accepts every history etcd could produce (including unknown
+/// writes and Flotilla's revision gaps) and rejects crafted bad ones.
+@Suite struct LinearizabilityCheckerTests {
+    let checker = LinearizabilityChecker()
+
+    @Test func sequentialHistoryIsLinearizable() {
+        var h = HistoryBuilder()
+        h.put(0, 0, 10, "a", "1", rev: 2)
+        h.get(0, 20, 30, "a", rev: 2, [kv("a", "1", mod: 2)])
+        h.put(0, 40, 50, "a", "2", rev: 3)
+        h.get(0, 60, 70, "a", rev: 3, [kv("a", "2", mod: 3, create: 2, version: 2)])
+        #expect(checker.check(h.ops).isLinearizable)
+    }
+
+    @Test func concurrentWritesMayLinearizeInEitherOrder() {
+        var h = HistoryBuilder()
+        h.put(0, 0, 100, "a", "x", rev: 3)
+        h.put(1, 10, 90, "a", "y", rev: 2)
+        h.get(2, 200, 210, "a", rev: 3, [kv("a", "x", mod: 3, create: 2, version: 2)])
+        #expect(checker.check(h.ops).isLinearizable)
+    }
+
+    @Test func staleReadIsIllegal() {
+        var h = HistoryBuilder()
+        h.put(0, 0, 10, "a", "1", rev: 2)
+        h.put(0, 20, 30, "a", "2", rev: 3)
+        // Starts after the second put returned, yet sees the first value.
+        h.get(1, 40, 50, "a", rev: 3, [kv("a", "1", mod: 2)])
+        #expect(!checker.check(h.ops).isLinearizable)
+    }
+
+    @Test func lostWriteIsIllegal() {
+        var h = HistoryBuilder()
+        h.put(0, 0, 10, "a", "1", rev: 2)
+        h.get(1, 20, 30, "a", rev: 2, [])
+        #expect(!checker.check(h.ops).isLinearizable)
+    }
+
+    @Test func readOfAValueNobodyWroteIsIllegal() {
+        var h = HistoryBuilder()
+        h.get(1, 20, 30, "a", rev: 2, [kv("a", "ghost", mod: 2)])
+        #expect(!checker.check(h.ops).isLinearizable)
+    }
+
+    @Test func unknownWriteMayHaveHappenedLater() {
+        var h = HistoryBuilder()
+        h.put(0, 0, nil, "a", "1", rev: nil)
+        h.get(1, 20, 30, "a", rev: 1, [])
+        h.get(1, 40, 50, "a", rev: 5, [kv("a", "1", mod: 5)])
+        #expect(checker.check(h.ops).isLinearizable)
+    }
+
+    @Test func unknownWriteMayNeverHappen() {
+        var h = HistoryBuilder()
+        h.put(0, 0, nil, "a", "1", rev: nil)
+        h.get(1, 40, 50, "a", rev: 1, [])
+        #expect(checker.check(h.ops).isLinearizable)
+    }
+
+    @Test func unknownWriteCannotUndoItself() {
+        var h = HistoryBuilder()
+        h.put(0, 0, nil, "a", "1", rev: nil)
+        h.get(1, 40, 50, "a", rev: 5, [kv("a", "1", mod: 5)])
+        h.get(1, 60, 70, "a", rev: 5, [])
+        #expect(!checker.check(h.ops).isLinearizable)
+    }
+
+    @Test func revisionGapsAreAccepted() {
+        var h = HistoryBuilder()
+        h.put(0, 0, 10, "a", "1", rev: 7)
+        h.put(0, 20, 30, "b", "1", rev: 19)
+        h.get(1, 40, 50, "a", rev: 25, [kv("a", "1", mod: 7)])
+        #expect(checker.check(h.ops).isLinearizable)
+    }
+
+    @Test func nonMonotonicRevisionsAreIllegal() {
+        var h = HistoryBuilder()
+        h.put(0, 0, 10, "a", "1", rev: 7)
+        // Starts after the first put returned but claims an earlier revision.
+        h.put(0, 20, 30, "a", "2", rev: 5)
+        #expect(!checker.check(h.ops).isLinearizable)
+    }
+
+    @Test func readHeaderBelowAnEarlierWriteIsIllegal() {
+        var h = HistoryBuilder()
+        h.put(0, 0, 10, "a", "1", rev: 7)
+        h.get(1, 20, 30, "a", rev: 6, [kv("a", "1", mod: 7)])
+        #expect(!checker.check(h.ops).isLinearizable)
+    }
+
+    @Test func compareAndSetFollowsModRevision() {
+        var good = HistoryBuilder()
+        good.put(0, 0, 10, "a", "1", rev: 2)
+        good.add(0, 20, 30, .compareAndSet(key: "a", expectedModRevision: 2, value: "2"), .compareAndSet(revision: 3, succeeded: true, kvs: []))
+        good.add(1, 40, 50, .compareAndSet(key: "a", expectedModRevision: 2, value: "3"),
+            .compareAndSet(revision: 3, succeeded: false, kvs: [kv("a", "2", mod: 3, create: 2, version: 2)]))
+        #expect(checker.check(good.ops).isLinearizable)
+
+        var bad = HistoryBuilder()
+        bad.put(0, 0, 10, "a", "1", rev: 2)
+        bad.put(0, 12, 18, "a", "1b", rev: 3)
+        // The compare cannot hold: mod_revision is 3 by now.
+        bad.add(0, 20, 30, .compareAndSet(key: "a", expectedModRevision: 2, value: "2"), .compareAndSet(revision: 4, succeeded: true, kvs: []))
+        #expect(!checker.check(bad.ops).isLinearizable)
+    }
+
+    @Test func putWithRevokedLeaseMustFail() {
+        var h = HistoryBuilder()
+        h.add(0, 0, 10, .leaseGrant(ttl: 60), .leaseGrant(revision: 1, id: 42))
+        h.put(0, 20, 30, "a", "1", rev: 2, lease: 42)
+        h.add(0, 40, 50, .leaseRevoke(id: 42), .leaseRevoke(revision: 3))
+        h.get(1, 60, 70, "a", rev: 3, [])
+        h.add(1, 80, 90, .put(key: "a", value: "2", lease: 42), .failed(code: "notFound", message: "etcdserver: requested lease not found"))
+        #expect(checker.check(h.ops).isLinearizable)
+
+        var bad = h
+        bad.put(1, 100, 110, "a", "3", rev: 4, lease: 42)
+        #expect(!checker.check(bad.ops).isLinearizable)
+        var keyKept = HistoryBuilder()
+        keyKept.ops = Array(h.ops.prefix(3))
+        keyKept.get(1, 60, 70, "a", rev: 3, [kv("a", "1", mod: 2, lease: 42)])
+        #expect(!checker.check(keyKept.ops).isLinearizable)
+    }
+
+    @Test func listSeesEveryKeyAtOnce() {
+        var h = HistoryBuilder()
+        h.put(0, 0, 10, "k/a", "1", rev: 2)
+        h.put(0, 20, 30, "k/b", "1", rev: 3)
+        h.add(1, 40, 50, .list(prefix: "k/"), .range(revision: 3, kvs: [kv("k/a", "1", mod: 2), kv("k/b", "1", mod: 3)]))
+        #expect(checker.check(h.ops).isLinearizable)
+        var bad = h
+        bad.add(1, 60, 70, .list(prefix: "k/"), .range(revision: 3, kvs: [kv("k/b", "1", mod: 3)]))
+        #expect(!checker.check(bad.ops).isLinearizable)
+    }
+
+    @Test func independentKeysArePartitioned() {
+        var h = HistoryBuilder()
+        h.put(0, 0, 10, "a", "1", rev: 2)
+        h.put(1, 0, 10, "b", "1", rev: 3)
+        h.get(0, 20, 30, "a", rev: 3, [kv("a", "1", mod: 2)])
+        #expect(LinearizabilityChecker.partitions(h.ops).count == 2)
+        h.add(2, 40, 50, .list(prefix: ""), .range(revision: 3, kvs: [kv("a", "1", mod: 2), kv("b", "1", mod: 3)]))
+        #expect(LinearizabilityChecker.partitions(h.ops).count == 1)
+        #expect(checker.check(h.ops).isLinearizable)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+
+@testable import Robustness
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The peer-link proxy forwards bytes, blackholes them while blocked, and closes a
+/// connection that lost data once healed.
+@Suite struct TCPProxyTests {
+    /// A one-connection echo server on a free port; returns (port, listening fd).
+    static func echoServer() throws -> (Int, Int32) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = TCPProxy.loopback(port: 0)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        listen(fd, 4)
+        var bound = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        Thread.detachNewThread {
+            let c = accept(fd, nil, nil)
+            var buf = [UInt8](repeating: 0, count: 1024)
+            while true {
+                let n = buf.withUnsafeMutableBytes { read(c, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                _ = buf.withUnsafeBytes { write(c, $0.baseAddress, n) }
+            }
+            close(c)
+        }
+        return (Int(UInt16(bigEndian: bound.sin_port)), fd)
+    }
+
+    static func connectTo(_ port: Int) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = TCPProxy.loopback(port: port)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var tv = timeval(tv_sec: 0, tv_usec: 400_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
+    static func roundTrip(_ fd: Int32, _ text: String) -> String? {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var buf = [UInt8](repeating: 0, count: 1024)
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
+    }
+
+    @Test func forwardsBlackholesAndResetsAfterHeal() throws {
+        let (target, listenFD) = try Self.echoServer()
+        defer { close(listenFD) }
+        let proxyPort = 25000 + Int.random(in: 0..<2000)
+        let proxy = TCPProxy(node: 0, listenPort: proxyPort, targetPort: target, pids: { [:] })
+        try proxy.start()
+        defer { proxy.stop() }
+        let fd = Self.connectTo(proxyPort)
+        defer { close(fd) }
+        #expect(Self.roundTrip(fd, "hello") == "hello")
+        proxy.setBlockAll(true)
+        #expect(Self.roundTrip(fd, "lost") == nil)
+        proxy.heal()
+        // The stream lost bytes: the proxy closes it rather than resume a corrupted stream.
+        #expect(Self.roundTrip(fd, "again") == nil)
+    }
+
+    @Test func ownerOfALoopbackConnectionIsFoundThroughProc() throws {
+        let (target, listenFD) = try Self.echoServer()
+        defer { close(listenFD) }
+        let fd = Self.connectTo(target)
+        defer { close(fd) }
+        var local = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let sourcePort = Int(UInt16(bigEndian: local.sin_port))
+        #expect(SocketOwner.node(connectedFrom: sourcePort, to: target, pids: [5: getpid()]) == 5)
+        #expect(SocketOwner.node(connectedFrom: sourcePort, to: target, pids: [5: 1]) == nil)
+    }
+}
