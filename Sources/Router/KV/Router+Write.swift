@@ -87,7 +87,7 @@ extension Router: EtcdKVBackend {
         }
         if applied == 0 { throw MVCCError.compacted }
         saw(header)
-        return CompactResponse(revision: header)
+        return CompactResponse(revision: max(header, try await headerRevision()))
     }
 
     /// etcd's "requested lease not found" unless the lease is live.

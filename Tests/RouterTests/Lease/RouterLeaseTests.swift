@@ -47,3 +47,28 @@ import Testing
         await #expect(throws: EtcdError.leaseExists) { try await router.leaseGrant(id: 5, ttl: 10) }
     }
 }
+
+/// Regression scenario "header revision behind another node's write" (found by
+/// `Tools/robustness --target flotilla --fault kill-random --seed 7`): a lease grant, lease
+/// list or compaction answered on one router carried that router's own high-water mark,
+/// below a write acknowledged earlier through another router. Every header must be at
+/// least the revision of every write acknowledged before the request started.
+@Suite struct HeaderRevisionRegressionTests {
+    @Test func headersOfAnswersThatReadNothingAreFresh() async throws {
+        let (router, cluster) = try makeRouter()
+        var config = Router.Config()
+        config.requestIDSeed = 1 << 30
+        let other = Router(access: cluster, config: config)
+        _ = try await router.put(PutRequest(key: key(1), value: [1]))
+        var last = try await other.put(PutRequest(key: key(2), value: [2])).revision
+        // Through the first router, which has not seen `other`'s write.
+        let grant = try await router.leaseGrant(id: 0, ttl: 60)
+        #expect(grant.revision >= last, "lease grant header \(grant.revision) < acknowledged write \(last)")
+        last = try await other.put(PutRequest(key: key(3), value: [3])).revision
+        let list = try await router.leases()
+        #expect(list.revision >= last, "lease list header \(list.revision) < acknowledged write \(last)")
+        last = try await other.put(PutRequest(key: key(4), value: [4])).revision
+        let compacted = try await router.compact(revision: 2, physical: true)
+        #expect(compacted.revision >= last, "compaction header \(compacted.revision) < acknowledged write \(last)")
+    }
+}
