@@ -43,7 +43,7 @@ public final class Router: Sendable {
         var highWater: Int64 = 0
         /// What `currentRevision()` answered in the last second (start of a watch from 0).
         var recentCurrents: [(revision: Int64, at: ContinuousClock.Instant)] = []
-        var alarms: Set<AlarmInfo> = []
+        var alarms = AlarmTable()
     }
 
     let access: any ClusterAccess
@@ -104,7 +104,7 @@ public final class Router: Sendable {
     }
 
     func checkNoSpace() throws {
-        if state.withLock({ $0.alarms.contains { $0.alarm == .noSpace } }) { throw EtcdError.noSpace }
+        if state.withLock({ $0.alarms.noSpace }) { throw EtcdError.noSpace }
     }
 }
 

@@ -25,20 +25,7 @@ extension Router {
         -> (alarms: [AlarmInfo], revision: Int64)
     {
         let member = memberID == 0 ? self.memberID : memberID
-        let result: [AlarmInfo] = state.withLock { s in
-            switch action {
-            case .get:
-                return s.alarms.filter { alarm == .none || $0.alarm == alarm }
-                    .sorted { ($0.memberID, $0.alarm.rawValue) < ($1.memberID, $1.alarm.rawValue) }
-            case .activate:
-                guard alarm != .none else { return [] }
-                let a = AlarmInfo(memberID: member, alarm: alarm)
-                s.alarms.insert(a)
-                return [a]
-            case .deactivate:
-                return s.alarms.remove(AlarmInfo(memberID: member, alarm: alarm)).map { [$0] } ?? []
-            }
-        }
+        let result = state.withLock { $0.alarms.apply(action, member: member, alarm: alarm) }
         return (result, try await headerRevision())
     }
 

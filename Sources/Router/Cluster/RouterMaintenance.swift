@@ -15,8 +15,7 @@ public struct RouterMaintenance: EtcdMaintenanceBackend {
 
     public func status() async throws -> StatusInfo {
         var s = try await node.status()
-        let alarms = try await router.alarm(.get, memberID: 0, alarm: .none).alarms
-        s.errors = alarms.map { "memberID:\($0.memberID) alarm:\($0.alarm == .noSpace ? "NOSPACE" : "CORRUPT") " }
+        s.errors = router.state.withLock { $0.alarms.statusErrors }
         return s
     }
 
