@@ -166,7 +166,7 @@ let package = Package(
         .testTarget(
             name: "NodeTests", dependencies: ["Node", "MVCC", "WAL", "RaftCore", "Base"], swiftSettings: strict),
         .testTarget(
-            name: "PeerTransportTests", dependencies: ["PeerTransport", "Node", "RaftCore", "Base"], swiftSettings: strict),
+            name: "PeerTransportTests", dependencies: ["PeerTransport", "Node", "RaftCore", "Base", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RouterTests", dependencies: ["Router", "API", "Node", "MVCC", "Base"], swiftSettings: strict),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Node", "Base", "TestSupport"], swiftSettings: strict),
         .testTarget(

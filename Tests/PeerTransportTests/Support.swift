@@ -4,6 +4,7 @@ import Node
 import PeerTransport
 import RaftCore
 import Synchronization
+@_exported import TestSupport
 
 /// A `RaftTransportHandler` that records what reaches it (tests only).
 final class RecordingHandler: RaftTransportHandler, Sendable {
@@ -32,20 +33,6 @@ final class RecordingHandler: RaftTransportHandler, Sendable {
     var batches: [(NodeID, [RangeMessage])] { state.withLock { $0.batches } }
     var unreachable: [NodeID] { state.withLock { $0.unreachable } }
     var snapshots: [(NodeID, SnapshotHeader, [UInt8])] { state.withLock { $0.snapshots } }
-}
-
-/// A loopback port that was free a moment ago.
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = 0
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
 }
 
 /// Polls `condition` until true or `timeout`; returns the final value.
