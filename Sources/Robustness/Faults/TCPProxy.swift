@@ -174,7 +174,11 @@ public enum ProxyError: Error {
 /// and /proc/<pid>/fd shows which process holds that inode.
 enum SocketOwner {
     static func node(connectedFrom sourcePort: Int, to port: Int, pids: [Int: Int32]) -> Int? {
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
+        // Read to EOF: procfs files report size 0, and a one-shot read may stop at the first
+        // page (4 KiB), missing connections further down a long table.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/net/tcp") else { return nil }
+        defer { try? handle.close() }
+        let table = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
         let local = String(format: "0100007F:%04X", sourcePort)
         let remote = String(format: "0100007F:%04X", port)
         var inode: String?
