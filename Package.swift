@@ -130,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "FlotillaBench",
             dependencies: [
-                "Base", "LZ4", "Simulation", "RaftCore", "PageStore", "MVCC",
+                "Base", "LZ4", "Simulation", "RaftCore", "PageStore", "MVCC", "Node",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

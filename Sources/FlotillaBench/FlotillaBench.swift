@@ -2,10 +2,10 @@ import ArgumentParser
 
 /// Release-mode benchmarks, one subcommand per area; Tools/bench-* scripts run them.
 @main
-struct FlotillaBench: ParsableCommand {
+struct FlotillaBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flotilla-bench",
         abstract: "Flotilla benchmarks (run through Tools/bench-*, release builds).",
-        subcommands: [LZ4Bench.self, RaftBench.self, PageStoreBench.self, StorageBench.self]
+        subcommands: [LZ4Bench.self, RaftBench.self, PageStoreBench.self, StorageBench.self, NodeBench.self]
     )
 }

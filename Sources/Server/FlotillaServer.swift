@@ -24,7 +24,6 @@ public final class FlotillaServer: Sendable {
     let clientServer: GRPCServer<HTTP2ServerTransport.Posix>
     let clientTransport: HTTP2ServerTransport.Posix
     let started = Mutex<Started?>(nil)
-    let fsync = Mutex(FsyncHistogram())
     let api: ClientAPI
 
     struct Started: Sendable {
@@ -90,8 +89,6 @@ public final class FlotillaServer: Sendable {
         let sampler = Task { [self] in
             while !Task.isCancelled {
                 api.node.refresh()
-                let m = host.metrics
-                fsync.withLock { $0.sample(fsyncs: m.fsyncs, nanosTotal: m.fsyncNanosTotal) }
                 try? await Task.sleep(for: .milliseconds(100))
             }
         }
@@ -129,10 +126,8 @@ public final class FlotillaServer: Sendable {
     func respond(_ path: String) -> (HTTPResponseStatus, String, String) {
         switch path {
         case "/metrics":
-            let h = fsync.withLock { $0 }
             return (.ok, "text/plain; version=0.0.4",
-                    PrometheusText.render(node: host.metrics, transport: transport.stats, fsync: h,
-                                          nodeID: host.nodeID))
+                    PrometheusText.render(node: host.metrics, transport: transport.stats, nodeID: host.nodeID))
         case "/health":
             return (.ok, "text/plain", "ok\n")
         case "/status":

@@ -1,12 +1,12 @@
 import Base
 import Node
 import PeerTransport
+import WAL
 
 /// Renders node and transport counters in the Prometheus text exposition format. Pure;
 /// owns nothing.
 enum PrometheusText {
-    static func render(node: NodeMetrics, transport: PeerTransportStats, fsync: FsyncHistogram,
-                       nodeID: NodeID) -> String {
+    static func render(node: NodeMetrics, transport: PeerTransportStats, nodeID: NodeID) -> String {
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -15,17 +15,10 @@ enum PrometheusText {
         func one(_ name: String, _ type: String, _ help: String, _ value: some Numeric & CustomStringConvertible) {
             metric(name, type, help, [("", value.description)])
         }
-        // fsync duration histogram (seconds).
-        out += "# HELP flotilla_wal_fsync_duration_seconds WAL fdatasync duration (per sampling interval, each fsync counted at the interval's mean).\n"
-        out += "# TYPE flotilla_wal_fsync_duration_seconds histogram\n"
-        var cumulative: UInt64 = 0
-        for (i, bound) in FsyncHistogram.boundsSeconds.enumerated() {
-            cumulative += fsync.buckets[i]
-            out += "flotilla_wal_fsync_duration_seconds_bucket{le=\"\(bound)\"} \(cumulative)\n"
-        }
-        out += "flotilla_wal_fsync_duration_seconds_bucket{le=\"+Inf\"} \(fsync.count)\n"
-        out += "flotilla_wal_fsync_duration_seconds_sum \(Double(node.fsyncNanosTotal) / 1e9)\n"
-        out += "flotilla_wal_fsync_duration_seconds_count \(node.fsyncs)\n"
+        out += histogram("flotilla_wal_fsync_duration_seconds", "WAL fdatasync duration, every fsync.",
+                         node.fsyncDuration, divisor: 1e9)
+        out += histogram("flotilla_wal_fsync_entries", "Log entries written by each WAL fdatasync (entries per fsync).",
+                         node.entriesPerFsyncHistogram, divisor: 1)
         one("flotilla_wal_fsyncs_total", "counter", "WAL appends, each one fdatasync.", node.fsyncs)
         one("flotilla_wal_entries_synced_total", "counter", "Log entries written by WAL appends.", node.entriesSynced)
         one("flotilla_wal_entries_per_fsync", "gauge", "Mean log entries per fdatasync since start.", node.entriesPerFsync)
@@ -63,22 +56,17 @@ enum PrometheusText {
     }
 }
 
-/// fsync durations bucketed from periodic samples of the WAL counters (NodeMetrics has
-/// totals, not per-fsync durations): each interval's fsyncs are counted at the interval's
-/// mean duration. Plain value, updated by the server's sampler.
-struct FsyncHistogram: Sendable {
-    static let boundsSeconds: [Double] = [0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024]
-    var buckets = [UInt64](repeating: 0, count: boundsSeconds.count)
-    var count: UInt64 = 0
-    var lastFsyncs: UInt64 = 0
-    var lastNanos: UInt64 = 0
-
-    mutating func sample(fsyncs: UInt64, nanosTotal: UInt64) {
-        defer { lastFsyncs = fsyncs; lastNanos = nanosTotal }
-        guard fsyncs > lastFsyncs else { return }
-        let n = fsyncs - lastFsyncs
-        let mean = Double(nanosTotal &- lastNanos) / Double(n) / 1e9
-        count += n
-        if let i = Self.boundsSeconds.firstIndex(where: { mean <= $0 }) { buckets[i] += n }
+extension PrometheusText {
+    /// One histogram in the exposition format: cumulative `_bucket{le=…}` lines (bounds
+    /// divided by `divisor`, e.g. 1e9 for nanoseconds to seconds), `+Inf`, `_sum` and `_count`.
+    static func histogram(_ name: String, _ help: String, _ h: WALHistogram, divisor: Double) -> String {
+        var out = "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+        for (bound, count) in h.cumulative {
+            let le = bound.map { "\(Double($0) / divisor)" } ?? "+Inf"
+            out += "\(name)_bucket{le=\"\(le)\"} \(count)\n"
+        }
+        out += "\(name)_sum \(Double(h.sum) / divisor)\n"
+        out += "\(name)_count \(h.count)\n"
+        return out
     }
 }

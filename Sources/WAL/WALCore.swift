@@ -141,6 +141,8 @@ struct WALCore {
         stats.bytesWritten += UInt64(encoder.count)
         stats.fsyncNanosTotal += nanos
         stats.lastFsyncNanos = nanos
+        stats.fsyncDuration.observe(nanos)
+        stats.entriesPerFsync.observe(UInt64(entries))
         return entries
     }
 

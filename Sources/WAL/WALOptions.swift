@@ -41,13 +41,17 @@ public struct WALRecoveryReport: Sendable, Equatable {
     }
 }
 
-/// Counters for metrics (fsyncs per second, entries per fsync, fsync latency).
+/// Counters for metrics (fsyncs per second, entries per fsync, fsync latency histograms).
 public struct WALStats: Sendable, Equatable {
     public var fsyncs: UInt64 = 0
     public var entriesSynced: UInt64 = 0
     public var bytesWritten: UInt64 = 0
     public var fsyncNanosTotal: UInt64 = 0
     public var lastFsyncNanos: UInt64 = 0
+    /// Every fdatasync's duration in nanoseconds (`WALHistogram.fsyncNanosBounds`).
+    public var fsyncDuration = WALHistogram(bounds: WALHistogram.fsyncNanosBounds)
+    /// Entries written by each fdatasync (`WALHistogram.entriesPerFsyncBounds`).
+    public var entriesPerFsync = WALHistogram(bounds: WALHistogram.entriesPerFsyncBounds)
     public var segmentsCreated: UInt64 = 0
     public var segmentsDeleted: UInt64 = 0
     public var liveSegments: Int = 0

@@ -57,6 +57,26 @@ import Testing
         #expect(reopened.term(of: r2, at: 100) == 7)
     }
 
+    /// Node relies on it for `config.applied` on restart (backlog item 4): right after a
+    /// reset, with no entry yet, the reset point answers the snapshot's term.
+    @Test func termRightAfterSnapshotResetIsTheSnapshotTerm() throws {
+        let dir = TempDir()
+        let options = WALOptions(segmentBytes: 4096, preallocate: false)
+        let (wal, _) = try WriteAheadLog.open(directory: dir.path, options: options)
+        try wal.append([.entries(r1, makeEntries(term: 1, from: 1, count: 10))])
+        try wal.append([.snapshotReset(r1, index: 50, term: 4)])
+        #expect(wal.term(of: r1, at: 50) == 4)
+        #expect(wal.term(of: r1, at: 10) == nil)
+        #expect(wal.bounds(of: r1)! == (51, 50))
+        // Survives reopening, and rotation into segments that carry it as a checkpoint.
+        for i in 0..<20 { try wal.append([.entries(r2, makeEntries(term: 1, from: UInt64(i * 10 + 1), count: 10, size: 64))]) }
+        #expect(dir.segmentPaths.count > 1)
+        wal.close()
+        let (reopened, _) = try WriteAheadLog.open(directory: dir.path, options: options)
+        #expect(reopened.term(of: r1, at: 50) == 4)
+        #expect(reopened.bounds(of: r1)! == (51, 50))
+    }
+
     @Test func removedRangeIsGoneAfterReopen() throws {
         let dir = TempDir()
         let (wal, _) = try WriteAheadLog.open(directory: dir.path)

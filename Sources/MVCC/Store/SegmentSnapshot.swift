@@ -59,13 +59,20 @@ public enum SegmentSnapshot {
 
     /// Incremental validation of a stream, chunk by chunk: frame structure, one header
     /// first, records in strictly increasing key order, the trailer's count and checksum,
-    /// nothing after the trailer. Holds only the previous record key and the running sums.
+    /// nothing after the trailer. Chunks may split frames anywhere (an LZ4 decoder's output
+    /// or a file read in fixed pieces): an incomplete frame at a chunk's end is kept until
+    /// the next chunk completes it. Holds only that partial frame, the previous record key
+    /// and the running sums.
     struct Decoder {
         private(set) var header: Header?
         private var previousKey: [UInt8]?
         private var checksum = FNV1a()
         private var count: UInt64 = 0
         private var finished = false
+        /// The start of a frame that the chunks fed so far did not complete.
+        private var pending: [UInt8] = []
+        /// A declared frame larger than this is corruption, not a frame to wait for.
+        static let frameBytesMax = 256 << 20
 
         static func header(_ r: inout ByteReader, _ chunk: [UInt8]) throws(MVCCError) -> Header {
             guard r.remaining >= 6, Array(chunk[r.offset..<r.offset + 4]) == magic else {
@@ -83,20 +90,64 @@ public enum SegmentSnapshot {
                 descriptor: desc)
         }
 
+        /// The length of the frame starting at `offset`, or nil when `buffer` ends before
+        /// the frame does. An unknown kind answers 1 (the caller rejects it).
+        static func frameLength(_ buffer: [UInt8], at offset: Int) throws(MVCCError) -> Int? {
+            var n = 0  // bytes of the frame known so far
+            func has(_ more: Int) -> Bool { offset + n + more <= buffer.count }
+            func lengthField() -> Int? {  // a u32 length, counted with the bytes it announces
+                guard has(4) else { return nil }
+                var v = 0
+                for i in 0..<4 { v = v << 8 | Int(buffer[offset + n + i]) }
+                n += 4 + v
+                return v
+            }
+            switch buffer[offset] {
+            case 0x01:
+                n = 1 + 4 + 2 + 8
+                guard lengthField() != nil else { return nil }  // start
+                n += 1
+                guard lengthField() != nil else { return nil }  // end
+                n += 24
+                guard lengthField() != nil else { return nil }  // descriptor
+            case 0x02:
+                n = 1
+                guard lengthField() != nil, lengthField() != nil else { return nil }
+            case 0x03:
+                n = 17
+            default:
+                return 1
+            }
+            guard n <= frameBytesMax else { throw .corruptSnapshot("frame of \(n) bytes") }
+            return offset + n <= buffer.count ? n : nil
+        }
+
         /// Validates the frames of `chunk`, calling `onHeader` for the header and `record`
         /// for each record (bytes valid only during the call) in stream order.
         mutating func feed(
             _ chunk: [UInt8], header onHeader: (Header) throws(MVCCError) -> Void,
             record: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(MVCCError) -> Void
         ) throws(MVCCError) {
-            var r = ByteReader(chunk)
+            let buffer: [UInt8]
+            if pending.isEmpty {
+                buffer = chunk
+            } else {
+                pending.append(contentsOf: chunk)
+                buffer = pending
+                pending = []
+            }
+            var r = ByteReader(buffer)
             while !r.atEnd {
                 if finished { throw .corruptSnapshot("data after the trailer") }
+                guard try Self.frameLength(buffer, at: r.offset) != nil else {
+                    pending = Array(buffer[r.offset...])
+                    return
+                }
                 let frameStart = r.offset
                 switch r.u8() {
                 case 0x01:
                     guard header == nil else { throw .corruptSnapshot("second header") }
-                    let h = try Self.header(&r, chunk)
+                    let h = try Self.header(&r, buffer)
                     header = h
                     try onHeader(h)
                 case 0x02:
@@ -108,7 +159,7 @@ public enum SegmentSnapshot {
                     let vStart = r.offset
                     r.offset += Int(vn)
                     let frameEnd = r.offset
-                    let failure = chunk.withUnsafeBytes { (all: UnsafeRawBufferPointer) -> MVCCError? in
+                    let failure = buffer.withUnsafeBytes { (all: UnsafeRawBufferPointer) -> MVCCError? in
                         let k = UnsafeRawBufferPointer(rebasing: all[kStart..<kStart + Int(kn)])
                         let v = UnsafeRawBufferPointer(rebasing: all[vStart..<vStart + Int(vn)])
                         if let previousKey, previousKey.withUnsafeBytes({ Bytes.compare($0, k) }) >= 0 {

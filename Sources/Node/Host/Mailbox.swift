@@ -51,7 +51,8 @@ struct PendingProposal {
 struct SnapshotInstall: Sendable {
     var from: NodeID
     var header: SnapshotHeader
-    var segment: [[UInt8]]
+    /// The verified segment stream, read back from its staging file while ingesting.
+    var segment: StagedSnapshot.Chunks
     var continuation: CheckedContinuation<Result<Void, SnapshotFailure>, Never>
 }
 

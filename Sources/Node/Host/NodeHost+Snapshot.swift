@@ -4,11 +4,14 @@ public import MVCC
 import RaftCore
 import WAL
 
-/// Range snapshots: the sender streams the range's committed MVCC segment as one LZ4 frame
-/// (content checksum on) next to a Raft snapshot message re-pointed at the streamed state's
-/// applied index; the receiver decompresses and verifies it completely, then the poll loop
-/// ingests it into the data file atomically, resets the range's WAL log and steps the
-/// message. A snapshot that fails anywhere is discarded whole.
+/// Range snapshots, streamed end to end so that a range of any size is never held in
+/// memory: the sender pulls the range's committed MVCC segment chunk by chunk from one read
+/// transaction (`SnapshotSendSource`) and LZ4-compresses each as the transport asks for it
+/// (one frame, content checksum on), next to a Raft snapshot message re-pointed at the
+/// streamed state's applied index; the receiver decompresses each chunk as it arrives into a
+/// staging file (`StagedSnapshot`), verifies the frame's checksum, then the poll loop
+/// ingests the staged stream piece by piece into the data file atomically, resets the
+/// range's WAL log and steps the message. A snapshot that fails anywhere is discarded whole.
 extension NodeHost {
     /// Starts sending the range's snapshot to the peer `m.to` (outside the loop).
     func startSnapshotSend(_ r: RangeReplica, _ m: Message) {
@@ -24,7 +27,10 @@ extension NodeHost {
             defer { snapshotSendsInFlight.subtract(1, ordering: .acquiringAndReleasing) }
             var ok = false
             do {
-                let (chunks, applied, compressedBytes) = try Self.compressSegment(store, chunkBytes: chunkBytes)
+                // Pull-based: the segment is read (one read transaction) and compressed chunk
+                // by chunk as the transport writes, never materialised.
+                let source = try await SnapshotSendSource.open(store, chunkBytes: chunkBytes)
+                let applied = source.appliedIndex
                 var msg = m
                 if var snap = msg.snapshot, applied >= snap.metadata.index, let term = wal.term(of: range, at: applied) {
                     snap.metadata.index = applied
@@ -32,12 +38,8 @@ extension NodeHost {
                     msg.snapshot = snap
                 }
                 let header = SnapshotHeader(rangeID: range, message: msg)
-                let stream = AsyncThrowingStream<[UInt8], any Error> { c in
-                    for chunk in chunks { c.yield(chunk) }
-                    c.finish()
-                }
-                try await transport.sendSnapshot(to: node, header: header, chunks: stream)
-                state.withLock { $0.metrics.snapshotBytesSent += UInt64(compressedBytes) }
+                try await transport.sendSnapshot(to: node, header: header, chunks: source.stream())
+                state.withLock { $0.metrics.snapshotBytesSent += UInt64(source.compressedBytes) }
                 ok = true
             } catch {
                 ok = false
@@ -50,7 +52,8 @@ extension NodeHost {
     }
 
     /// The range's committed segment stream, LZ4-compressed into chunks of about
-    /// `chunkBytes`, with the applied index the stream's header carries.
+    /// `chunkBytes`, with the applied index the stream's header carries, all in memory
+    /// (tests and benchmarks; the sender streams through `SnapshotSendSource`).
     public static func compressSegment(_ store: MVCCStore, chunkBytes: Int) throws -> ([[UInt8]], UInt64, Int) {
         let compressor = try LZ4FrameCompressor()
         var chunks: [[UInt8]] = []
@@ -59,7 +62,7 @@ extension NodeHost {
         var total = 0
         try compressor.begin(appendingTo: &out)
         try store.writeSnapshot(chunkBytes: chunkBytes) { segmentChunk in
-            if applied == nil { applied = SegmentHeaderPeek.appliedIndex(segmentChunk) }
+            if applied == nil { applied = SegmentSnapshot.peekHeader(segmentChunk)?.appliedIndex }
             try compressor.update(segmentChunk, appendingTo: &out)
             if out.count >= chunkBytes {
                 total += out.count
@@ -74,25 +77,22 @@ extension NodeHost {
         return (chunks, applied, total)
     }
 
+    /// Receives a snapshot chunk by chunk: each compressed chunk is decompressed and its
+    /// bytes appended to a staging file as it arrives (memory: a chunk and the decoder's few
+    /// blocks), then, once the frame's content checksum held, the poll loop ingests the
+    /// staged stream piece by piece in one data-file transaction.
     public func receiveSnapshot(from node: NodeID, header: SnapshotHeader,
                                 chunks: AsyncThrowingStream<[UInt8], any Error>) async throws {
-        let decompressor = try LZ4FrameDecompressor()
-        // One buffer: the segment stream's frames must not be split across chunks, and LZ4
-        // block boundaries fall anywhere in it.
-        var stream: [UInt8] = []
-        var received = 0
-        for try await chunk in chunks {
-            received += chunk.count
-            try decompressor.decompress(chunk) { stream.append(contentsOf: $0) }
-        }
-        try decompressor.finish()  // verifies the frame's content checksum
-        let segment = [stream]
-        guard SegmentHeaderPeek.appliedIndex(stream) == header.message.snapshot?.metadata.index else {
-            throw SnapshotFailure("stream's applied index differs from the message's")
-        }
-        guard header.message.type == .snapshot, header.message.snapshot != nil else {
+        guard header.message.type == .snapshot, let index = header.message.snapshot?.metadata.index else {
             throw SnapshotFailure("header carries no snapshot message")
         }
+        let (staged, received) = try await Self.stageSnapshot(chunks, directory: directory.snapshotsPath,
+                                                              range: header.rangeID)
+        defer { staged.remove() }
+        guard SegmentSnapshot.peekHeader(staged.prefix(1 << 20))?.appliedIndex == index else {
+            throw SnapshotFailure("stream's applied index differs from the message's")
+        }
+        let segment = staged.chunks(pieceBytes: config.snapshotChunkBytes)
         let result = await withCheckedContinuation { (c: CheckedContinuation<Result<Void, SnapshotFailure>, Never>) in
             let install = SnapshotInstall(from: node, header: header, segment: segment, continuation: c)
             let accepted = enqueue { m in
@@ -106,6 +106,27 @@ extension NodeHost {
         state.withLock { s in
             s.metrics.snapshotsReceived += 1
             s.metrics.snapshotBytesReceived += UInt64(received)
+        }
+    }
+
+    /// Decompresses an LZ4-framed segment stream as it arrives into a new staging file
+    /// under `directory` and verifies the frame's content checksum; returns the staged file
+    /// (the caller removes it) and the compressed bytes received. Deletes the file on error.
+    static func stageSnapshot(_ chunks: AsyncThrowingStream<[UInt8], any Error>, directory: String,
+                              range: RangeID) async throws -> (StagedSnapshot, received: Int) {
+        var staged = try StagedSnapshot.create(directory: directory, range: range)
+        do {
+            let decompressor = try LZ4FrameDecompressor()
+            var received = 0
+            for try await chunk in chunks {
+                received += chunk.count
+                try decompressor.decompress(chunk) { piece in try staged.append(piece) }
+            }
+            try decompressor.finish()  // verifies the frame's content checksum
+            return (staged, received)
+        } catch {
+            staged.remove()
+            throw error
         }
     }
 
@@ -161,31 +182,5 @@ extension NodeHost {
         for c in chunks { try decompressor.decompress(c) { stream.append(contentsOf: $0) } }
         try decompressor.finish()
         return stream
-    }
-}
-
-/// Reads the applied index from the header frame at the start of an MVCC segment stream
-/// (`SegmentSnapshot`'s documented layout: `[0x01]["FLSG"][u16][u64 rangeID][bytes start]
-/// [u8 hasEnd][bytes end][u64 appliedIndex]…`, big-endian, `bytes` = u32 length + bytes).
-enum SegmentHeaderPeek {
-    static func appliedIndex(_ chunk: [UInt8]) -> UInt64? {
-        var i = 0
-        func u32() -> Int? {
-            guard i + 4 <= chunk.count else { return nil }
-            defer { i += 4 }
-            return chunk[i..<i + 4].reduce(0) { $0 << 8 | Int($1) }
-        }
-        func u64() -> UInt64? {
-            guard i + 8 <= chunk.count else { return nil }
-            defer { i += 8 }
-            return chunk[i..<i + 8].reduce(0) { $0 << 8 | UInt64($1) }
-        }
-        guard chunk.first == 0x01 else { return nil }
-        i = 1 + 4 + 2 + 8
-        guard let startLen = u32() else { return nil }
-        i += startLen + 1
-        guard let endLen = u32() else { return nil }
-        i += endLen
-        return u64()
     }
 }

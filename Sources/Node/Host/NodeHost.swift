@@ -66,6 +66,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         self.transport = transport
         let (dir, _) = try DataDirectory.prepare(path: config.dataDirectory, node: config.nodeID)
         directory = dir
+        StagedSnapshot.clear(directory: dir.snapshotsPath)
         var walOptions = WALOptions()
         walOptions.segmentBytes = config.walSegmentBytes
         walOptions.preallocate = false
@@ -219,6 +220,8 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         m.entriesSynced = w.entriesSynced
         m.fsyncNanosTotal = w.fsyncNanosTotal
         m.lastFsyncNanos = w.lastFsyncNanos
+        m.fsyncDuration = w.fsyncDuration
+        m.entriesPerFsyncHistogram = w.entriesPerFsync
         m.walDiskBytes = wal.diskBytes
         return m
     }

@@ -1,4 +1,5 @@
 public import Base
+public import WAL
 
 /// Counters of one node, read with `NodeHost.metrics`. Plain values; exporting them
 /// (Prometheus) is the server's job.
@@ -10,6 +11,9 @@ public struct NodeMetrics: Sendable, Equatable {
     /// Total and last fdatasync duration of the WAL, in nanoseconds.
     public var fsyncNanosTotal: UInt64 = 0
     public var lastFsyncNanos: UInt64 = 0
+    /// Per-fsync duration (nanoseconds) and entries-per-fsync histograms of the WAL.
+    public var fsyncDuration = WALHistogram(bounds: WALHistogram.fsyncNanosBounds)
+    public var entriesPerFsyncHistogram = WALHistogram(bounds: WALHistogram.entriesPerFsyncBounds)
     /// Bytes of live WAL segments on disk.
     public var walDiskBytes: Int = 0
     public var proposals: UInt64 = 0

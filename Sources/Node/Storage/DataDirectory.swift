@@ -2,11 +2,13 @@ public import Base
 import Foundation
 
 /// The layout of a node's data directory and its ownership check. Owns the paths only:
-/// `IDENTITY` (which node the directory belongs to), `wal/` and `data.db`.
+/// `IDENTITY` (which node the directory belongs to), `wal/`, `data.db` and `snapshots/`.
 public struct DataDirectory: Sendable {
     public let path: String
     public var walPath: String { path + "/wal" }
     public var dataFilePath: String { path + "/data.db" }
+    /// Received snapshots being staged (`StagedSnapshot`), cleared at start.
+    public var snapshotsPath: String { path + "/snapshots" }
     var identityPath: String { path + "/IDENTITY" }
 
     /// Errors preparing the directory.
