@@ -168,7 +168,14 @@ let package = Package(
         .testTarget(
             name: "PeerTransportTests", dependencies: ["PeerTransport", "Node", "RaftCore", "Base", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RouterTests", dependencies: ["Router", "API", "Node", "MVCC", "Base"], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Node", "Base", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server", "Node", "Base", "TestSupport", "Proto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "flotctlTests",
             dependencies: [

@@ -49,12 +49,16 @@ public protocol ClusterAccess: Sendable {
     /// reads that revision if it is at most the resolved revision.
     func localRead(_ request: RangeRequest, range: RangeID) async throws(ProposalError) -> RangeResponse
 
-    /// The change feed of `range` from revision `from` (inclusive) on, served by `node`'s
-    /// replica (prefer the local one). Ends with `.compacted` when `from` is compacted;
-    /// throws `ProposalError.rangeNotFound`/`.epochMismatch` when the replica goes away or
-    /// the range splits/merges (the router re-subscribes from the last resolved revision).
-    /// Cancelling the consuming task ends it. Pull-based: holds at most one batch.
-    func feed(range: RangeID, from: Int64, prevKV: Bool, on node: NodeID) -> AsyncThrowingStream<RangeFeedItem, any Error>
+    /// The change feed of `range` at `epoch` (the route the router planned with) from
+    /// revision `from` (inclusive) on, served by `node`'s replica (prefer the local one).
+    /// Ends with `.compacted` when `from` is compacted; throws
+    /// `ProposalError.rangeNotFound` when the replica goes away and `.epochMismatch` when the
+    /// replica's descriptor is not at `epoch` — a stale route, or a split/merge while the
+    /// feed runs — so it never serves a key span other than the route's (the router
+    /// re-subscribes from the last resolved revision). Cancelling the consuming task ends
+    /// it. Pull-based: holds at most one batch.
+    func feed(range: RangeID, epoch: RangeDescriptor.Epoch, from: Int64, prevKV: Bool,
+              on node: NodeID) -> AsyncThrowingStream<RangeFeedItem, any Error>
 
     // MARK: leases (the system range; calls go to its leader wherever it is)
 

@@ -115,7 +115,8 @@ public final class NodeClusterAccess: ClusterAccess {
     /// Pulls batches with `nextFeedBatch` (local or remote long polls) one at a time: the
     /// next poll starts only when the consumer asks for the next item. Progress items that
     /// move nothing (a poll that timed out with no news) are not passed on.
-    public func feed(range: RangeID, from: Int64, prevKV: Bool, on node: NodeID) -> AsyncThrowingStream<RangeFeedItem, any Error> {
+    public func feed(range: RangeID, epoch: RangeDescriptor.Epoch, from: Int64, prevKV: Bool,
+                     on node: NodeID) -> AsyncThrowingStream<RangeFeedItem, any Error> {
         let cursor = FeedCursor(next: from)
         let host = self.host, client = self.client, local = localNode, settings = self.settings
         return AsyncThrowingStream(unfolding: {
@@ -124,10 +125,10 @@ public final class NodeClusterAccess: ClusterAccess {
                 guard let from = cursor.nextFrom() else { return nil }
                 let item: RangeFeedItem
                 if node == local {
-                    item = try await host.nextFeedBatch(range: range, from: from, prevKV: prevKV,
+                    item = try await host.nextFeedBatch(range: range, epoch: epoch, from: from, prevKV: prevKV,
                                                         maxEvents: settings.feedMaxEvents, waitMs: settings.feedWaitMs)
                 } else {
-                    item = try await client.nextFeedBatch(range: range, from: from, prevKV: prevKV,
+                    item = try await client.nextFeedBatch(range: range, epoch: epoch, from: from, prevKV: prevKV,
                                                           maxEvents: settings.feedMaxEvents, waitMs: settings.feedWaitMs,
                                                           on: node)
                 }

@@ -127,9 +127,28 @@ func outcome<T>(_ body: () async throws(ProposalError) -> T) async -> Result<T, 
         c.network.partition(NodeID(1), NodeID(3))
         var thrown: (any Error)?
         do {
-            for try await _ in a1.feed(range: c.bootstrap.descriptors[0].rangeID, from: 1, prevKV: false, on: NodeID(3)) {}
+            let d = c.bootstrap.descriptors[0]
+            for try await _ in a1.feed(range: d.rangeID, epoch: d.epoch, from: 1, prevKV: false, on: NodeID(3)) {}
         } catch { thrown = error }
         #expect(thrown as? ProposalError == .notLeader(leaderHint: .none))
+    }
+
+    /// A feed asked for at an epoch the serving replica is not at (a stale route) fails with
+    /// the replica's descriptor, on the local node and through the node call channel.
+    @Test func feedsAtAStaleEpochFailWithTheCurrentDescriptor() async throws {
+        let c = try AccessCluster()
+        defer { c.shutdown() }
+        let d = c.bootstrap.descriptors[0]
+        var stale = d.epoch
+        stale.version += 1
+        for node in [NodeID(1), NodeID(2)] {
+            var thrown: (any Error)?
+            do {
+                for try await _ in c.access[NodeID(1)]!.feed(range: d.rangeID, epoch: stale, from: 1, prevKV: false,
+                                                            on: node) {}
+            } catch { thrown = error }
+            #expect(thrown as? ProposalError == .epochMismatch(current: d), "feed served by node \(node): \(String(describing: thrown))")
+        }
     }
 
     @Test func leaseCallsFindTheSystemLeaderOrSayThereIsNone() async throws {

@@ -15,8 +15,9 @@ public enum NodeCall: Sendable, Equatable {
     case read(RangeRequest, range: RangeID, epoch: RangeDescriptor.Epoch?)
     /// `NodeHost.localRead(_:in:)` on the receiving node's replica.
     case localRead(RangeRequest, range: RangeID)
-    /// `NodeHost.nextFeedBatch` (a long poll of at most `waitMs`).
-    case nextFeedBatch(range: RangeID, from: Int64, prevKV: Bool, maxEvents: Int, waitMs: Int)
+    /// `NodeHost.nextFeedBatch` (a long poll of at most `waitMs`; `epoch` the route's, when
+    /// known: a replica at another epoch answers `epochMismatch`).
+    case nextFeedBatch(range: RangeID, epoch: RangeDescriptor.Epoch?, from: Int64, prevKV: Bool, maxEvents: Int, waitMs: Int)
     /// `NodeHost.freshRevision()`.
     case freshRevision
     /// `NodeHost.oracleRevisions(count:)` on the system range leader.
@@ -103,9 +104,10 @@ public enum NodeCall: Sendable, Equatable {
             w.write(Tag.localRead.rawValue)
             w.write(range.rawValue)
             CommandCoding.write(request, &w)
-        case .nextFeedBatch(let range, let from, let prevKV, let maxEvents, let waitMs):
+        case .nextFeedBatch(let range, let epoch, let from, let prevKV, let maxEvents, let waitMs):
             w.write(Tag.nextFeedBatch.rawValue)
             w.write(range.rawValue)
+            CallCoding.write(epoch, &w)
             w.write(from)
             w.write(UInt8(prevKV ? 1 : 0))
             w.write(UInt32(clamping: maxEvents))
@@ -168,11 +170,12 @@ public enum NodeCall: Sendable, Equatable {
                 return .localRead(try CommandCoding.readRange(&r), range: range)
             case .nextFeedBatch:
                 let range = RangeID(try r.read(UInt64.self))
+                let epoch = try CallCoding.readEpoch(&r)
                 let from = try r.read(Int64.self)
                 let prevKV = try CallCoding.readBool(&r)
                 let maxEvents = Int(try r.read(UInt32.self))
                 let waitMs = Int(try r.read(UInt32.self))
-                return .nextFeedBatch(range: range, from: from, prevKV: prevKV, maxEvents: maxEvents, waitMs: waitMs)
+                return .nextFeedBatch(range: range, epoch: epoch, from: from, prevKV: prevKV, maxEvents: maxEvents, waitMs: waitMs)
             case .freshRevision:
                 return .freshRevision
             case .oracleRevisions:

@@ -74,9 +74,9 @@ public struct NodeCallClient: Sendable {
     }
 
     /// One feed long poll; the call's timeout is `waitMs` plus the client's timeout.
-    public func nextFeedBatch(range: RangeID, from: Int64, prevKV: Bool, maxEvents: Int, waitMs: Int,
-                              on node: NodeID) async throws(ProposalError) -> RangeFeedItem {
-        let a = try await call(.nextFeedBatch(range: range, from: from, prevKV: prevKV, maxEvents: maxEvents,
+    public func nextFeedBatch(range: RangeID, epoch: RangeDescriptor.Epoch? = nil, from: Int64, prevKV: Bool,
+                              maxEvents: Int, waitMs: Int, on node: NodeID) async throws(ProposalError) -> RangeFeedItem {
+        let a = try await call(.nextFeedBatch(range: range, epoch: epoch, from: from, prevKV: prevKV, maxEvents: maxEvents,
                                               waitMs: waitMs), on: node, timeoutMs: waitMs + timeoutMs)
         guard case .feed(let item) = a else { throw Self.unexpected(a, to: "nextFeedBatch") }
         return item

@@ -35,8 +35,8 @@ extension NodeHost: NodeCallHandler {
                 return .range(try await read(at: request, in: range, epoch: epoch))
             case .localRead(let request, let range):
                 return .range(try localRead(request, in: range))
-            case .nextFeedBatch(let range, let from, let prevKV, let maxEvents, let waitMs):
-                return .feed(try await nextFeedBatch(range: range, from: from, prevKV: prevKV,
+            case .nextFeedBatch(let range, let epoch, let from, let prevKV, let maxEvents, let waitMs):
+                return .feed(try await nextFeedBatch(range: range, epoch: epoch, from: from, prevKV: prevKV,
                                                      maxEvents: max(1, maxEvents),
                                                      waitMs: min(max(0, waitMs), Self.maxFeedWaitMs)))
             case .freshRevision:

@@ -64,10 +64,13 @@ extension NodeHost {
 
     /// The change feed of this node's replica of `range` from revision `from` on: the next
     /// batch of events (at most about `maxEvents`) and the resolved revision, waiting up to
-    /// `waitMs` for something new. Throws `.rangeNotFound` / `.epochMismatch`.
-    public func nextFeedBatch(range: RangeID, from: Int64, prevKV: Bool, maxEvents: Int,
-                              waitMs: Int) async throws(ProposalError) -> RangeFeedItem {
-        try await feedBatch(range: range, from: from, prevKV: prevKV, maxEvents: maxEvents, waitMs: waitMs)
+    /// `waitMs` for something new. Throws `.rangeNotFound`, and `.epochMismatch` when
+    /// `epoch` (the caller's route) is given and the replica's descriptor has another one,
+    /// checked before and after the scan: a feed opened on a stale route (a split or merge
+    /// it has not seen) fails instead of serving a different key span.
+    public func nextFeedBatch(range: RangeID, epoch: RangeDescriptor.Epoch? = nil, from: Int64, prevKV: Bool,
+                              maxEvents: Int, waitMs: Int) async throws(ProposalError) -> RangeFeedItem {
+        try await feedBatch(range: range, epoch: epoch, from: from, prevKV: prevKV, maxEvents: maxEvents, waitMs: waitMs)
     }
 
     /// Every user range this node knows with the leader it believes in (its replicas'

@@ -67,12 +67,13 @@ extension NodeHost {
     }
 
     /// The next feed batch of `range` from `from` (see `NodeHost+Cluster.swift`).
-    func feedBatch(range: RangeID, from: Int64, prevKV: Bool, maxEvents: Int,
+    func feedBatch(range: RangeID, epoch: RangeDescriptor.Epoch?, from: Int64, prevKV: Bool, maxEvents: Int,
                    waitMs: Int) async throws(ProposalError) -> RangeFeedItem {
         let from = max(from, 1)
         let deadline = Self.nowNs() + UInt64(max(0, waitMs)) * 1_000_000
         while true {
             guard let view = view(of: range) else { throw .rangeNotFound(range) }
+            try checkFeedEpoch(range, epoch)
             let resolvedNow = resolved.touch(range, now: Self.nowNs())
             let store = view.store
             if from < store.compactedRevision { return .compacted(compactRevision: store.compactedRevision) }
@@ -88,6 +89,8 @@ extension NodeHost {
                 } catch {
                     throw .proposalDropped("feed of \(range): \(error)")
                 }
+                // A split or merge applied during the scan changed the span it covered.
+                try checkFeedEpoch(range, epoch)
                 switch result {
                 case .compacted(let c):
                     return .compacted(compactRevision: c)
@@ -100,8 +103,19 @@ extension NodeHost {
                     return .events(events.filter { $0.kv.modRevision <= upTo }, resolved: upTo)
                 }
             }
-            if Self.nowNs() >= deadline || Task.isCancelled { return .events([], resolved: resolvedNow) }
+            if Self.nowNs() >= deadline || Task.isCancelled {
+                try checkFeedEpoch(range, epoch)
+                return .events([], resolved: resolvedNow)
+            }
             try? await Task.sleep(for: .milliseconds(5))
         }
+    }
+
+    /// Throws `.epochMismatch` (or `.rangeNotFound`) unless this node's replica of `range`
+    /// is at `epoch` (nil: no check).
+    func checkFeedEpoch(_ range: RangeID, _ epoch: RangeDescriptor.Epoch?) throws(ProposalError) {
+        guard let epoch else { return }
+        guard let d = view(of: range)?.descriptor else { throw .rangeNotFound(range) }
+        if d.epoch != epoch { throw .epochMismatch(current: d) }
     }
 }

@@ -64,7 +64,7 @@ extension NodeHost {
         let id = p.requestID
         if let result = r.appliedRequests.result(of: id) {
             s.metrics.proposalsDeduplicated += 1
-            p.waiters.resume(.success(result))
+            p.waiters.resume(result)
             return true
         }
         if s.pending[id] != nil {

@@ -37,7 +37,8 @@ final class RangeReplica {
     var isLeader = false
     /// Closed revision, writes waiting for revisions, in-flight writes (while leading).
     var leaderRevisions = LeaderRevisions()
-    /// Recently applied request IDs and their results (de-duplication; in memory).
+    /// Recently applied request IDs and their results (de-duplication; in memory, rebuilt
+    /// from the WAL at start-up).
     var appliedRequests: AppliedRequests
     /// Proposals with client request IDs that wait until this new leader has applied its
     /// first entry (only then does it know every earlier request that will ever apply).
@@ -47,8 +48,12 @@ final class RangeReplica {
          config: NodeConfig) throws(RaftError) {
         rangeID = descriptor.rangeID
         self.descriptor = descriptor
-        appliedRequests = AppliedRequests(maxCount: config.dedupMaxRequests,
-                                          maxAgeNs: UInt64(config.dedupMaxAgeMs) * 1_000_000)
+        var requests = AppliedRequests(maxCount: config.dedupMaxRequests,
+                                       maxAgeNs: UInt64(config.dedupMaxAgeMs) * 1_000_000)
+        // Requests applied before a restart, from the entries still in the WAL.
+        requests.recover(range: descriptor.rangeID, wal: wal, store: store, appliedIndex: store.appliedIndex,
+                         now: NodeHost.nowNs())
+        appliedRequests = requests
         self.replicaID = replicaID
         self.store = store
         let applied = store.appliedIndex

@@ -34,21 +34,12 @@ extension NodeHost {
         }
     }
 
-    /// Deletes every key of `r`'s range attached to lease `id` at `revision` in one MVCC
-    /// transaction (deterministic). Answers the keys deleted; with none, nothing is written
-    /// and the answer carries the range's current revision (etcd spends no revision then).
+    /// Deletes every key of `r`'s range attached to lease `id` at `revision`, all at that one
+    /// revision (`LeaseRevocation`, deterministic). Answers the keys deleted; with none,
+    /// nothing is written and the answer carries the range's current revision.
     func applyRevokeLease(_ id: Int64, revision: Int64, on r: RangeReplica) -> Result<CommandResult, ProposalError> {
         do {
-            let keys = try r.store.keys(attachedTo: id)
-            if keys.isEmpty {
-                return .success(.revokeLease(DeleteRangeResponse(revision: r.store.currentRevision)))
-            }
-            guard let txn = LeaseRevocation.txn(deleting: keys) else {
-                return .failure(.proposalDropped("lease \(id) has \(keys.count) keys in \(r.rangeID), above \(LeaseRevocation.maxKeys)"))
-            }
-            let response = try r.store.txn(txn, revision: revision)
-            return .success(.revokeLease(DeleteRangeResponse(revision: response.revision,
-                                                             deleted: LeaseRevocation.deletedCount(response))))
+            return .success(.revokeLease(try LeaseRevocation.revoke(id, in: r.store, revision: revision)))
         } catch let e as MVCCError {
             return .failure(.rejected(e))
         } catch {

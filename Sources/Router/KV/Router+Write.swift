@@ -18,6 +18,7 @@ extension Router: EtcdKVBackend {
         }
         guard case .put(let resp) = piece.value else { throw Self.unexpected(piece.value) }
         saw(resp.revision)
+        if request.lease != 0 { try await sweepIfRevoked([request.lease], spans: [.point(request.key)]) }
         return resp
     }
 
@@ -58,6 +59,8 @@ extension Router: EtcdKVBackend {
         }
         guard case .txn(let resp) = piece.value else { throw Self.unexpected(piece.value) }
         saw(resp.revision)
+        let leases = Set(TxnFootprint.putLeases(of: request))
+        if !leases.isEmpty { try await sweepIfRevoked(leases.sorted(), spans: spans) }
         return resp
     }
 

@@ -15,23 +15,31 @@ extension Router: EtcdLeaseBackend {
 
     public func leaseRevoke(id: Int64) async throws -> Int64 {
         guard try await access.leaseLookup(id: id) != nil else { throw EtcdError.leaseNotFound }
-        let revision = try await revokeAttachedKeys(id)
+        var revision = try await revokeAttachedKeys(id)
         _ = try await access.leaseRemove(id: id)
+        // Second sweep: puts whose lookup preceded the removal (see `sweepIfRevoked`).
+        revision = max(revision, try await revokeAttachedKeys(id, onlyIfDeleted: true))
         return revision
     }
 
-    /// Deletes the keys attached to `id` in every range; returns the header revision.
-    func revokeAttachedKeys(_ id: Int64) async throws -> Int64 {
+    /// Deletes the keys attached to `id` in every range; returns the header revision (0
+    /// with `onlyIfDeleted` when nothing was deleted).
+    func revokeAttachedKeys(_ id: Int64, onlyIfDeleted: Bool = false) async throws -> Int64 {
         let access = self.access
         let pieces = try await fanOut(.all) { route, _, node, requestID throws(ProposalError) in
             try await access.propose(.revokeLease(id), range: route.descriptor.rangeID, epoch: route.descriptor.epoch,
                                      requestID: requestID, on: node)
         }
         var revision: Int64 = 0
+        var deleted: Int64 = 0
         for p in pieces {
-            if case .revokeLease(let r) = p.value { revision = max(revision, r.revision) }
+            if case .revokeLease(let r) = p.value {
+                revision = max(revision, r.revision)
+                deleted += r.deleted
+            }
         }
         saw(revision)
+        if onlyIfDeleted { return deleted > 0 ? revision : 0 }
         return revision > 0 ? revision : try await headerRevision()
     }
 
@@ -72,6 +80,7 @@ extension Router: EtcdLeaseBackend {
         for id in try await access.expiredLeases() {
             _ = try await revokeAttachedKeys(id)
             if try await access.leaseRemove(id: id) { revoked.append(id) }
+            _ = try await revokeAttachedKeys(id, onlyIfDeleted: true)
         }
         return revoked
     }
@@ -84,6 +93,33 @@ extension Router: EtcdLeaseBackend {
                 do { try await Task.sleep(for: config.leaseExpiryInterval) } catch { return }
                 _ = try? await revokeExpiredLeases()
             }
+        }
+    }
+}
+
+/// Closing the race between a put attaching a lease and the lease's revoke. The put looks
+/// the lease up, then proposes; a revoke in between could sweep the put's range before the
+/// put applies and leave the key attached to a removed lease. Both sides close it:
+/// - a revoke sweeps every range, removes the record, then sweeps again: a put that applied
+///   before the removal (its lookup saw the lease) is caught by the second sweep;
+/// - a put (or txn) attaching a lease looks it up again after it applied: gone means the
+///   removal happened before that lookup, maybe before the put applied, so it sweeps its
+///   own range for the lease before answering.
+/// A put that applied after both sweeps therefore finds the lease gone and sweeps itself;
+/// one that applied before the removal is caught by the second sweep. The put still
+/// answers success (it did apply; the revoke deleted its key afterwards, at a later revision,
+/// as watchers see). Left open: a router that dies between a put and its re-check.
+extension Router {
+    /// Sweeps the range holding `spans` for every lease of `leases` that no longer exists.
+    func sweepIfRevoked(_ leases: [Int64], spans: [KeySpan]) async throws {
+        let access = self.access
+        for lease in leases {
+            guard try await access.leaseLookup(id: lease) == nil else { continue }
+            let piece = try await onOneRange(spans) { route, _, node, requestID throws(ProposalError) in
+                try await access.propose(.revokeLease(lease), range: route.descriptor.rangeID,
+                                         epoch: route.descriptor.epoch, requestID: requestID, on: node)
+            }
+            if case .revokeLease(let r) = piece.value { saw(r.revision) }
         }
     }
 }

@@ -74,28 +74,19 @@ final class MergedWatchFeed: @unchecked Sendable {
         subs = try await subscribe(span, resolved: lastReported)
     }
 
-    /// Feeds for the ranges holding `part`, each from `resolved + 1`. `ClusterAccess.feed`
-    /// takes no epoch, so a feed opened on a stale route would silently serve fewer keys:
-    /// the routes are refreshed before planning and checked again after subscribing (an
-    /// epoch that moved in between re-plans).
+    /// Feeds for the ranges holding `part`, each from `resolved + 1`, at the epoch of the
+    /// route it was planned on: a replica at another epoch (a stale route, or a split/merge
+    /// later) fails the feed with `epochMismatch`, and `replace` re-plans — a feed never
+    /// serves a span other than the one planned.
     private func subscribe(_ part: KeySpan, resolved: Int64, avoiding bad: NodeID? = nil) async throws -> [SubFeed] {
         var budget = router.config.maxAttempts
-        while true {
-            await router.refreshRoutes()
-            let plan = try await router.plan(part, budget: &budget)
-            let feeds = plan.map { p in
-                let node = feedNode(p.route, avoiding: bad)
-                return SubFeed(span: p.span, route: p.route, node: node, resolved: resolved,
-                               stream: router.access.feed(range: p.route.descriptor.rangeID, from: resolved + 1,
-                                                          prevKV: prevKV, on: node))
-            }
-            let after = (try? await router.access.routes()) ?? []
-            let stable = plan.allSatisfy { p in
-                after.contains { $0.descriptor.rangeID == p.route.descriptor.rangeID && $0.descriptor.epoch == p.route.descriptor.epoch }
-            }
-            if stable { return feeds }
-            budget -= 1
-            if budget < 0 { throw EtcdError.timeout }
+        let plan = try await router.plan(part, budget: &budget)
+        return plan.map { p in
+            let node = feedNode(p.route, avoiding: bad)
+            let d = p.route.descriptor
+            return SubFeed(span: p.span, route: p.route, node: node, resolved: resolved,
+                           stream: router.access.feed(range: d.rangeID, epoch: d.epoch, from: resolved + 1,
+                                                      prevKV: prevKV, on: node))
         }
     }
 

@@ -77,6 +77,26 @@ extension NodeClusterTests {
             }
         }
 
+        /// A feed asked for at another epoch than the replica's (a stale route) fails with
+        /// the current descriptor instead of serving the replica's span.
+        @Test func feedAtAStaleEpochFailsWithTheCurrentDescriptor() async throws {
+            let c = try TestCluster(ranges: 1)
+            defer { c.shutdown() }
+            let range = c.rangeIDs[0]
+            _ = try await c.put(c.key(range: 0, "k"), [1])
+            let leader = try #require(c.leader(of: range))
+            let h = c.hosts[leader]!
+            let current = try #require(h.descriptor(of: range))
+            let item = try await h.nextFeedBatch(range: range, epoch: current.epoch, from: 1, prevKV: false,
+                                                 maxEvents: 10, waitMs: 0)
+            guard case .events = item else { Issue.record("unexpected \(item)"); return }
+            var stale = current.epoch
+            stale.version &+= 1
+            await #expect(throws: ProposalError.epochMismatch(current: current)) {
+                try await h.nextFeedBatch(range: range, epoch: stale, from: 1, prevKV: false, maxEvents: 10, waitMs: 0)
+            }
+        }
+
         @Test func localReadAnswersAtTheResolvedRevision() async throws {
             let c = try TestCluster(ranges: 1)
             defer { c.shutdown() }

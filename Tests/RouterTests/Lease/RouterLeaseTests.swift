@@ -23,6 +23,35 @@ import Testing
         #expect(try await router.leases().ids.isEmpty)
     }
 
+    /// The lease is revoked after the put's lookup and before it applies: the put re-checks
+    /// the lease after applying and sweeps its range, so the key does not outlive the lease.
+    @Test func putRacingARevokeLeavesNoKeyOnTheRevokedLease() async throws {
+        let (router, cluster) = try makeRouter()
+        let lease = try await router.leaseGrant(id: 0, ttl: 10)
+        cluster.revokeBeforeNextPut(lease: lease.id)
+        let put = try await router.put(PutRequest(key: key(12), value: [1], lease: lease.id))
+        #expect(put.revision > 0)
+        #expect(try cluster.keysAttached(to: lease.id).isEmpty, "a key stayed attached to the revoked lease")
+        #expect(try await router.range(RangeRequest(key: key(12))).kvs.isEmpty)
+        // The same through a txn.
+        let other = try await router.leaseGrant(id: 0, ttl: 10)
+        cluster.revokeBeforeNextPut(lease: other.id)
+        _ = try await router.txn(TxnRequest(success: [.put(PutRequest(key: key(13), value: [1], lease: other.id))]))
+        #expect(try cluster.keysAttached(to: other.id).isEmpty, "a txn's key stayed attached to the revoked lease")
+    }
+
+    /// A put whose lookup saw the lease applies right after the revoke's first sweep of its
+    /// range: the revoke's second sweep (after removing the record) deletes it.
+    @Test func revokeSweepsAgainAfterRemovingTheLease() async throws {
+        let (router, cluster) = try makeRouter()
+        let lease = try await router.leaseGrant(id: 0, ttl: 10)
+        _ = try await router.put(PutRequest(key: key(25), value: [1], lease: lease.id))
+        cluster.putAfterFirstSweep(lease: lease.id, key: key(22))
+        _ = try await router.leaseRevoke(id: lease.id)
+        #expect(try cluster.keysAttached(to: lease.id).isEmpty, "a key stayed attached to the revoked lease")
+        #expect(try await router.range(RangeRequest(key: [0], rangeEnd: [0], countOnly: true)).count == 0)
+    }
+
     @Test func expiryLoopRevokes() async throws {
         let (router, cluster) = try makeRouter()
         let lease = try await router.leaseGrant(id: 77, ttl: 5)

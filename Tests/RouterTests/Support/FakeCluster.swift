@@ -46,6 +46,13 @@ final class FakeCluster: ClusterAccess, Sendable {
         var deduplicated = 0
         var calls = 0
         var usedRequestIDs: [UInt64] = []
+        var feedsOpened = 0
+        /// Leases revoked completely (record removed, keys deleted) just before the next put
+        /// attaching them applies: a put whose lease lookup raced the revoke.
+        var revokeBeforePut: Set<Int64> = []
+        /// (lease, key): a put of `key` attaching `lease` applied right after the first
+        /// revoke sweep of `lease` in the key's range (before the record is removed).
+        var putAfterSweep: (lease: Int64, key: [UInt8])?
     }
 
     let localNode: NodeID
@@ -89,6 +96,18 @@ final class FakeCluster: ClusterAccess, Sendable {
         state.withLock { $0.feedFaults[range, default: []].append(error) }
     }
 
+    /// The next put attaching `lease` finds it revoked (after the router's lookup).
+    func revokeBeforeNextPut(lease: Int64) { state.withLock { _ = $0.revokeBeforePut.insert(lease) } }
+
+    /// Right after the first revoke sweep of `lease` in `key`'s range, a put of `key`
+    /// attaching `lease` applies (its lookup saw the lease live).
+    func putAfterFirstSweep(lease: Int64, key: [UInt8]) { state.withLock { $0.putAfterSweep = (lease, key) } }
+
+    /// The keys attached to `lease` in every range.
+    func keysAttached(to lease: Int64) throws -> [[UInt8]] {
+        try state.withLock { s in try s.ranges.values.flatMap { try $0.store.keys(attachedTo: lease) } }
+    }
+
     func moveLeader(of range: RangeID, to node: NodeID) {
         state.withLock { $0.ranges[range]?.leader = node }
     }
@@ -129,6 +148,7 @@ final class FakeCluster: ClusterAccess, Sendable {
     }
 
     var rangeCount: Int { state.withLock { $0.ranges.count } }
+    var feedsOpened: Int { state.withLock { $0.feedsOpened } }
     var deduplicated: Int { state.withLock { $0.deduplicated } }
     var applied: Int { state.withLock { $0.applied } }
     var usedRequestIDs: [UInt64] { state.withLock { $0.usedRequestIDs } }
@@ -189,8 +209,20 @@ final class FakeCluster: ClusterAccess, Sendable {
                 s.deduplicated += 1
                 return (prior, fault)
             }
+            var leases: [Int64] = []
+            if case .put(let p) = body { leases = [p.lease] }
+            if case .txn(let t) = body { leases = TxnFootprint.putLeases(of: t) }
+            for lease in leases where lease != 0 && s.revokeBeforePut.remove(lease) != nil {
+                s.leases[lease] = nil
+                for id in Array(s.ranges.keys) { _ = Self.apply(.revokeLease(lease), &s, id) }
+            }
             let result = Self.apply(body, &s, range)
             s.ranges[range]!.outcomes[requestID] = result
+            if case .revokeLease(let lease) = body, let race = s.putAfterSweep, race.lease == lease,
+                s.ranges[range]!.descriptor.contains(race.key) {
+                s.putAfterSweep = nil
+                _ = Self.apply(.put(PutRequest(key: race.key, value: [9], lease: lease)), &s, range)
+            }
             return (result, fault)
         }
         if fault == .timeoutAfterApply { throw .timeout }
@@ -273,20 +305,23 @@ final class FakeCluster: ClusterAccess, Sendable {
         }
     }
 
-    func feed(range: RangeID, from: Int64, prevKV: Bool, on node: NodeID) -> AsyncThrowingStream<RangeFeedItem, any Error> {
-        let subscribed = state.withLock { $0.ranges[range]?.descriptor }
+    /// Serves the range's events while its descriptor is at `epoch` (the route's), as the
+    /// node does; `feedsOpened` counts the calls.
+    func feed(range: RangeID, epoch: RangeDescriptor.Epoch, from: Int64, prevKV: Bool,
+              on node: NodeID) -> AsyncThrowingStream<RangeFeedItem, any Error> {
+        state.withLock { $0.feedsOpened += 1 }
         let cursor = Mutex((next: from, reported: from - 1, done: false))
         return AsyncThrowingStream(unfolding: { [self] in
             while true {
                 if cursor.withLock({ $0.done }) { return nil }
                 let item: RangeFeedItem? = try state.withLock { s in
-                    guard let subscribed, let r = s.ranges[range] else { throw ProposalError.rangeNotFound(range) }
+                    guard let r = s.ranges[range] else { throw ProposalError.rangeNotFound(range) }
                     if var q = s.feedFaults[range], !q.isEmpty {
                         let e = q.removeFirst()
                         s.feedFaults[range] = q
                         throw e
                     }
-                    guard r.descriptor.epoch == subscribed.epoch else {
+                    guard r.descriptor.epoch == epoch else {
                         throw ProposalError.epochMismatch(current: r.descriptor)
                     }
                     let (next, reported) = cursor.withLock { ($0.next, $0.reported) }

@@ -116,6 +116,26 @@ import Testing
         Self.check(events.events, first + second, synced: events.synced, seed: 31)
     }
 
+    /// The router's cache still has the range before a split: the feed it opens names the
+    /// stale epoch, fails with the current descriptor, and is re-planned over both halves —
+    /// the keys that moved to the new right-hand range are delivered too.
+    @Test func feedOnAStaleRouteIsReplannedNotNarrowed() async throws {
+        let (router, cluster) = try makeRouter()
+        _ = try await router.put(PutRequest(key: key(12), value: [0]))  // fills the route cache
+        try cluster.split(at: key(15))  // the router does not know yet
+        let start = try await router.currentRevision() + 1
+        let opened = cluster.feedsOpened
+        let feed = try await router.watch(WatchSpec(key: key(11), rangeEnd: key(19), startRevision: start))
+        var acked: [(key: [UInt8], revision: Int64, put: Bool)] = []
+        for i in [12, 16, 18, 13, 17] {
+            acked.append((key(i), try await router.put(PutRequest(key: key(i), value: [UInt8(i)])).revision, true))
+        }
+        let (events, synced) = try await Self.collect(feed, until: acked.last!.revision)
+        Self.check(events, acked, synced: synced, seed: 0)
+        // One feed on the stale route, then one per half.
+        #expect(cluster.feedsOpened - opened >= 3, "the stale feed was not replaced: \(cluster.feedsOpened - opened) opened")
+    }
+
     @Test func watchFromCompactedRevisionEndsCompacted() async throws {
         let (router, _) = try makeRouter()
         var rng = SeededGenerator(seed: 41)
