@@ -6,8 +6,10 @@ Flotilla server processes and prints where the CPU went:
   Flotilla component or to the gRPC/HTTP/2 stack (frames of the Swift runtime, the
   standard library, Foundation, SwiftNIO's core, libc and the kernel are skipped, so a
   write(2) issued by the WAL counts as WAL and a retain done by NIOHTTP2 as gRPC/HTTP/2);
-  samples with no such frame are split into "NIO event loop", "Swift runtime/stdlib",
-  "kernel" and "other" by their leaf frame;
+  samples with no such frame are split by what their stack shows: threads sleeping and
+  waking (futex/epoll/eventfd), malloc/free whose caller is not on the stack (glibc has no
+  frame pointers), Swift concurrency/Dispatch scheduling, the NIO event loop, the Swift
+  runtime, other kernel and other;
 - the top self symbols (leaf frames), demangled with `swift demangle` when available.
 
 Usage: perf script -i perf.data -F comm,tid,ip,sym | Tools/bench-profile-shares.py [--top 10]
@@ -54,13 +56,29 @@ def component_of(sym):
     return None
 
 
-def leaf_bucket(sym, ip):
+WAKEUP = ("futex", "epoll_wait", "eventfd", "timerfd", "try_to_wake_up", "schedule", "sem_wait", "nanosleep")
+MALLOC = ("malloc", "_int_malloc", "_int_free", "cfree", "free", "malloc_consolidate", "unlink_chunk", "sysmalloc",
+          "realloc", "calloc")
+SCHEDULING = ("swift_task", "swift_job", "swift::AsyncTask", "swift::runJob", "_dispatch", "swift_continuation",
+              "swift_asyncLet", "swift::TaskGroup", "swift_taskGroup")
+
+
+def unattributed_bucket(frames):
+    """Where a sample with no component frame goes, by what its stack shows."""
+    syms = [sym for _, sym in frames]
+    leaf, ip = syms[0], frames[0][0]
+    if any(any(w in sym for w in WAKEUP) for sym in syms):
+        return "threads sleeping/waking (futex, epoll, eventfd: context switches)"
+    if leaf.split("@")[0] in MALLOC or leaf.startswith(("malloc", "_int_", "cfree")):
+        return "malloc/free (caller not on the stack)"
+    if any(sym.startswith(SCHEDULING) for sym in syms):
+        return "Swift concurrency / Dispatch scheduling"
     if ip.startswith("ffffffff"):
-        return "kernel (no Flotilla caller on the stack)"
-    mod = module_of(sym)
+        return "kernel, other"
+    mod = module_of(leaf)
     if mod in ("NIOCore", "NIOPosix", "NIOConcurrencyHelpers", "_NIODataStructures"):
         return "NIO event loop (no caller on the stack)"
-    if sym.startswith(("swift_", "$s", "$S", "_swift")) or "swift" in sym.lower():
+    if leaf.startswith(("swift_", "$s", "$S", "_swift", "swift::")):
         return "Swift runtime/stdlib (no caller on the stack)"
     return "other (libc, unknown)"
 
@@ -100,6 +118,7 @@ def main():
     if "--top" in sys.argv:
         top = int(sys.argv[sys.argv.index("--top") + 1])
     shares = collections.Counter()
+    modules = collections.Counter()  # within a component: the module of the attributing frame
     leaves = collections.Counter()
     total = 0
     for frames in samples(sys.stdin):
@@ -110,8 +129,9 @@ def main():
         for _, sym in frames:
             bucket = component_of(sym)
             if bucket:
+                modules[(bucket, module_of(sym) or "?")] += 1
                 break
-        shares[bucket or leaf_bucket(leaf, ip)] += 1
+        shares[bucket or unattributed_bucket(frames)] += 1
     if total == 0:
         print("no samples")
         return 1
@@ -120,6 +140,11 @@ def main():
     print("|---|---:|")
     for name, n in shares.most_common():
         print(f"| {name} | {100.0 * n / total:.1f}% |")
+    print("\n| component | module | share |")
+    print("|---|---|---:|")
+    for (comp, mod), n in sorted(modules.items(), key=lambda kv: (-shares[kv[0][0]], -kv[1])):
+        if n * 200 >= total:  # >= 0.5%
+            print(f"| {comp} | {mod} | {100.0 * n / total:.1f}% |")
     names = [s for s, _ in leaves.most_common(top)]
     pretty = demangle(names)
     print(f"\n| top {top} self symbols | share |")
