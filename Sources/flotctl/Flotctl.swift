@@ -12,7 +12,7 @@ struct Flotctl: AsyncParsableCommand {
         subcommands: [
             GetCommand.self, PutCommand.self, DelCommand.self, TxnCommand.self, WatchCommand.self,
             LeaseCommand.self, CompactionCommand.self, EndpointCommand.self, MemberCommand.self,
-            SnapshotCommand.self, RangeCommand.self, VersionCommand.self, BenchCommand.self,
+            SnapshotCommand.self, RangeCommand.self, TransferLeaderCommand.self, VersionCommand.self, BenchCommand.self,
         ]
     )
 }

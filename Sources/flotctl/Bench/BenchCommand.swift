@@ -31,6 +31,7 @@ struct BenchCommand: AsyncParsableCommand {
                     }
                 }
                 Console.out(BenchRunner.report(workload: "put", r, extra: [("seed", String(seed))]))
+                try BenchRunner.requireNoErrors(r)
             } catch {
                 Console.fail(error)
             }
@@ -69,6 +70,7 @@ struct BenchCommand: AsyncParsableCommand {
                     }
                 }
                 Console.out(BenchRunner.report(workload: serializable ? "get-s" : "get-l", r, extra: [("seed", String(seed))]))
+                try BenchRunner.requireNoErrors(r)
             } catch {
                 Console.fail(error)
             }
@@ -141,6 +143,7 @@ struct BenchCommand: AsyncParsableCommand {
                     }
                 }
                 Console.out(BenchRunner.report(workload: "txn", r, extra: [("seed", String(seed)), ("txn_ops", String(ops))]))
+                try BenchRunner.requireNoErrors(r)
             } catch {
                 Console.fail(error)
             }

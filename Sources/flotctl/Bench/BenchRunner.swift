@@ -13,6 +13,8 @@ enum BenchRunner {
         var histogram = LatencyHistogram()
         var errors = 0
         var firstError: String?
+        /// Failed requests by error message (etcd's text, or the transport's).
+        var errorKinds: [String: Int] = [:]
         var elapsed: Duration = .zero
 
         var seconds: Double { Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18 }
@@ -59,6 +61,7 @@ enum BenchRunner {
                     var r = Result()
                     var rng = SplitMix64(seed: seed &+ UInt64(c) &* 0x1000_0001)
                     let session = sessions[c % sessions.count]
+                    var backoff = Duration.zero
                     while true {
                         if let deadline, ContinuousClock.now >= deadline { break }
                         if issued.value.add(1, ordering: .relaxed).newValue > total { break }
@@ -66,9 +69,13 @@ enum BenchRunner {
                         do {
                             try await op(session, c, &rng)
                             r.histogram.record(DispatchTime.now().uptimeNanoseconds - t0)
+                            backoff = .zero
                         } catch {
-                            r.errors += 1
-                            if r.firstError == nil { r.firstError = CLIError.from(error).message }
+                            r.recordError(CLIError.from(error).message)
+                            // Back off (1 ms doubling to 250 ms) so a broken connection or an
+                            // overloaded server is not hammered by a hot error loop.
+                            backoff = BenchRunner.nextBackoff(after: backoff)
+                            try? await Task.sleep(for: backoff)
                         }
                     }
                     return r
@@ -76,14 +83,23 @@ enum BenchRunner {
             }
             var all = Result()
             for await r in group {
-                all.histogram.merge(r.histogram)
-                all.errors += r.errors
-                if all.firstError == nil { all.firstError = r.firstError }
+                all.merge(r)
             }
             return all
         }
         merged.elapsed = ContinuousClock.now - start
         return merged
+    }
+
+    /// Fails (exit status 1, after the report was printed) when any request failed: a run
+    /// with errors is not a result.
+    static func requireNoErrors(_ r: Result) throws {
+        if r.errors > 0 { throw CLIError("\(r.errors) requests failed (first: \(r.firstError ?? "?"))") }
+    }
+
+    /// The pause after a failed request: 1 ms after a success, doubling to 250 ms.
+    static func nextBackoff(after previous: Duration) -> Duration {
+        previous == .zero ? .milliseconds(1) : min(previous * 2, .milliseconds(250))
     }
 
     static func ms(_ ns: UInt64) -> String { String(format: "%.3f", Double(ns) / 1e6) }
@@ -97,6 +113,8 @@ enum BenchRunner {
             + " p99.9 \(ms(h.percentile(0.999))) max \(ms(h.count > 0 ? h.max : 0))"
             + String(format: " mean %.3f\n", h.mean / 1e6)
         if let e = r.firstError { out += "first error: \(e)\n" }
+        for (kind, n) in r.errorKinds.sorted(by: { $0.value > $1.value }).prefix(5) { out += "errors: \(n) x \(kind)\n" }
+        if r.errors > 0 { out += "INVALID: \(r.errors) failed requests; a run with errors is not a result\n" }
         var fields: [(String, String)] = [
             ("workload", workload), ("ops", String(h.count)), ("errors", String(r.errors)),
             ("seconds", String(format: "%.3f", r.seconds)), ("ops_per_s", String(format: "%.1f", r.opsPerSecond)),
@@ -105,6 +123,22 @@ enum BenchRunner {
         fields += extra
         out += "RESULT " + fields.map { "\($0.0)=\($0.1)" }.joined(separator: " ") + "\n"
         return out
+    }
+}
+
+extension BenchRunner.Result {
+    mutating func recordError(_ message: String) {
+        errors += 1
+        if firstError == nil { firstError = message }
+        errorKinds[String(message.prefix(120)), default: 0] += 1
+    }
+
+    /// Adds another client's latencies and errors.
+    mutating func merge(_ other: BenchRunner.Result) {
+        histogram.merge(other.histogram)
+        errors += other.errors
+        if firstError == nil { firstError = other.firstError }
+        for (k, n) in other.errorKinds { errorKinds[k, default: 0] += n }
     }
 }
 

@@ -120,6 +120,7 @@ struct WatchBench: AsyncParsableCommand {
                     ("watchers", String(watchers)), ("streams", String(streams)), ("received", String(received)),
                     ("expected", String(expected)),
                 ], unit: "events"))
+            try BenchRunner.requireNoErrors(puts)
             if received < expected { Console.fail(CLIError("received \(received) of \(expected) expected events")) }
         } catch {
             Console.fail(error)

@@ -23,10 +23,13 @@ struct EtcdSession: Sendable {
         maintenance = .init(wrapping: client)
     }
 
-    /// A plaintext HTTP/2 transport to `endpoint` (etcd's default `--insecure-transport`).
+    /// A plaintext HTTP/2 transport to `endpoint` (etcd's default `--insecure-transport`),
+    /// with the server's PINGs answered below the HTTP/2 handler (`PingAnswerer`).
     static func transport(to endpoint: Endpoint) throws -> Transport {
         let config = Transport.Config.defaults { c in
             c.backoff = .init(initial: .milliseconds(50), max: .milliseconds(500), multiplier: 2, jitter: 0.2)
+            // grpc-go servers' BDP PINGs would trip swift-nio-http2's control-frame limit.
+            c.channelDebuggingCallbacks = .init(onCreateTCPConnection: installPingAnswerer, onCreateHTTP2Stream: nil)
         }
         if endpoint.isIPv4Literal {
             return try Transport(
