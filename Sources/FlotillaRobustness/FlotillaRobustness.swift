@@ -14,24 +14,35 @@ struct FlotillaRobustness: AsyncParsableCommand {
     @Option(help: "Fault class, or 'all' to cycle: \(FaultClass.allCases.map(\.rawValue).joined(separator: ", ")).")
     var fault: String = "all"
     @Option(help: "Seed of the first run (run k uses seed + k).") var seed: UInt64?
-    @Option(help: "First port of the cluster's port block.") var basePort: Int = 23790
+    @Option(help: "First port of the cluster's port block.") var basePort: Int = 27790
     @Option(help: "Directory for run data; failing runs stay there.") var workDir: String = RunOptions.defaultWorkDirectory
     @Option(help: "Cluster size (3 or 5).") var nodes: Int = 3
-    @Option(help: "Concurrent clients.") var clients: Int = 8
+    @Option(help: "Concurrent clients (default: etcd 8, flotilla 16).") var clients: Int?
+    @Option(help: "Keys of the workload.") var keys: Int = 10
+    @Option(help: "Spread the keys over the flotilla ranges (lists and watches then span every range): auto (on for flotilla), on, off.")
+    var keySpread: String = "auto"
     @Option(help: "Watchers.") var watchers: Int = 3
     @Option(help: "Seconds of traffic before the fault.") var before: Double = 2
     @Option(help: "Seconds of traffic after the fault healed.") var after: Double = 2
     @Option(help: "Request timeout in milliseconds.") var timeoutMs: Int = 500
     @Option(help: "Minimum successful ops/s before the fault.") var minOps: Double = 100
     @Flag(help: "Do not send watch progress requests.") var noProgress = false
-    @Option(help: "flotilla executable (target flotilla).") var flotilla: String = ".build/debug/flotilla"
+    @Option(help: "flotilla executable (target flotilla): a release build.") var flotilla: String = ".build/release/flotilla"
     @Option(help: "Ranges of the flotilla cluster.") var ranges: Int = 8
     @Option(help: "etcd executable (target etcd).") var etcd: String = "/usr/bin/etcd"
     @Flag(help: "Instead of runs: send the bad-input catalogue to a fresh single node of the target and print each answer.")
     var badInput = false
     @Option(help: "Instead of runs: re-check the history.json and watches.json a failing run left in this directory.")
     var recheck: String?
-    @Option(help: "Step budget of the linearizability search.") var budget: Int = 5_000_000
+    @Option(help: "Step budget of the linearizability search (whole check).") var budget: Int = 20_000_000
+    @Option(help: "Seconds the linearizability check may take before it gives up (a failing verdict).")
+    var budgetSeconds: Double = 120
+    @Option(help: "MiB the linearizability check may hold before it gives up (a failing verdict).")
+    var budgetMiB: Int = 1024
+
+    var checkBudget: CheckBudget {
+        CheckBudget(steps: budget, time: .milliseconds(Int(budgetSeconds * 1000)), memoryBytes: budgetMiB << 20)
+    }
 
     func run() async throws {
         if badInput { return try await runCatalogue() }
@@ -56,7 +67,9 @@ struct FlotillaRobustness: AsyncParsableCommand {
             o.basePort = basePort
             o.workDirectory = workDir
             o.nodes = nodes
-            o.workload.clients = clients
+            o.workload.clients = clients ?? (target == "flotilla" ? 16 : 8)
+            o.workload.keys = keys
+            if keySpread == "on" || (keySpread == "auto" && target == "flotilla") { o.workload.spread(overRanges: ranges) }
             o.workload.requestTimeout = .milliseconds(timeoutMs)
             o.watchers = watchers
             o.trafficBeforeFault = .milliseconds(Int(before * 1000))
@@ -66,6 +79,7 @@ struct FlotillaRobustness: AsyncParsableCommand {
             o.flotillaExecutable = flotilla
             o.flotillaRanges = ranges
             o.etcdExecutable = etcd
+            o.checkerBudget = checkBudget
             print("run \(k + 1)/\(runs): seed=\(o.seed) target=\(target) fault=\(o.fault.rawValue)")
             flushOutput()
             let report = await RobustnessRun(options: o).run { line in
@@ -109,10 +123,10 @@ struct FlotillaRobustness: AsyncParsableCommand {
             print("watchComplete=\(complete): \(patched.count) operations, \(unknown.count) unknown, \(infinite.count) with no return bound")
             for op in unknown { print("  unknown: \(op)") }
             let start = ContinuousClock.now
-            let verdict = LinearizabilityChecker(stepBudget: budget).check(patched)
+            let verdict = LinearizabilityChecker(budget: checkBudget).check(patched)
             print("  verdict: \(verdict) in \(ContinuousClock.now - start)")
             let known = patched.filter { !$0.output.isUnknown }
-            print("  without unknown ops: \(LinearizabilityChecker(stepBudget: budget).check(known))")
+            print("  without unknown ops: \(LinearizabilityChecker(budget: checkBudget).check(known))")
         }
         print("revision order: \(RevisionOrderChecker.check(history).prefix(5))")
         print("watch: \(WatchChecker.check(watchers, history: history).prefix(5))")

@@ -4,82 +4,88 @@ public enum LinearizabilityVerdict: Sendable, Equatable {
     /// No order explains the history; `stuck` are the operations that could not be placed at
     /// the deepest point the search reached (the likely culprits, with their context).
     case illegal(partition: Int, linearizedCount: Int, stuck: [HistoryOperation])
-    /// The search budget ran out before a verdict.
-    case inconclusive(partition: Int, steps: Int)
+    /// The checker gave up: the `CheckBudget` (steps, time or memory) ran out before a verdict.
+    /// A run reports this as a failure and keeps the history.
+    case inconclusive(partition: Int, steps: Int, reason: String)
 
     public var isLinearizable: Bool { self == .linearizable }
 }
 
 /// A Wing–Gong / porcupine-style linearizability checker over `KVModel`. The history is
-/// split into independent partitions (operations linked by the keys and leases they
-/// touch; a `list` links every key under its prefix); each partition is searched depth
-/// first over the call/return event list, with memoization of (linearized set, model
-/// states) so equivalent prefixes are explored once. The model is nondeterministic
-/// (unknown writes), so the search state is the set of possible model states.
+/// split into independent partitions, one per key (see `partitions`); each partition is
+/// searched depth first over the call/return event list, with memoization of (linearized
+/// set, model states) so equivalent prefixes are explored once. The model is
+/// nondeterministic (unknown writes), so the search state is the set of possible model
+/// states. The whole check runs under a `CheckBudget`.
 public struct LinearizabilityChecker: Sendable {
-    /// Steps (model evaluations) allowed per partition before giving up as inconclusive.
-    public var stepBudget: Int
+    public var budget: CheckBudget
 
-    public init(stepBudget: Int = 20_000_000) { self.stepBudget = stepBudget }
+    public init(budget: CheckBudget = CheckBudget()) { self.budget = budget }
+
+    /// A checker with the default time and memory limits and `stepBudget` steps.
+    public init(stepBudget: Int) { self.budget = CheckBudget(steps: stepBudget) }
 
     public func check(_ operations: [HistoryOperation]) -> LinearizabilityVerdict {
+        var meter = BudgetMeter(budget)
         let parts = Self.partitions(operations)
         for (i, part) in parts.enumerated() {
-            let v = checkPartition(part, index: i)
+            let v = checkPartition(part, index: i, meter: &meter)
             if v != .linearizable { return v }
         }
         return .linearizable
     }
 
-    /// Groups operations that may interact through the model (union-find over key and lease
-    /// names). Compactions are not part of the KV model and are left out.
+    /// Splits a history into partitions the model can check independently: one per key.
+    /// A `list` becomes, in each key's partition, a read of that key at the list's header
+    /// revision (its call and return times, its id): revisions totally order the writes, so a
+    /// list is a consistent snapshot exactly when every key's part of it is that key's state at
+    /// the header revision, and the model checks each key against the revision order. A lease
+    /// grant or revoke goes into the partition of every key some put attached to that lease
+    /// (a revoke deletes them all at one revision, which each key's model checks), or into a
+    /// partition of its own when no put used the lease. Compactions are not part of the model.
+    /// Partitions keep the history's order of operations and come in order of first appearance.
     public static func partitions(_ operations: [HistoryOperation]) -> [[HistoryOperation]] {
-        var parent: [String: String] = [:]
-        func find(_ x: String) -> String {
-            var r = x
-            while let p = parent[r], p != r { r = p }
-            var y = x
-            while let p = parent[y], p != r { parent[y] = r; y = p }
-            if parent[x] == nil { parent[x] = x }
-            return r
-        }
-        func union(_ a: String, _ b: String) {
-            let ra = find(a), rb = find(b)
-            if ra != rb { parent[ra] = rb }
-        }
         let ops = operations.filter { if case .compact = $0.input { false } else { true } }
         var allKeys = Set<String>()
-        for op in ops { if let k = op.input.key { allKeys.insert(k) } }
-        var names: [Int: String] = [:]
+        var leaseKeys: [Int64: Set<String>] = [:]
         for op in ops {
-            let name: String
+            if let k = op.input.key { allKeys.insert(k) }
+            if case .put(let k, _, let lease) = op.input, lease != 0 { leaseKeys[lease, default: []].insert(k) }
+            if case .list = op.input, case .range(_, let kvs) = op.output { for kv in kvs { allKeys.insert(kv.key) } }
+        }
+        let sortedKeys = allKeys.sorted()
+        var groups: [String: [HistoryOperation]] = [:]
+        var order: [String] = []
+        func add(_ name: String, _ op: HistoryOperation) {
+            if groups[name] == nil { order.append(name) }
+            groups[name, default: []].append(op)
+        }
+        func leaseTargets(_ id: Int64) -> [String] {
+            guard let keys = leaseKeys[id] else { return ["l:\(id)"] }
+            return keys.sorted().map { "k:" + $0 }
+        }
+        for op in ops {
             switch op.input {
-            case .get(let k), .delete(let k), .compareAndSet(let k, _, _):
-                name = "k:" + k
-            case .put(let k, _, let lease):
-                name = "k:" + k
-                if lease != 0 { union(name, "l:\(lease)") }
+            case .get(let k), .delete(let k), .compareAndSet(let k, _, _), .put(let k, _, _):
+                add("k:" + k, op)
             case .list(let prefix):
-                name = "list:" + prefix
-                _ = find(name)
-                for k in allKeys where k.hasPrefix(prefix) { union(name, "k:" + k) }
+                for k in sortedKeys where k.hasPrefix(prefix) {
+                    var read = op
+                    read.input = .get(key: k)
+                    if case .range(let r, let kvs) = op.output { read.output = .range(revision: r, kvs: kvs.filter { $0.key == k }) }
+                    add("k:" + k, read)
+                }
             case .leaseGrant:
-                if case .leaseGrant(_, let id) = op.output { name = "l:\(id)" } else { name = "grant:\(op.id)" }
+                if case .leaseGrant(_, let id) = op.output {
+                    for name in leaseTargets(id) { add(name, op) }
+                } else {
+                    add("grant:\(op.id)", op)
+                }
             case .leaseRevoke(let id):
-                name = "l:\(id)"
+                for name in leaseTargets(id) { add(name, op) }
             case .compact:
                 continue
             }
-            _ = find(name)
-            names[op.id] = name
-        }
-        var groups: [String: [HistoryOperation]] = [:]
-        var order: [String] = []
-        for op in ops {
-            guard let n = names[op.id] else { continue }
-            let root = find(n)
-            if groups[root] == nil { order.append(root) }
-            groups[root, default: []].append(op)
         }
         return order.map { groups[$0]! }
     }
@@ -98,7 +104,8 @@ public struct LinearizabilityChecker: Sendable {
         var states: Set<ModelState>
     }
 
-    func checkPartition(_ ops: [HistoryOperation], index: Int) -> LinearizabilityVerdict {
+    func checkPartition(_ ops: [HistoryOperation], index: Int, meter: inout BudgetMeter) -> LinearizabilityVerdict {
+        meter.memoBytes = 0  // the previous partition's memo is gone
         // Event list: calls before returns at equal times (concurrent is the permissive reading).
         var events: [(time: Int64, isCall: Bool, op: Int)] = []
         for (i, op) in ops.enumerated() {
@@ -174,7 +181,6 @@ public struct LinearizabilityChecker: Sendable {
         var states: Set<ModelState> = [ModelState()]
         var memo = Set<MemoKey>()
         var stack: [(entry: Int, states: Set<ModelState>)] = []
-        var steps = 0
         var deepest = 0
         var stuckAtDeepest: [Int] = []
 
@@ -187,14 +193,14 @@ public struct LinearizabilityChecker: Sendable {
                     entry = e.next
                     continue
                 }
-                steps += 1
-                if steps > stepBudget { return .inconclusive(partition: index, steps: steps) }
+                if let reason = meter.step(work: states.count) { return .inconclusive(partition: index, steps: meter.steps, reason: reason) }
                 var next = Set<ModelState>()
                 for s in states { for t in KVModel.step(s, ops[e.op]) { next.insert(t) } }
                 if !next.isEmpty {
                     bits[e.op >> 6] |= 1 << UInt64(e.op & 63)
                     let key = MemoKey(bits: bits, states: next)
                     if memo.insert(key).inserted {
+                        meter.memoBytes += BudgetMeter.cost(bits: bits.count, states: next)
                         stack.append((entry, states))
                         states = next
                         linearizedCount += 1

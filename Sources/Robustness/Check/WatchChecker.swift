@@ -29,7 +29,10 @@ public enum WatchChecker {
         for w in watchers {
             let lo = w.startRevision, hi = w.coveredThrough
             guard hi >= lo else { continue }
-            let mine = Set(w.events.filter { $0.revision >= lo && $0.revision <= hi }.map { EventKey(revision: $0.revision, key: $0.key) })
+            let events = w.events
+            var byKey: [EventKey: WatchEventRecord] = [:]
+            for e in events where e.revision >= lo && e.revision <= hi { byKey[EventKey(revision: e.revision, key: e.key)] = byKey[EventKey(revision: e.revision, key: e.key)] ?? e }
+            let mine = Set(byKey.keys)
             for (k, e) in reference where k.revision >= lo && k.revision <= hi && !mine.contains(k) {
                 violations.append(Violation(watcher: w.id, rule: "missed \(e) inside its covered revisions \(lo)...\(hi)"))
             }
@@ -37,7 +40,7 @@ public enum WatchChecker {
             for op in history where RevisionOrderChecker.createsRevision(op) && op.returnTime != .max {
                 let r = op.output.headerRevision!
                 guard r >= lo, r <= hi, let key = op.input.key else { continue }
-                let got = w.events.first { $0.revision == r && $0.key == key }
+                let got = byKey[EventKey(revision: r, key: key)]
                 let wantValue = op.input.writtenValue
                 if got == nil {
                     violations.append(Violation(watcher: w.id, rule: "acknowledged write \(op) missing from its events"))

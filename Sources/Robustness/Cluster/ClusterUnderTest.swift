@@ -24,3 +24,25 @@ public protocol ClusterUnderTest: Sendable {
     /// Stops every node and proxy.
     func shutdown() async
 }
+
+/// Why a cluster could not be brought up; the run fails at once with the node logs kept.
+public struct ClusterStartError: Error, CustomStringConvertible {
+    public var description: String
+
+    /// Throws when a node process has exited while the cluster should be running, with the
+    /// tail of its log (a refused config, a port in use, a crash at start-up).
+    public static func checkAlive(_ nodes: [NodeProcess]) throws {
+        for n in nodes where n.hasExited {
+            throw ClusterStartError(description: "\(n.name) exited during start-up; log \(n.logPath) ends:\n\(n.logTail())")
+        }
+    }
+
+    /// Throws when a TCP port the cluster needs is already taken on loopback (another
+    /// cluster, another engineer's run): failing here beats a node that silently cannot bind.
+    public static func checkPortsFree(_ ports: [Int]) throws {
+        let taken = ports.filter { !PortProbe.isFree($0) }
+        if !taken.isEmpty {
+            throw ClusterStartError(description: "ports already in use on 127.0.0.1: \(taken) (pick another --base-port)")
+        }
+    }
+}

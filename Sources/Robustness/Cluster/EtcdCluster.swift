@@ -44,6 +44,7 @@ public final class EtcdCluster: ClusterUnderTest, Sendable {
 
     public func start() async throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try ClusterStartError.checkPortsFree(clientEndpoints.compactMap { $0.split(separator: ":").last.flatMap { Int($0) } })
         for p in peerProxies { try p.start() }
         for n in nodes { try n.start() }
         try await waitWritable(timeout: .seconds(30))
@@ -59,6 +60,7 @@ public final class EtcdCluster: ClusterUnderTest, Sendable {
         defer { for e in endpoints { e.close() } }
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
+            try ClusterStartError.checkAlive(nodes)
             for e in endpoints {
                 var p = Etcdserverpb_PutRequest()
                 p.key = Data("robustness/ready".utf8)

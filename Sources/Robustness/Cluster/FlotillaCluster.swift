@@ -68,9 +68,10 @@ public final class FlotillaCluster: ClusterUnderTest, Sendable {
         for i in 0..<size {
             try config(node: i).write(toFile: "\(directory)/node-\(i + 1).toml", atomically: true, encoding: .utf8)
         }
+        try ClusterStartError.checkPortsFree((0..<size).flatMap { i in [0, 10, 20, 30].map { basePort + $0 + i } })
         for p in peerProxies { try p.start() }
         for n in nodes { try n.start() }
-        try await waitWritable(timeout: .seconds(60))
+        try await waitWritable(timeout: .seconds(30))
     }
 
     public func restart(node: Int) async throws { try nodes[node].start() }
@@ -81,6 +82,7 @@ public final class FlotillaCluster: ClusterUnderTest, Sendable {
         let deadline = ContinuousClock.now + timeout
         var last = ""
         while ContinuousClock.now < deadline {
+            try ClusterStartError.checkAlive(nodes)
             for e in endpoints {
                 var p = Etcdserverpb_PutRequest()
                 p.key = Data("robustness/ready".utf8)

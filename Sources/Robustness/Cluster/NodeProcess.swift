@@ -40,6 +40,16 @@ public final class NodeProcess: Sendable {
         process.withLock { $0 = p }
     }
 
+    /// True once the process was started and has exited (crashed, refused its config, lost
+    /// its port) — as opposed to never started.
+    public var hasExited: Bool { process.withLock { p in p.map { !$0.isRunning } ?? false } }
+
+    /// The last `lines` lines of the node's log (for a start-up failure report).
+    public func logTail(lines: Int = 8) -> String {
+        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return "(no log at \(logPath))" }
+        return text.split(separator: "\n", omittingEmptySubsequences: true).suffix(lines).joined(separator: "\n")
+    }
+
     /// kill -9 and wait until the process is gone.
     public func kill9() async {
         guard let pid else { return }

@@ -13,7 +13,7 @@ public enum FaultClass: String, Sendable, CaseIterable {
     case partitionLeader = "partition-leader"
     /// Cut a follower off (the majority keeps a clean quorum), then heal.
     case partitionFollower = "partition-follower"
-    /// Add 75 ± 50 ms to every peer link of one node, then heal.
+    /// Add 25–125 ms to every chunk on every peer link of one node (both directions), then heal.
     case delay
     /// Move leadership to another node (etcd: MoveLeader).
     case transferLeader = "transfer-leader"
@@ -92,8 +92,10 @@ public enum FaultInjector {
         case .delay:
             let node = plan.randomNode
             log("delay node \(node)'s peer links by \(plan.delay)")
+            // Both directions of every link of the node: connections into its peer port, and
+            // the ones it dials into the others' proxies.
             for p in cluster.peerProxies {
-                if p.node == node { p.setDelay(plan.delay) }
+                if p.node == node { p.setDelay(plan.delay) } else { p.setDelayedSources([node], delay: plan.delay) }
             }
             try await Task.sleep(for: plan.duration)
             log("heal delay on node \(node)")

@@ -24,6 +24,10 @@ public final class TCPProxy: Sendable {
         var blockAll = false
         var blockedSources: Set<Int> = []
         var delay: Duration = .zero
+        /// Delay for connections opened by these nodes only (the other direction of a delayed
+        /// node's links: the connections it dials).
+        var delayedSources: Set<Int> = []
+        var sourceDelay: Duration = .zero
         var open: Set<Int32> = []
         var stopped = false
     }
@@ -39,12 +43,22 @@ public final class TCPProxy: Sendable {
     public func setBlockAll(_ on: Bool) { state.withLock { $0.blockAll = on } }
     /// Blackholes connections opened by these nodes.
     public func setBlockedSources(_ nodes: Set<Int>) { state.withLock { $0.blockedSources = nodes } }
+    /// Delays every chunk of every connection (both directions) by `d`.
     public func setDelay(_ d: Duration) { state.withLock { $0.delay = d } }
+    /// Delays every chunk (both directions) of the connections these nodes opened.
+    public func setDelayedSources(_ nodes: Set<Int>, delay d: Duration) {
+        state.withLock {
+            $0.delayedSources = nodes
+            $0.sourceDelay = d
+        }
+    }
     public func heal() {
         state.withLock {
             $0.blockAll = false
             $0.blockedSources = []
             $0.delay = .zero
+            $0.delayedSources = []
+            $0.sourceDelay = .zero
         }
     }
 
@@ -143,7 +157,8 @@ public final class TCPProxy: Sendable {
             let n = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
             if n <= 0 { return }
             let (blocked, delay) = state.withLock { s in
-                (s.blockAll || (source.map { s.blockedSources.contains($0) } ?? false), s.delay)
+                let fromDelayed = source.map { s.delayedSources.contains($0) } ?? false
+                return (s.blockAll || (source.map { s.blockedSources.contains($0) } ?? false), max(s.delay, fromDelayed ? s.sourceDelay : .zero))
             }
             if blocked {
                 tainted.withLock { $0 = true }

@@ -31,7 +31,9 @@ extension RobustnessRun {
         let complete = t.watchers.contains { $0.startRevision <= 1 && !$0.wasCompacted && $0.coveredThrough >= t.finalRevision }
         let patched = HistoryPatcher.patch(ops, watchers: t.watchers, watchComplete: complete)
 
-        let verdict = LinearizabilityChecker(stepBudget: options.checkerStepBudget).check(patched)
+        let checkStart = ContinuousClock.now
+        let verdict = LinearizabilityChecker(budget: options.checkerBudget).check(patched)
+        report.checkTime = ContinuousClock.now - checkStart
         switch verdict {
         case .linearizable:
             report.linearizability = "linearizable (\(patched.count) operations, \(LinearizabilityChecker.partitions(patched).count) partitions)"
@@ -40,9 +42,9 @@ extension RobustnessRun {
             report.problems.append(
                 "not linearizable: partition \(partition), \(count) operations placed; could not place: "
                     + stuck.prefix(6).map(\.description).joined(separator: "; "))
-        case .inconclusive(let partition, let steps):
-            report.linearizability = "inconclusive (partition \(partition) after \(steps) steps)"
-            report.problems.append("linearizability check inconclusive after \(steps) steps")
+        case .inconclusive(let partition, let steps, let reason):
+            report.linearizability = "checker gave up (partition \(partition) after \(steps) steps: \(reason))"
+            report.problems.append("checker gave up: \(reason) (partition \(partition), \(steps) steps); history kept for --recheck")
         }
         for v in RevisionOrderChecker.check(ops).prefix(10) { report.problems.append("revision order: \(v)") }
         for v in WatchChecker.check(t.watchers, history: ops).prefix(10) { report.problems.append("watch: \(v)") }

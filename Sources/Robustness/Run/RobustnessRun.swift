@@ -46,6 +46,9 @@ public struct RobustnessRun: Sendable {
             return report
         }
         await cluster.shutdown()
+        // Kept before checking: a checker that dies or is killed still leaves the history.
+        save(outcome, report)
+        log("checking \(outcome.history.count) operations, \(outcome.watchers.count) watch logs")
         check(outcome, into: &report)
         if report.passed {
             try? FileManager.default.removeItem(atPath: directory)

@@ -5,7 +5,7 @@ public struct RunOptions: Sendable {
     public var target: String = "etcd"
     public var fault: FaultClass = .killRandom
     public var seed: UInt64 = 1
-    public var basePort: Int = 23790
+    public var basePort: Int = 27790
     /// Where run directories go; a passing run's directory is removed. tmpfs when there is
     /// one: fsync is then cheap, which keeps throughput up on a loaded machine, and kill -9
     /// (a process crash, not a machine crash) loses nothing the page cache holds either way.
@@ -28,7 +28,9 @@ public struct RunOptions: Sendable {
     /// A run with fewer successful operations per second before the fault is a failure
     /// (a vacuous pass proves nothing).
     public var minOpsPerSecond: Double = 100
-    public var checkerStepBudget: Int = 5_000_000
+    /// What the linearizability check may spend; running out is a failing verdict
+    /// ("checker gave up"), the history kept.
+    public var checkerBudget = CheckBudget()
 
     public init() {}
 }

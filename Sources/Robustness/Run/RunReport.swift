@@ -15,6 +15,8 @@ public struct RunReport: Sendable {
     /// Longest gap between acknowledged writes over the whole run.
     public var longestWriteGap: Duration = .zero
     public var linearizability: String = "not checked"
+    /// Wall time of the linearizability check.
+    public var checkTime: Duration = .zero
     public var problems: [String] = []
     public var directory: String = ""
 
@@ -25,7 +27,7 @@ public struct RunReport: Sendable {
         for line in schedule { s += "  schedule: \(line)\n" }
         s += "  ops: \(operations) (\(succeeded) ok, \(unknown) unknown), \(Int(opsPerSecondBeforeFault)) ops/s before the fault, \(watchEvents) watch events\n"
         if let recovery { s += "  recovery: first write \(Self.ms(recovery)) after the fault healed; longest write gap \(Self.ms(longestWriteGap))\n" }
-        s += "  linearizability: \(linearizability)\n"
+        s += "  linearizability: \(linearizability) in \(Self.ms(checkTime))\n"
         s += "  verdict: \(passed ? "PASS" : "FAIL")"
         for p in problems.prefix(20) { s += "\n    - \(p)" }
         if problems.count > 20 { s += "\n    … \(problems.count - 20) more" }

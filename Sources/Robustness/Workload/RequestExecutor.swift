@@ -16,10 +16,9 @@ public enum RequestExecutor {
                 return .range(revision: resp.header.revision, kvs: resp.kvs.map(record))
             case .list(let prefix):
                 var r = Etcdserverpb_RangeRequest()
-                r.key = Data(prefix.utf8)
-                r.rangeEnd = prefixEnd(Data(prefix.utf8))
+                (r.key, r.rangeEnd) = prefixRange(prefix)
                 let resp = try await e.kv.range(request: .init(message: r), options: options) { try $0.message }
-                return .range(revision: resp.header.revision, kvs: resp.kvs.map(record))
+                return .range(revision: resp.header.revision, kvs: resp.kvs.map(record).filter { !WorkloadConfig.isHarnessKey($0.key) })
             case .put(let key, let value, let lease):
                 var r = Etcdserverpb_PutRequest()
                 r.key = Data(key.utf8)
@@ -82,6 +81,12 @@ public enum RequestExecutor {
         KVRecord(
             key: String(decoding: kv.key, as: UTF8.self), value: String(decoding: kv.value, as: UTF8.self),
             modRevision: kv.modRevision, createRevision: kv.createRevision, version: kv.version, lease: kv.lease)
+    }
+
+    /// The key and range end of every key starting with `prefix`; the empty prefix is the
+    /// whole keyspace (etcd: key "\0", range end "\0").
+    public static func prefixRange(_ prefix: String) -> (Data, Data) {
+        prefix.isEmpty ? (Data([0]), Data([0])) : (Data(prefix.utf8), prefixEnd(Data(prefix.utf8)))
     }
 
     /// etcd's prefix range end: the prefix with its last byte incremented.

@@ -74,8 +74,7 @@ public final class Watcher: Sendable {
     func stream(on endpoint: EtcdEndpoint, from start: Int64, graceAfterStop: Duration) async throws {
         let (requests, continuation) = AsyncStream.makeStream(of: Etcdserverpb_WatchRequest.self)
         var create = Etcdserverpb_WatchRequest()
-        create.createRequest.key = Data(prefix.utf8)
-        create.createRequest.rangeEnd = RequestExecutor.prefixEnd(Data(prefix.utf8))
+        (create.createRequest.key, create.createRequest.rangeEnd) = RequestExecutor.prefixRange(prefix)
         create.createRequest.startRevision = start
         continuation.yield(create)
         let call = Task {
@@ -99,8 +98,9 @@ public final class Watcher: Sendable {
                             WatchEventRecord(
                                 isDelete: e.type == .delete, key: String(decoding: e.kv.key, as: UTF8.self),
                                 value: String(decoding: e.kv.value, as: UTF8.self), revision: e.kv.modRevision)
-                        }
-                        self.append(.events(headerRevision: m.header.revision, events: events))
+                        }.filter { !WorkloadConfig.isHarnessKey($0.key) }
+                        // A response of harness keys only (the start-up probe) is no progress notification.
+                        if !events.isEmpty { self.append(.events(headerRevision: m.header.revision, events: events)) }
                     }
                     if self.shouldStop {
                         continuation.finish()

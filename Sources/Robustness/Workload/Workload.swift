@@ -17,9 +17,56 @@ public struct WorkloadConfig: Sendable {
         .leaseRevoke: 3, .compact: 2,
     ]
 
+    /// Key names; by default `keyPrefix` + index. `spread(overRanges:)` names them so they
+    /// land in different ranges of a Flotilla cluster.
+    public var keyNames: [String]?
+
     public init() {}
 
-    public func key(_ i: Int) -> String { keyPrefix + String(i) }
+    public func key(_ i: Int) -> String { keyNames?[i % keyNames!.count] ?? keyPrefix + String(i) }
+
+    /// Keys the harness itself writes (the clusters' start-up probe `robustness/ready`): never
+    /// part of the workload, left out of reads and watch logs when the workload covers the
+    /// whole keyspace.
+    public static func isHarnessKey(_ key: String) -> Bool { key.hasPrefix("robustness/") }
+
+    /// Spreads the keys over the user ranges of a Flotilla cluster whose keyspace is pre-split
+    /// evenly by first byte into `ranges` ranges (BootstrapConfig): key i starts with a
+    /// character whose UTF-8 lead byte lies in the i-th reachable range (ranges holding only
+    /// continuation bytes 0x80–0xBF cannot start a valid UTF-8 key and are skipped). Lists and
+    /// watches then cover the whole keyspace (`keyPrefix` ""), so they span every range.
+    public mutating func spread(overRanges ranges: Int) {
+        let leads = Self.rangeLeads(ranges: ranges)
+        guard !leads.isEmpty else { return }
+        keyPrefix = ""
+        keyNames = (0..<keys).map { i in leads[i % leads.count] + "k\(i)" }
+    }
+
+    /// One leading character per range (pre-split by first byte) that a UTF-8 key can start in.
+    static func rangeLeads(ranges: Int) -> [String] {
+        guard ranges >= 1, ranges <= 256 else { return [] }
+        var leads: [String] = []
+        for r in 0..<ranges {
+            let lo = r * 256 / ranges, hi = (r + 1) * 256 / ranges
+            guard let byte = (max(lo, 1)..<hi).first(where: { (0x01...0x7F).contains($0) || (0xC2...0xF4).contains($0) }),
+                let scalar = Unicode.Scalar(Self.smallestScalar(leadByte: byte))
+            else { continue }
+            leads.append(String(Character(scalar)))
+        }
+        return leads
+    }
+
+    /// The smallest code point whose UTF-8 encoding starts with `b` (a valid lead byte).
+    static func smallestScalar(leadByte b: Int) -> UInt32 {
+        switch b {
+        case 0x01...0x7F: UInt32(b)
+        case 0xC2...0xDF: UInt32(b & 0x1F) << 6
+        case 0xE0: 0x800
+        case 0xE1...0xEF: UInt32(b & 0x0F) << 12
+        case 0xF0: 0x10000
+        default: UInt32(b & 0x07) << 18
+        }
+    }
 }
 
 /// The kinds of operation a workload client draws from.

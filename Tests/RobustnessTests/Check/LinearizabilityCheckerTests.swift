@@ -142,8 +142,43 @@ import Testing
         h.put(1, 0, 10, "b", "1", rev: 3)
         h.get(0, 20, 30, "a", rev: 3, [kv("a", "1", mod: 2)])
         #expect(LinearizabilityChecker.partitions(h.ops).count == 2)
+        // A list is checked as one read per key at its header revision: still two partitions.
         h.add(2, 40, 50, .list(prefix: ""), .range(revision: 3, kvs: [kv("a", "1", mod: 2), kv("b", "1", mod: 3)]))
-        #expect(LinearizabilityChecker.partitions(h.ops).count == 1)
+        let parts = LinearizabilityChecker.partitions(h.ops)
+        #expect(parts.count == 2)
+        #expect(parts.map(\.count).sorted() == [2, 3])
         #expect(checker.check(h.ops).isLinearizable)
+    }
+
+    @Test func listSnapshotMustBeOneRevisionAcrossKeys() {
+        var h = HistoryBuilder()
+        h.put(0, 0, 10, "k/a", "1", rev: 2)
+        h.put(0, 20, 30, "k/b", "1", rev: 3)
+        h.put(0, 40, 50, "k/a", "2", rev: 4)
+        // Concurrent with everything, header 3: must show a=1 (mod 2), not a=2 (mod 4).
+        var bad = h
+        bad.add(1, 0, 60, .list(prefix: "k/"), .range(revision: 3, kvs: [kv("k/a", "2", mod: 4, create: 2, version: 2), kv("k/b", "1", mod: 3)]))
+        #expect(!checker.check(bad.ops).isLinearizable)
+        var good = h
+        good.add(1, 0, 60, .list(prefix: "k/"), .range(revision: 3, kvs: [kv("k/a", "1", mod: 2), kv("k/b", "1", mod: 3)]))
+        #expect(checker.check(good.ops).isLinearizable)
+    }
+
+    @Test func leaseOperationsJoinEveryKeyTheyTouch() {
+        var h = HistoryBuilder()
+        h.add(0, 0, 10, .leaseGrant(ttl: 60), .leaseGrant(revision: 1, id: 7))
+        h.put(0, 20, 30, "a", "1", rev: 2, lease: 7)
+        h.put(0, 40, 50, "b", "1", rev: 3, lease: 7)
+        h.add(0, 60, 70, .leaseRevoke(id: 7), .leaseRevoke(revision: 4))
+        h.get(1, 80, 90, "a", rev: 4, [])
+        h.get(1, 80, 90, "b", rev: 4, [])
+        let parts = LinearizabilityChecker.partitions(h.ops)
+        #expect(parts.count == 2)
+        #expect(parts.allSatisfy { p in p.contains { if case .leaseRevoke = $0.input { true } else { false } } })
+        #expect(checker.check(h.ops).isLinearizable)
+        var kept = h
+        kept.ops.removeLast()
+        kept.get(1, 80, 90, "b", rev: 4, [kv("b", "1", mod: 3, lease: 7)])
+        #expect(!checker.check(kept.ops).isLinearizable)
     }
 }

@@ -78,4 +78,30 @@ import Glibc
         #expect(SocketOwner.node(connectedFrom: sourcePort, to: target, pids: [5: getpid()]) == 5)
         #expect(SocketOwner.node(connectedFrom: sourcePort, to: target, pids: [5: 1]) == nil)
     }
+
+    /// The delay fault's second direction: connections the delayed node opened (found through
+    /// /proc, here this test process as node 3) are held back; others pass at once.
+    @Test func delaysOnlyConnectionsOfADelayedSource() throws {
+        let (target, listenFD) = try Self.echoServer()
+        defer { close(listenFD) }
+        let proxyPort = 25000 + Int.random(in: 2000..<4000)
+        let me = getpid()
+        let proxy = TCPProxy(node: 0, listenPort: proxyPort, targetPort: target, pids: { [3: me] })
+        try proxy.start()
+        defer { proxy.stop() }
+        proxy.setDelayedSources([4], delay: .milliseconds(100))
+        let fd = Self.connectTo(proxyPort)
+        defer { close(fd) }
+        var start = ContinuousClock.now
+        #expect(Self.roundTrip(fd, "fast") == "fast")
+        #expect(ContinuousClock.now - start < .milliseconds(100))
+        proxy.setDelayedSources([3], delay: .milliseconds(100))
+        start = ContinuousClock.now
+        #expect(Self.roundTrip(fd, "slow") == "slow")
+        #expect(ContinuousClock.now - start >= .milliseconds(100))
+        proxy.heal()
+        start = ContinuousClock.now
+        #expect(Self.roundTrip(fd, "fast again") == "fast again")
+        #expect(ContinuousClock.now - start < .milliseconds(100))
+    }
 }

@@ -1,0 +1,63 @@
+import Foundation
+import Robustness
+import Testing
+
+/// Regression for THE HANG (session 3): `--target flotilla --seed 300 --clients 16` sat silent for
+/// 10 minutes after its kill-random run while the linearizability search grew past 5 GB. The
+/// search now runs under a budget (steps, time, memory) and gives up with a verdict of its
+/// own; and lists no longer join every key into one partition, so a kill run's history with
+/// 16 clients checks in seconds.
+@Suite struct CheckBudgetTests {
+    /// Forty unknown puts of one key, all concurrent, then a read of a value none of them wrote:
+    /// illegal, but proving it means trying every subset in every order — exponential.
+    static func pathological() -> [HistoryOperation] {
+        var h = HistoryBuilder()
+        for i in 0..<40 { h.put(i, 0, nil, "a", "v\(i)", rev: nil) }
+        h.get(99, 1_000, 1_010, "a", rev: 100, [kv("a", "ghost", mod: 90)])
+        return h.ops
+    }
+
+    @Test func explodingSearchGivesUpOnTime() {
+        let start = ContinuousClock.now
+        let verdict = LinearizabilityChecker(budget: CheckBudget(steps: .max, time: .seconds(2), memoryBytes: .max)).check(Self.pathological())
+        let took = ContinuousClock.now - start
+        guard case .inconclusive(_, _, let reason) = verdict else {
+            Issue.record("expected the checker to give up, got \(verdict)")
+            return
+        }
+        #expect(reason.contains("time"), "\(reason)")
+        #expect(took < .seconds(10), "gave up after \(took)")
+        #expect(!verdict.isLinearizable)
+    }
+
+    @Test func explodingSearchGivesUpOnMemory() {
+        let verdict = LinearizabilityChecker(budget: CheckBudget(steps: .max, time: .seconds(60), memoryBytes: 8 << 20)).check(Self.pathological())
+        guard case .inconclusive(_, _, let reason) = verdict else {
+            Issue.record("expected the checker to give up, got \(verdict)")
+            return
+        }
+        #expect(reason.contains("memory"), "\(reason)")
+    }
+
+    @Test func explodingSearchGivesUpOnSteps() {
+        let verdict = LinearizabilityChecker(budget: CheckBudget(steps: 1_000)).check(Self.pathological())
+        guard case .inconclusive(_, let steps, let reason) = verdict else {
+            Issue.record("expected the checker to give up, got \(verdict)")
+            return
+        }
+        #expect(reason.contains("step"), "\(reason)")
+        #expect(steps > 1_000)
+    }
+
+    /// The shape of seed 300's history: 16 clients on 10 keys with lists, a kill in the middle
+    /// leaving a burst of unknown writes that never return. Checked per key, it passes well
+    /// inside a small budget.
+    @Test(arguments: [UInt64(300), 301, 302])
+    func killRunWithListsChecksWithinBudget(seed: UInt64) {
+        let ops = SimulatedServer.history(seed: seed, count: 2_000, clients: 16, keys: 10, listPercent: 8, unknownWindow: 800..<1_100)
+        let start = ContinuousClock.now
+        let verdict = LinearizabilityChecker(budget: CheckBudget(steps: 2_000_000, time: .seconds(20), memoryBytes: 256 << 20)).check(ops)
+        #expect(verdict.isLinearizable, "seed \(seed): \(verdict)")
+        #expect(ContinuousClock.now - start < .seconds(20), "seed \(seed)")
+    }
+}
