@@ -18,7 +18,7 @@ extension Router: EtcdKVBackend {
         }
         guard case .put(let resp) = piece.value else { throw Self.unexpected(piece.value) }
         saw(resp.revision)
-        if request.lease != 0 { try await sweepIfRevoked([request.lease], spans: [.point(request.key)]) }
+        if request.lease != 0 { await sweepIfRevoked([request.lease], spans: [.point(request.key)]) }
         return resp
     }
 
@@ -60,7 +60,7 @@ extension Router: EtcdKVBackend {
         guard case .txn(let resp) = piece.value else { throw Self.unexpected(piece.value) }
         saw(resp.revision)
         let leases = Set(TxnFootprint.putLeases(of: request))
-        if !leases.isEmpty { try await sweepIfRevoked(leases.sorted(), spans: spans) }
+        if !leases.isEmpty { await sweepIfRevoked(leases.sorted(), spans: spans) }
         return resp
     }
 

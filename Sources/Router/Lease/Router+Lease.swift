@@ -108,18 +108,22 @@ extension Router: EtcdLeaseBackend {
 /// A put that applied after both sweeps therefore finds the lease gone and sweeps itself;
 /// one that applied before the removal is caught by the second sweep. The put still
 /// answers success (it did apply; the revoke deleted its key afterwards, at a later revision,
-/// as watchers see). Left open: a router that dies between a put and its re-check.
+/// as watchers see), so the re-check and the sweep are best effort: their failures are not
+/// the client's. Left open: a router that dies (or whose re-check fails) between a put and
+/// its sweep.
 extension Router {
-    /// Sweeps the range holding `spans` for every lease of `leases` that no longer exists.
-    func sweepIfRevoked(_ leases: [Int64], spans: [KeySpan]) async throws {
+    /// Sweeps the range holding `spans` for every lease of `leases` that no longer exists
+    /// (best effort: a failed lookup or sweep is not thrown).
+    func sweepIfRevoked(_ leases: [Int64], spans: [KeySpan]) async {
         let access = self.access
         for lease in leases {
-            guard try await access.leaseLookup(id: lease) == nil else { continue }
-            let piece = try await onOneRange(spans) { route, _, node, requestID throws(ProposalError) in
+            // Only a definite "gone": a failed lookup leaves the key to the revoke's second sweep.
+            guard case .some(.none) = try? await access.leaseLookup(id: lease) else { continue }
+            let piece = try? await onOneRange(spans) { route, _, node, requestID throws(ProposalError) in
                 try await access.propose(.revokeLease(lease), range: route.descriptor.rangeID,
                                          epoch: route.descriptor.epoch, requestID: requestID, on: node)
             }
-            if case .revokeLease(let r) = piece.value { saw(r.revision) }
+            if case .revokeLease(let r)? = piece?.value { saw(r.revision) }
         }
     }
 }

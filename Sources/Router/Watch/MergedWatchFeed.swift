@@ -157,6 +157,11 @@ final class MergedWatchFeed: @unchecked Sendable {
         if failures > router.config.maxAttempts * max(1, subs.count) { throw EtcdError.timeout }
         let fresh: [SubFeed]
         switch error as? ProposalError {
+        case .epochMismatch(let current)? where current.epoch < sub.route.descriptor.epoch:
+            // The serving replica lags behind the route (it has not applied a split yet):
+            // wait a little and read from another replica.
+            try await Task.sleep(for: router.config.initialBackoff * failures)
+            fresh = try await subscribe(sub.span, resolved: sub.resolved, avoiding: sub.node)
         case .epochMismatch(let current)?:
             await router.refreshRoutes()
             router.state.withLock { $0.cache.install(RangeRoute(descriptor: current, leaderHint: .none)) }

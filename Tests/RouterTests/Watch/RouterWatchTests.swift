@@ -136,6 +136,26 @@ import Testing
         #expect(cluster.feedsOpened - opened >= 3, "the stale feed was not replaced: \(cluster.feedsOpened - opened) opened")
     }
 
+    /// A replica behind the route (it has not applied a split yet) answers with an OLDER
+    /// descriptor: the watch keeps its newer route, reads from another replica, and loses
+    /// nothing.
+    @Test func feedFromALaggingReplicaIsRetriedElsewhere() async throws {
+        let (router, cluster) = try makeRouter()
+        try cluster.split(at: key(15))
+        let start = try await router.currentRevision() + 1
+        let feed = try await router.watch(WatchSpec(key: key(11), rangeEnd: key(19), startRevision: start))
+        let right = cluster.rangeID(of: key(16))
+        var older = try #require(try await cluster.routes().first { $0.descriptor.rangeID == right }).descriptor
+        older.epoch.version -= 1
+        for _ in 0..<3 { cluster.injectFeedFailure(.epochMismatch(current: older), into: right) }
+        var acked: [(key: [UInt8], revision: Int64, put: Bool)] = []
+        for i in [16, 12, 18] {
+            acked.append((key(i), try await router.put(PutRequest(key: key(i), value: [UInt8(i)])).revision, true))
+        }
+        let (events, synced) = try await Self.collect(feed, until: acked.last!.revision)
+        Self.check(events, acked, synced: synced, seed: 0)
+    }
+
     @Test func watchFromCompactedRevisionEndsCompacted() async throws {
         let (router, _) = try makeRouter()
         var rng = SeededGenerator(seed: 41)
