@@ -17,6 +17,7 @@ struct NodeBench: AsyncParsableCommand {
         @Option(help: "Logical size of the range in MiB.") var megabytes = 1024
         @Option(help: "Value size in bytes.") var valueBytes = 1024
         @Option(help: "Working directory (default: a fresh one under the temp dir, removed after).") var dir: String?
+        @Flag(help: "Reuse the source data file of an earlier run in --dir (skips prepare).") var reuse = false
 
         func run() async throws {
             let work = dir ?? NSTemporaryDirectory() + "flotilla-snapbench-\(UUID().uuidString)"
@@ -29,12 +30,16 @@ struct NodeBench: AsyncParsableCommand {
                 p.arguments = ["node", "snapshot-step"] + args
                 return p
             }
-            let prepare = child(["prepare", "--path", work + "/src.db", "--megabytes", "\(megabytes)",
-                                 "--value-bytes", "\(valueBytes)", "--report", work + "/prepare.txt"])
-            try prepare.run()
-            prepare.waitUntilExit()
-            guard prepare.terminationStatus == 0 else { throw ValidationError("prepare failed") }
-            print(try String(contentsOfFile: work + "/prepare.txt", encoding: .utf8))
+            let fm = FileManager.default
+            if !(reuse && fm.fileExists(atPath: work + "/src.db")) {
+                let prepare = child(["prepare", "--path", work + "/src.db", "--megabytes", "\(megabytes)",
+                                     "--value-bytes", "\(valueBytes)", "--report", work + "/prepare.txt"])
+                try prepare.run()
+                prepare.waitUntilExit()
+                guard prepare.terminationStatus == 0 else { throw ValidationError("prepare failed") }
+                print(try String(contentsOfFile: work + "/prepare.txt", encoding: .utf8))
+            }
+            try? fm.removeItem(atPath: work + "/dst.db")
             let pipe = Pipe()
             let sender = child(["send", "--path", work + "/src.db", "--report", work + "/send.txt"])
             sender.standardOutput = pipe

@@ -55,6 +55,24 @@ extension RangeState {
     /// A compaction that did not finish before a crash is redone (its deletions become
     /// pending writes).
     static func load(rangeID: RangeID, _ rtx: any MVCCReadTxn) throws -> RangeState {
+        let h = try loadHeader(rangeID: rangeID, rtx)
+        let index = try rebuildIndex(start: h.start, end: h.end, rtx)
+        var s = RangeState(
+            rangeID: rangeID, start: h.start, end: h.end, descriptor: h.descriptor,
+            appliedIndex: h.appliedIndex, currentRevision: h.currentRevision,
+            compactedRevision: h.compactedRevision, index: index)
+        if h.compactedRevision > 0 {
+            // After this full pass, keys with remaining history are tracked in `touched`.
+            s.touchedAll = false
+            s.compaction = .allFrom(s.start)
+            s.finishCompaction()
+        }
+        return s
+    }
+
+    /// The range's metadata only (what a snapshot header carries), without rebuilding the
+    /// index: a snapshot reads it instead of `load`, which scans the whole segment.
+    static func loadHeader(rangeID: RangeID, _ rtx: any MVCCReadTxn) throws -> SegmentSnapshot.Header {
         let id = rangeID.rawValue
         guard let boundsBytes = try rtx.get(.meta, MetaKey.key(id, .bounds)),
             let bounds = MetaKey.decodeBounds(boundsBytes)
@@ -63,18 +81,9 @@ extension RangeState {
         let applied = MetaKey.readInt64(try rtx.get(.meta, MetaKey.key(id, .appliedIndex))) ?? 0
         let current = MetaKey.readInt64(try rtx.get(.meta, MetaKey.key(id, .currentRevision))) ?? 0
         let compacted = MetaKey.readInt64(try rtx.get(.meta, MetaKey.key(id, .compactedRevision))) ?? 0
-        let index = try rebuildIndex(start: bounds.start, end: bounds.end, rtx)
-        var s = RangeState(
-            rangeID: rangeID, start: bounds.start, end: bounds.end, descriptor: descriptor,
-            appliedIndex: UInt64(bitPattern: applied), currentRevision: current, compactedRevision: compacted,
-            index: index)
-        if compacted > 0 {
-            // After this full pass, keys with remaining history are tracked in `touched`.
-            s.touchedAll = false
-            s.compaction = .allFrom(s.start)
-            s.finishCompaction()
-        }
-        return s
+        return SegmentSnapshot.Header(
+            rangeID: rangeID, start: bounds.start, end: bounds.end, appliedIndex: UInt64(bitPattern: applied),
+            currentRevision: current, compactedRevision: compacted, descriptor: descriptor)
     }
 
     /// Builds the index from the segment's records, which arrive in (key, revision) order.

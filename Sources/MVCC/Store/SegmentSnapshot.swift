@@ -202,11 +202,11 @@ extension MVCCStore {
         let (start, end) = bounds
         let id = rangeID
         try backend.view { rtx in
-            let s = try RangeState.load(rangeID: id, rtx)
+            // Metadata only: `RangeState.load` would rebuild the whole index (a second scan
+            // and memory proportional to the range) just to read these fields.
+            let s = try RangeState.loadHeader(rangeID: id, rtx)
             guard s.start == start, s.end == end else { throw MVCCError.corruptMetadata("bounds changed") }
-            let header = SegmentSnapshot.Header(
-                rangeID: id, start: s.start, end: s.end, appliedIndex: s.appliedIndex,
-                currentRevision: s.currentRevision, compactedRevision: s.compactedRevision, descriptor: s.descriptor)
+            let header = s
             var chunk = SegmentSnapshot.encode(header)
             var checksum = FNV1a()
             var count: UInt64 = 0

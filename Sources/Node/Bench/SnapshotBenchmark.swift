@@ -1,7 +1,9 @@
 public import Base
+import Dispatch
 import Foundation
 import MVCC
 import PageStore
+import Synchronization
 
 /// The 1 GiB range snapshot benchmark, in three steps meant to run as separate processes so
 /// that each side's peak RSS is its own: `prepare` fills a data file with one range,
@@ -42,6 +44,8 @@ public enum SnapshotBenchmark {
         defer { backend.file.close() }
         let store = try MVCCStore.open(backend: backend, rangeID: range)
         let rssBefore = peakRSSBytes()
+        let anon = AnonRSSSampler()
+        let anonBefore = anon.current
         let t0 = Date()
         let source = try await SnapshotSendSource.open(store, chunkBytes: chunkBytes)
         for try await chunk in source.stream() {
@@ -51,9 +55,11 @@ public enum SnapshotBenchmark {
         let seconds = Date().timeIntervalSince(t0)
         let logical = Double(source.logicalBytes) / 1_048_576
         let compressed = Double(source.compressedBytes) / 1_048_576
-        return String(format: "sender: %.1f MiB logical -> %.1f MiB compressed in %.2f s (%.1f MiB/s logical, %.1f MiB/s compressed); peak RSS %.1f MiB (%.1f MiB after opening the file)",
+        let anonPeak = anon.stop()
+        return String(format: "sender: %.1f MiB logical -> %.1f MiB compressed in %.2f s (%.1f MiB/s logical, %.1f MiB/s compressed); peak RSS %.1f MiB (%.1f MiB after opening the store; mapped file pages included); anonymous RSS %.1f MiB before sending, peak %.1f MiB while sending",
                       logical, compressed, seconds, logical / seconds, compressed / seconds,
-                      Double(peakRSSBytes()) / 1_048_576, Double(rssBefore) / 1_048_576)
+                      Double(peakRSSBytes()) / 1_048_576, Double(rssBefore) / 1_048_576,
+                      Double(anonBefore) / 1_048_576, Double(anonPeak) / 1_048_576)
     }
 
     /// Reads a snapshot from `fd` (stage + checksum), then ingests it into a new data file
@@ -62,6 +68,7 @@ public enum SnapshotBenchmark {
                                chunkBytes: Int = 1 << 20) async throws -> String {
         let backend = try PageStoreBackend.open(path: path)
         defer { backend.file.close() }
+        let anonReceive = AnonRSSSampler()
         let t0 = Date()
         let chunks = AsyncThrowingStream<[UInt8], any Error>(unfolding: {
             let piece = try readSome(fd, max: chunkBytes)
@@ -71,8 +78,11 @@ public enum SnapshotBenchmark {
         defer { staged.remove() }
         let t1 = Date()
         let peakStaging = peakRSSBytes()
+        let anonReceivePeak = anonReceive.stop()
+        let anonIngest = AnonRSSSampler()
         let store = try MVCCStore.ingestSnapshot(backend: backend, chunks: staged.chunks(pieceBytes: chunkBytes))
         let t2 = Date()
+        let anonIngestPeak = anonIngest.stop()
         let expected = SegmentSnapshot.peekHeader(staged.prefix(1 << 20))?.appliedIndex
         guard store.appliedIndex == expected else {
             throw SnapshotFailure("ingested applied index \(store.appliedIndex), stream says \(expected ?? 0)")
@@ -81,16 +91,21 @@ public enum SnapshotBenchmark {
         let compressed = Double(received) / 1_048_576
         let receiveS = t1.timeIntervalSince(t0)
         let ingestS = t2.timeIntervalSince(t1)
-        return String(format: "receiver: %.1f MiB compressed -> %.1f MiB staged in %.2f s (%.1f MiB/s compressed, %.1f MiB/s logical); ingest %.2f s (%.1f MiB/s logical); peak RSS %.1f MiB while receiving, %.1f MiB overall; applied index %d",
+        return String(format: "receiver: %.1f MiB compressed -> %.1f MiB staged in %.2f s (%.1f MiB/s compressed, %.1f MiB/s logical); ingest %.2f s (%.1f MiB/s logical); peak RSS %.1f MiB while receiving, %.1f MiB overall (mapped file pages included); anonymous RSS peak %.1f MiB while receiving, %.1f MiB while ingesting; applied index %d",
                       compressed, logical, receiveS, compressed / receiveS, logical / receiveS,
                       ingestS, logical / ingestS, Double(peakStaging) / 1_048_576,
-                      Double(peakRSSBytes()) / 1_048_576, store.appliedIndex)
+                      Double(peakRSSBytes()) / 1_048_576, Double(anonReceivePeak) / 1_048_576,
+                      Double(anonIngestPeak) / 1_048_576, store.appliedIndex)
     }
 
-    /// The process's peak resident set (`VmHWM`), in bytes.
-    public static func peakRSSBytes() -> Int {
+    /// The process's peak resident set (`VmHWM`), in bytes. It counts pages of the mapped
+    /// data file too, which the kernel can drop at will.
+    public static func peakRSSBytes() -> Int { statusBytes("VmHWM:") }
+
+    /// A `/proc/self/status` field given in kB, in bytes.
+    static func statusBytes(_ field: String) -> Int {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        for line in text.split(separator: "\n") where line.hasPrefix(field) {
             let kb = line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
             return kb * 1024
         }
@@ -119,5 +134,33 @@ public enum SnapshotBenchmark {
                 count += n
             }
         }
+    }
+}
+
+/// Samples the process's anonymous resident memory (`RssAnon`: heap, not mapped file pages)
+/// every 20 ms on a dispatch thread until `stop()`, which returns the highest value seen.
+/// Owns its sampling loop.
+final class AnonRSSSampler: Sendable {
+    private let peak = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
+    private let done = DispatchSemaphore(value: 0)
+
+    init() {
+        DispatchQueue.global().async { [self] in
+            while !stopped.load(ordering: .acquiring) {
+                _ = peak.max(current, ordering: .relaxed)
+                usleep(20_000)
+            }
+            done.signal()
+        }
+    }
+
+    var current: Int { SnapshotBenchmark.statusBytes("RssAnon:") }
+
+    func stop() -> Int {
+        _ = peak.max(current, ordering: .relaxed)
+        stopped.store(true, ordering: .releasing)
+        done.wait()
+        return peak.load(ordering: .relaxed)
     }
 }
