@@ -150,6 +150,7 @@ struct SnapshotCommand: AsyncParsableCommand {
 
     struct Restore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "restore", abstract: "Restores an etcd member snapshot to an etcd directory.")
+        @OptionGroup var global: GlobalOptions
         @Argument var file: String
         @Option(name: .customLong("data-dir"), help: "Path to the data directory.") var dataDir: String = ""
 

@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import Testing
 
@@ -37,5 +38,24 @@ import Testing
         #expect(seen[3] == .milliseconds(8))
         #expect(seen.last == .milliseconds(250))
         #expect(BenchRunner.nextBackoff(after: .zero) == .milliseconds(1))
+    }
+}
+
+@Suite struct BenchKeyTests {
+    @Test func plainKeysAreZeroPaddedDecimals() throws {
+        let o = try BenchOptions.parse(["--key-size", "8"])
+        #expect(o.key(42) == Data("00000042".utf8))
+    }
+
+    @Test func spreadKeysAreDistinctAndCoverEveryFirstByteEighth() throws {
+        let o = try BenchOptions.parse(["--key-size", "8", "--key-spread"])
+        let keys = (0..<10_000).map { o.key($0) }
+        #expect(Set(keys).count == keys.count)
+        #expect(keys.allSatisfy { $0.count == 8 })
+        #expect(keys[42].dropFirst() == Data("0000042".utf8))
+        // flotilla dev --ranges 8 splits at first bytes 0x20, 0x40, … 0xe0: every eighth gets ~1/8.
+        var perEighth = [Int](repeating: 0, count: 8)
+        for k in keys { perEighth[Int(k.first! >> 5)] += 1 }
+        #expect(perEighth.allSatisfy { $0 > 1_000 && $0 < 1_500 }, "\(perEighth)")
     }
 }
