@@ -16,6 +16,8 @@ enum BenchRunner {
         /// Failed requests by error message (etcd's text, or the transport's).
         var errorKinds: [String: Int] = [:]
         var elapsed: Duration = .zero
+        /// CPU time (user + system) this client process spent during the run, in µs.
+        var clientCPUMicros: Int64 = 0
 
         var seconds: Double { Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18 }
         var opsPerSecond: Double { seconds > 0 ? Double(histogram.count) / seconds : 0 }
@@ -54,6 +56,7 @@ enum BenchRunner {
         let issued = Counter()
         let total = options.duration > 0 ? Int.max : options.total
         let start = ContinuousClock.now
+        let cpuBefore = processCPUMicros()
         let deadline = options.duration > 0 ? start + .milliseconds(Int64(options.duration * 1000)) : nil
         var merged = await withTaskGroup(of: Result.self) { group in
             for c in 0..<options.clients {
@@ -88,6 +91,7 @@ enum BenchRunner {
             return all
         }
         merged.elapsed = ContinuousClock.now - start
+        merged.clientCPUMicros = processCPUMicros() - cpuBefore
         return merged
     }
 
@@ -120,6 +124,9 @@ enum BenchRunner {
             ("seconds", String(format: "%.3f", r.seconds)), ("ops_per_s", String(format: "%.1f", r.opsPerSecond)),
             ("p50_ms", ms(h.percentile(0.5))), ("p99_ms", ms(h.percentile(0.99))), ("p999_ms", ms(h.percentile(0.999))),
         ]
+        if r.clientCPUMicros > 0, h.count > 0 {
+            fields.append(("client_cpu_us_per_op", String(format: "%.1f", Double(r.clientCPUMicros) / Double(h.count))))
+        }
         fields += extra
         out += "RESULT " + fields.map { "\($0.0)=\($0.1)" }.joined(separator: " ") + "\n"
         return out
@@ -140,6 +147,13 @@ extension BenchRunner.Result {
         if firstError == nil { firstError = other.firstError }
         for (k, n) in other.errorKinds { errorKinds[k, default: 0] += n }
     }
+}
+
+/// User + system CPU time of this process so far, in µs (CLOCK_PROCESS_CPUTIME_ID).
+func processCPUMicros() -> Int64 {
+    var ts = timespec()
+    guard clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0 else { return 0 }
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
 }
 
 /// A request counter shared by a run's client tasks.

@@ -150,13 +150,20 @@ struct SnapshotCommand: AsyncParsableCommand {
 
     struct Restore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "restore", abstract: "Restores an etcd member snapshot to an etcd directory.")
+        @OptionGroup var global: GlobalOptions
         @Argument var file: String
         @Option(name: .customLong("data-dir"), help: "Path to the data directory.") var dataDir: String = ""
 
+        /// Why restore is refused (etcdctl's exit code 4, unsupported feature).
+        static func unsupported(_ file: String) -> String {
+            "snapshot restore is not supported yet: a Flotilla snapshot (FLOTSNAP: every local range's MVCC "
+                + "segments) can only be restored by a server bootstrap path that seeds range descriptors, Raft "
+                + "state and the system range (revision oracle, leases) from it, and that path does not exist; "
+                + "\(file) was not read"
+        }
+
         func run() async throws {
-            Console.fail(CLIError(
-                "snapshot restore is not supported yet: the Flotilla server has no restore path for its snapshot format",
-                code: .badFeature))
+            Console.fail(CLIError(Restore.unsupported(file), code: .badFeature))
         }
     }
 }
