@@ -25,6 +25,7 @@ extension NodeHost {
             var ok = false
             do {
                 let (chunks, applied, compressedBytes) = try Self.compressSegment(store, chunkBytes: chunkBytes)
+                CrashPoint.snapshotSend.hit()
                 var msg = m
                 if var snap = msg.snapshot, applied >= snap.metadata.index, let term = wal.term(of: range, at: applied) {
                     snap.metadata.index = applied
@@ -129,6 +130,7 @@ extension NodeHost {
             install.continuation.resume(returning: .success(()))
             return
         }
+        CrashPoint.snapshotInstall.hit()
         do {
             let store = try MVCCStore.ingestSnapshot(backend: storeBackend(for: r.rangeID), chunks: install.segment)
             guard store.rangeID == r.rangeID, store.appliedIndex == index else {
