@@ -32,7 +32,7 @@ extension RobustnessRun {
         let patched = HistoryPatcher.patch(ops, watchers: t.watchers, watchComplete: complete)
 
         let checkStart = ContinuousClock.now
-        let verdict = LinearizabilityChecker(budget: options.checkerBudget).check(patched)
+        let verdict = LinearizabilityChecker(budget: options.checkerBudget, revokePerRange: options.target == "flotilla").check(patched)
         report.checkTime = ContinuousClock.now - checkStart
         switch verdict {
         case .linearizable:

@@ -12,6 +12,12 @@ public struct RobustnessRun: Sendable {
 
     public init(options: RunOptions) { self.options = options }
 
+    /// The crash point of a crash-point run: drawn from the seed (same draw as the plan's).
+    public var crashPoint: CrashPoint {
+        var rng = SeededGenerator(seed: options.seed)
+        return FaultPlan(fault: options.fault, nodes: options.nodes, rng: &rng).crashPoint
+    }
+
     public var directory: String { "\(options.workDirectory)/\(options.target)-\(options.fault.rawValue)-seed\(options.seed)" }
 
     public func makeCluster() -> any ClusterUnderTest {
@@ -19,7 +25,8 @@ public struct RobustnessRun: Sendable {
         case "flotilla":
             FlotillaCluster(
                 executable: options.flotillaExecutable, size: options.nodes, ranges: options.flotillaRanges,
-                basePort: options.basePort, directory: directory)
+                basePort: options.basePort, directory: directory,
+                environment: options.fault == .crashPoint ? ["FLOTILLA_CRASHPOINT": crashPoint.rawValue] : [:])
         default:
             EtcdCluster(executable: options.etcdExecutable, size: options.nodes, basePort: options.basePort, directory: directory)
         }
@@ -119,7 +126,7 @@ public struct RobustnessRun: Sendable {
                         recorder.record(client: c, call: call, ret: recorder.now(), input: input, output: output)
                         planner.observe(input, output)
                         if let r = output.headerRevision { latest.withLock { $0 = max($0, r) } }
-                        if output.isUnknown { try? await Task.sleep(for: workload.backoffAfterError) }
+                        if output.headerRevision == nil { try? await Task.sleep(for: workload.backoffAfterError) }
                     }
                 })
             }
