@@ -17,7 +17,7 @@ struct FlotillaRobustness: AsyncParsableCommand {
     @Option(help: "First port of the cluster's port block.") var basePort: Int = 27790
     @Option(help: "Directory for run data; failing runs stay there.") var workDir: String = RunOptions.defaultWorkDirectory
     @Option(help: "Cluster size (3 or 5).") var nodes: Int = 3
-    @Option(help: "Concurrent clients (default: etcd 8, flotilla 16).") var clients: Int?
+    @Option(help: "Concurrent clients (default: etcd 8, flotilla 32).") var clients: Int?
     @Option(help: "Keys of the workload.") var keys: Int = 10
     @Option(help: "Spread the keys over the flotilla ranges (lists and watches then span every range): auto (on for flotilla), on, off.")
     var keySpread: String = "auto"
@@ -67,7 +67,7 @@ struct FlotillaRobustness: AsyncParsableCommand {
             o.basePort = basePort
             o.workDirectory = workDir
             o.nodes = nodes
-            o.workload.clients = clients ?? (target == "flotilla" ? 16 : 8)
+            o.workload.clients = clients ?? (target == "flotilla" ? 32 : 8)
             o.workload.keys = keys
             if keySpread == "on" || (keySpread == "auto" && target == "flotilla") { o.workload.spread(overRanges: ranges) }
             o.workload.requestTimeout = .milliseconds(timeoutMs)
@@ -123,10 +123,10 @@ struct FlotillaRobustness: AsyncParsableCommand {
             print("watchComplete=\(complete): \(patched.count) operations, \(unknown.count) unknown, \(infinite.count) with no return bound")
             for op in unknown { print("  unknown: \(op)") }
             let start = ContinuousClock.now
-            let verdict = LinearizabilityChecker(budget: checkBudget).check(patched)
+            let verdict = LinearizabilityChecker(budget: checkBudget, revokePerRange: target == "flotilla").check(patched)
             print("  verdict: \(verdict) in \(ContinuousClock.now - start)")
             let known = patched.filter { !$0.output.isUnknown }
-            print("  without unknown ops: \(LinearizabilityChecker(budget: checkBudget).check(known))")
+            print("  without unknown ops: \(LinearizabilityChecker(budget: checkBudget, revokePerRange: target == "flotilla").check(known))")
         }
         print("revision order: \(RevisionOrderChecker.check(history).prefix(5))")
         print("watch: \(WatchChecker.check(watchers, history: history).prefix(5))")

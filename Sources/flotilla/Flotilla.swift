@@ -55,6 +55,7 @@ struct Serve: AsyncParsableCommand {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(2)
         }
+        CrashPoint.installArmingSignal()  // debug builds with FLOTILLA_CRASHPOINT set (robustness harness)
         try await server.start()
         await server.runUntilSignalled()
     }

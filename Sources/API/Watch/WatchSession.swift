@@ -21,6 +21,10 @@ final class WatchSession: Sendable {
         /// A future start revision: no progress is reported below it.
         let silentBelow: Int64
         var sentSinceTick = false
+        /// The feed ended (compacted or failed) and its cancel response is being queued: the
+        /// watcher stays counted by progress requests (at its synced revision) until then, so
+        /// no stream-wide bookmark above what it delivered can precede its cancel.
+        var ending = false
     }
 
     struct State {
@@ -138,7 +142,7 @@ final class WatchSession: Sendable {
 
     func cancel(_ id: Int64) async {
         let (found, task): (Bool, Task<Void, Never>?) = state.withLock { s in
-            guard let w = s.watchers.removeValue(forKey: id) else { return (false, nil) }
+            guard s.watchers[id]?.ending == false, let w = s.watchers.removeValue(forKey: id) else { return (false, nil) }
             return (true, w.task)
         }
         guard found else { return }
@@ -190,25 +194,37 @@ final class WatchSession: Sendable {
                         w.synced = true
                     }
                 case .compacted(let compactRevision):
-                    guard state.withLock({ $0.watchers.removeValue(forKey: id) }) != nil else { return }
+                    guard beginEnding(id) else { return }
                     var r = Etcdserverpb_WatchResponse()
                     r.header = headers.make(revision: await currentRevision())
                     r.watchID = id
                     r.canceled = true
                     r.compactRevision = compactRevision
                     _ = await queue.push(r)
+                    _ = state.withLock { $0.watchers.removeValue(forKey: id) }
                     return
                 }
             }
         } catch {
             if Task.isCancelled || error is CancellationError { return }
-            guard state.withLock({ $0.watchers.removeValue(forKey: id) }) != nil else { return }
+            guard beginEnding(id) else { return }
             var r = Etcdserverpb_WatchResponse()
             r.header = headers.make(revision: await currentRevision())
             r.watchID = id
             r.canceled = true
             r.cancelReason = ErrorMapping.rpcError(error).message
             _ = await queue.push(r)
+            _ = state.withLock { $0.watchers.removeValue(forKey: id) }
+        }
+    }
+
+    /// Marks a live watcher as ending (its feed is over); false when it is gone or already
+    /// ending. It is removed once its cancel response is queued.
+    private func beginEnding(_ id: Int64) -> Bool {
+        state.withLock { s in
+            guard s.watchers[id]?.ending == false else { return false }
+            s.watchers[id]!.ending = true
+            return true
         }
     }
 
@@ -226,7 +242,7 @@ final class WatchSession: Sendable {
         let due: [(Int64, Int64)] = state.withLock { s in
             var due: [(Int64, Int64)] = []
             for (id, w) in s.watchers {
-                if w.progressNotify && w.synced && !w.sentSinceTick && w.syncedThrough >= w.silentBelow {
+                if w.progressNotify && w.synced && !w.ending && !w.sentSinceTick && w.syncedThrough >= w.silentBelow {
                     due.append((id, w.syncedThrough))
                 }
                 s.watchers[id]!.sentSinceTick = false

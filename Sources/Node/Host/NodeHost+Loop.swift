@@ -161,7 +161,9 @@ extension NodeHost {
                 r.durableApplied = max(r.durableApplied, snap.metadata.index)
             }
             if !rd.readStates.isEmpty { noteReadStates(rd.readStates, &s) }
+            if !rd.committedEntries.isEmpty { CrashPoint.beforeApply.hit() }
             apply(rd.committedEntries, to: r, &s)
+            if !rd.committedEntries.isEmpty { CrashPoint.afterApply.hit() }
             if r.isLeader { r.leaderRevisions.pruneApplied(r.appliedIndex) }
             r.raw.advance(rd)
         }

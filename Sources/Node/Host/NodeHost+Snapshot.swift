@@ -31,6 +31,7 @@ extension NodeHost {
                 // by chunk as the transport writes, never materialised.
                 let source = try await SnapshotSendSource.open(store, chunkBytes: chunkBytes)
                 let applied = source.appliedIndex
+                CrashPoint.snapshotSend.hit()
                 var msg = m
                 if var snap = msg.snapshot, applied >= snap.metadata.index, let term = wal.term(of: range, at: applied) {
                     snap.metadata.index = applied
@@ -150,6 +151,7 @@ extension NodeHost {
             install.continuation.resume(returning: .success(()))
             return
         }
+        CrashPoint.snapshotInstall.hit()
         do {
             let store = try MVCCStore.ingestSnapshot(backend: storeBackend(for: r.rangeID), chunks: install.segment)
             guard store.rangeID == r.rangeID, store.appliedIndex == index else {

@@ -70,6 +70,16 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         var walOptions = WALOptions()
         walOptions.segmentBytes = config.walSegmentBytes
         walOptions.preallocate = false
+        #if DEBUG
+        walOptions.faultHook = { point throws(WALError) in
+            switch point {
+            case .beforeWrite: CrashPoint.walBeforeWrite.hit()
+            case .afterWriteBeforeSync: CrashPoint.walAfterWriteBeforeSync.hit()
+            case .afterSync: CrashPoint.walAfterSync.hit()
+            default: break
+            }
+        }
+        #endif
         (wal, _) = try WriteAheadLog.open(directory: dir.walPath, options: walOptions)
         backend = try PageStoreBackend.open(path: dir.dataFilePath)
         systemBackend = SystemRangeBackend(file: backend.file)

@@ -25,7 +25,11 @@ public struct ModelState: Hashable, Sendable {
 /// needs a revision above the current one, a read a header revision at least the current one.
 /// Leases never expire inside a run (the workload grants long TTLs).
 public enum KVModel {
-    public static func step(_ state: ModelState, _ op: HistoryOperation) -> [ModelState] {
+    /// `revokePerRange`: Flotilla's lease revoke deletes the attached keys range by range, each
+    /// range at a revision of its own, and answers with a fresh revision above them all
+    /// (docs/architecture.md §12) — so in a key's partition the deletion happened at some
+    /// revision in (current, header], not at the header (etcd: exactly at the header).
+    public static func step(_ state: ModelState, _ op: HistoryOperation, revokePerRange: Bool = false) -> [ModelState] {
         switch (op.input, op.output) {
         case (_, .unknown):
             return unknownStep(state, op.input)
@@ -94,7 +98,7 @@ public enum KVModel {
             let (s, deletedAny) = revoke(state, id)
             guard deletedAny ? rev > state.revision : rev >= state.revision else { return [] }
             var next = s
-            next.revision = rev
+            next.revision = revokePerRange ? (deletedAny ? state.revision + 1 : state.revision) : rev
             return [next]
 
         case (.leaseRevoke(let id), .failed(let code, _)):

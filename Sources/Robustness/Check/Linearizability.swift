@@ -19,11 +19,16 @@ public enum LinearizabilityVerdict: Sendable, Equatable {
 /// states. The whole check runs under a `CheckBudget`.
 public struct LinearizabilityChecker: Sendable {
     public var budget: CheckBudget
+    /// Model Flotilla's per-range lease revoke (see `KVModel.step`); false: etcd's atomic one.
+    public var revokePerRange: Bool
 
-    public init(budget: CheckBudget = CheckBudget()) { self.budget = budget }
+    public init(budget: CheckBudget = CheckBudget(), revokePerRange: Bool = false) {
+        self.budget = budget
+        self.revokePerRange = revokePerRange
+    }
 
     /// A checker with the default time and memory limits and `stepBudget` steps.
-    public init(stepBudget: Int) { self.budget = CheckBudget(steps: stepBudget) }
+    public init(stepBudget: Int) { self.init(budget: CheckBudget(steps: stepBudget)) }
 
     public func check(_ operations: [HistoryOperation]) -> LinearizabilityVerdict {
         var meter = BudgetMeter(budget)
@@ -163,6 +168,8 @@ public struct LinearizabilityChecker: Sendable {
         var writesNeeded = [Int](repeating: 0, count: ops.count)
         for i in ops.indices where writeRank[i] < 0 {
             guard !ops[i].output.isUnknown, let h = ops[i].output.headerRevision else { continue }
+            // A per-range revoke's header is above its deletions, not at them: no bound from it.
+            if revokePerRange, case .leaseRevoke = ops[i].input { continue }
             var lo = 0, hi = writeRevisions.count
             while lo < hi {
                 let mid = (lo + hi) / 2
@@ -195,7 +202,7 @@ public struct LinearizabilityChecker: Sendable {
                 }
                 if let reason = meter.step(work: states.count) { return .inconclusive(partition: index, steps: meter.steps, reason: reason) }
                 var next = Set<ModelState>()
-                for s in states { for t in KVModel.step(s, ops[e.op]) { next.insert(t) } }
+                for s in states { for t in KVModel.step(s, ops[e.op], revokePerRange: revokePerRange) { next.insert(t) } }
                 if !next.isEmpty {
                     bits[e.op >> 6] |= 1 << UInt64(e.op & 63)
                     let key = MemoKey(bits: bits, states: next)

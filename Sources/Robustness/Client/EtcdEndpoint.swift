@@ -59,11 +59,22 @@ public enum ErrorClass: Sendable {
             self = .unknown("\(type(of: error)): \(error)")
             return
         }
+        // grpc-swift refuses a call up front while the channel cannot connect (the node is
+        // down, wait-for-ready off): the request never left the client, so it had no effect.
+        if e.code == .unavailable, Self.neverSent(e.message) {
+            self = .definite(code: "notSent", message: e.message)
+            return
+        }
         switch e.code {
         case .unavailable, .deadlineExceeded, .cancelled, .unknown, .internalError, .aborted, .resourceExhausted:
             self = .unknown("\(e.code): \(e.message)")
         default:
             self = .definite(code: "\(e.code)", message: e.message)
         }
+    }
+
+    /// Messages of grpc-swift's refusals before sending (no connection could be established).
+    static func neverSent(_ message: String) -> Bool {
+        message.contains("Channel is in a transient failure state") || message.hasPrefix("Could not establish a connection")
     }
 }

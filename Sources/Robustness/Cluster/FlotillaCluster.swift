@@ -20,7 +20,7 @@ public final class FlotillaCluster: ClusterUnderTest, Sendable {
     let size: Int
     let ranges: Int
 
-    public init(executable: String, size: Int = 3, ranges: Int = 8, basePort: Int, directory: String) {
+    public init(executable: String, size: Int = 3, ranges: Int = 8, basePort: Int, directory: String, environment: [String: String] = [:]) {
         self.directory = directory
         self.basePort = basePort
         self.size = size
@@ -30,7 +30,7 @@ public final class FlotillaCluster: ClusterUnderTest, Sendable {
             nodes.append(
                 NodeProcess(
                     name: "node-\(i + 1)", executable: executable, arguments: ["serve", "--config", "\(directory)/node-\(i + 1).toml"],
-                    logPath: "\(directory)/node-\(i + 1).log"))
+                    logPath: "\(directory)/node-\(i + 1).log", environment: environment))
         }
         self.nodes = nodes
         let processes = nodes

@@ -13,14 +13,25 @@ public final class NodeProcess: Sendable {
     public let executable: String
     public let arguments: [String]
     public let logPath: String
+    /// Added to the harness's environment for the child (e.g. FLOTILLA_CRASHPOINT).
+    public let environment: [String: String]
     let process = Mutex<Process?>(nil)
 
-    public init(name: String, executable: String, arguments: [String], logPath: String) {
+    public init(name: String, executable: String, arguments: [String], logPath: String, environment: [String: String] = [:]) {
         self.name = name
         self.executable = executable
         self.arguments = arguments
         self.logPath = logPath
+        self.environment = environment
     }
+
+    /// The exit status of the last process once it has exited (nil while running or never started).
+    public var exitStatus: Int32? {
+        process.withLock { p in p.flatMap { $0.isRunning ? nil : $0.terminationStatus } }
+    }
+
+    /// Sends `sig` to the running process.
+    public func send(_ sig: Int32) { if let pid { _ = kill(pid, sig) } }
 
     public var pid: Int32? { process.withLock { p in p.flatMap { $0.isRunning ? $0.processIdentifier : nil } } }
 
@@ -34,6 +45,7 @@ public final class NodeProcess: Sendable {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
         p.standardOutput = log
         p.standardError = log
         try p.run()
@@ -60,9 +72,12 @@ public final class NodeProcess: Sendable {
     public func pause() { if let pid { _ = kill(pid, SIGSTOP) } }
     public func resume() { if let pid { _ = kill(pid, SIGCONT) } }
 
-    /// SIGTERM, then SIGKILL after `grace`.
+    /// SIGTERM, then SIGKILL after `grace`. Children of the node (the Swift runtime's
+    /// `swift-backtrace` after a crash) are killed too: one orphaned by the SIGKILL kept the
+    /// node's listening sockets, so every later run found its ports taken.
     public func stop(grace: Duration = .seconds(3)) async {
         guard let pid else { return }
+        defer { for child in Self.children(of: pid) { _ = kill(child, SIGKILL) } }
         _ = kill(pid, SIGCONT)
         _ = kill(pid, SIGTERM)
         let deadline = ContinuousClock.now + grace
@@ -71,7 +86,23 @@ public final class NodeProcess: Sendable {
         await waitForExit()
     }
 
-    func waitForExit() async {
+    /// Processes whose parent is `pid` (from /proc/<pid>/stat).
+    static func children(of pid: Int32) -> [Int32] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        var out: [Int32] = []
+        for e in entries {
+            guard let child = Int32(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            // "pid (comm) state ppid ...": fields after the command name.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, Int32(fields[1]) == pid { out.append(child) }
+        }
+        return out
+    }
+
+    /// Waits (up to 5 s) until the process is gone.
+    public func waitForExit() async {
         for _ in 0..<200 {
             let running = process.withLock { $0?.isRunning ?? false }
             if !running { return }

@@ -1,5 +1,9 @@
 public import Base
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The fault classes a run injects (one per run) while traffic flows.
 public enum FaultClass: String, Sendable, CaseIterable {
     case none
@@ -17,10 +21,15 @@ public enum FaultClass: String, Sendable, CaseIterable {
     case delay
     /// Move leadership to another node (etcd: MoveLeader).
     case transferLeader = "transfer-leader"
+    /// Crash a random node at a `CrashPoint` inside the server (before/after WAL write and
+    /// sync, before/after apply, during snapshot send/install), then restart it. Needs a
+    /// debug `flotilla` (the points are compiled only into debug builds).
+    case crashPoint = "crash-point"
 
-    /// Classes a plain `--fault all` cycles through (transfer only where supported).
+    /// Classes a plain `--fault all` cycles through (transfer only where supported; crash
+    /// points only when asked for, as they need a debug build).
     public static func all(for kind: String) -> [FaultClass] {
-        allCases.filter { $0 != .none && (kind == "etcd" || $0 != .transferLeader) }
+        allCases.filter { $0 != .none && $0 != .crashPoint && (kind == "etcd" || $0 != .transferLeader) }
     }
 }
 
@@ -32,17 +41,20 @@ public struct FaultPlan: Sendable, CustomStringConvertible {
     public var randomNode: Int
     public var duration: Duration
     public var delay: Duration
+    /// The point of a crash-point run.
+    public var crashPoint: CrashPoint
 
     public init(fault: FaultClass, nodes: Int, rng: inout SeededGenerator) {
         self.fault = fault
         randomNode = Int.random(in: 0..<nodes, using: &rng)
         switch fault {
         case .pause: duration = .milliseconds(Int.random(in: 1000...5000, using: &rng))
-        case .killRandom, .killLeader: duration = .milliseconds(Int.random(in: 500...2000, using: &rng))
+        case .killRandom, .killLeader, .crashPoint: duration = .milliseconds(Int.random(in: 500...2000, using: &rng))
         case .partitionLeader, .partitionFollower, .delay: duration = .milliseconds(Int.random(in: 1500...3000, using: &rng))
         default: duration = .zero
         }
         delay = .milliseconds(Int.random(in: 25...125, using: &rng))
+        crashPoint = CrashPoint.allCases[Int.random(in: 0..<CrashPoint.allCases.count, using: &rng)]
     }
 
     public var description: String {
@@ -55,6 +67,7 @@ public struct FaultPlan: Sendable, CustomStringConvertible {
         case .partitionFollower: "isolate a follower's peer links for \(duration)"
         case .delay: "delay node \(randomNode)'s peer links by \(delay) for \(duration)"
         case .transferLeader: "move leadership to another node"
+        case .crashPoint: "crash node \(randomNode) at \(crashPoint.rawValue), restart after \(duration)"
         }
     }
 }
@@ -102,6 +115,21 @@ public enum FaultInjector {
             for p in cluster.peerProxies { p.heal() }
         case .transferLeader:
             log(try await cluster.transferLeadership())
+        case .crashPoint:
+            let node = cluster.nodes[plan.randomNode]
+            log("arm crash point \(plan.crashPoint.rawValue) on node \(plan.randomNode)")
+            node.send(SIGUSR1)
+            let deadline = ContinuousClock.now + .seconds(3)
+            while node.pid != nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            if node.pid == nil {
+                log("node \(plan.randomNode) exited at the crash point (status \(node.exitStatus.map(String.init) ?? "?"))")
+            } else {
+                log("crash point not reached in 3 s: kill -9 node \(plan.randomNode) instead")
+                await node.kill9()
+            }
+            try await Task.sleep(for: plan.duration)
+            log("restart node \(plan.randomNode)")
+            try await cluster.restart(node: plan.randomNode)
         }
     }
 

@@ -27,12 +27,12 @@ extension RobustnessRun {
         for (a, b) in zip(writes, writes.dropFirst()) { gap = max(gap, b - a) }
         report.longestWriteGap = .nanoseconds(gap)
 
-        // The watch saw everything if a watcher from revision 1 covered the final revision.
-        let complete = t.watchers.contains { $0.startRevision <= 1 && !$0.wasCompacted && $0.coveredThrough >= t.finalRevision }
+        // The watch saw everything if the watchers' covered windows together span 1...final.
+        let complete = Self.watchersCover(t.watchers, through: t.finalRevision)
         let patched = HistoryPatcher.patch(ops, watchers: t.watchers, watchComplete: complete)
 
         let checkStart = ContinuousClock.now
-        let verdict = LinearizabilityChecker(budget: options.checkerBudget).check(patched)
+        let verdict = LinearizabilityChecker(budget: options.checkerBudget, revokePerRange: options.target == "flotilla").check(patched)
         report.checkTime = ContinuousClock.now - checkStart
         switch verdict {
         case .linearizable:
@@ -51,8 +51,12 @@ extension RobustnessRun {
         if !complete {
             report.schedule.append("note: no watcher covered revisions 1...\(t.finalRevision); unknown writes kept as unknown")
         }
-        for l in DurabilityChecker.check(history: ops, finalKVs: t.finalKVs, watchers: t.watchers).prefix(10) {
-            report.problems.append("durability: \(l)")
+        if let finalKVs = t.finalKVs {
+            for l in DurabilityChecker.check(history: ops, finalKVs: finalKVs, watchers: t.watchers).prefix(10) {
+                report.problems.append("durability: \(l)")
+            }
+        } else {
+            report.problems.append("unavailable: no linearizable read of the keys succeeded on any node within 20 s after traffic stopped")
         }
     }
 
@@ -67,5 +71,15 @@ extension RobustnessRun {
             try? w.write(to: URL(fileURLWithPath: "\(directory)/watches.json"))
         }
         try? (report.summary + "\n").write(toFile: "\(directory)/report.txt", atomically: true, encoding: .utf8)
+    }
+
+    /// True when the union of the watchers' covered windows [start, coveredThrough] contains
+    /// every revision 1...`revision` (each window is contiguous: the watch checker holds every
+    /// watcher to having all events inside it).
+    static func watchersCover(_ watchers: [WatcherLog], through revision: Int64) -> Bool {
+        let windows = watchers.map { (max($0.startRevision, 1), $0.coveredThrough) }.filter { $0.0 <= $0.1 }.sorted { $0.0 < $1.0 }
+        var reached: Int64 = 0  // every revision <= reached is covered
+        for (lo, hi) in windows where lo <= reached + 1 { reached = max(reached, hi) }
+        return reached >= revision
     }
 }

@@ -48,6 +48,18 @@ public final class Watcher: Sendable {
         }
     }
 
+    /// The highest revision the workload may compact to without overtaking this watcher: what
+    /// it is complete through (0 before its first watch was created; unbounded once it ended).
+    /// Compacting below every watcher keeps each watch complete — so the checker can tell which
+    /// unknown writes happened — while compaction itself still runs under traffic.
+    public var compactionFloor: Int64 {
+        state.withLock { s in
+            if s.finished || s.log.wasCompacted { return .max }
+            guard s.log.entries.contains(where: { if case .created = $0 { true } else { false } }) else { return 0 }
+            return max(s.log.coveredThrough, s.log.startRevision - 1)
+        }
+    }
+
     func append(_ e: WatchLogEntry) { state.withLock { $0.log.entries.append(e) } }
 
     /// Runs until stopped; `deadline` bounds the catch-up after `stop`.

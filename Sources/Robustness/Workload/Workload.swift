@@ -6,7 +6,8 @@ public struct WorkloadConfig: Sendable {
     public var keys: Int = 10
     public var keyPrefix: String = "key/"
     public var requestTimeout: Duration = .milliseconds(500)
-    /// Pause after an unknown outcome before the next request.
+    /// Pause after an error (unknown outcome or refusal) before the next request, so a client
+    /// of a dead node does not spin on refused connections.
     public var backoffAfterError: Duration = .milliseconds(50)
     public var leaseTTL: Int64 = 3600
     /// Compaction keeps this many revisions behind the latest seen.

@@ -1,6 +1,7 @@
 import Foundation
-import Robustness
 import Testing
+
+@testable import Robustness
 
 #if canImport(Glibc)
 import Glibc
@@ -48,5 +49,17 @@ import Glibc
         let report = await RobustnessRun(options: options(basePort: base, executable: "/bin/false")).run()
         #expect(report.problems.contains { $0.contains("ports already in use") && $0.contains("\(base + 1)") }, "\(report.problems)")
         #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    /// A crashed node's `swift-backtrace` child outlived the SIGKILL that stopped its parent and
+    /// kept the node's ports; `stop` now finds a node's children through /proc and kills them.
+    @Test func childrenOfAProcessAreFoundThroughProc() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        p.arguments = ["5"]
+        try p.run()
+        defer { p.terminate() }
+        #expect(NodeProcess.children(of: getpid()).contains(p.processIdentifier))
+        #expect(!NodeProcess.children(of: p.processIdentifier).contains(getpid()))
     }
 }

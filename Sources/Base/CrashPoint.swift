@@ -1,0 +1,68 @@
+#if DEBUG
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+#endif
+
+/// Named places inside a node where a *debug* build can crash its own process on request,
+/// for the robustness harness's crash-point fault class (issue #6). A process started with
+/// `FLOTILLA_CRASHPOINT=<raw value>` installs a SIGUSR1 handler (`installArmingSignal`);
+/// after the signal, the next time the process reaches that point it writes one line to
+/// stderr and exits at once (`_exit(86)`: no flush, no shutdown — a crash at that instruction).
+/// Release builds compile `hit()` and `installArmingSignal()` to nothing. Owns nothing but
+/// the process-wide armed flag.
+public enum CrashPoint: String, Sendable, CaseIterable {
+    /// Before the WAL frame of a poll round is written.
+    case walBeforeWrite = "wal.before-write"
+    /// The WAL frame is written, not yet fdatasynced (with kill -9 the page cache keeps it;
+    /// before-write is the crash that loses the in-flight frame).
+    case walAfterWriteBeforeSync = "wal.after-write"
+    /// The WAL frame is synced; no message acknowledging it has left yet.
+    case walAfterSync = "wal.after-sync"
+    /// Committed entries are about to be applied to MVCC.
+    case beforeApply = "apply.before"
+    /// Committed entries were applied (not yet group-committed to the data file).
+    case afterApply = "apply.after"
+    /// A range snapshot is being sent (the sender dies mid-stream).
+    case snapshotSend = "snapshot.send"
+    /// A received range snapshot is about to be ingested.
+    case snapshotInstall = "snapshot.install"
+
+    /// Crashes the process if this is the chosen point and the process was armed.
+    @inline(__always)
+    public func hit() {
+        #if DEBUG
+        CrashPointState.hit(self)
+        #endif
+    }
+
+    /// Installs the SIGUSR1 handler arming the point named by `FLOTILLA_CRASHPOINT`, if any
+    /// (debug builds only). Call once at process start.
+    public static func installArmingSignal() {
+        #if DEBUG
+        CrashPointState.install()
+        #endif
+    }
+}
+
+#if DEBUG
+/// The chosen point (from the environment, read once) and the armed flag the signal sets.
+enum CrashPointState {
+    static let chosen: CrashPoint? = getenv("FLOTILLA_CRASHPOINT").flatMap { CrashPoint(rawValue: String(cString: $0)) }
+    static let armed = Atomic<Bool>(false)
+
+    static func install() {
+        guard chosen != nil else { return }
+        _ = armed.load(ordering: .relaxed)  // initialize the global before any signal can touch it
+        signal(SIGUSR1) { _ in CrashPointState.armed.store(true, ordering: .relaxed) }
+    }
+
+    static func hit(_ point: CrashPoint) {
+        guard point == chosen, armed.load(ordering: .relaxed) else { return }
+        let line = Array("crash point \(point.rawValue) reached: exiting\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        _exit(86)
+    }
+}
+#endif
