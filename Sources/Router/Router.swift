@@ -12,7 +12,8 @@ import Darwin
 /// etcd's KV, Watch, Lease and Cluster API over every user range of the cluster at one
 /// global revision (DESIGN.md §3, §6). Runs on every node; reaches the cluster only through
 /// `ClusterAccess`. Owns the range cache (descriptors + leader hints, behind one `Mutex`),
-/// the request-ID counter, the NOSPACE alarm state and the highest revision it has seen.
+/// the request-ID counter and the highest revision it has seen. Alarms and the NOSPACE
+/// quota are not its business: the server puts `QuotaKVBackend` in front of it.
 /// It holds no per-range tasks or actors: each request plans its ranges from the cache,
 /// fans out, retries (`Router+Dispatch.swift`) and merges.
 public final class Router: Sendable {
@@ -43,7 +44,6 @@ public final class Router: Sendable {
         var highWater: Int64 = 0
         /// What `currentRevision()` answered in the last second (start of a watch from 0).
         var recentCurrents: [(revision: Int64, at: ContinuousClock.Instant)] = []
-        var alarms = AlarmTable()
     }
 
     let access: any ClusterAccess
@@ -101,10 +101,6 @@ public final class Router: Sendable {
     func checkNotFuture(_ revision: Int64) async throws {
         if revision <= state.withLock({ $0.highWater }) { return }
         if revision > (try await fresh()) { throw MVCCError.futureRevision }
-    }
-
-    func checkNoSpace() throws {
-        if state.withLock({ $0.alarms.noSpace }) { throw EtcdError.noSpace }
     }
 }
 

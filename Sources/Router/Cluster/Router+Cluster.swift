@@ -3,9 +3,9 @@ import Base
 import MVCC
 import Node
 
-/// Membership (the nodes as etcd members), response identity, the NOSPACE alarm and a
-/// cluster-wide HashKV. Status and Snapshot are node-local and live in the server's
-/// maintenance backend.
+/// Membership (the nodes as etcd members), response identity and a cluster-wide HashKV.
+/// Alarms, Status and Snapshot are node-local and live in the server's maintenance
+/// backend (`NodeEtcdBackend`), which serves this HashKV.
 extension Router: EtcdClusterBackend {
     public func identity() -> ClusterIdentity {
         ClusterIdentity(clusterID: config.clusterID, memberID: memberID, raftTerm: 1)
@@ -19,16 +19,6 @@ extension Router: EtcdClusterBackend {
 }
 
 extension Router {
-    /// etcd's Alarm over this router's alarm set: while NOSPACE is active, puts, txns with
-    /// puts and lease grants fail with "database space exceeded" (reads and deletes work).
-    public func alarm(_ action: AlarmAction, memberID: UInt64, alarm: AlarmKind) async throws
-        -> (alarms: [AlarmInfo], revision: Int64)
-    {
-        let member = memberID == 0 ? self.memberID : memberID
-        let result = state.withLock { $0.alarms.apply(action, member: member, alarm: alarm) }
-        return (result, try await headerRevision())
-    }
-
     /// A digest of the whole keyspace at one revision (0: fresh): FNV-1a over every live
     /// key-value (key, value, create/mod revision, version, lease) in key order, read with
     /// one merged Range. Deterministic across nodes for the same revision; unlike etcd's it

@@ -9,7 +9,6 @@ import Node
 extension Router: EtcdKVBackend {
     public func put(_ request: PutRequest) async throws -> PutResponse {
         try RequestValidation.check(request)
-        try checkNoSpace()
         if request.lease != 0 { try await checkLeaseExists(request.lease) }
         let access = self.access
         let piece = try await onOneRange([.point(request.key)]) { route, _, node, id throws(ProposalError) in
@@ -48,7 +47,6 @@ extension Router: EtcdKVBackend {
 
     public func txn(_ request: TxnRequest) async throws -> TxnResponse {
         try RequestValidation.check(request)
-        if TxnFootprint.hasPut(request) { try checkNoSpace() }
         for lease in Set(TxnFootprint.putLeases(of: request)) { try await checkLeaseExists(lease) }
         var spans = TxnFootprint.spans(of: request)
         if spans.isEmpty { spans = [.point([0])] }

@@ -39,16 +39,4 @@ public enum TxnFootprint {
         }
         return out
     }
-
-    /// Whether any branch (nested included) puts.
-    public static func hasPut(_ t: TxnRequest) -> Bool {
-        for op in t.success + t.failure {
-            switch op {
-            case .put: return true
-            case .txn(let inner) where hasPut(inner): return true
-            default: continue
-            }
-        }
-        return false
-    }
 }

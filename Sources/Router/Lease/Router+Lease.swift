@@ -8,7 +8,6 @@ import Node
 /// every range (each deletes its attached keys atomically) before removing the record.
 extension Router: EtcdLeaseBackend {
     public func leaseGrant(id: Int64, ttl: Int64) async throws -> LeaseGrantResult {
-        try checkNoSpace()
         let record = try await access.leaseGrant(id: id, ttl: ttl)
         return LeaseGrantResult(id: record.id, ttl: record.grantedTTL, revision: try await headerRevision())
     }

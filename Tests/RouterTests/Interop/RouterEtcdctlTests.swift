@@ -49,12 +49,13 @@ import Testing
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: etcdctl)))
     func etcdctlAcrossRanges() async throws {
         let (router, _) = try makeRouter()
-        let maintenance = try SingleStoreBackend.inMemory()
+        // Composed as the server composes it: the node's alarms guard the router's KV.
+        let node = NodeMaintenanceDouble(router: router)
         var options = EtcdServer.Options(port: 0)
         options.keepaliveMinTime = .seconds(5)
         let server = EtcdServer(
-            services: EtcdServer.services(kv: router, watch: router, lease: router, cluster: router,
-                                          maintenance: RouterMaintenance(router: router, node: maintenance)),
+            services: EtcdServer.services(kv: QuotaKVBackend(inner: router, noSpace: { node.noSpace }), watch: router,
+                                          lease: router, cluster: router, maintenance: node),
             options: options)
         let serving = Task { try await server.serve() }
         defer {
@@ -105,12 +106,14 @@ import Testing
         #expect(r.lines.count == 3, "\(r.err)")
         r = try Self.run(["alarm", "list"], port: port)
         #expect(r.lines.isEmpty, "\(r.err)")
-        _ = try await router.alarm(.activate, memberID: 0, alarm: .noSpace)
+        _ = try await node.alarm(.activate, memberID: 0, alarm: .noSpace)
         r = try Self.run(["put", "k09", "v"], port: port)
         #expect(r.err.contains("etcdserver: mvcc: database space exceeded"), "\(r.err)")
         r = try Self.run(["alarm", "list"], port: port)
         #expect(r.lines == ["memberID:1 alarm:NOSPACE "], "\(r.err)")
         r = try Self.run(["alarm", "disarm"], port: port)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(node.noSpace == false)
         r = try Self.run(["put", "k09", "v"], port: port)
         #expect(r.lines == ["OK"], "\(r.err)")
     }

@@ -105,16 +105,32 @@ import Testing
         await #expect(throws: MVCCError.compacted) { try await router.compact(revision: a.revision, physical: false) }
     }
 
-    @Test func memberListAndNoSpaceAlarm() async throws {
+    @Test func memberList() async throws {
         let (router, _) = try makeRouter()
         #expect(try await router.memberList().map(\.id) == [1, 2, 3])
-        _ = try await router.alarm(.activate, memberID: 0, alarm: .noSpace)
-        await #expect(throws: EtcdError.noSpace) { try await router.put(PutRequest(key: key(1), value: [1])) }
-        _ = try await router.deleteRange(DeleteRangeRequest(key: key(1)))
-        _ = try await router.range(RangeRequest(key: key(1)))
-        #expect(try await router.alarm(.get, memberID: 0, alarm: .none).alarms.count == 1)
-        _ = try await router.alarm(.deactivate, memberID: 0, alarm: .noSpace)
-        _ = try await router.put(PutRequest(key: key(1), value: [1]))
+    }
+
+    /// The server's composition: the node's alarm table behind `QuotaKVBackend` in front of
+    /// the router. While NOSPACE is active, puts and txns that could put are refused; reads,
+    /// deletes and put-free txns reach the ranges.
+    @Test func noSpaceAlarmThroughQuota() async throws {
+        let (router, _) = try makeRouter()
+        let node = NodeMaintenanceDouble(router: router)
+        let kv = QuotaKVBackend(inner: router, noSpace: { node.noSpace })
+        _ = try await kv.put(PutRequest(key: key(1), value: [1]))
+        _ = try await node.alarm(.activate, memberID: 0, alarm: .noSpace)
+        await #expect(throws: EtcdError.noSpace) { try await kv.put(PutRequest(key: key(2), value: [1])) }
+        let nested = TxnRequest(success: [.txn(TxnRequest(failure: [.put(PutRequest(key: key(3), value: [1]))]))])
+        await #expect(throws: EtcdError.noSpace) { try await kv.txn(nested) }
+        let reads = try await kv.txn(TxnRequest(success: [.range(RangeRequest(key: key(1)))]))
+        #expect(reads.succeeded)
+        #expect(try await kv.range(RangeRequest(key: key(2))).kvs.isEmpty)
+        #expect(try await kv.deleteRange(DeleteRangeRequest(key: key(1))).deleted == 1)
+        #expect(try await node.alarm(.get, memberID: 0, alarm: .none).alarms == [AlarmInfo(memberID: 1, alarm: .noSpace)])
+        #expect(try await node.status().errors.count == 1)
+        _ = try await node.alarm(.deactivate, memberID: 0, alarm: .noSpace)
+        _ = try await kv.put(PutRequest(key: key(2), value: [1]))
+        #expect(try await router.range(RangeRequest(key: key(2))).kvs.map(\.value) == [[1]])
     }
 
     @Test func hashKVIsDeterministicAndSeesChanges() async throws {

@@ -1,4 +1,3 @@
-public import API
 public import MVCC
 
 /// etcd's space quota in front of the KV backend: while a NOSPACE alarm is active, Put and
