@@ -33,6 +33,7 @@ extension NodeHost {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(interval))
                 guard let self, !self.stopped.load(ordering: .acquiring) else { return }
+                self.resolved.expireWaiters(now: Self.nowNs())
                 await self.closeFeedRanges()
             }
         }
@@ -103,11 +104,12 @@ extension NodeHost {
                     return .events(events.filter { $0.kv.modRevision <= upTo }, resolved: upTo)
                 }
             }
-            if Self.nowNs() >= deadline || Task.isCancelled {
+            if Self.nowNs() >= deadline || Task.isCancelled || stopped.load(ordering: .acquiring) {
                 try checkFeedEpoch(range, epoch)
                 return .events([], resolved: resolvedNow)
             }
-            try? await Task.sleep(for: .milliseconds(5))
+            // Parked until the closer or apply moves the resolved revision (or the deadline).
+            await resolved.waitForAdvance(range, beyond: resolvedNow, deadlineNs: deadline)
         }
     }
 

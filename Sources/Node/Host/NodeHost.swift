@@ -132,6 +132,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     public func stop(flush: Bool = true) {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         closer.withLock { $0?.cancel() }
+        resolved.close()
         if started.load(ordering: .acquiring) {
             mailbox.withLock { $0.stopping = true }
             wakeSignal.signal()
