@@ -24,7 +24,7 @@ extension SingleStoreBackend: EtcdKVBackend {
         return try write { w, revision in
             var leases: [Int64] = []
             Self.collectPutLeases(request, into: &leases)
-            if Self.hasPut(request) { try checkNoSpace(w) }
+            if QuotaKVBackend.mayPut(request) { try checkNoSpace(w) }
             for lease in leases { try checkLease(lease, w) }
             return try store.txn(request, revision: revision)
         }
@@ -54,16 +54,5 @@ extension SingleStoreBackend: EtcdKVBackend {
             default: break
             }
         }
-    }
-
-    static func hasPut(_ t: TxnRequest) -> Bool {
-        for op in t.success + t.failure {
-            switch op {
-            case .put: return true
-            case .txn(let inner) where hasPut(inner): return true
-            default: continue
-            }
-        }
-        return false
     }
 }

@@ -1,12 +1,19 @@
 public import PageStore
 
-/// The `MVCCBackend` over the node's PageStore file: each `MVCCBucket` is a named bucket,
-/// `view` is a PageStore read transaction, `update` a write transaction (one fdatasync'ed
-/// commit). Buckets are created on first write. Owns nothing but the reference to the file.
+/// The `MVCCBackend` over the node's PageStore file: each `MVCCBucket` is a named bucket
+/// (named by `bucketNames`: the standard `mvcc.*`, or e.g. the system range's `system.mvcc.*`
+/// in the same file), `view` is a PageStore read transaction, `update` a write transaction
+/// (one fdatasync'ed commit). Buckets are created on first write. Owns nothing but the
+/// reference to the file and the name mapping.
 public final class PageStoreBackend: MVCCBackend {
     public let file: PageFile
+    /// The file's bucket of each `MVCCBucket`.
+    public let bucketNames: MVCCBucketNames
 
-    public init(file: PageFile) { self.file = file }
+    public init(file: PageFile, bucketNames: MVCCBucketNames = .standard) {
+        self.file = file
+        self.bucketNames = bucketNames
+    }
 
     /// Opens (or creates) the file at `path`.
     public static func open(path: String, options: PageFileOptions = .init()) throws -> PageStoreBackend {
@@ -14,12 +21,12 @@ public final class PageStoreBackend: MVCCBackend {
     }
 
     public func view<R>(_ body: (any MVCCReadTxn) throws -> R) throws -> R {
-        try file.view { rt in try body(ReadAdapter(copy rt)) }
+        try file.view { rt in try body(ReadAdapter(copy rt, names: bucketNames)) }
     }
 
     public func update<R>(_ body: (any MVCCWriteTxn) throws -> R) throws -> R {
         try file.update { wt in
-            let adapter = WriteAdapter(wt)
+            let adapter = WriteAdapter(wt, names: bucketNames)
             defer { adapter.closed = true }
             return try body(adapter)
         }
@@ -28,14 +35,18 @@ public final class PageStoreBackend: MVCCBackend {
     /// Read side: caches each bucket handle for the transaction's lifetime.
     final class ReadAdapter: MVCCReadTxn {
         let txn: ReadTransaction
+        let names: MVCCBucketNames
         private var records: Bucket??
 
-        init(_ txn: ReadTransaction) { self.txn = txn }
+        init(_ txn: ReadTransaction, names: MVCCBucketNames) {
+            self.txn = txn
+            self.names = names
+        }
 
         func bucket(_ b: MVCCBucket) throws -> Bucket? {
-            guard b == .records else { return try txn.bucket(named: b.name) }
+            guard b == .records else { return try txn.bucket(named: names[b]) }
             if let records { return records }
-            let found = try txn.bucket(named: b.name)
+            let found = try txn.bucket(named: names[b])
             records = .some(found)
             return found
         }
@@ -67,22 +78,26 @@ public final class PageStoreBackend: MVCCBackend {
     /// Write side: a copy of the transaction value (its state lives in a shared context).
     final class WriteAdapter: MVCCWriteTxn {
         var txn: WriteTransaction
+        let names: MVCCBucketNames
         var closed = false
         private var cache: [MVCCBucket: WriteBucket] = [:]
 
-        init(_ txn: WriteTransaction) { self.txn = txn }
+        init(_ txn: WriteTransaction, names: MVCCBucketNames) {
+            self.txn = txn
+            self.names = names
+        }
 
         private func existing(_ b: MVCCBucket) throws -> WriteBucket? {
             precondition(!closed, "MVCC write transaction used after commit")
             if let cached = cache[b] { return cached }
-            let found = try txn.bucket(named: b.name)
+            let found = try txn.bucket(named: names[b])
             if let found { cache[b] = found }
             return found
         }
 
         private func writable(_ b: MVCCBucket) throws -> WriteBucket {
             if let found = try existing(b) { return found }
-            let created = try txn.createBucketIfNeeded(named: b.name)
+            let created = try txn.createBucketIfNeeded(named: names[b])
             cache[b] = created
             return created
         }

@@ -22,6 +22,41 @@ public enum MVCCBucket: CaseIterable, Sendable, Hashable {
     }
 }
 
+/// The file's bucket name of each `MVCCBucket`, as one backend maps them: `standard` is the
+/// user ranges' `mvcc.*`; `prefixed("system.")` gives the system range's reserved
+/// `system.mvcc.*` buckets of the same file. Names are on-disk format: never change them.
+/// Owns the four precomputed names (no allocation per lookup).
+public struct MVCCBucketNames: Sendable, Equatable {
+    let records: [UInt8]
+    let history: [UInt8]
+    let meta: [UInt8]
+    let leases: [UInt8]
+
+    /// Every bucket's name with `prefix` in front (empty: the standard names).
+    public init(prefix: [UInt8]) {
+        records = prefix + MVCCBucket.records.name
+        history = prefix + MVCCBucket.history.name
+        meta = prefix + MVCCBucket.meta.name
+        leases = prefix + MVCCBucket.leases.name
+    }
+
+    /// `mvcc.records`, `mvcc.history`, `mvcc.meta`, `mvcc.leases`.
+    public static let standard = MVCCBucketNames(prefix: [])
+
+    /// The standard names behind `prefix` (e.g. `"system."`).
+    public static func prefixed(_ prefix: String) -> MVCCBucketNames { MVCCBucketNames(prefix: Array(prefix.utf8)) }
+
+    /// The name of `bucket` in the file.
+    public subscript(_ bucket: MVCCBucket) -> [UInt8] {
+        switch bucket {
+        case .records: records
+        case .history: history
+        case .meta: meta
+        case .leases: leases
+        }
+    }
+}
+
 /// Keys of per-range metadata in the meta bucket.
 enum MetaKey {
     /// One-byte field tags.

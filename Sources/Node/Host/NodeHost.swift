@@ -25,7 +25,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     let wal: WriteAheadLog
     let backend: PageStoreBackend
     /// Range 1's MVCC backend: the reserved `system.*` buckets of the same data file.
-    let systemBackend: SystemRangeBackend
+    let systemBackend: PageStoreBackend
     /// The system range's leader-local runtime (oracle block, lease deadlines).
     let system = SystemRangeRuntime()
     let transport: any RaftTransport
@@ -82,7 +82,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         #endif
         (wal, _) = try WriteAheadLog.open(directory: dir.walPath, options: walOptions)
         backend = try PageStoreBackend.open(path: dir.dataFilePath)
-        systemBackend = SystemRangeBackend(file: backend.file)
+        systemBackend = PageStoreBackend(file: backend.file, bucketNames: Self.systemBucketNames)
 
         var replicas: [RangeID: RangeReplica] = [:]
         var toCampaign: [RangeID] = []

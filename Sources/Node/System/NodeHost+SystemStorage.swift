@@ -2,11 +2,16 @@ import Base
 import MVCC
 
 /// Where the system range's store lives: the reserved `system.*` buckets of the node's data
-/// file (`SystemRangeBackend`), every other range in the user buckets (`PageStoreBackend`).
+/// file (a `PageStoreBackend` with `systemBucketNames`), every other range in the user
+/// buckets (`mvcc.*`, the standard names).
 /// The hooks the node runtime calls when it opens, creates, commits or ingests a store.
 extension NodeHost {
+    /// The system range's buckets: every MVCC bucket renamed with a `system.` prefix
+    /// (`system.mvcc.records`, `system.mvcc.meta`, …). On-disk names: never change them.
+    static let systemBucketNames = MVCCBucketNames.prefixed("system.")
+
     /// The MVCC backend holding `range`'s store.
-    static func storeBackend(for range: RangeID, user: PageStoreBackend, system: SystemRangeBackend) -> any MVCCBackend {
+    static func storeBackend(for range: RangeID, user: PageStoreBackend, system: PageStoreBackend) -> any MVCCBackend {
         range == .system ? system : user
     }
 

@@ -3,7 +3,7 @@ import MVCC
 
 /// The replicated state of the system range and its deterministic apply. The state is
 /// ordinary MVCC key-values in range 1's store (which lives in the reserved `system.*`
-/// buckets, see `SystemRangeBackend`):
+/// buckets, see `NodeHost.systemBucketNames`):
 ///
 /// | key | value |
 /// |---|---|

@@ -105,4 +105,34 @@ import Testing
             #expect(try recordsBucket(backend).count == keys)
         }
     }
+
+    /// Two backends over one file, the standard names and a `system.` mapping (the system
+    /// range's): each sees only its own buckets, and the file holds them under the on-disk
+    /// names existing data directories use.
+    @Test func bucketNamesSeparateBackendsOverOneFile() throws {
+        #expect(MVCCBucket.allCases.map { MVCCBucketNames.standard[$0] } == MVCCBucket.allCases.map(\.name))
+        #expect(MVCCBucketNames.prefixed("system.")[.records] == b("system.mvcc.records"))
+        #expect(MVCCBucketNames.prefixed("system.")[.leases] == b("system.mvcc.leases"))
+        try withFile("names") { path in
+            do {
+                let user = try PageStoreBackend.open(path: path)
+                let system = PageStoreBackend(file: user.file, bucketNames: .prefixed("system."))
+                try system.update { try $0.put(.meta, b("m"), b("system")) }
+                try user.update { try $0.put(.meta, b("m"), b("user")) }
+                try system.update { try $0.put(.records, b("only-system"), b("1")) }
+                #expect(try system.view { try $0.get(.meta, b("m")) } == b("system"))
+                #expect(try user.view { try $0.get(.meta, b("m")) } == b("user"))
+                #expect(try recordsBucket(user).isEmpty)
+                #expect(try recordsBucket(system).count == 1)
+                user.file.close()
+            }
+            let file = try PageFile.open(path: path)
+            defer { file.close() }
+            #expect(try file.view { try $0.bucket(named: b("system.mvcc.meta"))?.get(b("m")) } == b("system"))
+            #expect(try file.view { try $0.bucket(named: b("mvcc.meta"))?.get(b("m")) } == b("user"))
+            #expect(try file.view { try $0.bucket(named: b("system.mvcc.records"))?.get(b("only-system")) } == b("1"))
+            let reopened = PageStoreBackend(file: file, bucketNames: .prefixed("system."))
+            #expect(try reopened.view { try $0.get(.meta, b("m")) } == b("system"))
+        }
+    }
 }
