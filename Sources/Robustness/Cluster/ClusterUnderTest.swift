@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A cluster the harness can drive and hurt: real server processes answering the etcd API,
 /// their peer links behind fault-injecting proxies. Implemented for etcd and for Flotilla.
 public protocol ClusterUnderTest: Sendable {
@@ -40,7 +44,11 @@ public struct ClusterStartError: Error, CustomStringConvertible {
     /// Throws when a TCP port the cluster needs is already taken on loopback (another
     /// cluster, another engineer's run): failing here beats a node that silently cannot bind.
     public static func checkPortsFree(_ ports: [Int]) throws {
-        let taken = ports.filter { !PortProbe.isFree($0) }
+        var taken = ports.filter { !PortProbe.isFree($0) }
+        if taken.contains(where: PortProbe.reclaimFromOrphanedBacktracer) {
+            usleep(200_000)
+            taken = ports.filter { !PortProbe.isFree($0) }
+        }
         if !taken.isEmpty {
             throw ClusterStartError(description: "ports already in use on 127.0.0.1: \(taken) (pick another --base-port)")
         }
