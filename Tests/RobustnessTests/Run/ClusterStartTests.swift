@@ -28,7 +28,9 @@ import Glibc
         let report = await run.run()
         #expect(!report.passed)
         #expect(report.problems.contains { $0.contains("exited during start-up") }, "\(report.problems)")
-        #expect(ContinuousClock.now - start < .seconds(15))
+        // A hang regression, not a speed test: the bound only has to separate "failed at
+        // start" from "sat silent" (a full parallel suite on 2 loaded cores took 78 s here).
+        #expect(ContinuousClock.now - start < .seconds(180))
         #expect(FileManager.default.fileExists(atPath: run.directory + "/node-1.log"), "logs kept in \(run.directory)")
         try? FileManager.default.removeItem(atPath: run.directory)
     }
@@ -48,7 +50,7 @@ import Glibc
         let start = ContinuousClock.now
         let report = await RobustnessRun(options: options(basePort: base, executable: "/bin/false")).run()
         #expect(report.problems.contains { $0.contains("ports already in use") && $0.contains("\(base + 1)") }, "\(report.problems)")
-        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(ContinuousClock.now - start < .seconds(180))  // hang regression, see above
     }
 
     /// A crashed node's `swift-backtrace` child outlived the SIGKILL that stopped its parent and
