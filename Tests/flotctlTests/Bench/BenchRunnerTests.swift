@@ -12,12 +12,17 @@ import Testing
     }
 
     @Test func failedRequestsAreCountedByKindAndBackedOff() async throws {
-        let o = try BenchOptions.parse(["--clients", "4", "--duration", "0.4"])
+        // A request budget, not a duration: a duration starts before the client tasks are
+        // scheduled, and a full parallel test run on 2 cores can hold them back for longer
+        // than any short duration (seen: 39 s, 0 requests).
+        let o = try BenchOptions.parse(["--clients", "4", "--total", "24"])
         let r = await BenchRunner.run(o, sessions: [try Self.idleSession()], seed: 1) { _, c, _ in
             throw CLIError(c % 2 == 0 ? "etcdserver: too many requests" : "Stream unexpectedly closed.")
         }
-        // Backoff 1, 2, 4 … 250 ms: about 9 attempts per client in 0.4 s; a hot loop would make millions.
-        #expect(r.errors > 0 && r.errors <= 4 * 12, "errors \(r.errors)")
+        #expect(r.errors == 24, "errors \(r.errors)")
+        // Backed off after each failure (1, 2, 4 … ms): 24 failures over 4 clients take at
+        // least 1 + 2 + 4 + 8 + 16 ms on some client; a hot error loop takes microseconds.
+        #expect(r.elapsed >= .milliseconds(31), "elapsed \(r.elapsed)")
         #expect(r.histogram.count == 0)
         #expect(r.errorKinds.values.reduce(0, +) == r.errors)
         #expect(Set(r.errorKinds.keys) == ["etcdserver: too many requests", "Stream unexpectedly closed."])
