@@ -99,6 +99,9 @@ final class Node {
     /// Inline value bytes (`.page` or `.arena` kinds).
     @inline(__always) func inlineValue(_ i: Int) -> UnsafeRawBufferPointer {
         let e = entries[i]
+        // An empty value points at nothing: an empty append allocates no arena, so a node
+        // whose only new bytes are an empty value has none (MVCC's key-only buckets).
+        if e.valueSize == 0 { return UnsafeRawBufferPointer(start: nil, count: 0) }
         let base = e.valueKind == .arena ? UnsafeRawPointer(arena!) : source!
         return UnsafeRawBufferPointer(start: base + Int(e.valueOffset), count: Int(e.valueSize))
     }
