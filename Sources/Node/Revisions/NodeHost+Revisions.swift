@@ -20,12 +20,14 @@ extension NodeHost {
                     return try await oracleRevisions(count: count)
                 }
                 if target == .none { target = systemLeader() }
+                if target == .none { target = await discoverSystemLeader() }
                 if target == .none { continue }
                 if target == nodeID { return try await oracleRevisions(count: count) }
                 return try await callClient(timeoutMs: config.proposalTimeoutMs).oracleRevisions(count: count, on: target)
             } catch {
                 lastError = error
                 if case .notLeader(let hint) = error {
+                    if hint != .none && view(of: .system) == nil { noteSystemLeader(hint) }
                     target = hint != .none ? hint : systemLeader()
                     continue
                 }
@@ -33,6 +35,27 @@ extension NodeHost {
             }
         }
         throw lastError
+    }
+
+    /// Asks the nodes this one shares ranges with whom they believe leads the system range,
+    /// records the first answer and returns it (`.none` when nobody knows). A node without a
+    /// replica of range 1 (the 4th and 5th node of a 5-node cluster) learns it no other way.
+    func discoverSystemLeader() async -> NodeID {
+        guard callTransport != nil else { return .none }
+        var peers: [NodeID] = []
+        for id in rangeIDs {
+            for r in view(of: id)?.descriptor.replicas ?? [] where r.nodeID != nodeID && !peers.contains(r.nodeID) {
+                peers.append(r.nodeID)
+            }
+        }
+        let client = callClient(timeoutMs: config.proposalTimeoutMs)
+        for p in peers {
+            if let leader = try? await client.systemLeader(on: p), leader != .none {
+                if view(of: .system) == nil { noteSystemLeader(leader) }
+                return leader
+            }
+        }
+        return .none
     }
 
     /// On the leader of `range`: closes it at `revision` (ReadIndex, as a read at that
