@@ -1,5 +1,6 @@
 @testable import PageStore
 import Dispatch
+import Foundation
 import Synchronization
 import Testing
 
@@ -32,7 +33,7 @@ import Testing
         let views = Atomic<Int>(0)
         let group = DispatchGroup()
         for reader in 0..<3 {
-            DispatchQueue.global().async(group: group) {
+            onOwnThread(group) {
                 while !done.load(ordering: .acquiring) {
                     do {
                         try file.view { txn throws in
@@ -103,7 +104,7 @@ import Testing
         let writerDone = DispatchSemaphore(value: 0)
         let seenAfter = Mutex<[Int]>([])
         let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) {
+        onOwnThread(group) {
             try? file.view { txn throws in
                 let b = try txn.bucket(named: bytes("kv"))!
                 readerHolding.signal()
@@ -131,6 +132,18 @@ import Testing
         #expect(after.pendingPages < whileReading.pendingPages, "released once the reader finished")
         #expect(try file.check().problems.isEmpty)
     }
+}
+
+/// Runs `body` on a thread of its own, tracked by `group`. Not on Dispatch's global queue:
+/// on Linux its threads are shared with Swift's cooperative pool (2 on this machine), so in a
+/// loaded parallel test run the readers never started while the test spun waiting for them.
+func onOwnThread(_ group: DispatchGroup, _ body: @escaping @Sendable () -> Void) {
+    group.enter()
+    let thread = Thread {
+        body()
+        group.leave()
+    }
+    thread.start()
 }
 
 func sched_yield_compat() {
