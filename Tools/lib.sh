@@ -18,4 +18,4 @@ ensure_packages() {
     fi
 }
 
-ensure_build_packages() { ensure_packages liblz4-dev pkg-config etcd-client; }
+ensure_build_packages() { ensure_packages liblz4-dev lz4 pkg-config etcd-client; }
