@@ -1,6 +1,7 @@
 import Foundation
 import Robustness
 import Testing
+import TestSupport
 
 /// Regression for THE HANG (session 3): `--target flotilla --seed 300 --clients 16` sat silent for
 /// 10 minutes after its kill-random run while the linearizability search grew past 5 GB. The
@@ -17,9 +18,13 @@ import Testing
         return h.ops
     }
 
-    @Test func explodingSearchGivesUpOnTime() {
+    // The searches run on threads of their own (`onOwnThread`): they are CPU-bound for seconds
+    // and would otherwise hold the cooperative pool's threads that other tests need.
+    @Test func explodingSearchGivesUpOnTime() async throws {
         let start = ContinuousClock.now
-        let verdict = LinearizabilityChecker(budget: CheckBudget(steps: .max, time: .seconds(2), memoryBytes: .max)).check(Self.pathological())
+        let verdict = try await onOwnThread {
+            LinearizabilityChecker(budget: CheckBudget(steps: .max, time: .seconds(2), memoryBytes: .max)).check(Self.pathological())
+        }
         let took = ContinuousClock.now - start
         guard case .inconclusive(_, _, let reason) = verdict else {
             Issue.record("expected the checker to give up, got \(verdict)")
@@ -30,8 +35,10 @@ import Testing
         #expect(!verdict.isLinearizable)
     }
 
-    @Test func explodingSearchGivesUpOnMemory() {
-        let verdict = LinearizabilityChecker(budget: CheckBudget(steps: .max, time: .seconds(60), memoryBytes: 8 << 20)).check(Self.pathological())
+    @Test func explodingSearchGivesUpOnMemory() async throws {
+        let verdict = try await onOwnThread {
+            LinearizabilityChecker(budget: CheckBudget(steps: .max, time: .seconds(60), memoryBytes: 8 << 20)).check(Self.pathological())
+        }
         guard case .inconclusive(_, _, let reason) = verdict else {
             Issue.record("expected the checker to give up, got \(verdict)")
             return
@@ -39,8 +46,8 @@ import Testing
         #expect(reason.contains("memory"), "\(reason)")
     }
 
-    @Test func explodingSearchGivesUpOnSteps() {
-        let verdict = LinearizabilityChecker(budget: CheckBudget(steps: 1_000)).check(Self.pathological())
+    @Test func explodingSearchGivesUpOnSteps() async throws {
+        let verdict = try await onOwnThread { LinearizabilityChecker(budget: CheckBudget(steps: 1_000)).check(Self.pathological()) }
         guard case .inconclusive(_, let steps, let reason) = verdict else {
             Issue.record("expected the checker to give up, got \(verdict)")
             return
@@ -53,10 +60,12 @@ import Testing
     /// leaving a burst of unknown writes that never return. Checked per key, it passes well
     /// inside a small budget.
     @Test(arguments: [UInt64(300), 301, 302])
-    func killRunWithListsChecksWithinBudget(seed: UInt64) {
+    func killRunWithListsChecksWithinBudget(seed: UInt64) async throws {
         let ops = SimulatedServer.history(seed: seed, count: 2_000, clients: 16, keys: 10, listPercent: 8, unknownWindow: 800..<1_100)
         let start = ContinuousClock.now
-        let verdict = LinearizabilityChecker(budget: CheckBudget(steps: 2_000_000, time: .seconds(20), memoryBytes: 256 << 20)).check(ops)
+        let verdict = try await onOwnThread {
+            LinearizabilityChecker(budget: CheckBudget(steps: 2_000_000, time: .seconds(20), memoryBytes: 256 << 20)).check(ops)
+        }
         #expect(verdict.isLinearizable, "seed \(seed): \(verdict)")
         #expect(ContinuousClock.now - start < .seconds(20), "seed \(seed)")
     }
