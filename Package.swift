@@ -137,7 +137,7 @@ let package = Package(
             swiftSettings: strict),
 
         // Test-only helpers shared by test targets (real etcdctl runner, loopback ports).
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["API"], path: "Tests/TestSupport", swiftSettings: strict),
 
         .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "Base"], exclude: ["testdata"], swiftSettings: strict),
@@ -180,7 +180,7 @@ let package = Package(
         .testTarget(
             name: "flotctlTests",
             dependencies: [
-                "flotctl", "API", "MVCC", "Proto", "Base",
+                "flotctl", "API", "MVCC", "Proto", "Base", "TestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],

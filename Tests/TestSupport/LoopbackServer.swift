@@ -1,11 +1,8 @@
-import API
-import Foundation
-import Testing
-@_exported import TestSupport
+public import API
 
 /// Runs `body` with a real gRPC server (HTTP/2 on a loopback port) over a fresh in-memory
-/// `SingleStoreBackend`.
-func withLoopbackServer<R: Sendable>(
+/// `SingleStoreBackend`; `endpoint` is `host:port`. Used by the API and flotctl tests.
+public func withLoopbackServer<R: Sendable>(
     config: SingleStoreBackend.Config = SingleStoreBackend.Config(),
     _ body: @Sendable @escaping (_ endpoint: String, _ backend: SingleStoreBackend) async throws -> R
 ) async throws -> R {

@@ -1,0 +1,2 @@
+// Every APITests file sees TestSupport (etcdctl runner, loopback server, ports).
+@_exported import TestSupport
