@@ -54,6 +54,7 @@ extension PageFile {
         } else {
             newMapping = nil
         }
+        newMapping?.inheritVerified(from: current)
         let published = newMapping ?? current
         for w in writes { published.markVerified(w.id) }
         shared.withLock { s in
