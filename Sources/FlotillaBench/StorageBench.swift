@@ -73,10 +73,11 @@ struct StorageBench: ParsableCommand {
         say("point reads:     " + rates(reads, dt, dc, "reads"))
 
         // Range scans of `scanKeys` keys from random starting keys.
+        // The scan bounds come from the keys in order (sorted before the clock starts).
+        let sorted = ids.sorted { $0.lexicographicallyPrecedes($1) }
         var scanned = 0
         t0 = Self.now()
         c0 = Self.cpu()
-        let sorted = ids.sorted { $0.lexicographicallyPrecedes($1) }
         while scanned < keys * scanPasses {
             // A key range holding `scanKeys` keys (etcd counts every key of the range, so an
             // unbounded range with a limit would cost time proportional to the whole tail).

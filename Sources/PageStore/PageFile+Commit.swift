@@ -54,6 +54,7 @@ extension PageFile {
         } else {
             newMapping = nil
         }
+        newMapping?.inheritVerified(from: current)
         let published = newMapping ?? current
         for w in writes { published.markVerified(w.id) }
         shared.withLock { s in
@@ -62,7 +63,7 @@ extension PageFile {
         }
     }
 
-    /// Grows the file if needed, writes all pages (contiguous runs coalesced), syncs, then
+    /// Grows the file if needed, writes all pages (one pwrite per page), syncs, then
     /// writes and syncs the meta page.
     private func writeAndSync(_ writes: [PendingWrite], _ meta: Meta) throws(PageStoreError) {
         let needed = Int(meta.pageCount) * pageSize
@@ -73,37 +74,20 @@ extension PageFile {
             try io.grow(to: grown)
             writer.withLock { $0.fileSize = grown }
         }
+        // One pwrite per page, in page order. Writes larger than a page make the kernel cache
+        // the file in large folios (Linux ext4 since 6.16); every later one-page write into
+        // such a folio, and its writeback, then walks all of the folio's block buffers (perf:
+        // a third of the CPU of a random-key commit went there). Page-sized writes keep the
+        // file's cache in single pages; the syscall per page costs less than that walk.
         let sorted = writes.sorted { $0.id < $1.id }
-        var i = 0
-        while i < sorted.count {
-            var j = i + 1
-            var bytes = sorted[i].buffer.count
-            while j < sorted.count && sorted[j].id == sorted[j - 1].id + UInt64(sorted[j - 1].buffer.count / pageSize)
-                && bytes < (8 << 20) {
-                bytes += sorted[j].buffer.count
-                j += 1
+        for w in sorted {
+            var offset = 0
+            while offset < w.buffer.count {
+                try Self.fault(options, .writeData)
+                let page = UnsafeRawBufferPointer(rebasing: w.buffer[offset..<offset + pageSize])
+                try io.write(page, at: Int(w.id) * pageSize + offset)
+                offset += pageSize
             }
-            try Self.fault(options, .writeData)
-            // Buffers carved one after another from the same slab are adjacent in memory.
-            var adjacent = true
-            for k in (i + 1)..<j where sorted[k].buffer.baseAddress != sorted[k - 1].buffer.baseAddress! + sorted[k - 1].buffer.count {
-                adjacent = false
-                break
-            }
-            if adjacent {
-                let run = UnsafeRawBufferPointer(start: sorted[i].buffer.baseAddress, count: bytes)
-                try io.write(run, at: Int(sorted[i].id) * pageSize)
-            } else {
-                let run = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 4096)
-                defer { run.deallocate() }
-                var offset = 0
-                for k in i..<j {
-                    (run.baseAddress! + offset).copyMemory(from: sorted[k].buffer.baseAddress!, byteCount: sorted[k].buffer.count)
-                    offset += sorted[k].buffer.count
-                }
-                try io.write(UnsafeRawBufferPointer(run), at: Int(sorted[i].id) * pageSize)
-            }
-            i = j
         }
         try Self.fault(options, .syncData)
         if options.durable { try io.sync() }

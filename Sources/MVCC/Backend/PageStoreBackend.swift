@@ -37,6 +37,9 @@ public final class PageStoreBackend: MVCCBackend {
         let txn: ReadTransaction
         let names: MVCCBucketNames
         private var records: Bucket??
+        /// The records bucket's root for raw-key point lookups (the read path of every
+        /// point Range), looked up once per transaction.
+        private var recordsRoot: BucketRoot??
 
         init(_ txn: ReadTransaction, names: MVCCBucketNames) {
             self.txn = txn
@@ -63,6 +66,17 @@ public final class PageStoreBackend: MVCCBackend {
         func withValue<R>(
             _ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
         ) throws -> R {
+            if bucket == .records {
+                let root: BucketRoot?
+                if let cached = recordsRoot {
+                    root = cached
+                } else {
+                    root = try txn.bucketRoot(named: names.records)
+                    recordsRoot = .some(root)
+                }
+                guard let root else { return try body(nil) }
+                return try txn.withValue(in: root, rawKey: rawKey, body)
+            }
             guard let b = try self.bucket(bucket) else { return try body(nil) }
             return try b.withValue(forRawKey: rawKey, body)
         }

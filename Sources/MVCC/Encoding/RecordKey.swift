@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The order-preserving encoding of record keys in the records bucket: the user key with
 /// every 0x00 byte escaped as 0x00 0xFF, a terminator 0x00 0x01, then the revision as 16
 /// big-endian bytes. Byte order of encodings equals (user key, revision) order, so the
@@ -95,6 +101,37 @@ enum RecordKey {
     /// Compares an encoded record key with the encoding of (`key`, `rev`) without building it.
     @inline(__always)
     static func compare(_ raw: UnsafeRawBufferPointer, _ key: [UInt8], _ rev: Revision) -> Int {
+        key.withUnsafeBytes { k in
+            // A key without 0x00 bytes (the usual case) is its own escaped form: one memcmp.
+            guard let kb = k.baseAddress, memchr(kb, 0, k.count) == nil else { return compareSlow(raw, key, rev) }
+            let n = min(raw.count, k.count)
+            if n > 0 {
+                let r = memcmp(raw.baseAddress!, kb, n)
+                if r != 0 { return r < 0 ? -1 : 1 }
+            }
+            if raw.count < k.count { return -1 }
+            return compareTail(raw, from: k.count, rev)
+        }
+    }
+
+    /// The terminator and revision part of `compare`, from position `start` of `raw` (the
+    /// encoded user key before it is equal).
+    @inline(__always)
+    private static func compareTail(_ raw: UnsafeRawBufferPointer, from start: Int, _ rev: Revision) -> Int {
+        let n = raw.count
+        if n == start { return -1 }
+        if raw[start] != escape { return raw[start] < escape ? -1 : 1 }
+        if n == start + 1 { return -1 }
+        if raw[start + 1] != terminator { return raw[start + 1] < terminator ? -1 : 1 }
+        let i = start + 2
+        if n - i < Revision.encodedCount { return -1 }
+        let other = Revision(decoding: raw, at: i)
+        if n - i > Revision.encodedCount && other == rev { return 1 }
+        return other < rev ? -1 : (other == rev ? 0 : 1)
+    }
+
+    /// `compare` for any key (escapes 0x00 bytes on the fly).
+    private static func compareSlow(_ raw: UnsafeRawBufferPointer, _ key: [UInt8], _ rev: Revision) -> Int {
         var i = 0
         let n = raw.count
         @inline(__always) func step(_ b: UInt8) -> Int? {

@@ -139,6 +139,29 @@ final class BTreeNode<Element: BTreeElement> {
         }
     }
 
+    /// Visits elements from position `first` while their key is below `end` (nil: no
+    /// bound) until `body` returns false; returns false when it stopped early (end reached
+    /// or `body` said stop). Compares with `end` through the prefix cache, so the keys'
+    /// heap buffers are touched only on a prefix tie (scans: one cache miss less per key).
+    @inline(__always)
+    func visitElements(
+        from first: Int, end: [UInt8]?, endPrefix: UInt64, _ body: (Element) throws -> Bool
+    ) rethrows -> Bool {
+        try prefixes.withUnsafeBufferPointer { pre in
+            try elements.withUnsafeBufferPointer { elements in
+                var i = first
+                while i < elements.count {
+                    if let end, pre[i] >= endPrefix {
+                        if pre[i] > endPrefix || Bytes.compare(elements[i].key, end) >= 0 { return false }
+                    }
+                    if try !body(elements[i]) { return false }
+                    i += 1
+                }
+                return true
+            }
+        }
+    }
+
     /// Verifies the prefix cache (for the tree checker).
     var prefixesConsistent: Bool {
         isLeaf
@@ -323,15 +346,7 @@ final class BTree<Element: BTreeElement> {
     ) rethrows -> Bool {
         if node.isLeaf {
             let (first, _) = node.elementIndex(for: start)
-            return try node.elements.withUnsafeBufferPointer { elements in
-                var i = first
-                while i < elements.count {
-                    if let end, Bytes.compare(elements[i].key, end) >= 0 { return false }
-                    if try !body(elements[i]) { return false }
-                    i += 1
-                }
-                return true
-            }
+            return try node.visitElements(from: first, end: end, endPrefix: end.map(BTreeNode<Element>.prefix) ?? 0, body)
         }
         var ci = node.childIndex(for: start)
         while ci < node.children.count {

@@ -27,6 +27,13 @@ struct KeyIndex: Sendable {
     var generations: [Generation] = [Generation()]
     /// The lease the latest put attached (0 = none, also after a tombstone).
     var lease: Int64 = 0
+    /// Copies of the last generation's `created` and `version` while the key is live
+    /// (`liveVersion` 0 when it is not), so that reading a live key at or after its last
+    /// modification touches no heap memory (scans and point reads: one cache miss less per
+    /// key). Invariant: `liveVersion == (isLive ? generations.last!.version : 0)` and, when
+    /// live, `liveCreated == generations.last!.created`.
+    private(set) var liveCreated: Revision = .zero
+    private(set) var liveVersion: Int64 = 0
 
     init(key: [UInt8]) { self.key = key }
 
@@ -45,6 +52,8 @@ struct KeyIndex: Sendable {
         generations[last].version += 1
         modified = rev
         self.lease = lease
+        liveCreated = generations[last].created
+        liveVersion = generations[last].version
     }
 
     /// Records a deletion at `rev`: ends the current generation and opens an empty one.
@@ -54,6 +63,7 @@ struct KeyIndex: Sendable {
         guard isLive else { return false }
         put(rev, lease: 0)
         generations.append(Generation())
+        liveVersion = 0
         return true
     }
 
@@ -64,6 +74,8 @@ struct KeyIndex: Sendable {
         generations = [Generation(version: version, created: created, revisions: [rev])]
         modified = rev
         self.lease = lease
+        liveCreated = created
+        liveVersion = version
     }
 
     /// Rebuild: the first record found is a tombstone (its creation was compacted away).
@@ -72,6 +84,7 @@ struct KeyIndex: Sendable {
         generations = [Generation(version: 1, created: .zero, revisions: [rev]), Generation()]
         modified = rev
         lease = 0
+        liveVersion = 0
     }
 
     /// The generation alive at `atRev` (main revision), or nil when the key did not exist then.
@@ -94,10 +107,9 @@ struct KeyIndex: Sendable {
     /// creation revision of that life and the version; nil when the key did not exist.
     @inline(__always)
     func get(atRev: Int64) -> (modified: Revision, created: Revision, version: Int64)? {
-        // Fast path: reading a live key at or after its last modification.
-        let last = generations.count - 1
-        if atRev >= modified.main && !generations[last].revisions.isEmpty {
-            return (modified, generations[last].created, generations[last].version)
+        // Fast path: reading a live key at or after its last modification (no heap access).
+        if atRev >= modified.main && liveVersion > 0 {
+            return (modified, liveCreated, liveVersion)
         }
         return getSlow(atRev: atRev)
     }

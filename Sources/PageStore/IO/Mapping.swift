@@ -42,6 +42,18 @@ final class Mapping: @unchecked Sendable {
         return verified[i >> 6].load(ordering: .relaxed) & (1 << UInt64(i & 63)) != 0
     }
 
+    /// Takes over the verified bits of `old` (a mapping of the same file being replaced by
+    /// this one): a page's bit means its current bytes were verified or written by this
+    /// process, whichever mapping they are read through. Without this every page would be
+    /// checksummed again after each remap (perf: CRC32C was 6% of a scan after the puts
+    /// that grew the file).
+    func inheritVerified(from old: Mapping) {
+        for i in 0..<min(words, old.words) {
+            let bits = old.verified[i].load(ordering: .relaxed)
+            if bits != 0 { verified[i].bitwiseOr(bits, ordering: .relaxed) }
+        }
+    }
+
     @inline(__always) func markVerified(_ id: PageID) {
         let i = Int(id)
         verified[i >> 6].bitwiseOr(1 << UInt64(i & 63), ordering: .relaxed)

@@ -20,6 +20,31 @@ public struct ReadTransaction {
         return Bucket(reader: reader, root: TreeRoot(page: header.root, node: nil), name: name, count: header.count, scope: scope)
     }
 
+    /// The root of bucket `name` in this transaction's snapshot, or nil if it does not
+    /// exist: a plain value for repeated point lookups with `withValue(in:rawKey:_:)`, which
+    /// does no reference counting per lookup (unlike building a `Bucket`).
+    public func bucketRoot(named name: [UInt8]) throws -> BucketRoot? {
+        precondition(scope.open, "ReadTransaction used outside its view closure")
+        let directory = TreeRoot(page: snapshot.meta.directory, node: nil)
+        let header = try name.withUnsafeBytes { key in
+            try reader.withValue(directory, key) { v in try v.map { v in try WriteContext.decodeHeader(v) } }
+        }
+        guard let header else { return nil }
+        return BucketRoot(page: header.root, count: header.count, txid: snapshot.meta.txid)
+    }
+
+    /// Calls `body` with the value of `key` in the bucket `root` (nil if absent), without
+    /// copying; the bytes are valid only during the call. `root` must come from this
+    /// transaction.
+    @inline(__always)
+    public func withValue<R>(in root: BucketRoot, rawKey key: UnsafeRawBufferPointer,
+                             _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        precondition(scope.open, "ReadTransaction used outside its view closure")
+        precondition(root.txid == snapshot.meta.txid, "BucketRoot used with another transaction")
+        guard let (leaf, i) = try snapshot.lookup(root: root.page, key: key) else { return try body(nil) }
+        return try body(try snapshot.value(leaf, i))
+    }
+
     /// Names of all buckets, in order.
     public func bucketNames() throws -> [[UInt8]] {
         precondition(scope.open, "ReadTransaction used outside its view closure")
@@ -30,6 +55,15 @@ public struct ReadTransaction {
         }
         return names
     }
+}
+
+/// A bucket's root page and key count as one read transaction sees them (see
+/// `ReadTransaction.bucketRoot(named:)`); valid only with that transaction.
+public struct BucketRoot: Sendable, Equatable {
+    let page: PageID
+    /// Number of keys.
+    public let count: Int
+    let txid: UInt64
 }
 
 /// The read side of one bucket (a named sub-tree of sorted, unique byte-string keys) in a

@@ -18,9 +18,7 @@ struct PendingWrite {
 }
 
 /// The page buffers of one commit, carved from zeroed slabs of many pages instead of one
-/// allocation per page; buffers taken one after another are adjacent in memory, so runs of
-/// consecutive page ids can be written without copying. Owns the slabs; freed with the
-/// commit (`release`).
+/// allocation per page. Owns the slabs; freed with the commit (`release`).
 final class PageBufferPool {
     let pageSize: Int
     private var slabs: [UnsafeMutableRawBufferPointer] = []

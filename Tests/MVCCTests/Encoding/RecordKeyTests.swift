@@ -54,4 +54,22 @@ import Testing
             #expect(got == want, "seed 9: \(k1)@\(r1) vs \(k2)@\(r2)")
         }
     }
+
+    /// Longer keys, mostly without 0x00 bytes (the memcmp fast path), some with them.
+    @Test func compareAgreesWithEncodedOrderForLongKeys() {
+        var rng = SeededGenerator(seed: 10)
+        for _ in 0..<5000 {
+            let alphabet: [UInt8] = Int.random(in: 0..<4, using: &rng) == 0 ? [0, 1, 0x61, 0xFF] : [1, 0x61, 0x62, 0xFF]
+            let base = (0..<Int.random(in: 0...20, using: &rng)).map { _ in alphabet[Int.random(in: 0..<4, using: &rng)] }
+            // Often a shared prefix, so the comparison reaches the terminator and revision.
+            var k2 = Array(base.prefix(Int.random(in: 0...base.count, using: &rng)))
+            for _ in 0..<Int.random(in: 0...3, using: &rng) { k2.append(alphabet[Int.random(in: 0..<4, using: &rng)]) }
+            let k1 = Bool.random(using: &rng) ? base : k2
+            let r1 = Revision(main: Int64.random(in: 1...300, using: &rng), sub: Int64.random(in: 0...1, using: &rng))
+            let r2 = Revision(main: Int64.random(in: 1...300, using: &rng), sub: Int64.random(in: 0...1, using: &rng))
+            let want = Bytes.compare(RecordKey.make(k1, r1), RecordKey.make(k2, r2))
+            let got = RecordKey.make(k1, r1).withUnsafeBytes { RecordKey.compare($0, k2, r2) }
+            #expect(got == want, "seed 10: \(k1)@\(r1) vs \(k2)@\(r2)")
+        }
+    }
 }

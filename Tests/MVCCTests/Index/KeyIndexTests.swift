@@ -1,3 +1,4 @@
+import Base
 import Testing
 
 @testable import MVCC
@@ -84,5 +85,44 @@ import Testing
         #expect(ki.get(atRev: 9)?.version == 5)
         #expect(ki.get(atRev: 8)?.version == 4)
         #expect(ki.get(atRev: 9)?.created == r(3))
+    }
+
+    /// The cached live state (`liveCreated` / `liveVersion`, read by `get`'s fast path)
+    /// always matches the generations, through random puts, tombstones, compactions and
+    /// restores; and `get` at the latest revision answers what the generations say.
+    @Test func cachedLiveStateMatchesGenerations() {
+        var rng = SeededGenerator(seed: 77)
+        for round in 0..<300 {
+            var ki = KeyIndex(key: [1])
+            var main: Int64 = 1
+            if Bool.random(using: &rng) {
+                if Bool.random(using: &rng) {
+                    ki.restore(created: r(1), modified: r(2), version: 3, lease: 0)
+                } else {
+                    ki.restoreTombstone(r(2))
+                }
+                main = 2
+            }
+            for step in 0..<40 {
+                main += 1
+                switch Int.random(in: 0..<10, using: &rng) {
+                case 0..<5: ki.put(r(main), lease: 0)
+                case 5..<8: ki.tombstone(r(main))
+                default:
+                    var removed: [Revision] = []
+                    ki.compact(atRev: Int64.random(in: 1...main, using: &rng), removed: &removed)
+                }
+                let last = ki.generations[ki.generations.count - 1]
+                let where_ = "seed 77, round \(round), step \(step)"
+                #expect(ki.liveVersion == (ki.isLive ? last.version : 0), Comment(rawValue: where_))
+                if ki.isLive {
+                    #expect(ki.liveCreated == last.created, Comment(rawValue: where_))
+                    let g = ki.get(atRev: main)
+                    #expect(g?.modified == last.revisions.last && g?.version == last.version, Comment(rawValue: where_))
+                } else {
+                    #expect(ki.get(atRev: main) == nil, Comment(rawValue: where_))
+                }
+            }
+        }
     }
 }
