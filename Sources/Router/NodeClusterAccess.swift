@@ -192,7 +192,7 @@ public final class NodeClusterAccess: ClusterAccess {
             // Hints can chase each other during an election: pace every retry after the
             // first redirect.
             if attempts > 2 { try? await Task.sleep(for: .milliseconds(20)) }
-            if target == .none { target = await askAroundForSystemLeader() }
+            if target == .none { target = await host.discoverSystemLeader(alsoAsking: members.map(\.nodeID)) }
             if target != .none {
                 do {
                     let result = try await body(target == localNode ? nil : target, host, client)
@@ -210,16 +210,6 @@ public final class NodeClusterAccess: ClusterAccess {
                 target = host.systemLeader()
             }
         }
-    }
-
-    /// The first system range leader another node (or this one) names.
-    func askAroundForSystemLeader() async -> NodeID {
-        let local = host.systemLeader()
-        if local != .none { return local }
-        for m in members where m.nodeID != localNode {
-            if let n = try? await client.systemLeader(on: m.nodeID), n != .none { return n }
-        }
-        return .none
     }
 
     // MARK: cluster

@@ -33,6 +33,13 @@ public final class Router: Sendable {
         /// Low bits of the first request ID (default: wall-clock microseconds, so a restarted
         /// router does not reuse the IDs ranges remember).
         public var requestIDSeed: UInt64? = nil
+        /// Where the router says why it gave up on a request (the server's logger, as a
+        /// warning); rate-limited to one line per range per `stallLogInterval`. nil: silent.
+        public var warn: (@Sendable (String) -> Void)? = nil
+        public var stallLogInterval: Duration = .seconds(5)
+        /// A put or txn attaching a lease that ended in "request timed out" (it may still
+        /// apply) re-checks its leases again after this long (`recheckLeasesLater`).
+        public var lateLeaseRecheckDelay: Duration = .seconds(10)
 
         public init() {}
     }
@@ -49,6 +56,7 @@ public final class Router: Sendable {
     let access: any ClusterAccess
     let config: Config
     let state: Mutex<State>
+    let stallLog: StallLog
 
     /// Request IDs: the node ID in the high 20 bits, a counter in the low 44.
     static let counterBits: UInt64 = 44
@@ -58,6 +66,7 @@ public final class Router: Sendable {
         self.config = config
         let seed = config.requestIDSeed ?? wallClockMicroseconds()
         self.state = Mutex(State(nextRequest: seed & ((1 << Self.counterBits) - 1)))
+        self.stallLog = StallLog(interval: config.stallLogInterval, sink: config.warn)
     }
 
     var memberID: UInt64 { config.memberID ?? access.localNode.rawValue }

@@ -1,6 +1,7 @@
 import API
 import Base
 import GRPCCore
+import Logging
 import Node
 import PeerTransport
 import Router
@@ -15,7 +16,7 @@ struct ClientAPI: Sendable {
     let node: NodeEtcdBackend
 
     init(config: ServerConfig, host: NodeHost, transport: GRPCPeerTransport,
-         peers: [NodeID: PeerTransportConfig.Address]) throws(ServerConfig.ConfigError) {
+         peers: [NodeID: PeerTransportConfig.Address], logger: Logger) throws(ServerConfig.ConfigError) {
         let clients = try Self.clientTable(config)
         let members: [NodeEtcdBackend.Member] = peers.keys.sorted().map { id in
             let peer = peers[id]!
@@ -33,6 +34,7 @@ struct ClientAPI: Sendable {
                                hashKV: { try await holder.router().hashKV(revision: $0) })
         var rc = Router.Config()
         rc.clusterID = node.clusterID
+        rc.warn = { line in logger.warning("\(line)", metadata: ["component": "router"]) }
         router = Router(access: access, config: rc)
         holder.set(router)
     }

@@ -59,7 +59,7 @@ public final class FlotillaServer: Sendable {
                     minPingIntervalWithoutCalls: .milliseconds(config.keepaliveMinTimeMs), allowWithoutCalls: true)
                 c.rpc.maxRequestPayloadSize = EtcdLimits().maxReceiveMessageBytes
             })
-        api = try ClientAPI(config: config, host: host, transport: transport, peers: peers)
+        api = try ClientAPI(config: config, host: host, transport: transport, peers: peers, logger: logger)
         let limits = EtcdLimits()
         clientServer = GRPCServer(transport: clientTransport,
                                   services: [AdminService(host: host, router: router, logger: logger)]

@@ -37,10 +37,16 @@ extension NodeHost {
         throw lastError
     }
 
-    /// Asks the nodes this one shares ranges with whom they believe leads the system range,
-    /// records the first answer and returns it (`.none` when nobody knows). A node without a
-    /// replica of range 1 (the 4th and 5th node of a 5-node cluster) learns it no other way.
-    func discoverSystemLeader() async -> NodeID {
+    /// Who leads the system range: this node's own belief when it has one, else the first
+    /// answer of the nodes it shares ranges with, then of `alsoAsking` (the router passes every
+    /// cluster member), through the `systemLeader` node call. A found leader is recorded
+    /// (`noteSystemLeader`) on a node without a replica of range 1; `.none` when nobody knows.
+    /// The one way both the oracle (`freshRevisions`) and the router's lease calls find it: a
+    /// node without a replica of range 1 (the 4th and 5th node of a 5-node cluster) learns it
+    /// no other way.
+    public func discoverSystemLeader(alsoAsking extra: [NodeID] = []) async -> NodeID {
+        let known = systemLeader()
+        if known != .none { return known }
         guard callTransport != nil else { return .none }
         var peers: [NodeID] = []
         for id in rangeIDs {
@@ -48,6 +54,7 @@ extension NodeHost {
                 peers.append(r.nodeID)
             }
         }
+        for n in extra where n != nodeID && n != .none && !peers.contains(n) { peers.append(n) }
         let client = callClient(timeoutMs: config.proposalTimeoutMs)
         for p in peers {
             if let leader = try? await client.systemLeader(on: p), leader != .none {

@@ -132,7 +132,7 @@ enum HTTPGet {
         }
         guard ok == 0 else { return nil }
         let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
-        guard request.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == request.count else { return nil }
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else { return nil }
         var data = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         while true {

@@ -62,6 +62,35 @@ public final class NodeProcess: Sendable {
         return text.split(separator: "\n", omittingEmptySubsequences: true).suffix(lines).joined(separator: "\n")
     }
 
+    /// True while the process sits in the Swift runtime's crash handler: it has a
+    /// `swift-backtrace` child (the reporter symbolicates while its parent waits, so the node
+    /// still counts as running, answers nothing and has not logged the crash yet).
+    public var isCrashing: Bool {
+        guard let pid else { return false }
+        return Self.children(of: pid).contains { Self.command(of: $0) == "swift-backtrace" }
+    }
+
+    /// The pid and signal of the last process when a signal ended it (nil while it runs, after
+    /// a normal exit, or before any start).
+    public var lastSignalDeath: (Int32, Int32)? {
+        process.withLock { p in
+            guard let p, !p.isRunning, p.terminationReason == .uncaughtSignal else { return nil }
+            return (p.processIdentifier, p.terminationStatus)
+        }
+    }
+
+    /// The command name of `pid` (/proc/<pid>/comm), nil when it is gone.
+    static func command(of pid: Int32) -> String? {
+        (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Waits up to `limit` for a crashing process (see `isCrashing`) to end on its own, so its
+    /// crash report reaches the log before the process is stopped. Returns at once otherwise.
+    public func awaitCrashReport(limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while isCrashing, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(100)) }
+    }
+
     /// kill -9 and wait until the process is gone.
     public func kill9() async {
         guard let pid else { return }
@@ -76,6 +105,8 @@ public final class NodeProcess: Sendable {
     /// `swift-backtrace` after a crash) are killed too: one orphaned by the SIGKILL kept the
     /// node's listening sockets, so every later run found its ports taken.
     public func stop(grace: Duration = .seconds(3)) async {
+        // A crashing node first finishes writing its backtrace (SIGKILL of the reporter lost it).
+        await awaitCrashReport(limit: .seconds(60))
         guard let pid else { return }
         defer { for child in Self.children(of: pid) { _ = kill(child, SIGKILL) } }
         _ = kill(pid, SIGCONT)

@@ -171,7 +171,9 @@ public final class TCPProxy: Sendable {
             }
             var off = 0
             while off < n {
-                let w = buffer.withUnsafeBytes { write(to, $0.baseAddress! + off, n - off) }
+                // send with MSG_NOSIGNAL: a peer that closed (a killed node) must not SIGPIPE the
+                // whole harness process (it killed a loaded test run once).
+                let w = buffer.withUnsafeBytes { send(to, $0.baseAddress! + off, n - off, Int32(MSG_NOSIGNAL)) }
                 if w <= 0 { return }
                 off += w
             }

@@ -8,6 +8,7 @@ extension RobustnessRun {
         report.unknown = ops.filter { $0.output.isUnknown }.count
         report.succeeded = ops.filter { $0.output.headerRevision != nil }.count
         report.watchEvents = t.watchers.reduce(0) { $0 + $1.events.count }
+        for c in t.crashes { report.problems.append("node crashed: \(c) (backtrace in its log)") }
 
         // Traffic before the fault (no vacuous passes).
         let window = Double(max(t.faultStart - t.trafficStart, 1)) / 1e9

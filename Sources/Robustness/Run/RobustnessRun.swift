@@ -75,6 +75,8 @@ public struct RobustnessRun: Sendable {
         var trafficStart: Int64
         var faultStart: Int64
         var healed: Int64
+        /// Nodes that crashed on their own during the run (not the injected fault).
+        var crashes: [CrashMonitor.Crash] = []
     }
 
     func traffic(on cluster: any ClusterUnderTest, report: inout RunReport, log: @escaping @Sendable (String) -> Void) async throws -> Traffic {
@@ -104,6 +106,13 @@ public struct RobustnessRun: Sendable {
         }
 
         let trafficStart = recorder.now()
+        let monitor = CrashMonitor(nodes: cluster.nodes)
+        let monitorTask = Task {
+            await monitor.run(now: { recorder.now() / 1_000_000 }) { crash in
+                schedule.withLock { $0.append("t=\(crash.atMs)ms \(crash.node) \(crash.what)") }
+                log("\(crash)")
+            }
+        }
         var faultStart: Int64 = 0
         var healed: Int64 = 0
         var finalRevision: Int64 = 0
@@ -171,15 +180,23 @@ public struct RobustnessRun: Sendable {
                 }
                 if final == nil { try? await Task.sleep(for: .milliseconds(200)) }
             }
+            if final == nil {
+                monitor.poll(nowMs: recorder.now() / 1_000_000)
+                let down = cluster.nodes.filter { $0.pid == nil || $0.isCrashing }.map(\.name)
+                note("final read failed for 20 s; nodes down or crashing: \(down.isEmpty ? "none" : down.joined(separator: ", "))")
+            }
             finalRevision = final?.0 ?? latest.withLock { $0 }
             finalKVs = final?.1
             for w in watchers { w.stop(after: finalRevision) }
             await group.waitForAll()
         }
+        monitor.poll(nowMs: recorder.now() / 1_000_000)
+        monitorTask.cancel()
+        await monitorTask.value
         report.schedule = schedule.withLock { $0 }
         return Traffic(
             history: recorder.operations, watchers: watchers.map(\.log), finalKVs: finalKVs, finalRevision: finalRevision,
-            trafficStart: trafficStart, faultStart: faultStart, healed: healed)
+            trafficStart: trafficStart, faultStart: faultStart, healed: healed, crashes: monitor.crashes)
     }
 
 }

@@ -11,9 +11,15 @@ extension Router: EtcdKVBackend {
         try RequestValidation.check(request)
         if request.lease != 0 { try await checkLeaseExists(request.lease) }
         let access = self.access
-        let piece = try await onOneRange([.point(request.key)]) { route, _, node, id throws(ProposalError) in
-            try await access.propose(.put(request), range: route.descriptor.rangeID, epoch: route.descriptor.epoch,
-                                     requestID: id, on: node)
+        let piece: Piece<CommandResult>
+        do {
+            piece = try await onOneRange([.point(request.key)]) { route, _, node, id throws(ProposalError) in
+                try await access.propose(.put(request), range: route.descriptor.rangeID, epoch: route.descriptor.epoch,
+                                         requestID: id, on: node)
+            }
+        } catch EtcdError.timeout {
+            if request.lease != 0 { recheckLeasesLater([request.lease], spans: [.point(request.key)]) }
+            throw EtcdError.timeout
         }
         guard case .put(let resp) = piece.value else { throw Self.unexpected(piece.value) }
         saw(resp.revision)
@@ -51,13 +57,19 @@ extension Router: EtcdKVBackend {
         var spans = TxnFootprint.spans(of: request)
         if spans.isEmpty { spans = [.point([0])] }
         let access = self.access
-        let piece = try await onOneRange(spans) { route, _, node, id throws(ProposalError) in
-            try await access.propose(.txn(request), range: route.descriptor.rangeID, epoch: route.descriptor.epoch,
-                                     requestID: id, on: node)
+        let leases = Set(TxnFootprint.putLeases(of: request))
+        let piece: Piece<CommandResult>
+        do {
+            piece = try await onOneRange(spans) { route, _, node, id throws(ProposalError) in
+                try await access.propose(.txn(request), range: route.descriptor.rangeID, epoch: route.descriptor.epoch,
+                                         requestID: id, on: node)
+            }
+        } catch EtcdError.timeout {
+            recheckLeasesLater(leases.sorted(), spans: spans)
+            throw EtcdError.timeout
         }
         guard case .txn(let resp) = piece.value else { throw Self.unexpected(piece.value) }
         saw(resp.revision)
-        let leases = Set(TxnFootprint.putLeases(of: request))
         if !leases.isEmpty { await sweepIfRevoked(leases.sorted(), spans: spans) }
         return resp
     }

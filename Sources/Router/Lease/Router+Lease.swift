@@ -112,17 +112,49 @@ extension Router: EtcdLeaseBackend {
 /// its sweep.
 extension Router {
     /// Sweeps the range holding `spans` for every lease of `leases` that no longer exists
-    /// (best effort: a failed lookup or sweep is not thrown).
+    /// (best effort: a failed sweep is not thrown). The lookup is retried until it answers
+    /// (an election of the system range right after a partition made single lookups fail,
+    /// and a failed lookup skipped the sweep: finding 7, partition-leader seed 2051).
     func sweepIfRevoked(_ leases: [Int64], spans: [KeySpan]) async {
         let access = self.access
         for lease in leases {
-            // Only a definite "gone": a failed lookup leaves the key to the revoke's second sweep.
-            guard case .some(.none) = try? await access.leaseLookup(id: lease) else { continue }
+            guard await leaseIsGone(lease) == true else { continue }
             let piece = try? await onOneRange(spans) { route, _, node, requestID throws(ProposalError) in
                 try await access.propose(.revokeLease(lease), range: route.descriptor.rangeID,
                                          epoch: route.descriptor.epoch, requestID: requestID, on: node)
             }
             if case .revokeLease(let r)? = piece?.value { saw(r.revision) }
+        }
+    }
+
+    /// Whether `lease` is gone: true / false once a lookup answered, nil when none did in
+    /// `Config.maxAttempts` tries.
+    func leaseIsGone(_ lease: Int64) async -> Bool? {
+        var backoff = config.initialBackoff * 4
+        for attempt in 0..<config.maxAttempts {
+            if attempt > 0 {
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, config.maxBackoff)
+            }
+            do {
+                return try await access.leaseLookup(id: lease) == nil
+            } catch {
+                continue
+            }
+        }
+        return nil
+    }
+
+    /// A put or txn attaching `leases` whose outcome is unknown (the retries ran out, it may
+    /// still apply: a proposal held up by a partition applied seconds later, after the
+    /// revoke's second sweep, with nobody left to re-check it) is re-checked once more after
+    /// `Config.lateLeaseRecheckDelay`, in the background.
+    func recheckLeasesLater(_ leases: [Int64], spans: [KeySpan]) {
+        guard !leases.isEmpty else { return }
+        let delay = config.lateLeaseRecheckDelay
+        Task.detached { [self] in
+            try? await Task.sleep(for: delay)
+            await sweepIfRevoked(leases, spans: spans)
         }
     }
 }

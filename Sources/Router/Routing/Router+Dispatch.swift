@@ -41,7 +41,10 @@ extension Router {
         while true {
             if let p = state.withLock({ $0.cache.plan(span) }) { return p }
             budget -= 1
-            if budget < 0 { throw EtcdError.timeout }
+            if budget < 0 {
+                stallLog.warn("routes", "request timed out: no route covers keys \(span) after \(config.maxAttempts) routing table refreshes")
+                throw EtcdError.timeout
+            }
             await refreshRoutes()
             if let p = state.withLock({ $0.cache.plan(span) }) { return p }
             try await Task.sleep(for: backoff)
@@ -116,6 +119,7 @@ extension Router {
         let rangeID = route.descriptor.rangeID
         var attempts = 0
         var outcomeUnknown = false
+        var lastError: (ProposalError, NodeID)?
         var backoff = config.initialBackoff
         func pause() async throws {
             try await Task.sleep(for: backoff)
@@ -123,12 +127,16 @@ extension Router {
         }
         while true {
             attempts += 1
-            if attempts > budget { throw EtcdError.timeout }
+            if attempts > budget {
+                stallLog.warn("range \(rangeID.rawValue)", Self.gaveUp(rangeID, attempts: attempts - 1, last: lastError))
+                throw EtcdError.timeout
+            }
             let node = target(route)
             do throws(ProposalError) {
                 let value = try await op(route, part.span, node, requestID)
                 return [Piece(span: part.span, range: rangeID, value: value)]
             } catch {
+                lastError = (error, node)
                 switch error {
                 case .rejected(let e):
                     throw e
@@ -159,6 +167,12 @@ extension Router {
                 }
             }
         }
+    }
+
+    /// The warning for a part given up after `attempts` tries: the range and its last answer.
+    static func gaveUp(_ range: RangeID, attempts: Int, last: (ProposalError, NodeID)?) -> String {
+        let why = last.map { "last answer from node \($0.1.rawValue): \($0.0)" } ?? "no attempt was made"
+        return "request timed out: range \(range.rawValue) gave no answer in \(attempts) attempts; \(why)"
     }
 
     /// The node to send a range operation to: the leader hint, else the local replica,

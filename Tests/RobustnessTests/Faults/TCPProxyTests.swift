@@ -25,7 +25,7 @@ import Glibc
             while true {
                 let n = buf.withUnsafeMutableBytes { read(c, $0.baseAddress, $0.count) }
                 if n <= 0 { break }
-                _ = buf.withUnsafeBytes { write(c, $0.baseAddress, n) }
+                _ = buf.withUnsafeBytes { send(c, $0.baseAddress, n, Int32(MSG_NOSIGNAL)) }
             }
             close(c)
         }
@@ -43,7 +43,7 @@ import Glibc
 
     static func roundTrip(_ fd: Int32, _ text: String) -> String? {
         let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var buf = [UInt8](repeating: 0, count: 1024)
         let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil

@@ -40,6 +40,32 @@ import Testing
         #expect(try cluster.keysAttached(to: other.id).isEmpty, "a txn's key stayed attached to the revoked lease")
     }
 
+    /// Finding 7 (partition-leader seed 2051): the put's lookup saw the lease, the revoke ran
+    /// completely, then the put applied — but every answer to the router was lost (timeouts),
+    /// so it answered "request timed out" and never re-checked: the key stayed attached to the
+    /// revoked lease for good. Now a put with an unknown outcome re-checks later and sweeps.
+    @Test func putWithUnknownOutcomeAfterARevokeIsSweptLater() async throws {
+        let cluster = try FakeCluster(splitKeys: ["k10", "k20", "k30"].map(bytes))
+        var config = Router.Config()
+        config.initialBackoff = .microseconds(50)
+        config.maxBackoff = .microseconds(400)
+        config.maxAttempts = 3
+        config.lateLeaseRecheckDelay = .milliseconds(20)
+        let router = Router(access: cluster, config: config)
+        let lease = try await router.leaseGrant(id: 0, ttl: 10)
+        cluster.revokeBeforeNextPut(lease: lease.id)
+        cluster.inject(.timeoutAfterApply, into: cluster.rangeID(of: key(12)), times: 100)
+        await #expect(throws: EtcdError.timeout) {
+            try await router.put(PutRequest(key: key(12), value: [1], lease: lease.id))
+        }
+        cluster.inject(.timeoutAfterApply, into: cluster.rangeID(of: key(12)), times: 0)
+        let deadline = ContinuousClock.now + .seconds(30)  // hang bound, not a speed test
+        while try !cluster.keysAttached(to: lease.id).isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try cluster.keysAttached(to: lease.id).isEmpty, "a key stayed attached to the revoked lease")
+    }
+
     /// A put whose lookup saw the lease applies right after the revoke's first sweep of its
     /// range: the revoke's second sweep (after removing the record) deletes it.
     @Test func revokeSweepsAgainAfterRemovingTheLease() async throws {

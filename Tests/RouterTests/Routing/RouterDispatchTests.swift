@@ -2,7 +2,8 @@ import API
 import Base
 import MVCC
 import Node
-import Router
+@testable import Router
+import Synchronization
 import Testing
 
 /// Routing and retries: errors a client sees, request IDs, de-duplicated retries.
@@ -58,6 +59,49 @@ import Testing
         cluster.inject(.timeoutBeforeApply, into: cluster.rangeID(of: key(1)), times: 10)
         await #expect(throws: EtcdError.timeout) { try await router.put(PutRequest(key: key(1), value: [1])) }
         #expect(EtcdError.timeout.message == "etcdserver: request timed out")
+    }
+
+    /// A request that runs out of retries answers etcd's timeout AND says why on the node's log
+    /// (finding 4: a stall must never be silent), once per range per interval.
+    @Test func givingUpIsLoggedWithTheRangeAndTheLastAnswerRateLimited() async throws {
+        let lines = Mutex<[String]>([])
+        let cluster = try FakeCluster(splitKeys: ["k10", "k20", "k30"].map(bytes))
+        var config = Router.Config()
+        config.initialBackoff = .microseconds(50)
+        config.maxBackoff = .microseconds(400)
+        config.maxAttempts = 3
+        config.stallLogInterval = .seconds(600)
+        config.warn = { line in lines.withLock { $0.append(line) } }
+        let router = Router(access: cluster, config: config)
+        let range = cluster.rangeID(of: key(1))
+        cluster.inject(.timeoutBeforeApply, into: range, times: 100)
+        for _ in 0..<3 {
+            await #expect(throws: EtcdError.timeout) { try await router.put(PutRequest(key: key(1), value: [1])) }
+        }
+        let logged = lines.withLock { $0 }
+        #expect(logged.count == 1, "\(logged)")
+        // The attempts left after the first routing-table fetch, and the range's last answer.
+        #expect(logged.first?.contains("range \(range.rawValue) gave no answer in 2 attempts") == true, "\(logged)")
+        #expect(logged.first?.contains("proposal timed out") == true, "\(logged)")
+        // Another range is a separate key; the held-back count shows on its next line.
+        let other = cluster.rangeID(of: key(25))
+        cluster.inject(.dropped, into: other, times: 100)
+        await #expect(throws: EtcdError.timeout) { try await router.put(PutRequest(key: key(25), value: [1])) }
+        #expect(lines.withLock { $0.count } == 2)
+        #expect(lines.withLock { $0.last?.contains("injected") } == true, "\(lines.withLock { $0 })")
+    }
+
+    @Test func stallLogHoldsBackRepeatsAndCountsThem() {
+        let lines = Mutex<[String]>([])
+        let log = StallLog(interval: .seconds(5), sink: { l in lines.withLock { $0.append(l) } })
+        let t0 = ContinuousClock.now
+        #expect(log.warn("range 2", "a", now: t0))
+        #expect(!log.warn("range 2", "b", now: t0 + .seconds(1)))
+        #expect(!log.warn("range 2", "c", now: t0 + .seconds(2)))
+        #expect(log.warn("range 3", "d", now: t0 + .seconds(2)))
+        #expect(log.warn("range 2", "e", now: t0 + .seconds(6)))
+        #expect(lines.withLock { $0 } == ["a", "d", "e (2 more like it not logged)"])
+        #expect(!StallLog(interval: .seconds(1), sink: nil).warn("x", "y"))
     }
 
     @Test func requestIDsCarryTheNodeAndAreUnique() async throws {
