@@ -1,6 +1,7 @@
 /// SHA-256 (FIPS 180-4), incremental. Used for etcd's snapshot framing (etcdctl checks a
-/// sha256 digest at the end of the stream). Owns only the running state.
-struct SHA256 {
+/// sha256 digest at the end of the stream; `flotctl snapshot restore` verifies it). Owns only
+/// the running state.
+public struct SHA256: Sendable {
     private var h: [UInt32] = [
         0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19,
     ]
@@ -18,7 +19,9 @@ struct SHA256 {
         0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
     ]
 
-    mutating func update(_ bytes: some Collection<UInt8>) {
+    public init() {}
+
+    public mutating func update(_ bytes: some Collection<UInt8>) {
         length &+= UInt64(bytes.count)
         buffer.append(contentsOf: bytes)
         var start = 0
@@ -29,7 +32,7 @@ struct SHA256 {
         buffer.removeFirst(start)
     }
 
-    mutating func finalize() -> [UInt8] {
+    public mutating func finalize() -> [UInt8] {
         let bitLength = length &* 8
         var tail: [UInt8] = [0x80]
         while (buffer.count + tail.count) % 64 != 56 { tail.append(0) }
@@ -72,7 +75,7 @@ struct SHA256 {
 
     private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
-    static func hash(_ bytes: some Collection<UInt8>) -> [UInt8] {
+    public static func hash(_ bytes: some Collection<UInt8>) -> [UInt8] {
         var s = SHA256()
         s.update(bytes)
         return s.finalize()
