@@ -120,7 +120,8 @@ struct ClusterBackupProcessTests {
         try Data(bytes.prefix(bytes.count - 700)).write(to: URL(fileURLWithPath: dir + "/short.db"))
         for (file, why) in [("corrupt.db", "corrupted"), ("short.db", "truncated")] {
             r = try await Flotctl.run(["snapshot", "restore", dir + "/" + file, "--data-dir", dir + "/bad",
-                                       "--name", "node-1", "--initial-cluster", "node-1=http://127.0.0.1:1"])
+                                       "--name", "node-1", "--initial-cluster", "node-1=http://127.0.0.1:1",
+                                       "--initial-advertise-peer-urls", "http://127.0.0.1:1"])
             #expect(r.status != 0 && r.err.contains(why), "\(file): \(r.out) \(r.err)")
             #expect(!FileManager.default.fileExists(atPath: dir + "/bad"))
         }
