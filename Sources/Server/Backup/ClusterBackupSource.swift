@@ -20,7 +20,7 @@ import Node
 /// the first list, or 1 s when it was granted after that list — restored, it expires at
 /// once and deletes its keys, as it did in the source cluster after R.
 ///
-/// Memory: one page of key-values (about `pageBytes`) plus the referenced lease IDs.
+/// Memory: one page of key-values (about `pageBytes`, 1 MiB) plus the referenced lease IDs.
 struct ClusterBackupSource: Sendable {
     var clusterID: UInt64
     /// A fresh revision from the oracle (the backup point R).
@@ -32,7 +32,7 @@ struct ClusterBackupSource: Sendable {
     /// Every lease with its granted TTL.
     var leases: @Sendable () async throws -> [LeaseRecord]
     /// Bytes of key-values per page (and per chunk), about.
-    var pageBytes = 4 << 20
+    var pageBytes = 1 << 20
 
     /// Why a backup is refused.
     struct Refused: Error, CustomStringConvertible {
