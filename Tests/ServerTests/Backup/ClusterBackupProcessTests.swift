@@ -117,7 +117,7 @@ struct ClusterBackupProcessTests {
         #expect(flotBytes.count == ctlBytes.count && flotBytes.prefix(10) == ctlBytes.prefix(10)
                 && flotBytes[34..<(flotBytes.count - 32)] == ctlBytes[34..<(ctlBytes.count - 32)],
                 "flotctl saved \(flotBytes.count) bytes, etcdctl \(ctlBytes.count)")
-        r = try await Flotctl.run(["snapshot", "status", dir + "/etcdctl.db", "-w", "json"])
+        r = try await Flotctl.run(["snapshot", "status", dir + "/flot.db", "-w", "json"])
         let backupRevision = try #require(Self.json(r.out)["revision"] as? Int)
 
         // A corrupted and a truncated copy are refused and leave no directory behind.
@@ -135,18 +135,18 @@ struct ClusterBackupProcessTests {
 
         for i in 1...3 { _ = a.terminate(i) }
 
-        // flotctl's file restores too (into a scratch directory: every member of one cluster
+        // etcdctl's file restores too (into a scratch directory: every member of one cluster
         // must be restored from the same file, as with etcd).
-        r = try await Flotctl.run(["snapshot", "restore", dir + "/flot.db", "--data-dir", dir + "/scratch", "--name", "node-1",
+        r = try await Flotctl.run(["snapshot", "restore", dir + "/etcdctl.db", "--data-dir", dir + "/scratch", "--name", "node-1",
                                    "--initial-cluster", "node-1=http://127.0.0.1:1", "--initial-advertise-peer-urls", "http://127.0.0.1:1"])
         #expect(r.status == 0 && r.out.contains("8 ranges, \(before.kvs.count) keys, 2 leases"), "\(r.out) \(r.err)")
 
-        // Restore etcdctl's file into a new cluster on new ports.
+        // Restore flotctl's file into a new cluster on new ports.
         let b = try ClusterHarness(nodes: 3, ranges: 8, extra: ["--tickIntervalMs", "50"])
         defer { b.shutdown() }
         let cluster = (1...3).map { "node-\($0)=http://127.0.0.1:\(b.peerPorts[$0 - 1])" }.joined(separator: ",")
         for i in 1...3 {
-            let file = dir + "/etcdctl.db"
+            let file = dir + "/flot.db"
             r = try await Flotctl.run(["snapshot", "restore", file, "--data-dir", "\(b.root)/node-\(i)", "--name", "node-\(i)",
                                        "--initial-cluster", cluster,
                                        "--initial-advertise-peer-urls", "http://127.0.0.1:\(b.peerPorts[i - 1])"])
