@@ -8,7 +8,7 @@ import Router
 import Synchronization
 
 /// The etcd v3 API of one node, composed: the `Router` (KV, Watch, Lease over every range)
-/// behind the NOSPACE quota guard, and the node's `NodeEtcdBackend` (identity, members,
+/// behind the NOSPACE quota guards (KV puts and LeaseGrant), and the node's `NodeEtcdBackend` (identity, members,
 /// status, alarms, backup) — with HashKV from the router, so every node hashes the same
 /// cluster-wide state. Owns the router and the node backend.
 struct ClientAPI: Sendable {
@@ -29,14 +29,22 @@ struct ClientAPI: Sendable {
         }
         let access = NodeClusterAccess(host: host, transport: transport, members: records)
         let holder = RouterHolder()
+        let backupSource = BackupSourceHolder()
         node = NodeEtcdBackend(host: host, members: members, quotaBytes: Int64(config.quotaBackendBytes),
                                revision: { try await holder.router().currentRevision() },
-                               hashKV: { try await holder.router().hashKV(revision: $0) })
+                               hashKV: { try await holder.router().hashKV(revision: $0) },
+                               backup: { try await backupSource.source().stream() })
         var rc = Router.Config()
         rc.clusterID = node.clusterID
         rc.warn = { line in logger.warning("\(line)", metadata: ["component": "router"]) }
         router = Router(access: access, config: rc)
         holder.set(router)
+        backupSource.set(ClusterBackupSource(
+            clusterID: node.clusterID,
+            revision: { try await holder.router().currentRevision() },
+            routes: { try await access.routes().map(\.descriptor) },
+            read: { try await holder.router().range($0) },
+            leases: { try await access.leases() }))
     }
 
     /// `cluster.clients` parsed; this node's own entry defaults to `listen.clientAddress`.
@@ -58,7 +66,8 @@ struct ClientAPI: Sendable {
     func services(limits: EtcdLimits) -> [any RegistrableRPCService] {
         let node = self.node
         return EtcdServer.services(
-            kv: QuotaKVBackend(inner: router, noSpace: { node.noSpace }), watch: router, lease: router,
+            kv: QuotaKVBackend(inner: router, noSpace: { node.noSpace }), watch: router,
+            lease: QuotaLeaseBackend(inner: router, noSpace: { node.noSpace }),
             cluster: node, maintenance: node, limits: limits)
     }
 }
@@ -72,5 +81,15 @@ final class RouterHolder: Sendable {
     func router() throws -> Router {
         guard let r = slot.withLock({ $0 }) else { throw EtcdError.unimplemented("router before start") }
         return r
+    }
+}
+
+/// The backup source, set once the router exists (it needs the backend's cluster ID).
+final class BackupSourceHolder: Sendable {
+    let slot = Mutex<ClusterBackupSource?>(nil)
+    func set(_ s: ClusterBackupSource) { slot.withLock { $0 = s } }
+    func source() throws -> ClusterBackupSource {
+        guard let s = slot.withLock({ $0 }) else { throw EtcdError.unimplemented("snapshot before start") }
+        return s
     }
 }

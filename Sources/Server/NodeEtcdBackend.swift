@@ -7,7 +7,7 @@ import Synchronization
 
 /// etcd's Cluster and Maintenance services for one node: identity for response headers,
 /// the member list (nodes as members), status, alarms (NOSPACE quota), HashKV over the
-/// node's replicas and a backup stream of them. Owns the alarm set and the cached Raft
+/// cluster and the cluster backup stream. Owns the alarm set and the cached Raft
 /// term headers report (refreshed by `refresh()`, which the server calls periodically, so
 /// `identity()` never waits for the poll loop).
 public final class NodeEtcdBackend: EtcdClusterBackend, EtcdMaintenanceBackend, Sendable {
@@ -32,18 +32,22 @@ public final class NodeEtcdBackend: EtcdClusterBackend, EtcdMaintenanceBackend, 
     let term = Atomic<UInt64>(0)
     let revision: @Sendable () async throws -> Int64
     let hashKV: @Sendable (Int64) async throws -> HashKVResult
+    let backup: @Sendable () async throws -> SnapshotStream
 
     /// `revision` answers the header revision of maintenance responses (the router's current
-    /// revision), `hashKV` etcd's HashKV (the router's cluster-wide digest).
+    /// revision), `hashKV` etcd's HashKV (the router's cluster-wide digest), `backup` the
+    /// Snapshot stream (the server's `ClusterBackupSource`).
     /// `quotaBytes` is etcd's --quota-backend-bytes (0 = etcd's default, 2 GiB).
     public init(host: NodeHost, members: [Member], quotaBytes: Int64,
                 revision: @escaping @Sendable () async throws -> Int64,
-                hashKV: @escaping @Sendable (Int64) async throws -> HashKVResult) {
+                hashKV: @escaping @Sendable (Int64) async throws -> HashKVResult,
+                backup: @escaping @Sendable () async throws -> SnapshotStream) {
         self.host = host
         self.members = members.sorted { $0.nodeID < $1.nodeID }
         self.quotaBytes = quotaBytes > 0 ? quotaBytes : 2 << 30
         self.revision = revision
         self.hashKV = hashKV
+        self.backup = backup
         // A stable cluster ID: FNV-1a over the sorted member peer URLs.
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for m in self.members {
@@ -105,33 +109,9 @@ public final class NodeEtcdBackend: EtcdClusterBackend, EtcdMaintenanceBackend, 
 
     public func hashKV(revision: Int64) async throws -> HashKVResult { try await hashKV(revision) }
 
-    /// Every local replica's segment snapshot, framed: "FLOTSNAP" v1, then per range
-    /// `[u64 rangeID][u32 chunk count]` and length-prefixed chunks. Held in memory while
-    /// streaming (bounded streaming is listed in docs/backlog.md).
-    public func snapshot() async throws -> SnapshotStream {
-        var out: [[UInt8]] = [Array("FLOTSNAP".utf8) + [1]]
-        for id in host.rangeIDs {
-            guard let store = host.store(for: id) else { continue }
-            var chunks: [[UInt8]] = []
-            try store.writeSnapshot { chunks.append($0) }
-            var head = BinaryWriter(capacity: 12)
-            head.write(id.rawValue)
-            head.write(UInt32(chunks.count))
-            out.append(head.bytes)
-            for c in chunks {
-                var w = BinaryWriter(capacity: 4)
-                w.write(UInt32(c.count))
-                out.append(w.bytes)
-                out.append(c)
-            }
-        }
-        let total = out.reduce(0) { $0 + UInt64($1.count) }
-        let stream = AsyncThrowingStream<[UInt8], any Error> { c in
-            for chunk in out { c.yield(chunk) }
-            c.finish()
-        }
-        return SnapshotStream(totalBytes: total, chunks: stream, revision: try await revision())
-    }
+    /// The cluster backup (`ClusterBackupSource`): every range at one cluster revision,
+    /// streamed.
+    public func snapshot() async throws -> SnapshotStream { try await backup() }
 
     public func defragment() async throws {}
 }

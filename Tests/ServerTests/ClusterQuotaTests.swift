@@ -3,7 +3,7 @@ import Testing
 
 /// etcd's space quota on real `flotilla serve` processes: with `--quotaBackendBytes 1` every
 /// node's `NodeEtcdBackend` raises NOSPACE on its first refresh, and `QuotaKVBackend` in front
-/// of the router then refuses puts and txns with puts while reads and deletes still work —
+/// of the router then refuses puts, txns with puts and LeaseGrant while reads, deletes and lease listing still work —
 /// the one alarm mechanism the server runs, seen through the real etcdctl.
 @Suite("NOSPACE quota on a 3-node cluster", .serialized,
        .enabled(if: ClusterHarness.binaryExists && Etcdctl.installed, "needs .build/debug/flotilla and etcdctl"))
@@ -26,6 +26,11 @@ struct ClusterQuotaTests {
         #expect(r.status != 0 && r.err.contains("etcdserver: mvcc: database space exceeded"), "\(r.out) \(r.err)")
         r = try await Etcdctl.run(["txn"], endpoint: h.endpoint(2), stdin: "\n\nput k v\n\n\n")
         #expect(r.err.contains("etcdserver: mvcc: database space exceeded"), "\(r.out) \(r.err)")
+        // etcd's quota covers LeaseGrant too; listing leases still works.
+        r = try await Etcdctl.run(["lease", "grant", "60"], endpoint: h.endpoint(3))
+        #expect(r.status != 0 && r.err.contains("etcdserver: mvcc: database space exceeded"), "\(r.out) \(r.err)")
+        r = try await Etcdctl.run(["lease", "list"], endpoint: h.endpoint(1))
+        #expect(r.status == 0 && r.lines == ["found 0 leases"], "\(r.out) \(r.err)")
         r = try await Etcdctl.run(["get", "k"], endpoint: h.endpoint(3))
         #expect(r.status == 0 && r.lines.isEmpty, "\(r.out) \(r.err)")
         r = try await Etcdctl.run(["del", "k"], endpoint: h.endpoint(1))

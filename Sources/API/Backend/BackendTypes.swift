@@ -92,14 +92,16 @@ public struct HashKVResult: Equatable, Sendable {
     }
 }
 
-/// A backup in chunks: `totalBytes` is the sum of the chunk sizes.
+/// A backup in chunks: `totalBytes` is the sum of the chunk sizes, or nil when the backend
+/// streams content whose size it learns only at the end (it must then be self-delimiting:
+/// see `SnapshotFraming`).
 public struct SnapshotStream: Sendable {
-    public var totalBytes: UInt64
+    public var totalBytes: UInt64?
     public var chunks: AsyncThrowingStream<[UInt8], any Error>
     /// Header revision.
     public var revision: Int64
 
-    public init(totalBytes: UInt64, chunks: AsyncThrowingStream<[UInt8], any Error>, revision: Int64) {
+    public init(totalBytes: UInt64?, chunks: AsyncThrowingStream<[UInt8], any Error>, revision: Int64) {
         self.totalBytes = totalBytes
         self.chunks = chunks
         self.revision = revision

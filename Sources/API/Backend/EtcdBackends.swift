@@ -82,8 +82,8 @@ public protocol EtcdMaintenanceBackend: Sendable {
     func alarm(_ action: AlarmAction, memberID: UInt64, alarm: AlarmKind) async throws -> (alarms: [AlarmInfo], revision: Int64)
     /// A digest of the MVCC state up to `revision` (0: current) that replicas agree on.
     func hashKV(revision: Int64) async throws -> HashKVResult
-    /// A consistent backup of the node's data as a chunk stream; `totalBytes` lets the
-    /// service fill `remaining_bytes`.
+    /// A consistent backup as a chunk stream; a known `totalBytes` lets the service fill
+    /// `remaining_bytes` exactly (see `SnapshotFraming` for both framings).
     func snapshot() async throws -> SnapshotStream
     /// Reclaims free space; a backend that needs none returns at once.
     func defragment() async throws

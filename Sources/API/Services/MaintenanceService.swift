@@ -97,33 +97,37 @@ public struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol
         try await ErrorMapping.mapping {
             let s = try await backend.snapshot()
             let header = headers.make(revision: s.revision)
-            var remaining = SnapshotFraming.framedSize(contentBytes: s.totalBytes)
+            // remaining_bytes: exact for sized streams; for self-delimiting ones (size known
+            // only at the end) 1 until the last message, which carries 0 (etcd's clients only
+            // use it for progress).
+            var remaining = s.totalBytes.map { SnapshotFraming.framedSize(contentBytes: $0) } ?? UInt64.max
             var digest = SHA256()
+            var sent: UInt64 = 0
             func send(_ bytes: [UInt8]) async throws {
                 digest.update(bytes)
+                sent += UInt64(bytes.count)
                 remaining -= min(remaining, UInt64(bytes.count))
                 var out = Etcdserverpb_SnapshotResponse()
                 out.header = header
                 out.blob = Data(bytes)
-                out.remainingBytes = remaining
+                out.remainingBytes = s.totalBytes == nil ? 1 : remaining
                 try await response.write(out)
             }
-            try await send(SnapshotFraming.prefix(contentBytes: s.totalBytes))
+            if let total = s.totalBytes { try await send(SnapshotFraming.prefix(contentBytes: total)) }
             var streamed: UInt64 = 0
             for try await chunk in s.chunks {
                 streamed += UInt64(chunk.count)
                 try await send(chunk)
             }
-            guard streamed == s.totalBytes else {
+            if let total = s.totalBytes, streamed != total {
                 throw RPCError(code: .internalError, message: "flotilla: snapshot stream length changed")
             }
-            try await send(SnapshotFraming.padding(contentBytes: s.totalBytes))
+            try await send(SnapshotFraming.padding(afterBytes: sent))
             let sum = digest.finalize()
-            remaining -= min(remaining, UInt64(sum.count))
             var last = Etcdserverpb_SnapshotResponse()
             last.header = header
             last.blob = Data(sum)
-            last.remainingBytes = remaining
+            last.remainingBytes = 0
             try await response.write(last)
         }
     }

@@ -1,8 +1,12 @@
 /// etcd's snapshot stream framing, which `etcdctl snapshot save` checks: the bytes are a
 /// multiple of 512 plus a trailing SHA-256 of everything before it (bbolt files are
-/// page-aligned; etcd appends the digest). Flotilla's backend stream is wrapped as
-/// `[u64 BE content length][content][zero padding to 512][sha256]`; `unwrap` checks and
-/// removes the framing (restore). Pure functions over bytes.
+/// page-aligned; etcd appends the digest). Two forms, chosen by whether the backend knows
+/// the content's size up front (`SnapshotStream.totalBytes`):
+/// - sized (one-store backends): `[u64 BE content length][content][zero padding to 512][sha256]`;
+///   `unwrap` checks and removes it;
+/// - self-delimiting (the cluster backup, `ClusterBackup` in Server, whose end frame marks
+///   where the content stops): `[content][zero padding to 512][sha256]`.
+/// Pure functions over bytes.
 public enum SnapshotFraming {
     static let alignment = 512
 
@@ -18,7 +22,12 @@ public enum SnapshotFraming {
     }
 
     static func padding(contentBytes: UInt64) -> [UInt8] {
-        let body = Int(8 + contentBytes % UInt64(alignment))
+        padding(afterBytes: 8 + contentBytes)
+    }
+
+    /// Zeros that bring `bytes` streamed so far to a multiple of 512.
+    static func padding(afterBytes bytes: UInt64) -> [UInt8] {
+        let body = Int(bytes % UInt64(alignment))
         return [UInt8](repeating: 0, count: (alignment - body % alignment) % alignment)
     }
 
