@@ -22,6 +22,10 @@ extension NodeHost {
         let wal = self.wal
         let chunkBytes = config.snapshotChunkBytes
         let transport = self.transport
+        // The de-duplication memory as of now (a copy); the segment read below is at the
+        // durable index, at or below `requestsApplied`, so the copy covers its window.
+        let requests = r.appliedRequests
+        let requestsApplied = r.appliedIndex
         snapshotSendsInFlight.add(1, ordering: .acquiringAndReleasing)
         Task.detached { [self] in
             defer { snapshotSendsInFlight.subtract(1, ordering: .acquiringAndReleasing) }
@@ -33,9 +37,12 @@ extension NodeHost {
                 let applied = source.appliedIndex
                 CrashPoint.snapshotSend.hit()
                 var msg = m
+                // A commit between the copy and the read: the copy lacks the newest records.
+                guard applied <= requestsApplied else { throw SnapshotFailure("applied requests older than the segment") }
                 if var snap = msg.snapshot, applied >= snap.metadata.index, let term = wal.term(of: range, at: applied) {
                     snap.metadata.index = applied
                     snap.metadata.term = term
+                    snap.data = requests.snapshotData(at: applied)
                     msg.snapshot = snap
                 }
                 let header = SnapshotHeader(rangeID: range, message: msg)
@@ -153,12 +160,16 @@ extension NodeHost {
         }
         CrashPoint.snapshotInstall.hit()
         do {
+            let requests = try AppliedRequests.fromSnapshot(snap.data, windowEntries: config.dedupWindowEntries)
             let store = try MVCCStore.ingestSnapshot(backend: storeBackend(for: r.rangeID), chunks: install.segment)
             guard store.rangeID == r.rangeID, store.appliedIndex == index else {
                 throw SnapshotFailure("stream holds \(store.rangeID)@\(store.appliedIndex), message says \(index)")
             }
             r.store = store
             if let d = try? RangeDescriptor.decode(store.descriptor) { r.descriptor = d }
+            // The sender's de-duplication memory up to the snapshot point, so this replica
+            // skips the same duplicate entries as the others from `index + 1` on.
+            r.appliedRequests = requests
             r.appliedIndex = index
             r.durableApplied = index
             s.viewsDirty.insert(r.rangeID)
