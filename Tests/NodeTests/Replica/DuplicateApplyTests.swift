@@ -10,6 +10,11 @@ extension NodeClusterTests {
     /// In the seeds a deposed leader forwarded its writes to the new leader, which appended
     /// them without knowing their IDs, and the router's retry was appended again.
     @Suite struct DuplicateApplyTests {
+        /// The replica's applied index in memory (the store's is the durable one).
+        static func applied(_ host: NodeHost, _ range: RangeID) -> UInt64 {
+            host.state.withLock { $0.replicas[range]?.appliedIndex ?? 0 }
+        }
+
         /// The ID committed in two entries: first proposed on one leader, then — leadership
         /// moved — proposed again on the new leader past proposal-time de-duplication (as a
         /// forwarded entry or a retry racing it would be). Every replica applies it once.
@@ -36,10 +41,9 @@ extension NodeClusterTests {
             let second = try await newLeader.submit(.put(PutRequest(key: key, value: Array("v1".utf8))), to: range,
                                                     epoch: epoch, requestID: id, deduplicate: false)
             #expect(second == .put(first), "the second entry applied instead of answering the first result: \(second)")
-            let applied = newLeader.store(for: range)!.appliedIndex
-            #expect(await c.eventually {
-                c.hosts.values.allSatisfy { ($0.store(for: range)?.appliedIndex ?? 0) >= applied }
-            }, "replicas did not catch up")
+            let applied = Self.applied(newLeader, range)
+            #expect(await c.eventually { c.hosts.values.allSatisfy { Self.applied($0, range) >= applied } },
+                    "replicas did not catch up")
             var hashes: [NodeID: UInt32] = [:]
             for (n, host) in c.hosts {
                 let store = try #require(host.store(for: range))
@@ -82,7 +86,7 @@ extension NodeClusterTests {
                                     requestID: noop)
             let node = try #require(c.leader(of: range))
             let before = c.hosts[node]!.state.withLock { $0.replicas[range]!.appliedRequests }
-            let applied = c.hosts[node]!.store(for: range)!.appliedIndex
+            let applied = Self.applied(c.hosts[node]!, range)
             c.stop(node)
             try c.start(node)
             let after = c.hosts[node]!.state.withLock { $0.replicas[range]!.appliedRequests }
