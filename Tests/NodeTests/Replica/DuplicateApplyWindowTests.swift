@@ -79,3 +79,19 @@ import Testing
         #expect(throws: DecodingError.self) { _ = try AppliedRequests.fromSnapshot(data + [0], windowEntries: 4) }
     }
 }
+
+extension DuplicateApplyWindowTests {
+    /// The table travels ahead of the LZ4 segment stream as prefix pieces, split at any size.
+    @Test func prefixPiecesRoundTripAndNeverLookLikeLZ4() throws {
+        var a = AppliedRequests(windowEntries: 100)
+        for i in UInt64(1)...50 { a.record(Self.id(router: 1, i), Self.put(Int64(i)), index: i) }
+        let data = a.snapshotData(at: 50)
+        let pieces = AppliedRequests.prefixPieces(data, pieceBytes: 100)
+        #expect(pieces.count == (data.count + 99) / 100)
+        let joined = pieces.flatMap { AppliedRequests.prefixPayload($0).map(Array.init) ?? [] }
+        #expect(joined == data)
+        let b = try AppliedRequests.fromSnapshot(joined, windowEntries: 100)
+        #expect(b.duplicate(of: Self.id(router: 1, 7), at: 51) == .success(Self.put(7)))
+        #expect(AppliedRequests.prefixPayload([0x04, 0x22, 0x4D, 0x18, 0, 0, 0, 0, 0]) == nil, "an LZ4 frame start")
+    }
+}
