@@ -53,6 +53,9 @@ struct SnapshotInstall: Sendable {
     var header: SnapshotHeader
     /// The verified segment stream, read back from its staging file while ingesting.
     var segment: StagedSnapshot.Chunks
+    /// The sender's de-duplication memory (`AppliedRequests+Snapshot`; empty from an
+    /// older sender).
+    var appliedRequests: [UInt8]
     var continuation: CheckedContinuation<Result<Void, SnapshotFailure>, Never>
 }
 

@@ -27,10 +27,11 @@ public struct NodeConfig: Sendable {
     public var revisionSource: (any RevisionSource)? = nil
     /// How often the node closes the ranges that have feed consumers (resolved revisions).
     public var closeIntervalMs: Int = 100
-    /// Applied request IDs remembered per range for de-duplication (in memory only)…
-    public var dedupMaxRequests: Int = 10_000
-    /// …and for at most this long.
-    public var dedupMaxAgeMs: Int = 300_000
+    /// The de-duplication window, in log entries per range: a command whose request ID
+    /// applied within the range's last `dedupWindowEntries` entries is not applied again
+    /// (decided at apply time, identically on every replica). A restarted replica rebuilds
+    /// the memory from the entries its WAL still holds (see docs/node-runtime.md).
+    public var dedupWindowEntries: Int = 10_000
 
     public init(nodeID: NodeID, dataDirectory: String) {
         self.nodeID = nodeID

@@ -7,7 +7,8 @@ import WAL
 extension NodeHost {
     /// Applies `entries` (committed, in order) to the replica's MVCC store and completes the
     /// proposals this node is waiting for. Entries at or below the applied index (replayed
-    /// after a snapshot ingest) are skipped.
+    /// after a snapshot ingest) are skipped, and so is a client write whose request ID
+    /// already applied within the de-duplication window (`AppliedRequests`).
     func apply(_ entries: [Entry], to r: RangeReplica, _ s: inout HostState) {
         for e in entries where e.index > r.appliedIndex {
             switch e.type {
@@ -29,6 +30,12 @@ extension NodeHost {
             s.opsSinceCommit += 1
             s.metrics.appliedCommands += 1
         }
+        // Records below the window of the next entry (and of a snapshot at the durable
+        // index, which may be sent) decide nothing any more.
+        let keepFrom = min(r.appliedIndex, r.durableApplied) + 1
+        if keepFrom > r.appliedRequests.windowEntries {
+            r.appliedRequests.evict(below: keepFrom - r.appliedRequests.windowEntries)
+        }
     }
 
     func applyCommand(_ e: Entry, to r: RangeReplica, _ s: inout HostState) {
@@ -37,8 +44,21 @@ extension NodeHost {
         do {
             let cmd = try RaftCommand.decode(e.data)
             requestID = cmd.requestID
+            if cmd.requestID != 0, cmd.body.isDeduplicated,
+               let first = r.appliedRequests.duplicate(of: cmd.requestID, at: e.index)
+            {
+                // A second entry of a request applied within the window (a retry that got
+                // past proposal-time de-duplication): every replica skips it alike, and it
+                // answers with the first outcome.
+                s.metrics.duplicateEntriesSkipped += 1
+                r.store.setAppliedIndex(e.index)
+                settlePending(at: e.index, of: r, requestID: requestID, first, &s)
+                return
+            }
             outcome = execute(cmd, on: r)
-            if case .success(let result) = outcome { r.appliedRequests.record(cmd.requestID, result, now: Self.nowNs()) }
+            if case .success(let result) = outcome, cmd.requestID != 0 {
+                r.appliedRequests.record(cmd.requestID, result, index: e.index)
+            }
         } catch {
             // Every replica fails the same way on the same bytes: deterministic.
             requestID = nil

@@ -105,10 +105,18 @@ extension NodeHost {
                         body: p.body).encoded()
         }
         r.wake()
-        do {
+        do throws(RaftError) {
             try r.raw.propose(batch: data)
         } catch {
-            for (p, _) in batch { fail(p.waiters, .proposalDropped("\(error)"), &s) }
+            // Proposals are never forwarded (`RangeReplica`): a replica that stopped leading
+            // before its soft state said so refuses here, and nothing was appended.
+            let e: ProposalError
+            switch error {
+            case .notLeader(let hint): e = .notLeader(leaderHint: r.node(of: hint) ?? .none)
+            case .noLeader: e = .notLeader(leaderHint: .none)
+            default: e = .proposalDropped("\(error)")
+            }
+            for (p, _) in batch { fail(p.waiters, e, &s) }
             return
         }
         // Accepted entries were appended, in order, at the end of the leader's log.

@@ -2,6 +2,7 @@ public import Base
 import LZ4
 public import MVCC
 import RaftCore
+import Synchronization
 import WAL
 
 /// Range snapshots, streamed end to end so that a range of any size is never held in
@@ -22,6 +23,10 @@ extension NodeHost {
         let wal = self.wal
         let chunkBytes = config.snapshotChunkBytes
         let transport = self.transport
+        // The de-duplication memory as of now (a copy); the segment read below is at the
+        // durable index, at or below `requestsApplied`, so the copy covers its window.
+        let requests = r.appliedRequests
+        let requestsApplied = r.appliedIndex
         snapshotSendsInFlight.add(1, ordering: .acquiringAndReleasing)
         Task.detached { [self] in
             defer { snapshotSendsInFlight.subtract(1, ordering: .acquiringAndReleasing) }
@@ -33,13 +38,22 @@ extension NodeHost {
                 let applied = source.appliedIndex
                 CrashPoint.snapshotSend.hit()
                 var msg = m
+                // A commit between the copy and the read: the copy lacks the newest records.
+                guard applied <= requestsApplied else { throw SnapshotFailure("applied requests older than the segment") }
                 if var snap = msg.snapshot, applied >= snap.metadata.index, let term = wal.term(of: range, at: applied) {
                     snap.metadata.index = applied
                     snap.metadata.term = term
                     msg.snapshot = snap
                 }
                 let header = SnapshotHeader(rangeID: range, message: msg)
-                try await transport.sendSnapshot(to: node, header: header, chunks: source.stream())
+                // The de-duplication memory goes ahead of the segment (prefix pieces).
+                let prefix = PrefixPieces(AppliedRequests.prefixPieces(requests.snapshotData(at: applied),
+                                                                       pieceBytes: chunkBytes))
+                let chunks = AsyncThrowingStream<[UInt8], any Error>(unfolding: {
+                    if let piece = prefix.pop() { return piece }
+                    return try await source.next()
+                })
+                try await transport.sendSnapshot(to: node, header: header, chunks: chunks)
                 state.withLock { $0.metrics.snapshotBytesSent += UInt64(source.compressedBytes) }
                 ok = true
             } catch {
@@ -87,15 +101,16 @@ extension NodeHost {
         guard header.message.type == .snapshot, let index = header.message.snapshot?.metadata.index else {
             throw SnapshotFailure("header carries no snapshot message")
         }
-        let (staged, received) = try await Self.stageSnapshot(chunks, directory: directory.snapshotsPath,
-                                                              range: header.rangeID)
+        let (staged, received, prefix) = try await Self.stageSnapshotWithPrefix(chunks, directory: directory.snapshotsPath,
+                                                                                range: header.rangeID)
         defer { staged.remove() }
         guard SegmentSnapshot.peekHeader(staged.prefix(1 << 20))?.appliedIndex == index else {
             throw SnapshotFailure("stream's applied index differs from the message's")
         }
         let segment = staged.chunks(pieceBytes: config.snapshotChunkBytes)
         let result = await withCheckedContinuation { (c: CheckedContinuation<Result<Void, SnapshotFailure>, Never>) in
-            let install = SnapshotInstall(from: node, header: header, segment: segment, continuation: c)
+            let install = SnapshotInstall(from: node, header: header, segment: segment, appliedRequests: prefix,
+                                          continuation: c)
             let accepted = enqueue { m in
                 guard !m.stopping else { return false }
                 m.installs.append(install)
@@ -115,16 +130,31 @@ extension NodeHost {
     /// (the caller removes it) and the compressed bytes received. Deletes the file on error.
     static func stageSnapshot(_ chunks: AsyncThrowingStream<[UInt8], any Error>, directory: String,
                               range: RangeID) async throws -> (StagedSnapshot, received: Int) {
+        let (staged, received, _) = try await stageSnapshotWithPrefix(chunks, directory: directory, range: range)
+        return (staged, received)
+    }
+
+    /// `stageSnapshot`, also returning the payload of the prefix pieces that precede the
+    /// LZ4 frame (the sender's de-duplication memory, `AppliedRequests+Snapshot`).
+    static func stageSnapshotWithPrefix(_ chunks: AsyncThrowingStream<[UInt8], any Error>, directory: String,
+                                        range: RangeID) async throws -> (StagedSnapshot, received: Int, prefix: [UInt8]) {
         var staged = try StagedSnapshot.create(directory: directory, range: range)
         do {
             let decompressor = try LZ4FrameDecompressor()
             var received = 0
+            var prefix: [UInt8] = []
+            var inPrefix = true
             for try await chunk in chunks {
                 received += chunk.count
+                if inPrefix, let payload = AppliedRequests.prefixPayload(chunk) {
+                    prefix += payload
+                    continue
+                }
+                inPrefix = false
                 try decompressor.decompress(chunk) { piece in try staged.append(piece) }
             }
             try decompressor.finish()  // verifies the frame's content checksum
-            return (staged, received)
+            return (staged, received, prefix)
         } catch {
             staged.remove()
             throw error
@@ -153,12 +183,17 @@ extension NodeHost {
         }
         CrashPoint.snapshotInstall.hit()
         do {
+            let requests = try AppliedRequests.fromSnapshot(install.appliedRequests,
+                                                            windowEntries: config.dedupWindowEntries)
             let store = try MVCCStore.ingestSnapshot(backend: storeBackend(for: r.rangeID), chunks: install.segment)
             guard store.rangeID == r.rangeID, store.appliedIndex == index else {
                 throw SnapshotFailure("stream holds \(store.rangeID)@\(store.appliedIndex), message says \(index)")
             }
             r.store = store
             if let d = try? RangeDescriptor.decode(store.descriptor) { r.descriptor = d }
+            // The sender's de-duplication memory up to the snapshot point, so this replica
+            // skips the same duplicate entries as the others from `index + 1` on.
+            r.appliedRequests = requests
             r.appliedIndex = index
             r.durableApplied = index
             s.viewsDirty.insert(r.rangeID)
@@ -185,4 +220,14 @@ extension NodeHost {
         try decompressor.finish()
         return stream
     }
+}
+
+/// Pieces handed out once each, in order, to the snapshot stream ahead of the segment.
+/// Sendable through its `Mutex`.
+final class PrefixPieces: Sendable {
+    private let pieces: Mutex<[[UInt8]]>
+
+    init(_ pieces: [[UInt8]]) { self.pieces = Mutex(pieces.reversed()) }
+
+    func pop() -> [UInt8]? { pieces.withLock { $0.popLast() } }
 }

@@ -40,6 +40,9 @@ public struct NodeMetrics: Sendable, Equatable {
     public var revisionRetries: UInt64 = 0
     /// Proposals answered from, or joined to, an earlier one with the same request ID.
     public var proposalsDeduplicated: UInt64 = 0
+    /// Committed entries not applied because their request ID had applied within the
+    /// de-duplication window (a second entry of one client write).
+    public var duplicateEntriesSkipped: UInt64 = 0
 
     public init() {}
 

@@ -37,8 +37,8 @@ final class RangeReplica {
     var isLeader = false
     /// Closed revision, writes waiting for revisions, in-flight writes (while leading).
     var leaderRevisions = LeaderRevisions()
-    /// Recently applied request IDs and their results (de-duplication; in memory, rebuilt
-    /// from the WAL at start-up).
+    /// Request IDs applied within the de-duplication window and their results (in memory,
+    /// rebuilt from the WAL at start-up, carried in snapshots).
     var appliedRequests: AppliedRequests
     /// Proposals with client request IDs that wait until this new leader has applied its
     /// first entry (only then does it know every earlier request that will ever apply).
@@ -48,11 +48,9 @@ final class RangeReplica {
          config: NodeConfig) throws(RaftError) {
         rangeID = descriptor.rangeID
         self.descriptor = descriptor
-        var requests = AppliedRequests(maxCount: config.dedupMaxRequests,
-                                       maxAgeNs: UInt64(config.dedupMaxAgeMs) * 1_000_000)
+        var requests = AppliedRequests(windowEntries: config.dedupWindowEntries)
         // Requests applied before a restart, from the entries still in the WAL.
-        requests.recover(range: descriptor.rangeID, wal: wal, store: store, appliedIndex: store.appliedIndex,
-                         now: NodeHost.nowNs())
+        requests.recover(range: descriptor.rangeID, wal: wal, store: store, appliedIndex: store.appliedIndex)
         appliedRequests = requests
         self.replicaID = replicaID
         self.store = store
@@ -66,6 +64,11 @@ final class RangeReplica {
                             applied: applied)
         rc.checkQuorum = true
         rc.preVote = true
+        // Never forward a proposal: a deposed leader's writes carry revisions it assigned
+        // (possibly below the new leader's closed revision) and the new leader would append
+        // them without knowing their request IDs (issue 6, finding 2). A follower's
+        // proposal fails with notLeader instead, before anything is appended.
+        rc.disableProposalForwarding = true
         rc.randomSeed = config.nodeID.rawValue &* 0x9E37_79B9_7F4A_7C15 ^ descriptor.rangeID.rawValue
         raw = try RawNode(config: rc, storage: storage)
     }

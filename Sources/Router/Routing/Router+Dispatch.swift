@@ -26,8 +26,12 @@ struct ReplanNeeded: Error {
 /// operation on each (in parallel), and recover from the node's answers — `notLeader(hint)`
 /// retries on the hinted node, `epochMismatch` / `rangeNotFound` refresh the cache and
 /// re-split the part, `timeout` / `proposalDropped` back off and retry with the SAME
-/// request ID (the range de-duplicates it, so a write is never applied twice). After
-/// `Config.maxAttempts` the caller gets etcd's "request timed out".
+/// request ID. The range de-duplicates it (docs/node-runtime.md, "Request de-duplication"):
+/// a second log entry with an ID applied within the last `dedupWindowEntries` entries is
+/// skipped at apply time on every replica, and a retry whose ID left that window is refused
+/// with `proposalDropped` — so a write is never applied twice, and a retry the range can no
+/// longer vouch for ends, after `Config.maxAttempts`, as etcd's "request timed out" (outcome
+/// unknown).
 extension Router {
     /// Fetches the routing table into the cache.
     func refreshRoutes() async {

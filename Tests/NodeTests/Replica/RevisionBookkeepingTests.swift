@@ -5,7 +5,7 @@ import Testing
 import Foundation
 
 /// The pure parts of global revisions: the leader's closed revision and in-flight writes,
-/// the applied-request memory, and the node's oracle request batching.
+/// and the node's oracle request batching (the applied-request memory: `DuplicateApplyWindowTests`).
 @Suite struct RevisionBookkeepingTests {
     @Test func closingRefusesRevisionsAtOrBelowTheClosedOne() {
         var lr = LeaderRevisions(term: 3, termStartIndex: 10)
@@ -27,19 +27,6 @@ import Foundation
 
     static func put(_ r: Int64) -> CommandResult { .put(PutResponse(revision: r)) }
     static func answer(_ r: Int64) -> Result<CommandResult, ProposalError> { .success(put(r)) }
-
-    @Test func appliedRequestsAreBoundedByCountAndAge() {
-        var a = AppliedRequests(maxCount: 3, maxAgeNs: 1_000)
-        for i in 1...4 { a.record(UInt64(i), Self.put(Int64(i)), now: 100) }
-        #expect(a.count == 3)
-        #expect(a.result(of: 1) == nil, "the oldest was evicted")
-        #expect(a.result(of: 4) == Self.answer(4))
-        a.record(5, Self.put(5), now: 1_150)
-        #expect(a.result(of: 2) == nil && a.result(of: 3) == nil && a.result(of: 4) == nil, "older than 1 µs")
-        #expect(a.result(of: 5) == Self.answer(5))
-        for i in 6..<5_000 { a.record(UInt64(i), Self.put(Int64(i)), now: 1_200) }
-        #expect(a.count == 3 && a.result(of: 4_999) == Self.answer(4_999))
-    }
 
     @Test func batcherServesConcurrentRequestsWithFewFetchesAndDisjointIncreasingBlocks() async {
         let oracle = InMemoryRevisionOracle(after: 100)
