@@ -49,6 +49,8 @@ public final class Router: Sendable {
     let access: any ClusterAccess
     let config: Config
     let state: Mutex<State>
+    /// The watchers' range feeds, one per (range, epoch, node) shared by all watchers.
+    let feeds: SharedRangeFeeds
 
     /// Request IDs: the node ID in the high 20 bits, a counter in the low 44.
     static let counterBits: UInt64 = 44
@@ -56,6 +58,7 @@ public final class Router: Sendable {
     public init(access: any ClusterAccess, config: Config = Config()) {
         self.access = access
         self.config = config
+        self.feeds = SharedRangeFeeds(access: access)
         let seed = config.requestIDSeed ?? wallClockMicroseconds()
         self.state = Mutex(State(nextRequest: seed & ((1 << Self.counterBits) - 1)))
     }
