@@ -57,6 +57,8 @@ public final class Router: Sendable {
     let config: Config
     let state: Mutex<State>
     let stallLog: StallLog
+    /// The watchers' range feeds, one per (range, epoch, node) shared by all watchers.
+    let feeds: SharedRangeFeeds
 
     /// Request IDs: the node ID in the high 20 bits, a counter in the low 44.
     static let counterBits: UInt64 = 44
@@ -64,6 +66,7 @@ public final class Router: Sendable {
     public init(access: any ClusterAccess, config: Config = Config()) {
         self.access = access
         self.config = config
+        self.feeds = SharedRangeFeeds(access: access)
         let seed = config.requestIDSeed ?? wallClockMicroseconds()
         self.state = Mutex(State(nextRequest: seed & ((1 << Self.counterBits) - 1)))
         self.stallLog = StallLog(interval: config.stallLogInterval, sink: config.warn)

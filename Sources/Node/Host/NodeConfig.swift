@@ -26,7 +26,10 @@ public struct NodeConfig: Sendable {
     /// Tests and single-process setups share one `InMemoryRevisionOracle` between nodes.
     public var revisionSource: (any RevisionSource)? = nil
     /// How often the node closes the ranges that have feed consumers (resolved revisions).
-    public var closeIntervalMs: Int = 100
+    /// Events reach watchers only up to the resolved revision, so this bounds the
+    /// put→event latency (100 ms gave a p50 of 143 ms); each close is one fresh revision
+    /// for all such ranges plus one ReadIndex per range.
+    public var closeIntervalMs: Int = 30
     /// The de-duplication window, in log entries per range: a command whose request ID
     /// applied within the range's last `dedupWindowEntries` entries is not applied again
     /// (decided at apply time, identically on every replica). A restarted replica rebuilds

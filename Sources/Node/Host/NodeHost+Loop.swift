@@ -122,7 +122,22 @@ extension NodeHost {
             if let hs = rd.hardState { records.append(.hardState(r.rangeID, hs)) }
             readies.append((r, rd))
         }
-        if !records.isEmpty {
+        let syncing = !records.isEmpty
+        if syncing {
+            // Heartbeats and their responses promise nothing about this round's log
+            // entries or votes (etcd raft likewise holds back only append and vote responses
+            // until the write is durable), so they leave before the fsync: a ReadIndex
+            // round (linearizable reads, closes, the oracle's leadership confirmation) no
+            // longer waits for every node's unrelated WAL syncs on its way.
+            var early = outbound
+            outbound = [:]
+            for (r, rd) in readies {
+                for m in rd.messages where Self.sendsBeforeSync(m.type) {
+                    guard let node = r.node(of: m.to) else { continue }
+                    early[node, default: []].append(RangeMessage(rangeID: r.rangeID, message: m))
+                }
+            }
+            if !early.isEmpty { transport.send(early) }
             do {
                 try wal.append(records)
             } catch {
@@ -132,6 +147,7 @@ extension NodeHost {
         // Only now (after the sync) may messages acknowledging these entries leave.
         for (r, rd) in readies {
             for m in rd.messages {
+                if syncing && Self.sendsBeforeSync(m.type) { continue }
                 if m.type == .snapshot {
                     startSnapshotSend(r, m)
                     continue
@@ -167,6 +183,11 @@ extension NodeHost {
             if r.isLeader { r.leaderRevisions.pruneApplied(r.appliedIndex) }
             r.raw.advance(rd)
         }
+    }
+
+    /// Messages that may leave before the round's WAL append is durable.
+    static func sendsBeforeSync(_ type: MessageType) -> Bool {
+        type == .heartbeat || type == .heartbeatResponse
     }
 
     func stepInbound(_ rm: RangeMessage, from: NodeID, _ s: inout HostState) {

@@ -18,7 +18,8 @@ import Node
 /// another replica after a backoff.
 ///
 /// Cost: range feeds carry every event of their range; events outside the watched span
-/// are dropped here.
+/// are dropped here. The range feeds are the router's shared ones (`SharedRangeFeeds`):
+/// one underlying feed per (range, epoch, node) for all watchers.
 ///
 /// `@unchecked Sendable`: `WatchEventStream` is single-consumer — `next()` is never called
 /// concurrently — and the sub-feeds handed to child tasks in `next()` are each touched by
@@ -85,7 +86,7 @@ final class MergedWatchFeed: @unchecked Sendable {
             let node = feedNode(p.route, avoiding: bad)
             let d = p.route.descriptor
             return SubFeed(span: p.span, route: p.route, node: node, resolved: resolved,
-                           stream: router.access.feed(range: d.rangeID, epoch: d.epoch, from: resolved + 1,
+                           stream: router.feeds.feed(range: d.rangeID, epoch: d.epoch, from: resolved + 1,
                                                       prevKV: prevKV, on: node))
         }
     }
