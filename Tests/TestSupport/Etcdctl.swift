@@ -24,6 +24,16 @@ public enum Etcdctl {
 
     /// Runs `etcdctl --endpoints=<endpoint> args...` to completion.
     public static func run(_ args: [String], endpoint: String, stdin: String? = nil) async throws -> Result {
+        try await runProcess(
+            path, ["--endpoints=\(endpoint)", "--dial-timeout=3s", "--command-timeout=10s"] + args,
+            environment: environment(), stdin: stdin)
+    }
+
+    /// Runs `executable` to completion without blocking a thread of the cooperative pool (the
+    /// exit arrives through the termination handler); output goes through temporary files.
+    public static func runProcess(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil
+    ) async throws -> Result {
         let outURL = tempFile("out")
         let errURL = tempFile("err")
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
@@ -33,9 +43,9 @@ public enum Etcdctl {
             try? FileManager.default.removeItem(at: errURL)
         }
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = ["--endpoints=\(endpoint)", "--dial-timeout=3s", "--command-timeout=10s"] + args
-        p.environment = environment()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        if let environment { p.environment = environment }
         p.standardOutput = try FileHandle(forWritingTo: outURL)
         p.standardError = try FileHandle(forWritingTo: errURL)
         let input = Pipe()

@@ -21,11 +21,12 @@ import TestSupport
     // The searches run on threads of their own (`onOwnThread`): they are CPU-bound for seconds
     // and would otherwise hold the cooperative pool's threads that other tests need.
     @Test func explodingSearchGivesUpOnTime() async throws {
-        let start = ContinuousClock.now
-        let verdict = try await onOwnThread {
-            LinearizabilityChecker(budget: CheckBudget(steps: .max, time: .seconds(2), memoryBytes: .max)).check(Self.pathological())
+        // Timed on the checking thread: the await may wait for a busy pool to resume it.
+        let (verdict, took) = try await onOwnThread {
+            let start = ContinuousClock.now
+            let verdict = LinearizabilityChecker(budget: CheckBudget(steps: .max, time: .seconds(2), memoryBytes: .max)).check(Self.pathological())
+            return (verdict, ContinuousClock.now - start)
         }
-        let took = ContinuousClock.now - start
         guard case .inconclusive(_, _, let reason) = verdict else {
             Issue.record("expected the checker to give up, got \(verdict)")
             return
@@ -62,11 +63,12 @@ import TestSupport
     @Test(arguments: [UInt64(300), 301, 302])
     func killRunWithListsChecksWithinBudget(seed: UInt64) async throws {
         let ops = SimulatedServer.history(seed: seed, count: 2_000, clients: 16, keys: 10, listPercent: 8, unknownWindow: 800..<1_100)
-        let start = ContinuousClock.now
-        let verdict = try await onOwnThread {
-            LinearizabilityChecker(budget: CheckBudget(steps: 2_000_000, time: .seconds(20), memoryBytes: 256 << 20)).check(ops)
+        let (verdict, took) = try await onOwnThread {
+            let start = ContinuousClock.now
+            let verdict = LinearizabilityChecker(budget: CheckBudget(steps: 2_000_000, time: .seconds(20), memoryBytes: 256 << 20)).check(ops)
+            return (verdict, ContinuousClock.now - start)
         }
         #expect(verdict.isLinearizable, "seed \(seed): \(verdict)")
-        #expect(ContinuousClock.now - start < .seconds(20), "seed \(seed)")
+        #expect(took < .seconds(20), "seed \(seed): checked in \(took)")
     }
 }
