@@ -24,7 +24,8 @@ public protocol ClusterUnderTest: Sendable {
     /// The node leading the most (etcd: the one) Raft groups, if known.
     func leaderNode() async -> Int?
     /// Moves leadership away from the current leader; returns a description.
-    func transferLeadership() async throws -> String
+    /// `pick` (from the run's seed) varies the choice where the cluster has several.
+    func transferLeadership(pick: Int) async throws -> String
     /// Stops every node and proxy.
     func shutdown() async
 }

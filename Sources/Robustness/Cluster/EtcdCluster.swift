@@ -94,7 +94,7 @@ public final class EtcdCluster: ClusterUnderTest, Sendable {
         return s.first { $0.member == leader }?.node
     }
 
-    public func transferLeadership() async throws -> String {
+    public func transferLeadership(pick: Int) async throws -> String {
         let s = await statuses()
         guard let leaderID = s.first(where: { $0.leader != 0 })?.leader,
             let leader = s.first(where: { $0.member == leaderID }),

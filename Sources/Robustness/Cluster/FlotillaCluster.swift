@@ -19,12 +19,15 @@ public final class FlotillaCluster: ClusterUnderTest, Sendable {
     let basePort: Int
     let size: Int
     let ranges: Int
+    /// The `flotilla` binary the nodes run (`flotctl` is expected beside it).
+    let executable: String
 
     public init(executable: String, size: Int = 3, ranges: Int = 8, basePort: Int, directory: String, environment: [String: String] = [:]) {
         self.directory = directory
         self.basePort = basePort
         self.size = size
         self.ranges = ranges
+        self.executable = executable
         var nodes: [NodeProcess] = []
         for i in 0..<size {
             nodes.append(
@@ -106,10 +109,6 @@ public final class FlotillaCluster: ClusterUnderTest, Sendable {
             if let n = Int(digits), n > (best?.count ?? -1) { best = (i, n) }
         }
         return best?.node
-    }
-
-    public func transferLeadership() async throws -> String {
-        throw RPCError(code: .unimplemented, message: "flotilla has no leader transfer API yet")
     }
 
     public func shutdown() async {

@@ -19,17 +19,18 @@ public enum FaultClass: String, Sendable, CaseIterable {
     case partitionFollower = "partition-follower"
     /// Add 25–125 ms to every chunk on every peer link of one node (both directions), then heal.
     case delay
-    /// Move leadership to another node (etcd: MoveLeader).
+    /// Move leadership to another node (etcd: MoveLeader; Flotilla: every range the busiest
+    /// node leads, through `flotctl transfer-leader`).
     case transferLeader = "transfer-leader"
     /// Crash a random node at a `CrashPoint` inside the server (before/after WAL write and
     /// sync, before/after apply, during snapshot send/install), then restart it. Needs a
     /// debug `flotilla` (the points are compiled only into debug builds).
     case crashPoint = "crash-point"
 
-    /// Classes a plain `--fault all` cycles through (transfer only where supported; crash
-    /// points only when asked for, as they need a debug build).
+    /// Classes a plain `--fault all` cycles through (crash points only when asked for, as
+    /// they need a debug build).
     public static func all(for kind: String) -> [FaultClass] {
-        allCases.filter { $0 != .none && $0 != .crashPoint && (kind == "etcd" || $0 != .transferLeader) }
+        allCases.filter { $0 != .none && $0 != .crashPoint }
     }
 }
 
@@ -114,7 +115,7 @@ public enum FaultInjector {
             log("heal delay on node \(node)")
             for p in cluster.peerProxies { p.heal() }
         case .transferLeader:
-            log(try await cluster.transferLeadership())
+            log(try await cluster.transferLeadership(pick: plan.randomNode))
         case .crashPoint:
             let node = cluster.nodes[plan.randomNode]
             log("arm crash point \(plan.crashPoint.rawValue) on node \(plan.randomNode)")
