@@ -102,7 +102,7 @@ extension ClusterProcessSuites {
         func killLoop() async throws {
             let rounds = Int(ProcessInfo.processInfo.environment["FLOTILLA_KILL_ROUNDS"] ?? "") ?? 3
             let seed = UInt64(ProcessInfo.processInfo.environment["FLOTILLA_SEED"] ?? "") ?? UInt64.random(in: 1...1_000_000)
-            var rng = SplitMix(seed: seed)
+            var rng = SeededGenerator(seed: seed)
             let h = try ClusterHarness(ranges: 8, extra: ["--tickIntervalMs", "50"])
             defer { h.shutdown() }
             try h.startAll()
@@ -147,18 +147,5 @@ extension ClusterProcessSuites {
             let received = m.split(separator: "\n").first { $0.hasPrefix("flotilla_snapshots_received_total ") }
             #expect(received.map { !$0.hasSuffix(" 0") } == true, "node 3 installed no snapshot: \(received ?? "none")")
         }
-    }
-}
-
-/// A seeded generator for the test's random choices (reproducible with FLOTILLA_SEED).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -84,65 +84,36 @@ public final class Watcher: Sendable {
     }
 
     func stream(on endpoint: EtcdEndpoint, from start: Int64, graceAfterStop: Duration) async throws {
-        let (requests, continuation) = AsyncStream.makeStream(of: Etcdserverpb_WatchRequest.self)
-        var create = Etcdserverpb_WatchRequest()
-        (create.createRequest.key, create.createRequest.rangeEnd) = RequestExecutor.prefixRange(prefix)
-        create.createRequest.startRevision = start
-        continuation.yield(create)
-        let call = Task {
-            try await endpoint.watch.watch(
-                request: StreamingClientRequest { writer in
-                    for await r in requests { try await writer.write(r) }
+        var create = Etcdserverpb_WatchCreateRequest()
+        (create.key, create.rangeEnd) = RequestExecutor.prefixRange(prefix)
+        create.startRevision = start
+        try await WatchStream.run(
+            on: endpoint.watch, create: create, tick: .milliseconds(300), requestProgress: requestProgress,
+            shouldEnd: { [self] in
+                // Stopping: end once caught up, or when the grace after stop() ran out.
+                let ending = state.withLock { s in s.stopRequested.map { ContinuousClock.now - $0 > graceAfterStop } }
+                guard let graceOver = ending, graceOver || shouldStop else { return false }
+                state.withLock { $0.finished = true }
+                return true
+            },
+            onResponse: { [self] m in
+                if m.canceled {
+                    append(.canceled(compactRevision: m.compactRevision, reason: m.cancelReason))
+                    state.withLock { $0.finished = m.compactRevision > 0 || $0.finished }
+                    return .stop
                 }
-            ) { response in
-                for try await m in response.messages {
-                    if m.created && !m.canceled { continue }
-                    if m.canceled {
-                        self.append(.canceled(compactRevision: m.compactRevision, reason: m.cancelReason))
-                        self.state.withLock { $0.finished = m.compactRevision > 0 || $0.finished }
-                        continuation.finish()
-                        return
-                    }
-                    if m.events.isEmpty {
-                        self.append(.progress(revision: m.header.revision))
-                    } else {
-                        let events = m.events.map { e in
-                            WatchEventRecord(
-                                isDelete: e.type == .delete, key: String(decoding: e.kv.key, as: UTF8.self),
-                                value: String(decoding: e.kv.value, as: UTF8.self), revision: e.kv.modRevision)
-                        }.filter { !WorkloadConfig.isHarnessKey($0.key) }
-                        // A response of harness keys only (the start-up probe) is no progress notification.
-                        if !events.isEmpty { self.append(.events(headerRevision: m.header.revision, events: events)) }
-                    }
-                    if self.shouldStop {
-                        continuation.finish()
-                        return
-                    }
+                if m.events.isEmpty {
+                    append(.progress(revision: m.header.revision))
+                } else {
+                    let events = m.events.map { e in
+                        WatchEventRecord(
+                            isDelete: e.type == .delete, key: String(decoding: e.kv.key, as: UTF8.self),
+                            value: String(decoding: e.kv.value, as: UTF8.self), revision: e.kv.modRevision)
+                    }.filter { !WorkloadConfig.isHarnessKey($0.key) }
+                    // A response of harness keys only (the start-up probe) is no progress notification.
+                    if !events.isEmpty { append(.events(headerRevision: m.header.revision, events: events)) }
                 }
-            }
-        }
-        let ticker = Task { [requestProgress] in
-            var stoppedSince: ContinuousClock.Instant?
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(300))
-                if requestProgress {
-                    var p = Etcdserverpb_WatchRequest()
-                    p.progressRequest = Etcdserverpb_WatchProgressRequest()
-                    continuation.yield(p)
-                }
-                let stopping = state.withLock { $0.stopAt != nil }
-                if stopping {
-                    if stoppedSince == nil { stoppedSince = .now }
-                    if shouldStop || ContinuousClock.now - stoppedSince! > graceAfterStop {
-                        state.withLock { $0.finished = true }
-                        continuation.finish()
-                        call.cancel()
-                        return
-                    }
-                }
-            }
-        }
-        defer { ticker.cancel() }
-        try await call.value
+                return shouldStop ? .stop : .more
+            })
     }
 }

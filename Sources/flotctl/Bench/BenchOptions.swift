@@ -40,16 +40,3 @@ struct BenchOptions: ParsableArguments, Sendable {
     /// The leading byte of a spread key: the top byte of n times the golden-ratio constant.
     static func spreadByte(_ n: Int) -> UInt8 { UInt8(truncatingIfNeeded: (UInt64(n) &* 0x9E37_79B9_7F4A_7C15) >> 56) }
 }
-
-/// SplitMix64: a small, seedable generator; one per client so clients share no state.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,3 +1,4 @@
+import Base
 import Dispatch
 import Foundation
 import GRPCCore
@@ -51,7 +52,7 @@ enum BenchRunner {
     /// The closed loop. `op(session, client index, rng)` performs one request.
     static func run(
         _ options: BenchOptions, sessions: [EtcdSession], seed: UInt64,
-        op: @Sendable @escaping (EtcdSession, Int, inout SplitMix64) async throws -> Void
+        op: @Sendable @escaping (EtcdSession, Int, inout SeededGenerator) async throws -> Void
     ) async -> Result {
         let issued = Counter()
         let total = options.duration > 0 ? Int.max : options.total
@@ -62,7 +63,7 @@ enum BenchRunner {
             for c in 0..<options.clients {
                 group.addTask {
                     var r = Result()
-                    var rng = SplitMix64(seed: seed &+ UInt64(c) &* 0x1000_0001)
+                    var rng = SeededGenerator(seed: seed &+ UInt64(c) &* 0x1000_0001)
                     let session = sessions[c % sessions.count]
                     var backoff = Duration.zero
                     while true {

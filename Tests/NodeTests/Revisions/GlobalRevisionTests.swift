@@ -27,7 +27,7 @@ extension NodeClusterTests {
             try await withThrowingTaskGroup(of: [Acked].self) { group in
                 for w in 0..<writers {
                     group.addTask {
-                        var rng = SplitMix64(seed: seed &+ UInt64(w))
+                        var rng = SeededGenerator(seed: seed &+ UInt64(w))
                         var out: [Acked] = []
                         for i in 0..<perWriter {
                             let rangeIndex = Int(rng.next() % UInt64(c.rangeIDs.count))
@@ -265,17 +265,4 @@ func prefixEnd(_ p: [UInt8]) -> [UInt8] {
         e.removeLast()
     }
     return [0]
-}
-
-/// A small seeded generator for reproducible test inputs.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -1,3 +1,4 @@
+import Base
 import Robustness
 import Testing
 
@@ -5,22 +6,9 @@ import Testing
 /// gaps, unknown outcomes) must check as linearizable; the same history with one read
 /// corrupted must not. Each case prints its seed.
 @Suite struct RandomHistoryTests {
-    /// SplitMix64: a small seeded generator so a seed reproduces a history.
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
-
     /// A correct sequential server: ops linearize at 100 µs steps, calls and returns overlap.
     static func history(seed: UInt64, count: Int) -> [HistoryOperation] {
-        var rng = Rng(state: seed)
+        var rng = SeededGenerator(seed: seed)
         var kvs: [String: KVRecord] = [:]
         var revision: Int64 = 1
         var ops: [HistoryOperation] = []
@@ -80,4 +68,9 @@ import Testing
         ops[i].output = .range(revision: rev, kvs: kvs)
         #expect(!LinearizabilityChecker().check(ops).isLinearizable, "seed \(seed)")
     }
+}
+
+/// Random test inputs below a bound.
+extension SeededGenerator {
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }

@@ -1,3 +1,4 @@
+import Base
 import Robustness
 
 /// A correct etcd-like server simulated in one thread, for model-based checker tests: ops
@@ -7,7 +8,7 @@ import Robustness
 /// effect — the shape a killed node leaves. Deterministic per seed.
 enum SimulatedServer {
     static func history(seed: UInt64, count: Int, clients: Int, keys: Int, listPercent: Int, unknownWindow: Range<Int>) -> [HistoryOperation] {
-        var rng = RandomHistoryTests.Rng(state: seed)
+        var rng = SeededGenerator(seed: seed)
         var kvs: [String: KVRecord] = [:]
         var revision: Int64 = 1
         var ops: [HistoryOperation] = []

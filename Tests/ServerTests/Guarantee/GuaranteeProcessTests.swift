@@ -35,7 +35,7 @@ extension ClusterProcessSuites {
         @Test("revision order, read-then-watch and durability under leader transfers and a kill -9")
         func guarantees() async throws {
             let seed = UInt64(ProcessInfo.processInfo.environment["FLOTILLA_SEED"] ?? "") ?? UInt64.random(in: 1...1_000_000)
-            var rng = SplitMix(seed: seed)
+            var rng = SeededGenerator(seed: seed)
             let h = try ClusterHarness(ranges: 8, extra: ["--tickIntervalMs", "50"])
             let endpoints = try (1...3).map { try EtcdTestEndpoint(port: h.clientPorts[$0 - 1]) }
             defer {
@@ -53,7 +53,7 @@ extension ClusterProcessSuites {
             let writerTasks = (0..<writers).map { w in
                 let writerSeed = rng.next()
                 return Task {
-                    var r = SplitMix(seed: writerSeed)
+                    var r = SeededGenerator(seed: writerSeed)
                     var n = 0
                     while !stopWriting.value.load(ordering: .relaxed) {
                         n += 1
@@ -146,7 +146,7 @@ extension ClusterProcessSuites {
         /// Moves the leadership of every range (the system range's too, which `status` does not
         /// list: every node is asked, only its leader accepts) to another running node once;
         /// returns what it did.
-        static func transferLeaders(_ h: ClusterHarness, _ rng: inout SplitMix) async -> String {
+        static func transferLeaders(_ h: ClusterHarness, _ rng: inout SeededGenerator) async -> String {
             var moved: [String] = []
             let running = h.processes.keys.sorted()
             var leaders: [(range: RangeID, node: Int)] = []

@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import Proto
+import Robustness
 import Synchronization
 
 /// One reader/watcher of the guarantee test: reads every key linearizably at header
@@ -71,46 +72,20 @@ final class GuaranteeWatcher: Sendable {
     }
 
     /// One watch stream from `from`; returns when it breaks, or when the watcher is done.
+    /// Progress requests tell the watcher how far it is complete when nothing is written.
     func stream(on endpoint: EtcdTestEndpoint, from: Int64, deadline: ContinuousClock.Instant) async throws {
-        let (requests, continuation) = AsyncStream.makeStream(of: Etcdserverpb_WatchRequest.self)
-        var create = Etcdserverpb_WatchRequest()
-        create.createRequest.key = Data([0])
-        create.createRequest.rangeEnd = Data([0])
-        create.createRequest.startRevision = from
-        continuation.yield(create)
-        let call = Task {
-            try await endpoint.watch.watch(
-                request: StreamingClientRequest { writer in
-                    for await r in requests { try await writer.write(r) }
-                }
-            ) { response in
-                for try await m in response.messages {
-                    if m.created && !m.canceled { continue }
-                    if m.canceled { throw RPCError(code: .cancelled, message: "watch canceled: \(m.cancelReason)") }
-                    self.receive(m)
-                    if self.done {
-                        continuation.finish()
-                        return
-                    }
-                }
-            }
-        }
-        // Progress requests tell the watcher how far it is complete when nothing is written.
-        let ticker = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(250))
-                if self.done || ContinuousClock.now > deadline {
-                    continuation.finish()
-                    call.cancel()
-                    return
-                }
-                var p = Etcdserverpb_WatchRequest()
-                p.progressRequest = Etcdserverpb_WatchProgressRequest()
-                continuation.yield(p)
-            }
-        }
-        defer { ticker.cancel() }
-        try await call.value
+        var create = Etcdserverpb_WatchCreateRequest()
+        create.key = Data([0])
+        create.rangeEnd = Data([0])
+        create.startRevision = from
+        try await WatchStream.run(
+            on: endpoint.watch, create: create, tick: .milliseconds(250), requestProgress: true,
+            shouldEnd: { [self] in done || ContinuousClock.now > deadline },
+            onResponse: { [self] m in
+                if m.canceled { throw RPCError(code: .cancelled, message: "watch canceled: \(m.cancelReason)") }
+                receive(m)
+                return done ? .stop : .more
+            })
     }
 
     /// Records a response: events (whole revisions) or a progress notification.

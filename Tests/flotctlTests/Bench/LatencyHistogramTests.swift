@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Testing
 
@@ -27,7 +28,7 @@ import Testing
         for i in 1..<LatencyHistogram.bucketCount {
             #expect(LatencyHistogram.lowerBound(of: i) == LatencyHistogram.upperBound(of: i - 1) + 1, "bucket \(i)")
         }
-        var rng = SplitMix64(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         for _ in 0..<10_000 {
             let v = rng.next() >> (rng.next() % 64)
             let i = LatencyHistogram.index(of: v)
@@ -38,7 +39,7 @@ import Testing
 
     @Test func percentilesWithinThreePercentOfExact() {
         let seed = UInt64.random(in: 1...UInt64.max)
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var h = LatencyHistogram()
         var samples: [UInt64] = []
         for _ in 0..<20_000 {
@@ -57,7 +58,7 @@ import Testing
 
     @Test func mergeEqualsRecordingEverythingInOne() {
         let seed = UInt64.random(in: 1...UInt64.max)
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var a = LatencyHistogram()
         var b = LatencyHistogram()
         var all = LatencyHistogram()

@@ -1,3 +1,4 @@
+import Base
 import Testing
 
 @testable import flotctl
@@ -56,7 +57,7 @@ private func frame(type: UInt8, flags: UInt8 = 0, stream: UInt32 = 0, payload: [
 
     @Test(arguments: [1, 2, 3, 42, 1000])
     func anySplitOfTheStreamGivesTheSameResult(seed: UInt64) {
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var stream: [UInt8] = []
         var expectedForward: [UInt8] = []
         var expectedAcks: [[UInt8]] = []
