@@ -3,12 +3,15 @@ public import Proto
 
 /// etcd's `Watch` service: one bidirectional stream per client carrying many watchers. The
 /// stream runs three loops — the reader (create / cancel / progress requests), the writer
-/// (drains the session's bounded response queue) and the progress_notify ticker — and
+/// (drains the session's bounded response queue, a burst per write) and the progress_notify ticker — and
 /// ends when the client closes its side or the connection goes away.
 public struct WatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
     let backend: any EtcdWatchBackend
     let headers: ResponseHeaders
     let limits: EtcdLimits
+
+    /// Responses handed to the transport in one write at most.
+    static let maxResponsesPerWrite = 64
 
     public init(backend: any EtcdWatchBackend, cluster: any EtcdClusterBackend, limits: EtcdLimits = EtcdLimits()) {
         self.backend = backend
@@ -25,8 +28,14 @@ public struct WatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
         let interval = limits.progressNotifyInterval
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                while let r = await session.queue.pop() {
-                    try await response.write(r)
+                // A burst (one put seen by many watchers of the stream) goes out in one
+                // write: one flush instead of one per response.
+                while let batch = await session.queue.popBatch(max: Self.maxResponsesPerWrite) {
+                    if batch.count == 1 {
+                        try await response.write(batch[0])
+                    } else {
+                        try await response.write(contentsOf: batch)
+                    }
                 }
             }
             group.addTask {

@@ -89,18 +89,27 @@ final class BoundedQueue<Element: Sendable>: Sendable {
     }
 
     /// The next element, waiting while empty; nil once finished and drained (or cancelled).
-    func pop() async -> Element? {
+    func pop() async -> Element? { await popBatch(max: 1)?.first }
+
+    /// The elements buffered now, oldest first, at most `max` (>= 1), waiting while empty;
+    /// nil once finished and drained (or cancelled). Lets the consumer hand a burst on in
+    /// one write.
+    func popBatch(max: Int) async -> [Element]? {
         while true {
-            let item: Element?? = state.withLock { s in
+            let items: [Element]?? = state.withLock { s in
                 if s.count > 0 {
-                    let e = s.removeFirst()
-                    s.wakeOneProducer()
-                    return .some(e)
+                    var out: [Element] = []
+                    out.reserveCapacity(Swift.min(max, s.count))
+                    while s.count > 0 && out.count < Swift.max(1, max) {
+                        out.append(s.removeFirst())
+                        s.wakeOneProducer()
+                    }
+                    return .some(out)
                 }
                 if s.finished { return .some(nil) }
                 return nil
             }
-            if let item { return item }
+            if let items { return items }
             if Task.isCancelled { return nil }
             await withTaskCancellationHandler {
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in

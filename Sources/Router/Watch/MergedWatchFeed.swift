@@ -17,9 +17,11 @@ import Node
 /// + 1: nothing is lost and nothing delivered twice. Other failures re-subscribe on
 /// another replica after a backoff.
 ///
-/// Cost: range feeds carry every event of their range; events outside the watched span
-/// are dropped here. The range feeds are the router's shared ones (`SharedRangeFeeds`):
-/// one underlying feed per (range, epoch, node) for all watchers.
+/// Cost: the range feeds are the router's shared ones (`SharedRangeFeeds`): one
+/// underlying feed per (range, epoch, node) for all watchers, handing each sub-feed only
+/// the events of its span (a feed of its own carries every event of its range; events
+/// outside the span are dropped here). A watch over one range is woken by its own events
+/// and by the hubs' progress interval; a watch over several by every resolved step.
 ///
 /// `@unchecked Sendable`: `WatchEventStream` is single-consumer — `next()` is never called
 /// concurrently — and the sub-feeds handed to child tasks in `next()` are each touched by
@@ -82,12 +84,14 @@ final class MergedWatchFeed: @unchecked Sendable {
     private func subscribe(_ part: KeySpan, resolved: Int64, avoiding bad: NodeID? = nil) async throws -> [SubFeed] {
         var budget = router.config.maxAttempts
         let plan = try await router.plan(part, budget: &budget)
+        // Over several ranges every resolved step of each may release the others' events.
+        let eager = plan.count > 1 || subs.count > 1
         return plan.map { p in
             let node = feedNode(p.route, avoiding: bad)
             let d = p.route.descriptor
             return SubFeed(span: p.span, route: p.route, node: node, resolved: resolved,
                            stream: router.feeds.feed(range: d.rangeID, epoch: d.epoch, from: resolved + 1,
-                                                      prevKV: prevKV, on: node))
+                                                      prevKV: prevKV, span: p.span, eager: eager, on: node))
         }
     }
 
@@ -109,13 +113,18 @@ final class MergedWatchFeed: @unchecked Sendable {
             let minResolved = subs.map(\.resolved).min() ?? lastReported
             if let item = release(through: minResolved) { return item }
             let laggards = subs.filter { $0.resolved == minResolved }
-            let outcomes = await withTaskGroup(of: (Int, Result<RangeFeedItem?, any Error>).self) { group in
-                for (i, sub) in laggards.enumerated() {
-                    group.addTask { (i, await sub.pull()) }
+            let outcomes: [(Int, Result<RangeFeedItem?, any Error>)]
+            if laggards.count == 1 {
+                outcomes = [(0, await laggards[0].pull())]  // no child task for the common case
+            } else {
+                outcomes = await withTaskGroup(of: (Int, Result<RangeFeedItem?, any Error>).self) { group in
+                    for (i, sub) in laggards.enumerated() {
+                        group.addTask { (i, await sub.pull()) }
+                    }
+                    var out: [(Int, Result<RangeFeedItem?, any Error>)] = []
+                    for await o in group { out.append(o) }
+                    return out.sorted { $0.0 < $1.0 }
                 }
-                var out: [(Int, Result<RangeFeedItem?, any Error>)] = []
-                for await o in group { out.append(o) }
-                return out.sorted { $0.0 < $1.0 }
             }
             try Task.checkCancellation()
             for (i, outcome) in outcomes {

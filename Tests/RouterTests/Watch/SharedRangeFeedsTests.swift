@@ -83,6 +83,7 @@ import Testing
 
     @Test func aWatcherFromAnOlderRevisionThanTheSharedFeedHoldsGetsAFeedOfItsOwn() async throws {
         let (router, cluster) = try makeRouter()
+        router.feeds.settings.withLock { $0.retain = .zero }  // taken items are dropped at once
         let start = try await router.currentRevision() + 1
         let opened = cluster.feedsOpened
         let current = try await router.watch(WatchSpec(key: key(10), rangeEnd: key(20), startRevision: start))
@@ -115,5 +116,65 @@ import Testing
         RouterWatchTests.check(aEvents, first + second, synced: aSynced, seed: 71)
         let (bEvents, bSynced) = try await RouterWatchTests.collect(b, until: last)
         RouterWatchTests.check(bEvents, (first + second).filter { $0.key == key(12) }, synced: bSynced, seed: 72)
+    }
+
+    @Test func aWatcherFromARevisionTheSharedFeedStillRetainsJoinsIt() async throws {
+        let (router, cluster) = try makeRouter()
+        router.feeds.settings.withLock { $0.retain = .seconds(600) }  // hang bound: far longer than the test
+        let start = try await router.currentRevision() + 1
+        let opened = cluster.feedsOpened
+        let current = try await router.watch(WatchSpec(key: key(10), rangeEnd: key(20), startRevision: start))
+        let first = try await Self.putInOneRange(router, count: 10, seed: 81)
+        _ = try await router.currentRevision()
+        _ = try await RouterWatchTests.collect(current, until: first.last!.revision)
+        // Every subscriber took those items; the hub keeps them for late joiners.
+        let second = try await Self.putInOneRange(router, count: 5, seed: 82)
+        _ = try await router.currentRevision()
+        _ = try await RouterWatchTests.collect(current, until: second.last!.revision)
+        let late = try await router.watch(WatchSpec(key: key(10), rangeEnd: key(20), startRevision: start))
+        let last = second.last!.revision
+        let (events, synced) = try await RouterWatchTests.collect(late, until: last)
+        RouterWatchTests.check(events, first + second, synced: synced, seed: 82)
+        #expect(cluster.feedsOpened - opened == 1, "the late watcher joined the shared feed")
+    }
+
+    /// The items of `feed` up to and including the first with events.
+    static func untilFirstEvents(_ feed: WatchEventStream) async throws -> (events: [WatchEvent], synced: [Int64]) {
+        var synced: [Int64] = []
+        for try await item in feed {
+            switch item {
+            case .events(let e, let s):
+                synced.append(s)
+                if !e.isEmpty { return (e, synced) }
+            case .progress(let s):
+                synced.append(s)
+            case .compacted:
+                Issue.record("unexpected compaction")
+                return ([], synced)
+            }
+        }
+        return ([], synced)
+    }
+
+    @Test func aSingleRangeWatcherIsWokenByItsOwnEventsNotByEveryItem() async throws {
+        let (router, _) = try makeRouter()
+        router.feeds.settings.withLock { $0.progressEvery = .seconds(3600) }  // no progress wake-ups here
+        let start = try await router.currentRevision() + 1
+        let watched = try await router.watch(WatchSpec(key: key(10), startRevision: start))
+        // Keeps the shared feed's items flowing while the watcher of k10 waits.
+        let other = try await router.watch(WatchSpec(key: key(11), startRevision: start))
+        let waiting = Task { try await Self.untilFirstEvents(watched) }
+        var acked: [Acked] = []
+        for i in 0..<30 {
+            let r = try await router.put(PutRequest(key: key(11), value: bytes("o\(i)")))
+            acked.append((key(11), r.revision, true))
+        }
+        let (otherEvents, otherSynced) = try await RouterWatchTests.collect(other, until: acked.last!.revision)
+        RouterWatchTests.check(otherEvents, acked, synced: otherSynced, seed: 0)
+        let mine = try await router.put(PutRequest(key: key(10), value: bytes("mine")))
+        let (events, synced) = try await waiting.value
+        RouterWatchTests.check(events, [(key(10), mine.revision, true)], synced: synced, seed: 0)
+        // Parked through the 30 puts to k11: woken by its own event, not by every item.
+        #expect(synced.count <= 3, "the k10 watcher took \(synced.count) items for 31 puts, 1 of them its own")
     }
 }
