@@ -85,9 +85,10 @@ extension Router: EtcdLeaseBackend {
     }
 
     /// Starts the lease expiry loop (every `Config.leaseExpiryInterval`); cancel the task
-    /// to stop it.
+    /// to stop it, which also stops the late lease re-check worker (`LateLeaseRechecks`).
     public func startLeaseExpiry() -> Task<Void, Never> {
         Task { [self] in
+            defer { stopLateLeaseRechecks() }
             while !Task.isCancelled {
                 do { try await Task.sleep(for: config.leaseExpiryInterval) } catch { return }
                 _ = try? await revokeExpiredLeases()
@@ -148,13 +149,34 @@ extension Router {
     /// A put or txn attaching `leases` whose outcome is unknown (the retries ran out, it may
     /// still apply: a proposal held up by a partition applied seconds later, after the
     /// revoke's second sweep, with nobody left to re-check it) is re-checked once more after
-    /// `Config.lateLeaseRecheckDelay`, in the background.
+    /// `Config.lateLeaseRecheckDelay`, in the background, by the router's one re-check
+    /// worker (`LateLeaseRechecks`: bounded, coalescing).
     func recheckLeasesLater(_ leases: [Int64], spans: [KeySpan]) {
-        guard !leases.isEmpty else { return }
-        let delay = config.lateLeaseRecheckDelay
-        Task.detached { [self] in
-            try? await Task.sleep(for: delay)
-            await sweepIfRevoked(leases, spans: spans)
+        guard !leases.isEmpty, lateRechecks.enqueue(leases, spans: spans) else { return }
+        let worker = Task.detached { [self] in await drainLateRechecks() }
+        lateRechecks.attach(worker)
+    }
+
+    /// The re-check worker: sweeps each due lease, sleeps until the next one is due, exits
+    /// when the queue is empty or stopped.
+    func drainLateRechecks() async {
+        while true {
+            switch lateRechecks.next() {
+            case .exit:
+                return
+            case .sleep(let until):
+                do { try await Task.sleep(until: until, clock: .continuous) } catch {
+                    _ = lateRechecks.next(now: .now)  // stopped: clears the worker flag
+                    return
+                }
+            case .run(let due):
+                for item in due {
+                    await sweepIfRevoked([item.lease], spans: item.spans)
+                }
+            }
         }
     }
+
+    /// Stops the late re-check worker (with the router's background work).
+    public func stopLateLeaseRechecks() { lateRechecks.stop() }
 }
