@@ -1,3 +1,4 @@
+import Node
 import Synchronization
 
 /// The router's queue of late lease re-checks: leases attached by puts / txns whose outcome
@@ -7,7 +8,7 @@ import Synchronization
 /// only while something is queued, and `stop()` ends it for good (the router's background
 /// work stops: `Router.startLeaseExpiry`'s task was cancelled).
 ///
-/// Bounded and coalescing: one entry per lease, its spans deduplicated (more than
+/// Bounded and coalescing: one entry per lease grant, its spans deduplicated (more than
 /// `maxSpans` collapse into the whole keyspace); at most `capacity` leases are queued, and
 /// a lease that finds the queue full is dropped and counted (`dropped`), the count logged
 /// on powers of two. A dropped re-check leaves only the apply-time refusal of a revoked
@@ -22,7 +23,7 @@ final class LateLeaseRechecks: Sendable {
     }
 
     struct State {
-        var items: [Int64: Item] = [:]
+        var items: [LeaseGrant: Item] = [:]
         var dropped: UInt64 = 0
         /// A worker is draining the queue (it clears this when it finds the queue empty).
         var workerRunning = false
@@ -45,7 +46,7 @@ final class LateLeaseRechecks: Sendable {
 
     /// Queues `leases` (with the spans of the put or txn that attached them). Returns
     /// whether the caller must start a worker (none runs and the queue is not stopped).
-    func enqueue(_ leases: [Int64], spans: [KeySpan], now: ContinuousClock.Instant = .now) -> Bool {
+    func enqueue(_ leases: [LeaseGrant], spans: [KeySpan], now: ContinuousClock.Instant = .now) -> Bool {
         let due = now + delay
         var newlyDropped: [UInt64] = []
         let start = state.withLock { s -> Bool in
@@ -87,13 +88,13 @@ final class LateLeaseRechecks: Sendable {
     /// What the worker does next: the due items (removed from the queue), or the instant to
     /// sleep until, or nil to exit (queue empty or stopped; the worker flag is cleared).
     enum Next: Equatable {
-        case run([(lease: Int64, spans: [KeySpan])])
+        case run([(grant: LeaseGrant, spans: [KeySpan])])
         case sleep(until: ContinuousClock.Instant)
         case exit
 
         static func == (a: Next, b: Next) -> Bool {
             switch (a, b) {
-            case (.run(let x), .run(let y)): x.map(\.lease) == y.map(\.lease) && x.map(\.spans) == y.map(\.spans)
+            case (.run(let x), .run(let y)): x.map(\.grant) == y.map(\.grant) && x.map(\.spans) == y.map(\.spans)
             case (.sleep(let x), .sleep(let y)): x == y
             case (.exit, .exit): true
             default: false
@@ -108,7 +109,8 @@ final class LateLeaseRechecks: Sendable {
                 s.worker = nil
                 return .exit
             }
-            let due = s.items.filter { $0.value.due <= now }.sorted { $0.key < $1.key }
+            let due = s.items.filter { $0.value.due <= now }
+                .sorted { ($0.key.lease, $0.key.grantRevision) < ($1.key.lease, $1.key.grantRevision) }
             if due.isEmpty { return .sleep(until: s.items.values.map(\.due).min()!) }
             for (lease, _) in due { s.items[lease] = nil }
             return .run(due.map { ($0.key, $0.value.spans) })

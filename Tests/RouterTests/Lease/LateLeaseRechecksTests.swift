@@ -1,4 +1,5 @@
 import Base
+import Node
 @testable import Router
 import Synchronization
 import Testing
@@ -9,31 +10,31 @@ import Testing
 
     @Test func coalescesLeasesAndSpans() {
         let q = LateLeaseRechecks(delay: .seconds(10), capacity: 8, maxSpans: 4, warn: nil)
-        #expect(q.enqueue([1, 2], spans: [.point([1])], now: t0), "the first enqueue starts a worker")
-        #expect(!q.enqueue([1], spans: [.point([1]), .point([2])], now: t0 + .seconds(1)), "one worker only")
+        #expect(q.enqueue([g(1), g(2)], spans: [.point([1])], now: t0), "the first enqueue starts a worker")
+        #expect(!q.enqueue([g(1)], spans: [.point([1]), .point([2])], now: t0 + .seconds(1)), "one worker only")
         #expect(q.counts.queued == 2)
         #expect(q.next(now: t0 + .seconds(5)) == .sleep(until: t0 + .seconds(10)))
         // Lease 2 is due at 10 s; lease 1 was queued again at 1 s, so it is due at 11 s.
-        #expect(q.next(now: t0 + .seconds(10)) == .run([(2, [.point([1])])]))
-        #expect(q.next(now: t0 + .seconds(11)) == .run([(1, [.point([1]), .point([2])])]))
+        #expect(q.next(now: t0 + .seconds(10)) == .run([(g(2), [.point([1])])]))
+        #expect(q.next(now: t0 + .seconds(11)) == .run([(g(1), [.point([1]), .point([2])])]))
         #expect(q.next(now: t0 + .seconds(11)) == .exit)
         #expect(q.counts.workerRunning == false)
-        #expect(q.enqueue([3], spans: [.all], now: t0), "an exited worker is started again")
+        #expect(q.enqueue([g(3)], spans: [.all], now: t0), "an exited worker is started again")
     }
 
     @Test func tooManySpansCollapseIntoTheWholeKeyspace() {
         let q = LateLeaseRechecks(delay: .zero, capacity: 8, maxSpans: 2, warn: nil)
-        _ = q.enqueue([7], spans: [.point([1]), .point([2])], now: t0)
-        _ = q.enqueue([7], spans: [.point([3])], now: t0)
-        #expect(q.next(now: t0) == .run([(7, [.all])]))
+        _ = q.enqueue([g(7)], spans: [.point([1]), .point([2])], now: t0)
+        _ = q.enqueue([g(7)], spans: [.point([3])], now: t0)
+        #expect(q.next(now: t0) == .run([(g(7), [.all])]))
     }
 
     @Test func fullQueueDropsAndCountsAndLogs() {
         let lines = LineSink()
         let q = LateLeaseRechecks(delay: .seconds(1), capacity: 3, maxSpans: 4, warn: { lines.add($0) })
-        for lease in 1...10 { _ = q.enqueue([Int64(lease)], spans: [.all], now: t0) }
+        for lease in 1...10 { _ = q.enqueue([g(Int64(lease))], spans: [.all], now: t0) }
         // A lease already queued still coalesces when the queue is full.
-        _ = q.enqueue([2], spans: [.point([9])], now: t0)
+        _ = q.enqueue([g(2)], spans: [.point([9])], now: t0)
         let c = q.counts
         #expect(c.queued == 3)
         #expect(c.dropped == 7)
@@ -44,7 +45,7 @@ import Testing
 
     @Test func stopEndsTheWorkerAndRefusesItems() async {
         let q = LateLeaseRechecks(delay: .seconds(3_600), capacity: 8, maxSpans: 4, warn: nil)
-        #expect(q.enqueue([1], spans: [.all]))
+        #expect(q.enqueue([g(1)], spans: [.all]))
         let worker = Task.detached {
             while true {
                 switch q.next() {
@@ -59,7 +60,7 @@ import Testing
         q.stop()
         await worker.value  // a worker sleeping for an hour ends at once
         #expect(q.counts.workerRunning == false)
-        #expect(!q.enqueue([2], spans: [.all]), "a stopped queue starts no worker")
+        #expect(!q.enqueue([g(2)], spans: [.all]), "a stopped queue starts no worker")
         #expect(q.counts.queued == 0)
     }
 
@@ -71,7 +72,7 @@ import Testing
         config.maxBackoff = .microseconds(400)
         config.lateLeaseRecheckDelay = .milliseconds(10)
         let router = Router(access: cluster, config: config)
-        for i in 0..<100 { router.recheckLeasesLater([Int64(i % 5) + 1], spans: [.point(key(12))]) }
+        for i in 0..<100 { router.recheckLeasesLater([g(Int64(i % 5) + 1)], spans: [.point(key(12))]) }
         #expect(router.lateRechecks.counts.queued <= 5, "coalesced per lease")
         let deadline = ContinuousClock.now + .seconds(30)  // hang bound
         while router.lateRechecks.counts.workerRunning, ContinuousClock.now < deadline {
@@ -81,6 +82,9 @@ import Testing
         #expect(!router.lateRechecks.counts.workerRunning)
     }
 }
+
+/// A grant of `lease` (grant revision 1).
+func g(_ lease: Int64) -> LeaseGrant { LeaseGrant(lease: lease, grantRevision: 1) }
 
 /// Collects warning lines (thread-safe).
 final class LineSink: Sendable {
