@@ -40,6 +40,10 @@ public final class Router: Sendable {
         /// A put or txn attaching a lease that ended in "request timed out" (it may still
         /// apply) re-checks its leases again after this long (`recheckLeasesLater`).
         public var lateLeaseRecheckDelay: Duration = .seconds(10)
+        /// At most this many leases wait for a late re-check; more are dropped (and counted).
+        public var lateLeaseRecheckCapacity = 4_096
+        /// Spans remembered per queued lease; more collapse into the whole keyspace.
+        public var lateLeaseRecheckMaxSpans = 32
 
         public init() {}
     }
@@ -59,6 +63,8 @@ public final class Router: Sendable {
     let stallLog: StallLog
     /// The watchers' range feeds, one per (range, epoch, node) shared by all watchers.
     let feeds: SharedRangeFeeds
+    /// Late lease re-checks of puts with an unknown outcome (one worker per router).
+    let lateRechecks: LateLeaseRechecks
 
     /// Request IDs: the node ID in the high 20 bits, a counter in the low 44.
     static let counterBits: UInt64 = 44
@@ -70,6 +76,8 @@ public final class Router: Sendable {
         let seed = config.requestIDSeed ?? wallClockMicroseconds()
         self.state = Mutex(State(nextRequest: seed & ((1 << Self.counterBits) - 1)))
         self.stallLog = StallLog(interval: config.stallLogInterval, sink: config.warn)
+        self.lateRechecks = LateLeaseRechecks(delay: config.lateLeaseRecheckDelay, capacity: config.lateLeaseRecheckCapacity,
+                                              maxSpans: config.lateLeaseRecheckMaxSpans, warn: config.warn)
     }
 
     var memberID: UInt64 { config.memberID ?? access.localNode.rawValue }

@@ -91,3 +91,38 @@ import Testing
         }
     }
 }
+
+/// The `granted` command kind (8) and compatibility with entries written before it.
+@Suite struct GrantedCommandCodecTests {
+    @Test func grantedCommandsRoundTrip() throws {
+        let grants = [LeaseGrant(lease: 5, grantRevision: 17), LeaseGrant(lease: -3, grantRevision: 1)]
+        for inner: RaftCommand.Body in [.put(PutRequest(key: [1], value: [2], lease: 5)), .txn(CodecTests.nestedTxn),
+                                        .revokeLease(5)] {
+            let cmd = RaftCommand(requestID: 9, epoch: .init(confVersion: 1, version: 2), revision: 44,
+                                  body: .granted(grants, inner))
+            #expect(try RaftCommand.decode(cmd.encoded()) == cmd)
+            #expect(cmd.body.withoutGrants == inner)
+            #expect(cmd.isWrite == inner.isWrite)
+        }
+        // Grants do not nest.
+        let nested = RaftCommand(requestID: 1, epoch: .init(), body: .granted([], .granted([], .noOp))).encoded()
+        #expect(throws: DecodingError.self) { try RaftCommand.decode(nested) }
+        // A count larger than the bytes left is refused before allocating.
+        var huge = RaftCommand(requestID: 1, epoch: .init(), body: .granted([], .noOp)).encoded()
+        huge.replaceSubrange(34..<38, with: [0xFF, 0xFF, 0xFF, 0x7F])
+        #expect(throws: DecodingError.self) { try RaftCommand.decode(huge) }
+    }
+
+    /// An entry as a session-4 node wrote it (bytes spelled out, not produced by the
+    /// encoder) still decodes: a put attaching lease 7, and a revokeLease.
+    @Test func oldFormatEntriesStillDecode() throws {
+        func le(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
+        let header: [UInt8] = [1] + le(0xABCD, 8) + le(2, 8) + le(3, 8) + le(41, 8)
+        let put = header + [1] + le(1, 4) + [0x6B] + le(2, 4) + [0x76, 0x31] + le(7, 8) + [0b001]
+        let cmd = try RaftCommand.decode(put)
+        #expect(cmd.requestID == 0xABCD && cmd.revision == 41 && cmd.epoch == .init(confVersion: 2, version: 3))
+        #expect(cmd.body == .put(PutRequest(key: [0x6B], value: [0x76, 0x31], lease: 7, prevKV: true)))
+        let revoke = header + [7] + le(7, 8)
+        #expect(try RaftCommand.decode(revoke).body == .revokeLease(7))
+    }
+}

@@ -11,6 +11,9 @@ public enum MVCCError: Error, Equatable, Sendable, CustomStringConvertible {
     case leaseProvided
     case keyNotFound
     case invalidSortOption
+    /// A put attaching a lease the range knows to be revoked (its revoke record, kept by
+    /// the Node layer, refused the attach at apply).
+    case leaseNotFound
     /// A put of a key longer than the node file stores (`RequestValidation.maxKeySize`,
     /// 974 bytes for a key without 0x00 bytes). etcd has no such limit below its request
     /// size limit; the API answers InvalidArgument.
@@ -47,6 +50,7 @@ public enum MVCCError: Error, Equatable, Sendable, CustomStringConvertible {
         case .leaseProvided: "etcdserver: lease is provided"
         case .keyNotFound: "etcdserver: key not found"
         case .invalidSortOption: "etcdserver: invalid sort option"
+        case .leaseNotFound: "etcdserver: requested lease not found"
         case .keyTooLarge(let size, let max): "flotilla: mvcc: key of \(size) bytes is longer than the maximum \(max)"
         case .revisionNotIncreasing(let given, let current):
             "flotilla: mvcc: revision \(given) is not above the current revision \(current)"
@@ -62,6 +66,7 @@ public enum MVCCError: Error, Equatable, Sendable, CustomStringConvertible {
         case .duplicateKey, .tooManyOperations, .emptyKey, .valueProvided, .leaseProvided,
             .keyNotFound, .invalidSortOption, .keyTooLarge:
             .invalidArgument
+        case .leaseNotFound: .notFound
         case .revisionNotIncreasing: .aborted
         case .keyOutsideRange: .failedPrecondition
         case .corruptSnapshot, .corruptMetadata: .dataLoss

@@ -71,6 +71,8 @@ enum MetaKey {
         case compactedRevision = 0x63  // "c"
         /// Current (last applied) main revision, i64 BE.
         case currentRevision = 0x72  // "r"
+        /// The Node layer's revoked-lease record (opaque bytes; absent when empty).
+        case revokedLeases = 0x6C  // "l"
     }
 
     static func key(_ range: UInt64, _ field: Field) -> [UInt8] {

@@ -49,6 +49,13 @@ extension RangeState {
         try wtx.put(.meta, MetaKey.key(id, .appliedIndex), MetaKey.int64(Int64(bitPattern: appliedIndex)))
         try wtx.put(.meta, MetaKey.key(id, .currentRevision), MetaKey.int64(currentRevision))
         try wtx.put(.meta, MetaKey.key(id, .compactedRevision), MetaKey.int64(compactedRevision))
+        if full || pending.revokedLeasesDirty {
+            if revokedLeases.isEmpty {
+                try wtx.delete(.meta, MetaKey.key(id, .revokedLeases))
+            } else {
+                try wtx.put(.meta, MetaKey.key(id, .revokedLeases), revokedLeases)
+            }
+        }
     }
 
     /// Reads the range's metadata and rebuilds its index from the records of its segment.
@@ -61,6 +68,7 @@ extension RangeState {
             rangeID: rangeID, start: h.start, end: h.end, descriptor: h.descriptor,
             appliedIndex: h.appliedIndex, currentRevision: h.currentRevision,
             compactedRevision: h.compactedRevision, index: index)
+        s.revokedLeases = h.revokedLeases
         if h.compactedRevision > 0 {
             // After this full pass, keys with remaining history are tracked in `touched`.
             s.touchedAll = false
@@ -81,9 +89,10 @@ extension RangeState {
         let applied = MetaKey.readInt64(try rtx.get(.meta, MetaKey.key(id, .appliedIndex))) ?? 0
         let current = MetaKey.readInt64(try rtx.get(.meta, MetaKey.key(id, .currentRevision))) ?? 0
         let compacted = MetaKey.readInt64(try rtx.get(.meta, MetaKey.key(id, .compactedRevision))) ?? 0
+        let revoked = try rtx.get(.meta, MetaKey.key(id, .revokedLeases)) ?? []
         return SegmentSnapshot.Header(
             rangeID: rangeID, start: bounds.start, end: bounds.end, appliedIndex: UInt64(bitPattern: applied),
-            currentRevision: current, compactedRevision: compacted, descriptor: descriptor)
+            currentRevision: current, compactedRevision: compacted, descriptor: descriptor, revokedLeases: revoked)
     }
 
     /// Builds the index from the segment's records, which arrive in (key, revision) order.

@@ -29,10 +29,12 @@ extension MVCCStore {
             left.end = splitKey
             left.descriptor = leftDescriptor
             left.appliedIndex = max(s.appliedIndex, appliedIndex)
-            let r = RangeState(
+            var r = RangeState(
                 rangeID: rightRangeID, start: splitKey, end: s.end, descriptor: rightDescriptor,
                 appliedIndex: rightAppliedIndex, currentRevision: s.currentRevision,
                 compactedRevision: s.compactedRevision, index: BTree(sorted: rightKeys))
+            // Both halves keep the revoked-lease record (a revoke applied to the whole range).
+            r.revokedLeases = s.revokedLeases
             try backend.update { wtx in
                 try left.pending.write(to: wtx)
                 try left.writeMeta(wtx, full: true)
@@ -49,7 +51,9 @@ extension MVCCStore {
     /// Merges the adjacent range `right` (whose start is this range's end) into this one.
     /// The merged range's compacted revision is the larger of the two (the other side's
     /// index is compacted to it); its current revision the larger too. `right` is retired.
-    public func merge(_ right: MVCCStore, descriptor: [UInt8], appliedIndex: UInt64) throws {
+    /// `revokedLeases` is the merged range's revoked-lease record (the Node layer combines
+    /// both sides'); nil keeps this range's.
+    public func merge(_ right: MVCCStore, descriptor: [UInt8], appliedIndex: UInt64, revokedLeases: [UInt8]? = nil) throws {
         precondition(right !== self && right.backend === backend, "merge needs two ranges of one file")
         try lockInOrder(right) { l, r in
             do {
@@ -60,6 +64,7 @@ extension MVCCStore {
                 var merged = l
                 merged.end = r.end
                 merged.descriptor = descriptor
+                if let revokedLeases { merged.revokedLeases = revokedLeases }
                 merged.appliedIndex = max(l.appliedIndex, appliedIndex)
                 merged.currentRevision = max(l.currentRevision, r.currentRevision)
                 merged.compactedRevision = max(l.compactedRevision, r.compactedRevision)

@@ -41,6 +41,10 @@ public final class MVCCStore: Sendable {
     public var descriptor: [UInt8] { state.withLock { $0.descriptor } }
     /// Number of keys in the index (live or with history).
     public var indexedKeyCount: Int { state.withLock { $0.index.count } }
+    /// The Node layer's record of leases revoked in this range (opaque bytes; committed
+    /// with the applied index, read back at open, carried in snapshots, copied to both
+    /// sides of a split).
+    public var revokedLeases: [UInt8] { state.withLock { $0.revokedLeases } }
     /// Whether applied changes wait for `commit`.
     public var hasPendingWrites: Bool { state.withLock { !$0.pending.isEmpty } }
 
@@ -49,6 +53,16 @@ public final class MVCCStore: Sendable {
     public func setAppliedIndex(_ index: UInt64) {
         state.withLock { s in
             s.appliedIndex = max(s.appliedIndex, index)
+            s.pending.metaDirty = true
+        }
+    }
+
+    /// Replaces the revoked-lease record (committed with the next `commit`).
+    public func setRevokedLeases(_ bytes: [UInt8]) {
+        state.withLock { s in
+            guard s.revokedLeases != bytes else { return }
+            s.revokedLeases = bytes
+            s.pending.revokedLeasesDirty = true
             s.pending.metaDirty = true
         }
     }
@@ -108,8 +122,10 @@ public final class MVCCStore: Sendable {
     }
 
     /// etcd's Txn. A txn with any write op takes main revision `revision` (required); a
-    /// read-only txn may pass nil and runs at the current revision.
-    public func txn(_ t: TxnRequest, revision: Int64?) throws -> TxnResponse {
+    /// read-only txn may pass nil and runs at the current revision. A put of the branches
+    /// taken that attaches a lease of `refusingLeases` fails the whole txn with
+    /// `leaseNotFound` (nothing is written).
+    public func txn(_ t: TxnRequest, revision: Int64?, refusingLeases: Set<Int64> = []) throws -> TxnResponse {
         try RequestValidation.check(t)
         if revision == nil {
             precondition(t.isReadOnly, "a txn with writes needs a revision")
@@ -125,7 +141,7 @@ public final class MVCCStore: Sendable {
         }
         return try write(revision: revision!) { s, ctx, rtx in
             let path = try s.comparePath(t, current: ctx.previous, rtx)
-            _ = try s.checkTxn(t, path: path[...], current: ctx.previous, rtx)
+            _ = try s.checkTxn(t, path: path[...], current: ctx.previous, refusedLeases: refusingLeases, rtx)
             var (resp, _) = try s.executeTxn(t, path: path[...], &ctx, rtx)
             resp.revision = ctx.main
             return resp

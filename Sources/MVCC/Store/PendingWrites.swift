@@ -17,6 +17,8 @@ struct PendingWrites {
     var leases: [[UInt8]: Bool] = [:]
     /// Whether applied index / revisions changed since the last commit.
     var metaDirty = false
+    /// Whether the revoked-lease record changed since the last commit.
+    var revokedLeasesDirty = false
 
     var isEmpty: Bool {
         records.isEmpty && history.isEmpty && historyDeletes.isEmpty && leases.isEmpty && !metaDirty

@@ -54,8 +54,11 @@ extension RangeState {
     }
 
     /// etcd's `checkTxn`: range revisions and ignore_value/ignore_lease keys of the chosen
-    /// branches, against the state before the txn. Returns the nested txns consumed.
-    func checkTxn(_ t: TxnRequest, path: ArraySlice<Bool>, current: Int64, _ rtx: any MVCCReadTxn) throws -> Int {
+    /// branches, against the state before the txn, and (etcd's `checkRequestPut`) no put of
+    /// them attaches a lease of `refusedLeases`. Returns the nested txns consumed.
+    func checkTxn(
+        _ t: TxnRequest, path: ArraySlice<Bool>, current: Int64, refusedLeases: Set<Int64> = [], _ rtx: any MVCCReadTxn
+    ) throws -> Int {
         var path = path
         var consumed = 0
         for op in (path.first! ? t.success : t.failure) {
@@ -69,8 +72,9 @@ extension RangeState {
                     if rr.kvs.isEmpty { throw MVCCError.keyNotFound }
                 }
                 if !contains(p.key) { throw MVCCError.keyOutsideRange }
+                if p.lease != 0, !p.ignoreLease, refusedLeases.contains(p.lease) { throw MVCCError.leaseNotFound }
             case .txn(let nested):
-                let n = try checkTxn(nested, path: path.dropFirst(), current: current, rtx)
+                let n = try checkTxn(nested, path: path.dropFirst(), current: current, refusedLeases: refusedLeases, rtx)
                 consumed += n + 1
                 path = path.dropFirst(n + 1)
             case .deleteRange, .empty:

@@ -15,6 +15,8 @@ struct RangeState {
     var start: [UInt8]
     var end: [UInt8]?
     var descriptor: [UInt8]
+    /// Opaque per-range record of revoked leases, owned by the Node layer.
+    var revokedLeases: [UInt8] = []
     /// Raft index of the last applied command included in `pending` or the file.
     var appliedIndex: UInt64
     /// The highest main revision applied (writes must exceed it).

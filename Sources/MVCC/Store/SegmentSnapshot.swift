@@ -3,13 +3,17 @@ public import Base
 /// The byte stream of a range snapshot: a sequence of chunks, each a whole number of
 /// frames, suitable for LZ4 framing and a streaming RPC. Frames:
 /// - header `[0x01]["FLSG"][u16 version][u64 rangeID][bytes start][u8 hasEnd][bytes end]`
-///   `[u64 appliedIndex][i64 currentRevision][i64 compactedRevision][bytes descriptor]`
+///   `[u64 appliedIndex][i64 currentRevision][i64 compactedRevision][bytes descriptor]`,
+///   version 2 then `[bytes revokedLeases]` (written only when that record is not empty,
+///   so a range without one streams exactly as version 1)
 /// - record `[0x02][bytes recordKey][bytes recordValue]` in record-key order
 /// - trailer `[0x03][u64 recordCount][u64 FNV-1a of the record frames]`
 /// (`bytes` = u32 BE length + bytes). Pure encoding/decoding; owns nothing.
 public enum SegmentSnapshot {
     static let magic: [UInt8] = Array("FLSG".utf8)
     static let version: UInt16 = 1
+    /// The header version carrying the revoked-lease record.
+    static let versionWithRevokedLeases: UInt16 = 2
 
     /// The metadata a snapshot carries.
     public struct Header: Equatable, Sendable {
@@ -20,12 +24,15 @@ public enum SegmentSnapshot {
         public var currentRevision: Int64
         public var compactedRevision: Int64
         public var descriptor: [UInt8]
+        /// The Node layer's revoked-lease record (opaque; empty in version-1 headers).
+        public var revokedLeases: [UInt8] = []
     }
 
     static func encode(_ h: Header) -> [UInt8] {
         var out: [UInt8] = [0x01]
         out += magic
-        out += [UInt8(version >> 8), UInt8(version & 0xFF)]
+        let v = h.revokedLeases.isEmpty ? version : versionWithRevokedLeases
+        out += [UInt8(v >> 8), UInt8(v & 0xFF)]
         appendBigEndian(h.rangeID.rawValue, to: &out)
         appendBytes(h.start, to: &out)
         out.append(h.end == nil ? 0 : 1)
@@ -34,6 +41,7 @@ public enum SegmentSnapshot {
         appendBigEndian(UInt64(bitPattern: h.currentRevision), to: &out)
         appendBigEndian(UInt64(bitPattern: h.compactedRevision), to: &out)
         appendBytes(h.descriptor, to: &out)
+        if v == versionWithRevokedLeases { appendBytes(h.revokedLeases, to: &out) }
         return out
     }
 
@@ -80,14 +88,19 @@ public enum SegmentSnapshot {
             }
             r.offset += 4
             let v = UInt16(r.u8()!) << 8 | UInt16(r.u8()!)
-            guard v == version else { throw .corruptSnapshot("unknown version \(v)") }
+            guard v == version || v == versionWithRevokedLeases else { throw .corruptSnapshot("unknown version \(v)") }
             guard let id = r.u64(), let start = r.bytes(), let hasEnd = r.u8(), let end = r.bytes(),
                 let applied = r.u64(), let cur = r.u64(), let comp = r.u64(), let desc = r.bytes()
             else { throw .corruptSnapshot("truncated header") }
+            var revoked: [UInt8] = []
+            if v == versionWithRevokedLeases {
+                guard let bytes = r.bytes() else { throw .corruptSnapshot("truncated header") }
+                revoked = bytes
+            }
             return Header(
                 rangeID: RangeID(id), start: start, end: hasEnd == 0 ? nil : end, appliedIndex: applied,
                 currentRevision: Int64(bitPattern: cur), compactedRevision: Int64(bitPattern: comp),
-                descriptor: desc)
+                descriptor: desc, revokedLeases: revoked)
         }
 
         /// The length of the frame starting at `offset`, or nil when `buffer` ends before
@@ -110,6 +123,10 @@ public enum SegmentSnapshot {
                 guard lengthField() != nil else { return nil }  // end
                 n += 24
                 guard lengthField() != nil else { return nil }  // descriptor
+                if has(0), offset + 7 <= buffer.count,
+                   UInt16(buffer[offset + 5]) << 8 | UInt16(buffer[offset + 6]) == versionWithRevokedLeases {
+                    guard lengthField() != nil else { return nil }  // revoked leases
+                }
             case 0x02:
                 n = 1
                 guard lengthField() != nil, lengthField() != nil else { return nil }
@@ -282,10 +299,11 @@ extension MVCCStore {
             for k in history { try wtx.put(.history, k, []) }
             leases.sort(by: Bytes.less)
             for k in leases { try wtx.put(.leases, k, []) }
-            let s = RangeState(
+            var s = RangeState(
                 rangeID: h.rangeID, start: h.start, end: h.end, descriptor: h.descriptor,
                 appliedIndex: h.appliedIndex, currentRevision: h.currentRevision,
                 compactedRevision: h.compactedRevision, index: BTree<KeyIndex>())
+            s.revokedLeases = h.revokedLeases
             try s.writeMeta(wtx, full: true)
             return h
         }

@@ -239,12 +239,14 @@ enum CallCoding {
         w.write(l.id)
         w.write(l.grantedTTL)
         w.write(l.remainingTTL)
+        w.write(l.grantRevision)
     }
 
     static func readLease(_ r: inout BinaryReader) throws(DecodingError) -> LeaseRecord {
         let id = try r.read(Int64.self)
         let granted = try r.read(Int64.self)
-        return LeaseRecord(id: id, grantedTTL: granted, remainingTTL: try r.read(Int64.self))
+        let remaining = try r.read(Int64.self)
+        return LeaseRecord(id: id, grantedTTL: granted, remainingTTL: remaining, grantRevision: try r.read(Int64.self))
     }
 
     // MARK: errors
@@ -295,6 +297,7 @@ enum CallCoding {
             w.write(UInt8(13))
             w.write(Int64(size))
             w.write(Int64(max))
+        case .leaseNotFound: w.write(UInt8(14))
         }
     }
 
@@ -319,6 +322,7 @@ enum CallCoding {
         case 13:
             let size = try r.read(Int64.self)
             return .keyTooLarge(size: Int(size), max: Int(try r.read(Int64.self)))
+        case 14: return .leaseNotFound
         default: throw DecodingError("unknown mvcc error \(kind)", offset: r.offset - 1)
         }
     }

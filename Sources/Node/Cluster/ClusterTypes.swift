@@ -35,11 +35,15 @@ public struct LeaseRecord: Sendable, Equatable {
     public var grantedTTL: Int64
     /// Seconds left (rounded up); <= 0 when expired and not yet revoked.
     public var remainingTTL: Int64
+    /// The system range revision of the write that granted this lease: it identifies the
+    /// grant (a re-grant of the ID has a larger one); 0 when unknown. See `RevokedLeases`.
+    public var grantRevision: Int64
 
-    public init(id: Int64, grantedTTL: Int64, remainingTTL: Int64) {
+    public init(id: Int64, grantedTTL: Int64, remainingTTL: Int64, grantRevision: Int64 = 0) {
         self.id = id
         self.grantedTTL = grantedTTL
         self.remainingTTL = remainingTTL
+        self.grantRevision = grantRevision
     }
 }
 

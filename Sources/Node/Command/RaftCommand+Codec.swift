@@ -3,8 +3,12 @@ import MVCC
 
 /// Compact binary form of `RaftCommand` (little-endian, `bytes` = u32 length + bytes):
 /// `[u8 version][u64 requestID][u64 confVersion][u64 version][i64 revision][u8 kind] body`.
-/// Kinds: 1 put, 2 deleteRange, 3 txn, 4 compact, 5 noOp, 6 system (bytes), 7 revokeLease (i64). Unknown kinds or trailing bytes
-/// are decoding errors (a replica must never guess at a command).
+/// Kinds: 1 put, 2 deleteRange, 3 txn, 4 compact, 5 noOp, 6 system (bytes), 7 revokeLease (i64),
+/// 8 granted: `[u32 n]` n × `[i64 lease][i64 grantRevision]` then the inner body with its
+/// own kind (not 8). Kind 8 was added in session 5; entries of kinds 1–7 written before it
+/// decode unchanged (a node without kind 8 refuses such an entry as undecodable, so a
+/// cluster must not mix the versions). Unknown kinds or trailing bytes are decoding errors
+/// (a replica must never guess at a command).
 extension RaftCommand {
     static let codecVersion: UInt8 = 1
 
@@ -15,6 +19,11 @@ extension RaftCommand {
         w.write(epoch.confVersion)
         w.write(epoch.version)
         w.write(revision)
+        Self.write(body, &w)
+        return w.bytes
+    }
+
+    static func write(_ body: Body, _ w: inout BinaryWriter) {
         switch body {
         case .put(let p):
             w.write(UInt8(1))
@@ -36,8 +45,37 @@ extension RaftCommand {
         case .revokeLease(let id):
             w.write(UInt8(7))
             w.write(id)
+        case .granted(let grants, let inner):
+            w.write(UInt8(8))
+            w.write(UInt32(grants.count))
+            for g in grants {
+                w.write(g.lease)
+                w.write(g.grantRevision)
+            }
+            write(inner, &w)
         }
-        return w.bytes
+    }
+
+    static func readBody(_ reader: inout BinaryReader, grantsAllowed: Bool) throws(DecodingError) -> Body {
+        let kind = try reader.read(UInt8.self)
+        switch kind {
+        case 1: return .put(try CommandCoding.readPut(&reader))
+        case 2: return .deleteRange(try CommandCoding.readDelete(&reader))
+        case 3: return .txn(try CommandCoding.readTxn(&reader, depth: 0))
+        case 4: return .compact(revision: try reader.read())
+        case 5: return .noOp
+        case 6: return .system(try reader.readLengthPrefixed())
+        case 7: return .revokeLease(try reader.read(Int64.self))
+        case 8 where grantsAllowed:
+            let n = Int(try reader.read(UInt32.self))
+            guard n <= reader.remaining / 16 else { throw DecodingError("count \(n) too large", offset: reader.offset - 4) }
+            var grants: [LeaseGrant] = []
+            for _ in 0..<n {
+                grants.append(LeaseGrant(lease: try reader.read(Int64.self), grantRevision: try reader.read(Int64.self)))
+            }
+            return .granted(grants, try readBody(&reader, grantsAllowed: false))
+        default: throw DecodingError("unknown command kind \(kind)", offset: reader.offset - 1)
+        }
     }
 
     public static func decode(_ bytes: [UInt8]) throws(DecodingError) -> RaftCommand {
@@ -49,18 +87,7 @@ extension RaftCommand {
                 let requestID = try reader.read(UInt64.self)
                 let epoch = RangeDescriptor.Epoch(confVersion: try reader.read(), version: try reader.read())
                 let revision = try reader.read(Int64.self)
-                let kind = try reader.read(UInt8.self)
-                let body: Body
-                switch kind {
-                case 1: body = .put(try CommandCoding.readPut(&reader))
-                case 2: body = .deleteRange(try CommandCoding.readDelete(&reader))
-                case 3: body = .txn(try CommandCoding.readTxn(&reader, depth: 0))
-                case 4: body = .compact(revision: try reader.read())
-                case 5: body = .noOp
-                case 6: body = .system(try reader.readLengthPrefixed())
-                case 7: body = .revokeLease(try reader.read(Int64.self))
-                default: throw DecodingError("unknown command kind \(kind)", offset: reader.offset - 1)
-                }
+                let body = try readBody(&reader, grantsAllowed: true)
                 guard reader.isAtEnd else { throw DecodingError("trailing bytes after command", offset: reader.offset) }
                 return .success(RaftCommand(requestID: requestID, epoch: epoch, revision: revision, body: body))
             } catch {

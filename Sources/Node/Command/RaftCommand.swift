@@ -23,6 +23,11 @@ public struct RaftCommand: Sendable, Equatable {
         case system([UInt8])
         /// Deletes every key of this range attached to lease `id` (at one revision).
         case revokeLease(Int64)
+        /// `body` (a put, txn or revokeLease; never another `granted`) naming the lease
+        /// grants it refers to: those of the leases a put / txn attaches (refused at apply
+        /// when the range recorded their revoke) or the grant a revokeLease revokes (recorded
+        /// by the range). See `RevokedLeases` for the argument.
+        indirect case granted([LeaseGrant], Body)
     }
 
     public var requestID: UInt64
@@ -50,7 +55,26 @@ extension RaftCommand.Body {
         case .put, .deleteRange, .revokeLease: true
         case .txn(let t): !t.isReadOnly
         case .compact, .noOp, .system: false
+        case .granted(_, let body): body.isWrite
         }
+    }
+
+    /// The command without its lease grants.
+    public var withoutGrants: RaftCommand.Body {
+        if case .granted(_, let body) = self { return body }
+        return self
+    }
+}
+
+/// One grant of a lease: its ID and the revision, in the system range, of the record that
+/// granted it (`LeaseRecord.grantRevision`). Grants of one ID have increasing revisions.
+public struct LeaseGrant: Sendable, Hashable {
+    public var lease: Int64
+    public var grantRevision: Int64
+
+    public init(lease: Int64, grantRevision: Int64) {
+        self.lease = lease
+        self.grantRevision = grantRevision
     }
 }
 

@@ -119,6 +119,8 @@ extension NodeHost {
                 return applySystem(bytes, index: 0, on: r)
             case .revokeLease(let id):
                 return applyRevokeLease(id, revision: revision, on: r)
+            case .granted(let grants, let body):
+                return try applyGranted(grants, body, revision: revision, on: r)
             }
         } catch let e as MVCCError {
             return .failure(.rejected(e))

@@ -40,7 +40,7 @@ extension AppliedRequests {
                 noteEvicted(router: router, counter: counter)
                 continue
             }
-            switch cmd.body {
+            switch cmd.body.withoutGrants {
             case .put(let p):
                 if let result = Self.rebuiltPut(p, revision: cmd.revision, store: store) {
                     record(cmd.requestID, result, index: e.index)
@@ -103,6 +103,7 @@ extension RaftCommand.Body {
         case .put, .deleteRange: true
         case .txn(let t): !t.isReadOnly
         case .compact, .noOp, .system, .revokeLease: false
+        case .granted(_, let body): body.isDeduplicated
         }
     }
 }

@@ -6,7 +6,8 @@ import WAL
 /// One range replica on this node: its Raft core over the shared WAL, its MVCC store, its
 /// descriptor and the runtime flags the batch system needs (applied indexes, quiescence),
 /// and, while it leads, its revision bookkeeping (`LeaderRevisions`); the applied request
-/// IDs for de-duplication (`AppliedRequests`).
+/// IDs for de-duplication (`AppliedRequests`); the decoded revoked-lease record
+/// (`RevokedLeases`, whose bytes the store persists).
 /// Knows nothing about threads: only the node's poll loop touches it, under the host's
 /// state lock. Not Sendable.
 final class RangeReplica {
@@ -14,7 +15,12 @@ final class RangeReplica {
     var descriptor: RangeDescriptor
     var raw: RawNode<WALRangeStorage>
     let storage: WALRangeStorage
-    var store: MVCCStore
+    /// The range's MVCC store; replacing it (a snapshot install) reloads `revokedLeases`.
+    var store: MVCCStore {
+        didSet { revokedLeases = Self.revokedLeases(of: store) }
+    }
+    /// The store's revoked-lease record, decoded (apply updates both).
+    var revokedLeases: RevokedLeases
     let replicaID: ReplicaID
 
     /// Highest index applied to `store` (in memory).
@@ -54,6 +60,7 @@ final class RangeReplica {
         appliedRequests = requests
         self.replicaID = replicaID
         self.store = store
+        revokedLeases = Self.revokedLeases(of: store)
         let applied = store.appliedIndex
         appliedIndex = applied
         durableApplied = applied
@@ -71,6 +78,15 @@ final class RangeReplica {
         rc.disableProposalForwarding = true
         rc.randomSeed = config.nodeID.rawValue &* 0x9E37_79B9_7F4A_7C15 ^ descriptor.rangeID.rawValue
         raw = try RawNode(config: rc, storage: storage)
+    }
+
+    /// The revoked-lease record `store` holds. A malformed one is a corrupt range.
+    static func revokedLeases(of store: MVCCStore) -> RevokedLeases {
+        do {
+            return try RevokedLeases.load(from: store)
+        } catch {
+            fatalError("\(error)")
+        }
     }
 
     static func confState(of d: RangeDescriptor) -> ConfState {

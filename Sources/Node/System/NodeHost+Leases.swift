@@ -24,7 +24,8 @@ extension NodeHost {
             let chosen = id != 0 ? id : freshLeaseID(term: term)
             switch try await proposeSystem(.grantLease(id: chosen, ttl: granted)) {
             case .leaseGranted(let gid, let gttl):
-                return LeaseRecord(id: gid, grantedTTL: gttl, remainingTTL: gttl)
+                let grant = system.withSession(term: term) { $0.leases[gid]?.grantRevision } ?? nil
+                return LeaseRecord(id: gid, grantedTTL: gttl, remainingTTL: gttl, grantRevision: grant ?? 0)
             case .leaseExists:
                 if id != 0 { return nil }
             case let other:
@@ -49,7 +50,8 @@ extension NodeHost {
         guard let found = system.withSession(term: term, { s -> LeaseRecord? in
             guard let t = s.leases[id], t.deadlineNs > now else { return nil }
             return LeaseRecord(id: id, grantedTTL: t.ttl,
-                               remainingTTL: SystemLeaderSession.remainingSeconds(deadlineNs: t.deadlineNs, nowNs: now))
+                               remainingTTL: SystemLeaderSession.remainingSeconds(deadlineNs: t.deadlineNs, nowNs: now),
+                               grantRevision: t.grantRevision)
         }) else { throw .notLeader(leaderHint: systemLeader()) }
         return found
     }
@@ -58,7 +60,9 @@ extension NodeHost {
         let term = try await confirmSystemLeadership()
         let now = Self.nowNs()
         guard let renewed = system.withSession(term: term, { s -> LeaseRecord? in
-            s.keepAlive(id, nowNs: now).map { LeaseRecord(id: id, grantedTTL: $0.ttl, remainingTTL: $0.ttl) }
+            s.keepAlive(id, nowNs: now).map {
+                LeaseRecord(id: id, grantedTTL: $0.ttl, remainingTTL: $0.ttl, grantRevision: $0.grantRevision)
+            }
         }) else { throw .notLeader(leaderHint: systemLeader()) }
         return renewed
     }
@@ -79,7 +83,8 @@ extension NodeHost {
             s.leases.keys.sorted().map { id in
                 let t = s.leases[id]!
                 return LeaseRecord(id: id, grantedTTL: t.ttl,
-                                   remainingTTL: SystemLeaderSession.remainingSeconds(deadlineNs: t.deadlineNs, nowNs: now))
+                                   remainingTTL: SystemLeaderSession.remainingSeconds(deadlineNs: t.deadlineNs, nowNs: now),
+                                   grantRevision: t.grantRevision)
             }
         }) else { throw .notLeader(leaderHint: systemLeader()) }
         return all

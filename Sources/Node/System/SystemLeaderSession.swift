@@ -12,6 +12,8 @@ struct SystemLeaderSession {
     struct LeaseTimer: Equatable {
         var ttl: Int64
         var deadlineNs: UInt64
+        /// The system range revision of the grant (`LeaseRecord.grantRevision`; 0 unknown).
+        var grantRevision: Int64 = 0
     }
 
     let term: UInt64
@@ -24,12 +26,17 @@ struct SystemLeaderSession {
     private(set) var limit: Int64
     var leases: [Int64: LeaseTimer]
 
-    init(term: UInt64, highWaterMark: Int64, leases: [Int64: Int64], nowNs: UInt64) {
+    init(term: UInt64, highWaterMark: Int64, leases: [Int64: Int64], grantRevisions: [Int64: Int64] = [:],
+         nowNs: UInt64) {
         self.term = term
         floor = highWaterMark
         next = highWaterMark + 1
         limit = highWaterMark
-        self.leases = leases.mapValues { LeaseTimer(ttl: $0, deadlineNs: Self.deadline(nowNs, plus: $0)) }
+        var timers: [Int64: LeaseTimer] = [:]
+        for (id, ttl) in leases {
+            timers[id] = LeaseTimer(ttl: ttl, deadlineNs: Self.deadline(nowNs, plus: ttl), grantRevision: grantRevisions[id] ?? 0)
+        }
+        self.leases = timers
     }
 
     /// `nowNs + seconds`, saturating.
@@ -96,12 +103,14 @@ struct SystemLeaderSession {
     // MARK: applies of this term
 
     /// Updates the session after one of this term's system commands applied.
-    mutating func noteApplied(_ command: SystemCommand, _ answer: SystemAnswer, nowNs: UInt64) {
+    /// `systemRevision`: the system range's current revision right after the apply (a
+    /// grant's revision).
+    mutating func noteApplied(_ command: SystemCommand, _ answer: SystemAnswer, nowNs: UInt64, systemRevision: Int64 = 0) {
         switch (command, answer) {
         case (.allocateRevisions, .revisions(let first, let last)):
             adopt(first: first, last: last)
         case (.grantLease, .leaseGranted(let id, let ttl)):
-            leases[id] = LeaseTimer(ttl: ttl, deadlineNs: Self.deadline(nowNs, plus: ttl))
+            leases[id] = LeaseTimer(ttl: ttl, deadlineNs: Self.deadline(nowNs, plus: ttl), grantRevision: systemRevision)
         case (.removeLease(let id), .leaseRemoved):
             leases[id] = nil
         default:

@@ -70,7 +70,8 @@ final class SystemRangeRuntime: Sendable {
             if let current = s.session, current.term >= term { return }
             s.session = SystemLeaderSession(
                 term: term, highWaterMark: try SystemStateMachine.highWaterMark(store),
-                leases: try SystemStateMachine.leases(store), nowNs: nowNs)
+                leases: try SystemStateMachine.leases(store),
+                grantRevisions: try SystemStateMachine.leaseGrantRevisions(store), nowNs: nowNs)
         }
     }
 

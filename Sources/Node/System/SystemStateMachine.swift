@@ -67,6 +67,20 @@ enum SystemStateMachine {
         return out
     }
 
+    /// Every recorded lease: ID → the revision of the write that granted it (the record's
+    /// create revision in range 1: `LeaseRecord.grantRevision`).
+    static func leaseGrantRevisions(_ store: MVCCStore) throws -> [Int64: Int64] {
+        var end = leasePrefix
+        end[end.count - 1] += 1
+        var out: [Int64: Int64] = [:]
+        for kv in try store.range(RangeRequest(key: leasePrefix, rangeEnd: end, keysOnly: true)).kvs {
+            guard kv.key.count == leasePrefix.count + 8, let id = int64(from: Array(kv.key[leasePrefix.count...]))
+            else { throw MVCCError.corruptMetadata("system range: bad lease record") }
+            out[id] = kv.createRevision
+        }
+        return out
+    }
+
     // MARK: apply
 
     /// Applies `command` to range 1's `store`. Deterministic: depends only on the store's

@@ -9,21 +9,24 @@ import Node
 extension Router: EtcdKVBackend {
     public func put(_ request: PutRequest) async throws -> PutResponse {
         try RequestValidation.check(request)
-        if request.lease != 0 { try await checkLeaseExists(request.lease) }
+        let grants = request.lease != 0 ? [try await liveGrant(request.lease)] : []
         let access = self.access
+        let body = Self.naming(grants, .put(request))
         let piece: Piece<CommandResult>
         do {
             piece = try await onOneRange([.point(request.key)]) { route, _, node, id throws(ProposalError) in
-                try await access.propose(.put(request), range: route.descriptor.rangeID, epoch: route.descriptor.epoch,
+                try await access.propose(body, range: route.descriptor.rangeID, epoch: route.descriptor.epoch,
                                          requestID: id, on: node)
             }
         } catch EtcdError.timeout {
-            if request.lease != 0 { recheckLeasesLater([request.lease], spans: [.point(request.key)]) }
+            recheckLeasesLater(grants, spans: [.point(request.key)])
             throw EtcdError.timeout
+        } catch MVCCError.leaseNotFound {
+            throw EtcdError.leaseNotFound  // the range had recorded the lease's revoke
         }
         guard case .put(let resp) = piece.value else { throw Self.unexpected(piece.value) }
         saw(resp.revision)
-        if request.lease != 0 { await sweepIfRevoked([request.lease], spans: [.point(request.key)]) }
+        if !grants.isEmpty { await sweepIfRevoked(grants, spans: [.point(request.key)]) }
         return resp
     }
 
@@ -53,24 +56,27 @@ extension Router: EtcdKVBackend {
 
     public func txn(_ request: TxnRequest) async throws -> TxnResponse {
         try RequestValidation.check(request)
-        for lease in Set(TxnFootprint.putLeases(of: request)) { try await checkLeaseExists(lease) }
+        var grants: [LeaseGrant] = []
+        for lease in Set(TxnFootprint.putLeases(of: request)).sorted() { grants.append(try await liveGrant(lease)) }
         var spans = TxnFootprint.spans(of: request)
         if spans.isEmpty { spans = [.point([0])] }
         let access = self.access
-        let leases = Set(TxnFootprint.putLeases(of: request))
+        let body = Self.naming(grants, .txn(request))
         let piece: Piece<CommandResult>
         do {
             piece = try await onOneRange(spans) { route, _, node, id throws(ProposalError) in
-                try await access.propose(.txn(request), range: route.descriptor.rangeID, epoch: route.descriptor.epoch,
+                try await access.propose(body, range: route.descriptor.rangeID, epoch: route.descriptor.epoch,
                                          requestID: id, on: node)
             }
         } catch EtcdError.timeout {
-            recheckLeasesLater(leases.sorted(), spans: spans)
+            recheckLeasesLater(grants, spans: spans)
             throw EtcdError.timeout
+        } catch MVCCError.leaseNotFound {
+            throw EtcdError.leaseNotFound  // the range had recorded a lease's revoke
         }
         guard case .txn(let resp) = piece.value else { throw Self.unexpected(piece.value) }
         saw(resp.revision)
-        if !leases.isEmpty { await sweepIfRevoked(leases.sorted(), spans: spans) }
+        if !grants.isEmpty { await sweepIfRevoked(grants, spans: spans) }
         return resp
     }
 
@@ -103,9 +109,18 @@ extension Router: EtcdKVBackend {
         return CompactResponse(revision: max(header, try await headerRevision()))
     }
 
-    /// etcd's "requested lease not found" unless the lease is live.
-    func checkLeaseExists(_ id: Int64) async throws {
-        if try await access.leaseLookup(id: id) == nil { throw EtcdError.leaseNotFound }
+    /// The grant of lease `id` (etcd's "requested lease not found" unless it is live).
+    func liveGrant(_ id: Int64) async throws -> LeaseGrant {
+        guard let record = try await access.leaseLookup(id: id) else { throw EtcdError.leaseNotFound }
+        return LeaseGrant(lease: id, grantRevision: record.grantRevision)
+    }
+
+    /// `body` naming `grants` (`RaftCommand.Body.granted`), so the range refuses an attach
+    /// of a grant it saw revoked; unchanged when no grant revision is known (an older node
+    /// answered the lookup).
+    static func naming(_ grants: [LeaseGrant], _ body: RaftCommand.Body) -> RaftCommand.Body {
+        let known = grants.filter { $0.grantRevision > 0 }
+        return known.isEmpty ? body : .granted(known, body)
     }
 
     static func unexpected(_ r: CommandResult?) -> any Error {

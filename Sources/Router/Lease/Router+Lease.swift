@@ -13,20 +13,23 @@ extension Router: EtcdLeaseBackend {
     }
 
     public func leaseRevoke(id: Int64) async throws -> Int64 {
-        guard try await access.leaseLookup(id: id) != nil else { throw EtcdError.leaseNotFound }
-        var revision = try await revokeAttachedKeys(id)
+        guard let record = try await access.leaseLookup(id: id) else { throw EtcdError.leaseNotFound }
+        let grant = LeaseGrant(lease: id, grantRevision: record.grantRevision)
+        var revision = try await revokeAttachedKeys(grant)
         _ = try await access.leaseRemove(id: id)
         // Second sweep: puts whose lookup preceded the removal (see `sweepIfRevoked`).
-        revision = max(revision, try await revokeAttachedKeys(id, onlyIfDeleted: true))
+        revision = max(revision, try await revokeAttachedKeys(grant, onlyIfDeleted: true))
         return revision
     }
 
-    /// Deletes the keys attached to `id` in every range; returns the header revision (0
-    /// with `onlyIfDeleted` when nothing was deleted).
-    func revokeAttachedKeys(_ id: Int64, onlyIfDeleted: Bool = false) async throws -> Int64 {
+    /// Deletes the keys attached to the lease in every range, each range recording the
+    /// grant as revoked (`RevokedLeases`); returns the header revision (0 with
+    /// `onlyIfDeleted` when nothing was deleted).
+    func revokeAttachedKeys(_ grant: LeaseGrant, onlyIfDeleted: Bool = false) async throws -> Int64 {
         let access = self.access
+        let body = Self.naming([grant], .revokeLease(grant.lease))
         let pieces = try await fanOut(.all) { route, _, node, requestID throws(ProposalError) in
-            try await access.propose(.revokeLease(id), range: route.descriptor.rangeID, epoch: route.descriptor.epoch,
+            try await access.propose(body, range: route.descriptor.rangeID, epoch: route.descriptor.epoch,
                                      requestID: requestID, on: node)
         }
         var revision: Int64 = 0
@@ -76,18 +79,25 @@ extension Router: EtcdLeaseBackend {
     @discardableResult
     public func revokeExpiredLeases() async throws -> [Int64] {
         var revoked: [Int64] = []
-        for id in try await access.expiredLeases() {
-            _ = try await revokeAttachedKeys(id)
+        let expired = try await access.expiredLeases()
+        guard !expired.isEmpty else { return [] }
+        // The grants (an expired lease is still listed until it is removed).
+        var grants: [Int64: Int64] = [:]
+        for record in try await access.leases() { grants[record.id] = record.grantRevision }
+        for id in expired {
+            let grant = LeaseGrant(lease: id, grantRevision: grants[id] ?? 0)
+            _ = try await revokeAttachedKeys(grant)
             if try await access.leaseRemove(id: id) { revoked.append(id) }
-            _ = try await revokeAttachedKeys(id, onlyIfDeleted: true)
+            _ = try await revokeAttachedKeys(grant, onlyIfDeleted: true)
         }
         return revoked
     }
 
     /// Starts the lease expiry loop (every `Config.leaseExpiryInterval`); cancel the task
-    /// to stop it.
+    /// to stop it, which also stops the late lease re-check worker (`LateLeaseRechecks`).
     public func startLeaseExpiry() -> Task<Void, Never> {
         Task { [self] in
+            defer { stopLateLeaseRechecks() }
             while !Task.isCancelled {
                 do { try await Task.sleep(for: config.leaseExpiryInterval) } catch { return }
                 _ = try? await revokeExpiredLeases()
@@ -98,7 +108,10 @@ extension Router: EtcdLeaseBackend {
 
 /// Closing the race between a put attaching a lease and the lease's revoke. The put looks
 /// the lease up, then proposes; a revoke in between could sweep the put's range before the
-/// put applies and leave the key attached to a removed lease. Both sides close it:
+/// put applies and leave the key attached to a removed lease. The range itself refuses such
+/// a put at apply (it recorded the revoked grant, `RevokedLeases`); the router's checks
+/// below remain for what that record does not cover (no grant revision known, records
+/// evicted by its cap). Both sides close it:
 /// - a revoke sweeps every range, removes the record, then sweeps again: a put that applied
 ///   before the removal (its lookup saw the lease) is caught by the second sweep;
 /// - a put (or txn) attaching a lease looks it up again after it applied: gone means the
@@ -111,16 +124,18 @@ extension Router: EtcdLeaseBackend {
 /// the client's. Left open: a router that dies (or whose re-check fails) between a put and
 /// its sweep.
 extension Router {
-    /// Sweeps the range holding `spans` for every lease of `leases` that no longer exists
-    /// (best effort: a failed sweep is not thrown). The lookup is retried until it answers
-    /// (an election of the system range right after a partition made single lookups fail,
-    /// and a failed lookup skipped the sweep: finding 7, partition-leader seed 2051).
-    func sweepIfRevoked(_ leases: [Int64], spans: [KeySpan]) async {
+    /// Sweeps the range holding `spans` for every lease of `grants` that no longer exists
+    /// (best effort: a failed sweep is not thrown), recording the grant there as revoked.
+    /// The lookup is retried until it answers (an election of the system range right after
+    /// a partition made single lookups fail, and a failed lookup skipped the sweep:
+    /// finding 7, partition-leader seed 2051).
+    func sweepIfRevoked(_ grants: [LeaseGrant], spans: [KeySpan]) async {
         let access = self.access
-        for lease in leases {
-            guard await leaseIsGone(lease) == true else { continue }
+        for grant in grants {
+            guard await leaseIsGone(grant.lease) == true else { continue }
+            let body = Self.naming([grant], .revokeLease(grant.lease))
             let piece = try? await onOneRange(spans) { route, _, node, requestID throws(ProposalError) in
-                try await access.propose(.revokeLease(lease), range: route.descriptor.rangeID,
+                try await access.propose(body, range: route.descriptor.rangeID,
                                          epoch: route.descriptor.epoch, requestID: requestID, on: node)
             }
             if case .revokeLease(let r)? = piece?.value { saw(r.revision) }
@@ -148,13 +163,34 @@ extension Router {
     /// A put or txn attaching `leases` whose outcome is unknown (the retries ran out, it may
     /// still apply: a proposal held up by a partition applied seconds later, after the
     /// revoke's second sweep, with nobody left to re-check it) is re-checked once more after
-    /// `Config.lateLeaseRecheckDelay`, in the background.
-    func recheckLeasesLater(_ leases: [Int64], spans: [KeySpan]) {
-        guard !leases.isEmpty else { return }
-        let delay = config.lateLeaseRecheckDelay
-        Task.detached { [self] in
-            try? await Task.sleep(for: delay)
-            await sweepIfRevoked(leases, spans: spans)
+    /// `Config.lateLeaseRecheckDelay`, in the background, by the router's one re-check
+    /// worker (`LateLeaseRechecks`: bounded, coalescing).
+    func recheckLeasesLater(_ leases: [LeaseGrant], spans: [KeySpan]) {
+        guard !leases.isEmpty, lateRechecks.enqueue(leases, spans: spans) else { return }
+        let worker = Task.detached { [self] in await drainLateRechecks() }
+        lateRechecks.attach(worker)
+    }
+
+    /// The re-check worker: sweeps each due lease, sleeps until the next one is due, exits
+    /// when the queue is empty or stopped.
+    func drainLateRechecks() async {
+        while true {
+            switch lateRechecks.next() {
+            case .exit:
+                return
+            case .sleep(let until):
+                do { try await Task.sleep(until: until, clock: .continuous) } catch {
+                    _ = lateRechecks.next(now: .now)  // stopped: clears the worker flag
+                    return
+                }
+            case .run(let due):
+                for item in due {
+                    await sweepIfRevoked([item.grant], spans: item.spans)
+                }
+            }
         }
     }
+
+    /// Stops the late re-check worker (with the router's background work).
+    public func stopLateLeaseRechecks() { lateRechecks.stop() }
 }

@@ -16,7 +16,8 @@ extension NodeClusterTests {
             let random = try #require(try await h.leaseGrant(id: 0, ttl: 0))
             #expect(random.id > 0 && random.grantedTTL == 1 && random.remainingTTL == 1)  // raised to the minimum
             let fixed = try #require(try await h.leaseGrant(id: 77, ttl: 30))
-            #expect(fixed == LeaseRecord(id: 77, grantedTTL: 30, remainingTTL: 30))
+            #expect(fixed.id == 77 && fixed.grantedTTL == 30 && fixed.remainingTTL == 30)
+            #expect(fixed.grantRevision > random.grantRevision && random.grantRevision > 0)
             #expect(try await h.leaseGrant(id: 77, ttl: 5) == nil)  // live: refused
             await #expect(throws: ProposalError.self) { try await h.leaseGrant(id: 78, ttl: 9_000_000_001) }
             let looked = try #require(try await h.leaseLookup(id: 77))
