@@ -28,12 +28,38 @@ public enum CrashPoint: String, Sendable, CaseIterable {
     case snapshotSend = "snapshot.send"
     /// A received range snapshot is about to be ingested.
     case snapshotInstall = "snapshot.install"
+    /// A data-file (PageStore) commit has pwritten its pages, not yet fdatasynced them. The
+    /// process destroys every write not yet synced (as a power cut could) before exiting.
+    case pageStoreAfterWrite = "pagestore.after-write"
+    /// A data-file commit has pwritten its meta page, not yet fdatasynced it. The process
+    /// destroys every write not yet synced (the meta page) before exiting.
+    case pageStoreAfterMetaWrite = "pagestore.after-meta-write"
 
     /// Crashes the process if this is the chosen point and the process was armed.
     @inline(__always)
     public func hit() {
         #if DEBUG
         CrashPointState.hit(self)
+        #endif
+    }
+
+    /// Like `hit()`, but runs `beforeExit` between the stderr line and `_exit` (e.g. to
+    /// destroy writes a power cut would lose). `beforeExit` runs only if the process crashes.
+    @inline(__always)
+    public func hit(beforeExit: () -> Void) {
+        #if DEBUG
+        CrashPointState.hit(self, beforeExit: beforeExit)
+        #endif
+    }
+
+    /// Whether this process was started to crash at this point (debug builds with
+    /// `FLOTILLA_CRASHPOINT` naming it; armed or not). Lets a layer prepare what its crash
+    /// needs (e.g. remember unsynced writes) only in such processes. Always false in release.
+    public var isChosen: Bool {
+        #if DEBUG
+        CrashPointState.chosen == self
+        #else
+        false
         #endif
     }
 
@@ -58,10 +84,11 @@ enum CrashPointState {
         signal(SIGUSR1) { _ in CrashPointState.armed.store(true, ordering: .relaxed) }
     }
 
-    static func hit(_ point: CrashPoint) {
+    static func hit(_ point: CrashPoint, beforeExit: () -> Void = {}) {
         guard point == chosen, armed.load(ordering: .relaxed) else { return }
         let line = Array("crash point \(point.rawValue) reached: exiting\n".utf8)
         _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        beforeExit()
         _exit(86)
     }
 }

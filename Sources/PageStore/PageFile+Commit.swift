@@ -89,6 +89,7 @@ extension PageFile {
                 offset += pageSize
             }
         }
+        try reach(.pageStoreAfterWrite)
         try Self.fault(options, .syncData)
         if options.durable { try io.sync() }
         let page = UnsafeMutableRawBufferPointer.allocate(byteCount: pageSize, alignment: 4096)
@@ -97,6 +98,7 @@ extension PageFile {
         meta.encode(into: page.baseAddress!)
         try Self.fault(options, .writeMeta)
         try io.write(UnsafeRawBufferPointer(page), at: Int(meta.txid % 2) * pageSize)
+        try reach(.pageStoreAfterMetaWrite)
         if !options.deferMetaSync {
             try Self.fault(options, .syncMeta)
             if options.durable { try io.sync() }

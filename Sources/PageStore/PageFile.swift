@@ -86,9 +86,11 @@ public final class PageFile: Sendable {
             if flock(fd, LOCK_EX | LOCK_NB) != 0 {
                 throw errno == EWOULDBLOCK ? PageStoreError.locked(path: path) : .io(operation: "flock", path: path, errno: errno)
             }
-            var io: any PageFileIO = POSIXFileIO(fd: fd, path: path)
             #if DEBUG
+            var io: any PageFileIO = POSIXFileIO(fd: fd, path: path, recordUnsynced: recordsUnsyncedWrites)
             if let make = options.ioFactory { io = make(fd, path) }
+            #else
+            let io: any PageFileIO = POSIXFileIO(fd: fd, path: path)
             #endif
             let size = try io.size()
             let meta = try readMeta(io: io, path: path, preferredPageSize: options.pageSize)

@@ -1,3 +1,5 @@
+import Base
+
 /// Options for opening a `PageFile`.
 public struct PageFileOptions: Sendable {
     /// Page size for a new file (power of two, 1 KiB … 64 KiB). An existing file keeps its own.
@@ -40,6 +42,9 @@ public struct PageFileOptions: Sendable {
     var faultHook: (@Sendable (FaultPoint) throws(PageStoreError) -> Void)? = nil
     /// Test-only: replaces the POSIX file layer (e.g. with one that can drop unsynced writes).
     var ioFactory: (@Sendable (Int32, String) -> any PageFileIO)? = nil
+    /// Test-only: called instead of the process crash at each `Base.CrashPoint` of a commit
+    /// (`pagestore.*`), with the file layer; throwing ends the commit there.
+    var crashPointHook: (@Sendable (CrashPoint, any PageFileIO) throws(PageStoreError) -> Void)? = nil
     #endif
 }
 

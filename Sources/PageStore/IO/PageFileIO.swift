@@ -21,11 +21,43 @@ protocol PageFileIO: AnyObject, Sendable {
 final class POSIXFileIO: PageFileIO {
     let fd: Int32
     let path: String
+    #if DEBUG
+    /// Debug builds: what was written since the last sync, when a crash point needs it.
+    let unsynced: UnsyncedWrites?
+    #endif
 
-    init(fd: Int32, path: String) { self.fd = fd; self.path = path }
+    init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+        #if DEBUG
+        unsynced = nil
+        #endif
+    }
+
+    #if DEBUG
+    /// Debug builds: a file layer that remembers its unsynced writes (`recordUnsynced`), so
+    /// `destroyUnsyncedWrites` can act out a power cut.
+    init(fd: Int32, path: String, recordUnsynced: Bool) {
+        self.fd = fd
+        self.path = path
+        var st = stat()
+        let size = fstat(fd, &st) == 0 ? Int(st.st_size) : 0
+        unsynced = recordUnsynced ? UnsyncedWrites(size: size) : nil
+    }
+
+    /// Overwrites what was written since the last sync with garbage and cuts the file back to
+    /// its synced size (no-op unless recording). Returns the bytes destroyed.
+    @discardableResult
+    func destroyUnsyncedWrites(seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> Int {
+        unsynced?.destroy(fd: fd, seed: seed) ?? 0
+    }
+    #endif
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(PageStoreError) {
         if let code = PositionalIO.writeAll(fd, bytes, at: offset) { throw .io(operation: "pwrite", path: path, errno: code) }
+        #if DEBUG
+        unsynced?.wrote(at: offset, count: bytes.count)
+        #endif
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(PageStoreError) -> Int {
@@ -42,6 +74,9 @@ final class POSIXFileIO: PageFileIO {
         let rc = fdatasync(fd)
         #endif
         if rc != 0 { throw .io(operation: "fdatasync", path: path, errno: errno) }
+        #if DEBUG
+        unsynced?.synced()
+        #endif
     }
 
     func size() throws(PageStoreError) -> Int {
@@ -52,6 +87,9 @@ final class POSIXFileIO: PageFileIO {
 
     func grow(to size: Int) throws(PageStoreError) {
         if ftruncate(fd, off_t(size)) != 0 { throw .io(operation: "ftruncate", path: path, errno: errno) }
+        #if DEBUG
+        unsynced?.grew(to: size)
+        #endif
     }
 }
 

@@ -23,7 +23,8 @@ public enum FaultClass: String, Sendable, CaseIterable {
     /// node leads, through `flotctl transfer-leader`).
     case transferLeader = "transfer-leader"
     /// Crash a random node at a `CrashPoint` inside the server (before/after WAL write and
-    /// sync, before/after apply, during snapshot send/install), then restart it. Needs a
+    /// sync, before/after apply, during snapshot send/install, data-file commit with its
+    /// unsynced writes destroyed), then restart it. Needs a
     /// debug `flotilla` (the points are compiled only into debug builds).
     case crashPoint = "crash-point"
 
