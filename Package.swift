@@ -33,7 +33,8 @@ let package = Package(
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .target(name: "LZ4", dependencies: ["CLZ4"], swiftSettings: strict),
         .target(name: "FileIO", swiftSettings: strict),
-        .target(name: "PageStore", dependencies: ["Base", "FileIO"], swiftSettings: strict),
+        .target(name: "CCRC32C"),  // hardware CRC32C for PageStore's page checksums (C: SSE4.2 / ARMv8 CRC)
+        .target(name: "PageStore", dependencies: ["Base", "FileIO", "CCRC32C"], swiftSettings: strict),
         .target(name: "MVCC", dependencies: ["Base", "PageStore"], swiftSettings: strict),
         .target(name: "WAL", dependencies: ["Base", "RaftCore", "FileIO"], swiftSettings: strict),
 

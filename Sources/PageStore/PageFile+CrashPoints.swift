@@ -1,4 +1,9 @@
 import Base
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The robustness harness's crash points inside a commit (`Base.CrashPoint`, debug builds
 /// only): `pagestore.after-write` (this commit's pages pwritten, not synced) and
@@ -19,7 +24,11 @@ extension PageFile {
             try hook(point, io)
             return
         }
-        point.hit(beforeExit: { (io as? POSIXFileIO)?.destroyUnsyncedWrites() })
+        point.hit(beforeExit: {
+            let destroyed = (io as? POSIXFileIO)?.destroyUnsyncedWrites() ?? 0
+            let line = Array("pagestore: destroyed \(destroyed) unsynced bytes of \(path)\n".utf8)
+            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        })
         #endif
     }
 }
