@@ -24,7 +24,7 @@ import Testing
 
     @Test(arguments: [1, 2, 3])
     func capEvictsTheOldestGrantsDeterministically(seed: UInt64) throws {
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let n = RevokedLeases.capacity + 300
         let grants = (0..<n).map { i in (lease: Int64(i), grant: Int64(1 + i)) }
         // Whatever order the revokes come in (replicas see one order; a merge combines
