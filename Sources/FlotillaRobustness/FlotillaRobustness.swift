@@ -37,7 +37,7 @@ struct FlotillaRobustness: AsyncParsableCommand {
     @Option(help: "Step budget of the linearizability search (whole check).") var budget: Int = 20_000_000
     @Option(help: "Seconds the linearizability check may take before it gives up (a failing verdict).")
     var budgetSeconds: Double = 120
-    @Option(help: "MiB the linearizability check may hold before it gives up (a failing verdict).")
+    @Option(name: .customLong("budget-mib"), help: "MiB the linearizability check may hold before it gives up (a failing verdict).")
     var budgetMiB: Int = 1024
 
     var checkBudget: CheckBudget {
