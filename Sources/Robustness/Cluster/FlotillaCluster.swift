@@ -91,12 +91,45 @@ public final class FlotillaCluster: ClusterUnderTest, Sendable {
                 p.key = Data("robustness/ready".utf8)
                 do {
                     _ = try await e.kv.put(request: .init(message: p), options: EtcdEndpoint.timeout(.seconds(1))) { try $0.message }
+                    try await waitAllRangesLed(until: deadline)
                     return
+                } catch let error as RPCError where error.code == .unavailable && error.message.hasPrefix("flotilla cluster") {
+                    throw error
                 } catch { last = "\(error)" }
             }
             try await Task.sleep(for: .milliseconds(300))
         }
         throw RPCError(code: .unavailable, message: "flotilla cluster did not accept a write in \(timeout): \(last)")
+    }
+
+    /// Waits until every replica of every range on every running node knows a leader (the
+    /// metrics port's /status), so traffic does not start while some of the cluster's ranges
+    /// are still electing (under load that took seconds, and the run's ops/s floor measured
+    /// the election instead of the cluster).
+    func waitAllRangesLed(until deadline: ContinuousClock.Instant) async throws {
+        var pending: [String] = []
+        while ContinuousClock.now < deadline {
+            try ClusterStartError.checkAlive(nodes)
+            pending = []
+            for i in 0..<size where nodes[i].pid != nil {
+                pending += Self.leaderlessRanges(status: HTTPGet.body(port: basePort + 30 + i, path: "/status"), node: i + 1)
+            }
+            if pending.isEmpty { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw RPCError(code: .unavailable, message: "flotilla cluster: ranges without a leader at start: \(pending.joined(separator: ", "))")
+    }
+
+    /// The ranges a node's /status body reports without a leader (all of them, as one entry,
+    /// when the body is missing or unreadable).
+    static func leaderlessRanges(status body: String?, node: Int) -> [String] {
+        guard let body, let start = body.firstIndex(of: "{"),
+            let json = try? JSONSerialization.jsonObject(with: Data(body[start...].utf8)) as? [String: Any],
+            let ranges = json["ranges"] as? [[String: Any]]
+        else { return ["node \(node): no status"] }
+        return ranges.compactMap { r in
+            (r["leader"] as? Int ?? 0) == 0 ? "node \(node) range \(r["rangeID"] as? Int ?? -1)" : nil
+        }
     }
 
     public func leaderNode() async -> Int? {
