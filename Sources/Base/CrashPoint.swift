@@ -1,16 +1,17 @@
-#if DEBUG
+#if DEBUG || FLOTILLA_CRASH_POINTS
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 #endif
 
-/// Named places inside a node where a *debug* build can crash its own process on request,
+/// Named places inside a node where a *debug* build (or a crash-point test build: release
+/// with `-Xswiftc -DFLOTILLA_CRASH_POINTS`, `Tools/build-crash-points`) can crash its own process on request,
 /// for the robustness harness's crash-point fault class (issue #6). A process started with
 /// `FLOTILLA_CRASHPOINT=<raw value>` installs a SIGUSR1 handler (`installArmingSignal`);
 /// after the signal, the next time the process reaches that point it writes one line to
 /// stderr and exits at once (`_exit(86)`: no flush, no shutdown — a crash at that instruction).
-/// Release builds compile `hit()` and `installArmingSignal()` to nothing. Owns nothing but
+/// Plain release builds compile `hit()` and `installArmingSignal()` to nothing. Owns nothing but
 /// the process-wide armed flag.
 public enum CrashPoint: String, Sendable, CaseIterable {
     /// Before the WAL frame of a poll round is written.
@@ -38,7 +39,7 @@ public enum CrashPoint: String, Sendable, CaseIterable {
     /// Crashes the process if this is the chosen point and the process was armed.
     @inline(__always)
     public func hit() {
-        #if DEBUG
+        #if DEBUG || FLOTILLA_CRASH_POINTS
         CrashPointState.hit(self)
         #endif
     }
@@ -47,7 +48,7 @@ public enum CrashPoint: String, Sendable, CaseIterable {
     /// destroy writes a power cut would lose). `beforeExit` runs only if the process crashes.
     @inline(__always)
     public func hit(beforeExit: () -> Void) {
-        #if DEBUG
+        #if DEBUG || FLOTILLA_CRASH_POINTS
         CrashPointState.hit(self, beforeExit: beforeExit)
         #endif
     }
@@ -56,7 +57,7 @@ public enum CrashPoint: String, Sendable, CaseIterable {
     /// `FLOTILLA_CRASHPOINT` naming it; armed or not). Lets a layer prepare what its crash
     /// needs (e.g. remember unsynced writes) only in such processes. Always false in release.
     public var isChosen: Bool {
-        #if DEBUG
+        #if DEBUG || FLOTILLA_CRASH_POINTS
         CrashPointState.chosen == self
         #else
         false
@@ -66,13 +67,13 @@ public enum CrashPoint: String, Sendable, CaseIterable {
     /// Installs the SIGUSR1 handler arming the point named by `FLOTILLA_CRASHPOINT`, if any
     /// (debug builds only). Call once at process start.
     public static func installArmingSignal() {
-        #if DEBUG
+        #if DEBUG || FLOTILLA_CRASH_POINTS
         CrashPointState.install()
         #endif
     }
 }
 
-#if DEBUG
+#if DEBUG || FLOTILLA_CRASH_POINTS
 /// The chosen point (from the environment, read once) and the armed flag the signal sets.
 enum CrashPointState {
     static let chosen: CrashPoint? = getenv("FLOTILLA_CRASHPOINT").flatMap { CrashPoint(rawValue: String(cString: $0)) }

@@ -19,7 +19,7 @@ extension PageFile {
 
     @inline(__always)
     func reach(_ point: CrashPoint) throws(PageStoreError) {
-        #if DEBUG
+        #if DEBUG || FLOTILLA_CRASH_POINTS
         if let hook = options.crashPointHook {
             try hook(point, io)
             return

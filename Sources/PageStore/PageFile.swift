@@ -86,7 +86,7 @@ public final class PageFile: Sendable {
             if flock(fd, LOCK_EX | LOCK_NB) != 0 {
                 throw errno == EWOULDBLOCK ? PageStoreError.locked(path: path) : .io(operation: "flock", path: path, errno: errno)
             }
-            #if DEBUG
+            #if DEBUG || FLOTILLA_CRASH_POINTS
             var io: any PageFileIO = POSIXFileIO(fd: fd, path: path, recordUnsynced: recordsUnsyncedWrites)
             if let make = options.ioFactory { io = make(fd, path) }
             #else
@@ -193,7 +193,7 @@ public final class PageFile: Sendable {
 
     @inline(__always)
     static func fault(_ options: PageFileOptions, _ point: FaultPoint) throws(PageStoreError) {
-        #if DEBUG
+        #if DEBUG || FLOTILLA_CRASH_POINTS
         if let hook = options.faultHook { try hook(point) }
         #endif
     }
@@ -260,7 +260,7 @@ public final class PageFile: Sendable {
         }
     }
 
-    #if DEBUG
+    #if DEBUG || FLOTILLA_CRASH_POINTS
     /// Test-only: what a process death does to this handle: the descriptor is closed and the
     /// lock released, nothing is flushed or written.
     func abandonForTesting() {

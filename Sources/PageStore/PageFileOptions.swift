@@ -36,7 +36,7 @@ public struct PageFileOptions: Sendable {
 
     static func isValidPageSize(_ p: Int) -> Bool { p >= 1024 && p <= 65536 && p & (p - 1) == 0 }
 
-    #if DEBUG
+    #if DEBUG || FLOTILLA_CRASH_POINTS
     /// Test-only: called at every named fault point before the I/O it names; throwing
     /// simulates a crash there. Compiled only in debug builds.
     var faultHook: (@Sendable (FaultPoint) throws(PageStoreError) -> Void)? = nil

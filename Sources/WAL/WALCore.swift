@@ -30,7 +30,7 @@ struct WALCore {
     }
 
     @inline(__always) func fault(_ point: WALFaultPoint) throws(WALError) {
-        #if DEBUG
+        #if DEBUG || FLOTILLA_CRASH_POINTS
         if let hook = options.faultHook { try hook(point) }
         #endif
     }

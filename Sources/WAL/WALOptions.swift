@@ -1,7 +1,8 @@
 public import Base
 
 /// Named places in the WAL's write path where a test can simulate a crash. The hook is
-/// consulted only in debug builds (`#if DEBUG`); release builds compile the calls away.
+/// consulted only in debug and crash-point test builds (`#if DEBUG || FLOTILLA_CRASH_POINTS`);
+/// release builds compile the calls away.
 public enum WALFaultPoint: String, Sendable, CaseIterable {
     case beforeWrite, afterWriteBeforeSync, afterSync
     case beforeSeal, afterSealBeforeCreate, afterSegmentCreate

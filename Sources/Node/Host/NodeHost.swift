@@ -70,7 +70,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         var walOptions = WALOptions()
         walOptions.segmentBytes = config.walSegmentBytes
         walOptions.preallocate = false
-        #if DEBUG
+        #if DEBUG || FLOTILLA_CRASH_POINTS
         walOptions.faultHook = { point throws(WALError) in
             switch point {
             case .beforeWrite: CrashPoint.walBeforeWrite.hit()

@@ -21,7 +21,7 @@ protocol PageFileIO: AnyObject, Sendable {
 final class POSIXFileIO: PageFileIO {
     let fd: Int32
     let path: String
-    #if DEBUG
+    #if DEBUG || FLOTILLA_CRASH_POINTS
     /// Debug builds: what was written since the last sync, when a crash point needs it.
     let unsynced: UnsyncedWrites?
     #endif
@@ -29,12 +29,12 @@ final class POSIXFileIO: PageFileIO {
     init(fd: Int32, path: String) {
         self.fd = fd
         self.path = path
-        #if DEBUG
+        #if DEBUG || FLOTILLA_CRASH_POINTS
         unsynced = nil
         #endif
     }
 
-    #if DEBUG
+    #if DEBUG || FLOTILLA_CRASH_POINTS
     /// Debug builds: a file layer that remembers its unsynced writes (`recordUnsynced`), so
     /// `destroyUnsyncedWrites` can act out a power cut.
     init(fd: Int32, path: String, recordUnsynced: Bool) {
@@ -55,7 +55,7 @@ final class POSIXFileIO: PageFileIO {
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(PageStoreError) {
         if let code = PositionalIO.writeAll(fd, bytes, at: offset) { throw .io(operation: "pwrite", path: path, errno: code) }
-        #if DEBUG
+        #if DEBUG || FLOTILLA_CRASH_POINTS
         unsynced?.wrote(at: offset, count: bytes.count)
         #endif
     }
@@ -74,7 +74,7 @@ final class POSIXFileIO: PageFileIO {
         let rc = fdatasync(fd)
         #endif
         if rc != 0 { throw .io(operation: "fdatasync", path: path, errno: errno) }
-        #if DEBUG
+        #if DEBUG || FLOTILLA_CRASH_POINTS
         unsynced?.synced()
         #endif
     }
@@ -87,7 +87,7 @@ final class POSIXFileIO: PageFileIO {
 
     func grow(to size: Int) throws(PageStoreError) {
         if ftruncate(fd, off_t(size)) != 0 { throw .io(operation: "ftruncate", path: path, errno: errno) }
-        #if DEBUG
+        #if DEBUG || FLOTILLA_CRASH_POINTS
         unsynced?.grew(to: size)
         #endif
     }

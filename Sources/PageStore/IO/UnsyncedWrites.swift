@@ -1,4 +1,4 @@
-#if DEBUG
+#if DEBUG || FLOTILLA_CRASH_POINTS
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
