@@ -29,8 +29,8 @@ import Testing
     }
 
     @Test func unknownRevokesOfOverwrittenLeasesDoNotMultiplyStates() {
-        // Without forgetting, 16 pending revokes make 2^16 model states per search node; a
-        // 64 MiB memo budget then runs out.
+        // Without forgetting, 16 pending revokes make 2^16 model states per search node (by the
+        // memo estimate ~30 MB each, so a 64 MiB budget would not hold the reads that follow).
         let ops = Self.revokesAfterOverwrite(leases: 16, reads: 20)
         let checker = LinearizabilityChecker(budget: CheckBudget(steps: 1_000_000, time: .seconds(60), memoryBytes: 64 << 20))
         let verdict = checker.check(ops)
