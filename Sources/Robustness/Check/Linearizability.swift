@@ -95,6 +95,34 @@ public struct LinearizabilityChecker: Sendable {
         return order.map { groups[$0]! }
     }
 
+    /// Lease forgetting (changes no verdict, only the work): for each unknown revoke of a lease
+    /// L, L when the model may forget L once the revoke is linearized, else nil. An unknown
+    /// revoke doubles the model states (L live / L revoked) although, once no operation that
+    /// may still be linearized reads L, the two are indistinguishable: only a put with lease
+    /// L, a revoke of L and a grant answering L look at whether L is live (reads compare the
+    /// key's own lease field, which forgetting leaves alone; a key deleted by the revoke stays
+    /// a separate state). So if every other operation of the partition that reads L returned
+    /// strictly before the revoke was called — real time puts those before the revoke in any
+    /// linearization — the states after the revoke are taken with L removed, and equal states
+    /// merge. A later reader of L (even a concurrent one) keeps L, as before.
+    static func forgottenLeases(_ ops: [HistoryOperation]) -> [Int64?] {
+        func reads(_ op: HistoryOperation, _ id: Int64) -> Bool {
+            switch (op.input, op.output) {
+            case (.put(_, _, let lease), _): lease == id
+            case (.leaseRevoke(let lease), _): lease == id
+            case (_, .leaseGrant(_, let lease)): lease == id
+            default: false
+            }
+        }
+        var forgets = [Int64?](repeating: nil, count: ops.count)
+        for (i, op) in ops.enumerated() {
+            guard case .leaseRevoke(let id) = op.input, op.output.isUnknown else { continue }
+            let laterReader = ops.indices.contains { j in j != i && reads(ops[j], id) && ops[j].returnTime >= op.callTime }
+            if !laterReader { forgets[i] = id }
+        }
+        return forgets
+    }
+
     /// One node of the doubly linked call/return event list.
     struct Entry {
         var op: Int  // index into the partition's operations
@@ -183,6 +211,8 @@ public struct LinearizabilityChecker: Sendable {
             return rank >= 0 ? rank == writesLinearized : writesNeeded[op] <= writesLinearized
         }
 
+        let forgets = Self.forgottenLeases(ops)
+
         var bits = [UInt64](repeating: 0, count: (ops.count + 63) / 64)
         var linearizedCount = 0
         var states: Set<ModelState> = [ModelState()]
@@ -202,7 +232,12 @@ public struct LinearizabilityChecker: Sendable {
                 }
                 if let reason = meter.step(work: states.count) { return .inconclusive(partition: index, steps: meter.steps, reason: reason) }
                 var next = Set<ModelState>()
-                for s in states { for t in KVModel.step(s, ops[e.op], revokePerRange: revokePerRange) { next.insert(t) } }
+                for s in states {
+                    for var t in KVModel.step(s, ops[e.op], revokePerRange: revokePerRange) {
+                        if let lease = forgets[e.op] { t.leases.remove(lease) }
+                        next.insert(t)
+                    }
+                }
                 if !next.isEmpty {
                     bits[e.op >> 6] |= 1 << UInt64(e.op & 63)
                     let key = MemoKey(bits: bits, states: next)

@@ -4,7 +4,9 @@
 /// happen, at the observed revision, so it becomes a definite write that may linearize any
 /// time after its call; an unknown write never observed while the watch saw everything did
 /// not happen and is dropped. Likewise an unknown delete of a key whose every delete event is
-/// explained by an acknowledged delete or revoke. A patched write must have taken effect before
+/// explained by an acknowledged delete or revoke; and with a complete watch, the unknown deletes
+/// of a key whose delete events no revoke can explain become definite deletes at those events'
+/// revisions (`UnknownDeleteResolver`, which argues why). A patched write must have taken effect before
 /// any acknowledged response carrying a header revision at or above its own, so its return time
 /// becomes the earliest such response (this keeps the search small after long faults).
 public enum HistoryPatcher {
@@ -31,8 +33,14 @@ public enum HistoryPatcher {
         var unexplainedDeletes = Set<String>()
         for w in watchers { for e in w.events where e.isDelete && !explained.contains("\(e.key)@\(e.revision)") { unexplainedDeletes.insert(e.key) } }
 
+        let resolvedDeletes = watchComplete ? UnknownDeleteResolver.resolve(ops, watchers: watchers) : [:]
+
         var out: [HistoryOperation] = []
         for var op in ops {
+            if let resolved = resolvedDeletes[op.id] {
+                if let resolved { out.append(resolved) }
+                continue
+            }
             switch (op.input, op.output) {
             case (.get, .unknown), (.list, .unknown), (.get, .failed), (.list, .failed),
                 (.leaseGrant, .unknown), (.leaseGrant, .failed), (.compact, _):
