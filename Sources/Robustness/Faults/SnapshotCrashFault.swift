@@ -64,7 +64,7 @@ public enum SnapshotCrashFault {
         let counts = await (cluster as? FlotillaCluster)?.leaderCounts() ?? [:]
         let target = armedNode(point: plan.crashPoint, follower: follower, leaderCounts: counts, nodes: n)
         let node = cluster.nodes[target]
-        log("arm crash point \(plan.crashPoint.rawValue) on node \(target) (leader counts \(counts.sorted { $0.key < $1.key })), heal node \(follower)")
+        log("arm crash point \(plan.crashPoint.rawValue) on node \(target) (leader counts \(counts.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "))), heal node \(follower)")
         node.send(SIGUSR1)
         FaultInjector.isolate(follower, in: cluster, on: false)
         let deadline = ContinuousClock.now + reachWait
