@@ -21,8 +21,14 @@ public final class FlotillaCluster: ClusterUnderTest, Sendable {
     let ranges: Int
     /// The `flotilla` binary the nodes run (`flotctl` is expected beside it).
     let executable: String
+    /// `[storage]` overrides (nil: the server's defaults).
+    let storage: FlotillaStorageTuning?
 
-    public init(executable: String, size: Int = 3, ranges: Int = 8, basePort: Int, directory: String, environment: [String: String] = [:]) {
+    public init(
+        executable: String, size: Int = 3, ranges: Int = 8, basePort: Int, directory: String, environment: [String: String] = [:],
+        storage: FlotillaStorageTuning? = nil
+    ) {
+        self.storage = storage
         self.directory = directory
         self.basePort = basePort
         self.size = size
@@ -63,7 +69,7 @@ public final class FlotillaCluster: ClusterUnderTest, Sendable {
             peers = [\(peers)]
             rangeCount = \(ranges)
 
-            """
+            """ + (storage.map { "\n" + $0.toml } ?? "")
     }
 
     public func start() async throws {
@@ -142,6 +148,32 @@ public final class FlotillaCluster: ClusterUnderTest, Sendable {
             if let n = Int(digits), n > (best?.count ?? -1) { best = (i, n) }
         }
         return best?.node
+    }
+
+    /// How many ranges each running node leads (its /status `leaderCount`), by node index.
+    public func leaderCounts() async -> [Int: Int] {
+        var counts: [Int: Int] = [:]
+        for i in 0..<size where nodes[i].pid != nil {
+            guard let body = HTTPGet.body(port: basePort + 30 + i, path: "/status"),
+                let range = body.range(of: "\"leaderCount\":"),
+                let n = Int(body[range.upperBound...].prefix { $0.isNumber })
+            else { continue }
+            counts[i] = n
+        }
+        return counts
+    }
+
+    /// "node i: sent/received" snapshot counters of the running nodes (/metrics), for the
+    /// schedule of a snapshot crash-point run whose point was not reached.
+    public func snapshotCounters() -> String {
+        func value(_ body: String, _ name: String) -> String {
+            guard let line = body.split(separator: "\n").first(where: { $0.hasPrefix(name + " ") }) else { return "?" }
+            return String(line.split(separator: " ").last ?? "?")
+        }
+        return (0..<size).compactMap { i -> String? in
+            guard nodes[i].pid != nil, let body = HTTPGet.body(port: basePort + 30 + i, path: "/metrics") else { return nil }
+            return "node \(i): sent \(value(body, "flotilla_snapshots_sent_total")) received \(value(body, "flotilla_snapshots_received_total"))"
+        }.joined(separator: ", ")
     }
 
     public func shutdown() async {

@@ -45,6 +45,10 @@ public struct FaultPlan: Sendable, CustomStringConvertible {
     public var delay: Duration
     /// The point of a crash-point run.
     public var crashPoint: CrashPoint
+    /// A crash-point run at a snapshot point: how long the lagging follower's peer links are
+    /// cut, so the other nodes' WAL GC moves their ranges' log starts past it and a snapshot
+    /// must flow when it heals (`SnapshotCrashFault`). Zero for every other plan.
+    public var lagIsolation: Duration = .zero
 
     public init(fault: FaultClass, nodes: Int, rng: inout SeededGenerator) {
         self.fault = fault
@@ -57,6 +61,15 @@ public struct FaultPlan: Sendable, CustomStringConvertible {
         }
         delay = .milliseconds(Int.random(in: 25...125, using: &rng))
         crashPoint = CrashPoint.allCases[Int.random(in: 0..<CrashPoint.allCases.count, using: &rng)]
+        // Drawn last and only for these plans: every other seed keeps its plan and its
+        // later draws (watcher starts) unchanged.
+        if needsSnapshot { lagIsolation = .milliseconds(Int.random(in: SnapshotCrashFault.isolationMs, using: &rng)) }
+    }
+
+    /// A crash-point plan whose point is only reached while a range snapshot flows: the
+    /// cluster runs with small WAL segments and frequent GC, and the fault makes a follower lag.
+    public var needsSnapshot: Bool {
+        fault == .crashPoint && (crashPoint == .snapshotSend || crashPoint == .snapshotInstall)
     }
 
     public var description: String {
@@ -69,6 +82,7 @@ public struct FaultPlan: Sendable, CustomStringConvertible {
         case .partitionFollower: "isolate a follower's peer links for \(duration)"
         case .delay: "delay node \(randomNode)'s peer links by \(delay) for \(duration)"
         case .transferLeader: "move leadership to another node"
+        case .crashPoint where needsSnapshot: SnapshotCrashFault.describe(self)
         case .crashPoint: "crash node \(randomNode) at \(crashPoint.rawValue), restart after \(duration)"
         }
     }
@@ -117,6 +131,8 @@ public enum FaultInjector {
             for p in cluster.peerProxies { p.heal() }
         case .transferLeader:
             log(try await cluster.transferLeadership(pick: plan.randomNode))
+        case .crashPoint where plan.needsSnapshot:
+            try await SnapshotCrashFault.inject(plan, on: cluster, log: log)
         case .crashPoint:
             let node = cluster.nodes[plan.randomNode]
             log("arm crash point \(plan.crashPoint.rawValue) on node \(plan.randomNode)")

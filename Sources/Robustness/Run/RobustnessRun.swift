@@ -12,11 +12,14 @@ public struct RobustnessRun: Sendable {
 
     public init(options: RunOptions) { self.options = options }
 
-    /// The crash point of a crash-point run: drawn from the seed (same draw as the plan's).
-    public var crashPoint: CrashPoint {
+    /// The run's fault plan, drawn from the seed (the same draw `traffic` makes).
+    public var plan: FaultPlan {
         var rng = SeededGenerator(seed: options.seed)
-        return FaultPlan(fault: options.fault, nodes: options.nodes, rng: &rng).crashPoint
+        return FaultPlan(fault: options.fault, nodes: options.nodes, rng: &rng)
     }
+
+    /// The crash point of a crash-point run: drawn from the seed (same draw as the plan's).
+    public var crashPoint: CrashPoint { plan.crashPoint }
 
     public var directory: String { "\(options.workDirectory)/\(options.target)-\(options.fault.rawValue)-seed\(options.seed)" }
 
@@ -26,7 +29,8 @@ public struct RobustnessRun: Sendable {
             FlotillaCluster(
                 executable: options.flotillaExecutable, size: options.nodes, ranges: options.flotillaRanges,
                 basePort: options.basePort, directory: directory,
-                environment: options.fault == .crashPoint ? ["FLOTILLA_CRASHPOINT": crashPoint.rawValue] : [:])
+                environment: options.fault == .crashPoint ? ["FLOTILLA_CRASHPOINT": crashPoint.rawValue] : [:],
+                storage: plan.needsSnapshot ? SnapshotCrashFault.storage : nil)
         default:
             EtcdCluster(executable: options.etcdExecutable, size: options.nodes, basePort: options.basePort, directory: directory)
         }
