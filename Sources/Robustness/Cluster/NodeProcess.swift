@@ -54,7 +54,25 @@ public final class NodeProcess: Sendable {
 
     /// True once the process was started and has exited (crashed, refused its config, lost
     /// its port) — as opposed to never started.
-    public var hasExited: Bool { process.withLock { p in p.map { !$0.isRunning } ?? false } }
+    /// Asks the kernel too (`/proc/<pid>/stat`: gone, zombie or dead), because Foundation
+    /// learns of the exit on a dispatch thread that a loaded test process can starve for
+    /// tens of seconds (a clean-clone CI run waited out the whole 30 s start-up bound).
+    public var hasExited: Bool {
+        let (started, running, pid) = process.withLock { p in (p != nil, p?.isRunning ?? false, p?.processIdentifier) }
+        guard started else { return false }
+        if !running { return true }
+        return pid.map(Self.kernelSaysExited) ?? false
+    }
+
+    /// True when `/proc/<pid>/stat` is missing or names state Z (zombie: exited, not yet
+    /// reaped) or X (dead).
+    static func kernelSaysExited(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+        // "pid (comm) S ...": the state follows the last ')' (comm may contain spaces or parens).
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
+        return state == "Z" || state == "X"
+    }
 
     /// The last `lines` lines of the node's log (for a start-up failure report).
     public func logTail(lines: Int = 8) -> String {

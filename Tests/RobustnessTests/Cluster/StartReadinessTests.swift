@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @testable import Robustness
 
@@ -24,5 +27,25 @@ import Testing
     @Test func missingOrGarbledStatusCountsAsNotReady() {
         #expect(FlotillaCluster.leaderlessRanges(status: nil, node: 3) == ["node 3: no status"])
         #expect(FlotillaCluster.leaderlessRanges(status: "{\"node\":3", node: 3) == ["node 3: no status"])
+    }
+}
+
+/// A node's exit is seen from the kernel's process table even before Foundation's own
+/// bookkeeping catches up (a starved dispatch thread delayed it for 30 s in CI).
+@Suite struct NodeExitDetectionTests {
+    @Test func runningProcessIsNotExitedAndAZombieIs() throws {
+        #expect(!NodeProcess.kernelSaysExited(getpid()))
+        let child = fork()
+        if child == 0 { _exit(0) }
+        #expect(child > 0)
+        var zombie = false
+        for _ in 0..<200 where !zombie {  // the child exits at once; wait up to 2 s for state Z
+            zombie = NodeProcess.kernelSaysExited(child)
+            if !zombie { usleep(10_000) }
+        }
+        #expect(zombie, "child \(child) never showed as exited")
+        var status: Int32 = 0
+        _ = waitpid(child, &status, 0)
+        #expect(NodeProcess.kernelSaysExited(child))  // reaped: gone from /proc
     }
 }
