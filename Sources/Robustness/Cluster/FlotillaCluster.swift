@@ -97,11 +97,13 @@ public final class FlotillaCluster: ClusterUnderTest, Sendable {
                 p.key = Data("robustness/ready".utf8)
                 do {
                     _ = try await e.kv.put(request: .init(message: p), options: EtcdEndpoint.timeout(.seconds(1))) { try $0.message }
-                    try await waitAllRangesLed(until: deadline)
-                    return
-                } catch let error as RPCError where error.code == .unavailable && error.message.hasPrefix("flotilla cluster") {
-                    throw error
-                } catch { last = "\(error)" }
+                } catch {
+                    last = "\(error)"
+                    continue
+                }
+                // A write went through: now every range must have a leader too.
+                try await waitAllRangesLed(until: deadline)
+                return
             }
             try await Task.sleep(for: .milliseconds(300))
         }
@@ -139,15 +141,9 @@ public final class FlotillaCluster: ClusterUnderTest, Sendable {
     }
 
     public func leaderNode() async -> Int? {
-        var best: (node: Int, count: Int)?
-        for i in 0..<size where nodes[i].pid != nil {
-            guard let body = HTTPGet.body(port: basePort + 30 + i, path: "/status"),
-                let range = body.range(of: "\"leaderCount\":")
-            else { continue }
-            let digits = body[range.upperBound...].prefix { $0.isNumber }
-            if let n = Int(digits), n > (best?.count ?? -1) { best = (i, n) }
-        }
-        return best?.node
+        // The lowest-numbered node among those leading most ranges.
+        let counts = await leaderCounts()
+        return counts.keys.sorted().max { counts[$0]! < counts[$1]! || (counts[$0]! == counts[$1]! && $0 > $1) }
     }
 
     /// How many ranges each running node leads (its /status `leaderCount`), by node index.
