@@ -8,7 +8,11 @@ import FileIO
 /// One open WAL segment file: a file descriptor and its path. Thin, throwing wrappers over
 /// pread/pwrite/fdatasync so every failure names the file. Not thread-safe on its own; the
 /// `WriteAheadLog` serialises access.
-final class SegmentFile {
+// @unchecked Sendable: the only mutable state is `fd`, changed by `close()` alone, which the
+// `WriteAheadLog` calls under both its writer lock and its core lock; the one appender
+// (writer lock) writes and syncs outside the core lock while readers pread under it, and
+// positional reads and writes on one descriptor are safe from several threads.
+final class SegmentFile: @unchecked Sendable {
     let path: String
     let seq: UInt64
     private(set) var fd: Int32

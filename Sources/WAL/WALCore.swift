@@ -9,6 +9,16 @@ struct SegmentInfo {
     var seq: UInt64 { file.seq }
 }
 
+/// One append between `WALCore.prepareAppend` and `publish`: the encoded frame, the file
+/// and offset it goes to, and the records (with their entries' offsets in the frame).
+struct PreparedAppend: Sendable {
+    let bytes: [UInt8]
+    let file: SegmentFile
+    let offset: Int
+    let records: [WALRecord]
+    let entryOffsets: [[Int]]
+}
+
 /// The whole mutable state of the write-ahead log and its operations, run under the
 /// `WriteAheadLog`'s lock. Owns the segment files and every range's log index.
 struct WALCore {
@@ -99,9 +109,28 @@ struct WALCore {
 
     /// Writes `records` as one frame with one write and one fdatasync, rotating to a new
     /// segment first when the active one is full. Returns the number of entries written.
+    /// (The whole append under the caller's lock: recovery and GC use this form.)
     mutating func append(_ records: [WALRecord]) throws(WALError) -> Int {
+        guard let prepared = try prepareAppend(records) else { return 0 }
+        let nanos: UInt64
+        do throws(WALError) {
+            nanos = try Self.writeAndSync(prepared, options: options)
+        } catch {
+            abandon(prepared)
+            throw error
+        }
+        return publish(prepared, fsyncNanos: nanos)
+    }
+
+    /// First step of an append: encodes `records` as one frame, rotates to a new segment
+    /// when the active one is full, and reserves the frame's place in the active segment.
+    /// Nothing is written to the file and the range indexes do not change; the caller writes
+    /// the frame (`writeAndSync`, without holding the core's lock) and then calls `publish`,
+    /// or `abandon` if the write failed. One append at a time: `WriteAheadLog` serialises
+    /// appenders with its writer lock.
+    mutating func prepareAppend(_ records: [WALRecord]) throws(WALError) -> PreparedAppend? {
         guard !closed else { throw .closed }
-        guard !records.isEmpty else { return 0 }
+        guard !records.isEmpty else { return nil }
         encoder.removeAll()
         entryOffsets.removeAll(keepingCapacity: true)
         encodeFrame(records)
@@ -120,30 +149,56 @@ struct WALCore {
             }
         }
         let base = writeOffset
-        let file = segments[segments.count - 1].file
-        try fault(.beforeWrite)
-        try file.write(encoder.bytes, at: base)
-        try fault(.afterWriteBeforeSync)
-        let start = ContinuousClock.now
-        try file.sync()
-        let elapsed = ContinuousClock.now - start
-        try fault(.afterSync)
         writeOffset = base + encoder.count
+        return PreparedAppend(bytes: encoder.bytes, file: segments[segments.count - 1].file, offset: base,
+                              records: written, entryOffsets: entryOffsets)
+    }
+
+    /// Second step: the one write and the one fdatasync (with the fault points around them).
+    /// Touches no `WALCore` state, so it runs outside the core's lock: readers of the log
+    /// (Raft's storage reads on the poll loop) do not wait for the disk. Returns the
+    /// fdatasync's duration in nanoseconds.
+    static func writeAndSync(_ p: PreparedAppend, options: WALOptions) throws(WALError) -> UInt64 {
+        try faultPoint(.beforeWrite, options)
+        try p.file.write(p.bytes, at: p.offset)
+        try faultPoint(.afterWriteBeforeSync, options)
+        let start = ContinuousClock.now
+        try p.file.sync()
+        let elapsed = ContinuousClock.now - start
+        try faultPoint(.afterSync, options)
+        return UInt64(elapsed.components.seconds) * 1_000_000_000
+            + UInt64(elapsed.components.attoseconds / 1_000_000_000)
+    }
+
+    /// Third step: the frame is durable; its records join the range indexes (readers see
+    /// them from now on). Returns the number of entries written.
+    mutating func publish(_ p: PreparedAppend, fsyncNanos nanos: UInt64) -> Int {
+        let segmentIndex = segments.lastIndex { $0.seq == p.file.seq } ?? (segments.count - 1)
         var entries = 0
-        for (i, record) in written.enumerated() {
-            apply(record, entryFileOffsets: entryOffsets[i].map { $0 + base }, segmentIndex: segments.count - 1)
+        for (i, record) in p.records.enumerated() {
+            apply(record, entryFileOffsets: p.entryOffsets[i].map { $0 + p.offset }, segmentIndex: segmentIndex)
             if case .entries(_, let es) = record { entries += es.count }
         }
-        let nanos = UInt64(elapsed.components.seconds) * 1_000_000_000
-            + UInt64(elapsed.components.attoseconds / 1_000_000_000)
         stats.fsyncs += 1
         stats.entriesSynced += UInt64(entries)
-        stats.bytesWritten += UInt64(encoder.count)
+        stats.bytesWritten += UInt64(p.bytes.count)
         stats.fsyncNanosTotal += nanos
         stats.lastFsyncNanos = nanos
         stats.fsyncDuration.observe(nanos)
         stats.entriesPerFsync.observe(UInt64(entries))
         return entries
+    }
+
+    /// The write of a prepared append failed: its reserved place is free again (the next
+    /// append overwrites whatever part of it reached the file).
+    mutating func abandon(_ p: PreparedAppend) {
+        if writeOffset == p.offset + p.bytes.count && segments.last?.file.seq == p.file.seq { writeOffset = p.offset }
+    }
+
+    static func faultPoint(_ point: WALFaultPoint, _ options: WALOptions) throws(WALError) {
+        #if DEBUG
+        if let hook = options.faultHook { try hook(point) }
+        #endif
     }
 
     /// The records that make a new segment self-sufficient for every live range.

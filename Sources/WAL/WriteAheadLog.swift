@@ -6,14 +6,21 @@ import Synchronization
 /// segment files under its directory. All ranges' appends and hard states of one poll round
 /// go in through one `append` call: one write, one fdatasync (group commit).
 ///
-/// Thread safety: every operation runs under one lock; callers are the node's few loops.
+/// Thread safety: the state lives under one lock (`core`). Appends, garbage collection and
+/// `close` are also serialised by a writer lock, and an append holds the core lock only to
+/// reserve its place and to publish its records: the write and the fdatasync run outside
+/// it, so readers (Raft's storage reads on the poll loop) never wait for the disk.
 public final class WriteAheadLog: Sendable {
     private let core: Mutex<WALCore>
+    /// Held for a whole append / GC / close: one writer at a time, in order.
+    private let writer = Mutex(())
+    private let options: WALOptions
     public let directory: String
 
-    private init(core: consuming sending WALCore, directory: String) {
+    private init(core: consuming sending WALCore, directory: String, options: WALOptions) {
         self.core = Mutex(core)
         self.directory = directory
+        self.options = options
     }
 
     /// Opens (creating if needed) the log in `directory` and replays it.
@@ -22,19 +29,33 @@ public final class WriteAheadLog: Sendable {
     {
         var core = WALCore(directory: directory, options: options)
         let report = try core.recover()
-        return (WriteAheadLog(core: core, directory: directory), report)
+        return (WriteAheadLog(core: core, directory: directory, options: options), report)
     }
 
     /// Durably appends `records` (one write, one fdatasync). When this returns, the records
     /// survive a crash; only then may messages acknowledging them be sent.
     @discardableResult
     public func append(_ records: [WALRecord]) throws(WALError) -> Int {
-        try core.withLock { (core) throws(WALError) in try core.append(records) }
+        try writer.withLock { (_) throws(WALError) -> Int in
+            guard let prepared = try core.withLock({ (core) throws(WALError) in try core.prepareAppend(records) })
+            else { return 0 }
+            let nanos: UInt64
+            do throws(WALError) {
+                nanos = try WALCore.writeAndSync(prepared, options: options)
+            } catch {
+                core.withLock { $0.abandon(prepared) }
+                throw error
+            }
+            return core.withLock { $0.publish(prepared, fsyncNanos: nanos) }
+        }
     }
 
-    /// Deletes segments no range needs any more (see `WALCore.collectGarbage`).
+    /// Deletes segments no range needs any more (see `WALCore.collectGarbage`). Waits for an
+    /// append in progress.
     public func collectGarbage(durableApplied: [RangeID: UInt64]) throws(WALError) -> WALGCReport {
-        try core.withLock { (core) throws(WALError) in try core.collectGarbage(durableApplied: durableApplied) }
+        try writer.withLock { (_) throws(WALError) -> WALGCReport in
+            try core.withLock { (core) throws(WALError) in try core.collectGarbage(durableApplied: durableApplied) }
+        }
     }
 
     public func entries(of range: RangeID, from lo: UInt64, to hi: UInt64, maxBytes: UInt64 = .max) throws(StorageError) -> [Entry] {
@@ -71,9 +92,11 @@ public final class WriteAheadLog: Sendable {
 
     /// Closes the files. Later calls throw `.closed`.
     public func close() {
-        core.withLock { core in
-            for s in core.segments { s.file.close() }
-            core.closed = true
+        writer.withLock { _ in
+            core.withLock { core in
+                for s in core.segments { s.file.close() }
+                core.closed = true
+            }
         }
     }
 }

@@ -82,12 +82,14 @@ struct Mailbox {
     var installs: [SnapshotInstall] = []
     /// (range, peer replica, succeeded) of finished snapshot sends.
     var snapshotReports: [(RangeID, ReplicaID, Bool)] = []
+    /// The last WAL sync batch reported durable by the sync thread (0: no report).
+    var durableBatch: UInt64 = 0
     var signaled = false
     var stopping = false
 
     var isEmpty: Bool {
         inbound.isEmpty && unreachable.isEmpty && proposals.isEmpty && reads.isEmpty && installs.isEmpty
             && transfers.isEmpty && revisionAnswers.isEmpty
-            && snapshotReports.isEmpty
+            && snapshotReports.isEmpty && durableBatch == 0
     }
 }

@@ -35,6 +35,9 @@ public struct NodeConfig: Sendable {
     /// (decided at apply time, identically on every replica). A restarted replica rebuilds
     /// the memory from the entries its WAL still holds (see docs/node-runtime.md).
     public var dedupWindowEntries: Int = 10_000
+    /// Test hook: called on the node's WAL sync thread before each WAL append (a test may
+    /// block in it to hold a sync in progress). nil in production.
+    public var beforeWALSync: (@Sendable () -> Void)? = nil
 
     public init(nodeID: NodeID, dataDirectory: String) {
         self.nodeID = nodeID

@@ -40,6 +40,8 @@ extension NodeHost {
     /// One poll round.
     func round(_ s: inout HostState, _ inbox: Mailbox, tick: Bool, now: UInt64) {
         s.metrics.pollRounds += 1
+        // Readies whose WAL batch became durable: their held messages, applies, advance.
+        finishDurableBatches(through: inbox.durableBatch, &s)
         for (node, at) in inbox.heardFrom { heard(from: node, at: at, &s) }
         for node in inbox.unreachable { reportUnreachable(node, &s) }
         for (range, peer, ok) in inbox.snapshotReports {
@@ -52,7 +54,17 @@ extension NodeHost {
         for (from, messages) in inbox.inbound {
             for m in messages { stepInbound(m, from: from, &s) }
         }
-        for install in inbox.installs { installSnapshot(install, &s) }
+        // A replica waiting for its sync installs a snapshot only after it (the Ready in
+        // flight must be advanced first).
+        let installs = s.deferredInstalls + inbox.installs
+        s.deferredInstalls = []
+        for install in installs {
+            if let r = s.replicas[install.header.rangeID], r.syncingBatch != 0 {
+                s.deferredInstalls.append(install)
+            } else {
+                installSnapshot(install, &s)
+            }
+        }
         handleRevisionAnswers(inbox.revisionAnswers, &s)
         handleProposals(inbox.proposals, &s)
         handleReads(inbox.reads, &s)
@@ -106,57 +118,54 @@ extension NodeHost {
         views.withLock { v in for (id, view) in updates { v[id] = view } }
     }
 
-    /// Collects every Ready, persists them in one WAL append, sends, applies, advances.
+    /// Collects the Ready of every replica not waiting for a sync. Readies with records to
+    /// persist are held and their records handed to the WAL sync thread in one batch (one
+    /// write, one fdatasync, possibly shared with later rounds); only the messages that may
+    /// leave before the sync are sent now (`leavesBeforeSync`), the rest when the batch is
+    /// durable (`finishDurableBatches`). Readies without records are finished at once.
     func handleReadies(_ s: inout HostState, outbound: inout [NodeID: [RangeMessage]]) {
-        var readies: [(RangeReplica, Ready)] = []
+        var held: [HeldReady] = []
+        var free: [(RangeReplica, Ready)] = []
         var records: [WALRecord] = []
-        for r in s.replicas.values where !r.quiesced || r.touched {
+        for r in s.replicas.values where (!r.quiesced || r.touched) && r.syncingBatch == 0 {
             r.touched = false
             guard r.raw.hasReady() else { continue }
             let rd = r.raw.ready()
+            let before = records.count
             if let snap = rd.snapshot {
                 records.append(.snapshotReset(r.rangeID, index: snap.metadata.index, term: snap.metadata.term))
                 r.storage.setSnapshotMetadata(snap.metadata)
             }
             if !rd.entries.isEmpty { records.append(.entries(r.rangeID, rd.entries)) }
             if let hs = rd.hardState { records.append(.hardState(r.rangeID, hs)) }
-            readies.append((r, rd))
-        }
-        let syncing = !records.isEmpty
-        if syncing {
-            // Heartbeats and their responses promise nothing about this round's log
-            // entries or votes (etcd raft likewise holds back only append and vote responses
-            // until the write is durable), so they leave before the fsync: a ReadIndex
-            // round (linearizable reads, closes, the oracle's leadership confirmation) no
-            // longer waits for every node's unrelated WAL syncs on its way.
-            var early = outbound
-            outbound = [:]
-            for (r, rd) in readies {
-                for m in rd.messages where Self.sendsBeforeSync(m.type) {
-                    guard let node = r.node(of: m.to) else { continue }
-                    early[node, default: []].append(RangeMessage(rangeID: r.rangeID, message: m))
-                }
-            }
-            if !early.isEmpty { transport.send(early) }
-            do {
-                try wal.append(records)
-            } catch {
-                fatalError("node \(nodeID): WAL append failed: \(error)")
+            if records.count == before {
+                free.append((r, rd))
+            } else {
+                held.append(HeldReady(replica: r, ready: rd, rule: Self.handOff(rd, of: r)))
             }
         }
-        // Only now (after the sync) may messages acknowledging these entries leave.
-        for (r, rd) in readies {
-            for m in rd.messages {
-                if syncing && Self.sendsBeforeSync(m.type) { continue }
-                if m.type == .snapshot {
-                    startSnapshotSend(r, m)
-                    continue
+        if !held.isEmpty {
+            let seq = syncer.submit(records)
+            for h in held {
+                h.replica.syncingBatch = seq
+                for m in h.ready.messages where Self.leavesBeforeSync(m, rule: h.rule) {
+                    route(m, of: h.replica, into: &outbound)
                 }
-                guard let node = r.node(of: m.to) else { continue }
-                outbound[node, default: []].append(RangeMessage(rangeID: r.rangeID, message: m))
             }
+            s.syncingBatches.append((seq, held))
+            s.metrics.walBatchesHandedOff += 1
+        }
+        // A Ready without records covers only durable state: everything leaves now.
+        for (r, rd) in free {
+            for m in rd.messages { route(m, of: r, into: &outbound) }
         }
         if !outbound.isEmpty { transport.send(outbound) }
+        finish(free, &s)
+    }
+
+    /// The rest of a Ready once its records are durable (or it had none): soft state,
+    /// snapshot bookkeeping, read states, applying committed entries, `advance`.
+    func finish(_ readies: [(RangeReplica, Ready)], _ s: inout HostState) {
         for (r, rd) in readies {
             if let ss = rd.softState {
                 let wasLeader = r.isLeader

@@ -15,7 +15,7 @@ extension NodeHost {
 
     func quiesceIdleLeaders(_ s: inout HostState) {
         var out: [NodeID: [RangeMessage]] = [:]
-        for r in s.replicas.values where r.isLeader && !r.quiesced {
+        for r in s.replicas.values where r.isLeader && !r.quiesced && r.syncingBatch == 0 {
             let busy = s.pendingAt[r.rangeID] != nil || s.readsPerRange[r.rangeID] != nil
                 || !r.leaderRevisions.waiting.isEmpty || !r.heldForDedup.isEmpty
             let idle = r.canQuiesce(hasPendingProposals: busy) { node in
@@ -42,7 +42,7 @@ extension NodeHost {
     /// log (everything up to the leader's commit, nothing beyond).
     func followerQuiesce(_ r: RangeReplica, _ m: Message) {
         let st = r.raw.status
-        guard !r.isLeader, st.hardState.term == m.term, st.softState.leader == m.from,
+        guard !r.isLeader, r.syncingBatch == 0, st.hardState.term == m.term, st.softState.leader == m.from,
               st.hardState.commit >= m.commit, st.lastIndex == m.commit
         else { return }
         r.quiesced = true

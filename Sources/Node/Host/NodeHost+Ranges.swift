@@ -50,6 +50,8 @@ extension NodeHost {
     public func removeReplica(_ range: RangeID) throws {
         try state.withLock { s in
             guard let r = s.replicas[range] else { throw ReplicaLifecycleError.notFound(range) }
+            // After every batch handed to the sync thread (it may hold this range's entries).
+            syncer.waitUntilIdle()
             try wal.append([.rangeRemoved(range)])
             try r.store.drop()
             failUnappended(of: r, .rangeNotFound(range), &s)

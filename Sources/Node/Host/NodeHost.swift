@@ -38,6 +38,8 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     let mailbox = Mutex(Mailbox())
     let wakeSignal = DispatchSemaphore(value: 0)
     let loopExited = DispatchSemaphore(value: 0)
+    /// The WAL sync thread: the poll loop hands it each round's records (`NodeHost+Sync`).
+    let syncer: WALSyncer
     /// Low 48 bits of request IDs; starts at a random point so IDs of a previous run of
     /// this node (still in the log) are not reused.
     let requestCounter = Atomic<UInt64>(UInt64.random(in: 0..<(1 << 47)))
@@ -81,6 +83,9 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         }
         #endif
         (wal, _) = try WriteAheadLog.open(directory: dir.walPath, options: walOptions)
+        let durableReport = DurableReport()
+        syncer = WALSyncer(wal: wal, name: "flotilla-node-\(config.nodeID.rawValue)-wal", beforeSync: config.beforeWALSync,
+                           onDurable: { seq in durableReport.host?.noteDurable(seq) })
         backend = try PageStoreBackend.open(path: dir.dataFilePath)
         systemBackend = PageStoreBackend(file: backend.file, bucketNames: Self.systemBucketNames)
 
@@ -111,6 +116,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         for r in replicas.values { s.addPeers(of: r.descriptor, me: config.nodeID, now: now) }
         views.withLock { v in for r in replicas.values { v[r.rangeID] = ReplicaView(r) } }
         state = Mutex(s)
+        durableReport.host = self
     }
 
     /// Starts the poll loop thread.
@@ -139,6 +145,9 @@ public final class NodeHost: RaftTransportHandler, Sendable {
             loopExited.wait()
         }
         while snapshotSendsInFlight.load(ordering: .acquiring) > 0 { usleep(1_000) }
+        // Batches handed to the sync thread are written (their Readies are never finished:
+        // as after a crash at `wal.after-sync`, the restart replays them).
+        syncer.stop()
         let leftovers = mailbox.withLock { m in
             let x = (m.proposals, m.installs, m.reads)
             m.proposals = []
@@ -308,6 +317,10 @@ struct HostState {
     var opsSinceCommit = 0
     var lastCommitNs: UInt64
     var lastGCNs: UInt64
+    /// WAL sync batches in flight, oldest first: (sequence number, the Readies it holds).
+    var syncingBatches: [(seq: UInt64, readies: [HeldReady])] = []
+    /// Snapshot installs for replicas that were waiting for a sync (installed once it ends).
+    var deferredInstalls: [SnapshotInstall] = []
     /// Set when the WAL GC found ranges holding segments back: commit at the next round.
     var forceCommit = false
     /// Replicas whose published view is stale (leader, store or descriptor changed).

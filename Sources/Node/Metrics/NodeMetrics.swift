@@ -20,6 +20,9 @@ public struct NodeMetrics: Sendable, Equatable {
     public var proposalsFailed: UInt64 = 0
     public var appliedCommands: UInt64 = 0
     public var pollRounds: UInt64 = 0
+    /// Record batches the poll loop handed to the WAL sync thread (one per round that had
+    /// anything to persist; the thread may write several in one fdatasync: compare `fsyncs`).
+    public var walBatchesHandedOff: UInt64 = 0
     /// Applied index of each replica on the node.
     public var appliedIndex: [RangeID: UInt64] = [:]
     public var leaderCount: Int = 0

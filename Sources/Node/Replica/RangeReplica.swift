@@ -49,6 +49,15 @@ final class RangeReplica {
     /// Proposals with client request IDs that wait until this new leader has applied its
     /// first entry (only then does it know every earlier request that will ever apply).
     var heldForDedup: [ProposalRequest] = []
+    /// Sequence number of the WAL sync batch that holds this replica's last Ready (0: none).
+    /// While set, the replica gives no new Ready (Raft still steps input): that Ready's
+    /// messages that need it durable, its applies and its `advance` wait for the sync
+    /// (`NodeHost+Sync`).
+    var syncingBatch: UInt64 = 0
+    /// Term and vote of the last hard state handed to the WAL (durable once no batch is in
+    /// flight): a Ready that changes them lets no message leave before its sync.
+    var handedOffTerm: UInt64 = 0
+    var handedOffVote: ReplicaID = 0
 
     init(descriptor: RangeDescriptor, replicaID: ReplicaID, store: MVCCStore, wal: WriteAheadLog,
          config: NodeConfig) throws(RaftError) {
@@ -78,6 +87,9 @@ final class RangeReplica {
         rc.disableProposalForwarding = true
         rc.randomSeed = config.nodeID.rawValue &* 0x9E37_79B9_7F4A_7C15 ^ descriptor.rangeID.rawValue
         raw = try RawNode(config: rc, storage: storage)
+        let hs = raw.status.hardState
+        handedOffTerm = hs.term
+        handedOffVote = hs.vote
     }
 
     /// The revoked-lease record `store` holds. A malformed one is a corrupt range.

@@ -1,0 +1,102 @@
+import Base
+import RaftCore
+import WAL
+
+/// The hand-off of each round's WAL records to the sync thread (`WALSyncer`) and the
+/// finishing of the Readies once their batch is durable. The rules (docs/node-runtime.md,
+/// "A poll round", and architecture.md §11):
+/// - a Ready with records (entries, hard state, snapshot reset) is **held**: its replica
+///   gives no new Ready until the batch is durable; Raft keeps stepping its input meanwhile;
+/// - of a held Ready only heartbeats, heartbeat responses and the leader's appends leave
+///   before the sync (`leavesBeforeSync`); every acknowledgement (append and vote responses)
+///   and everything else leaves after it;
+/// - its committed entries are applied, and its `advance` called, only after the sync.
+extension NodeHost {
+    /// The sync thread reports every batch up to `seq` durable.
+    func noteDurable(_ seq: UInt64) {
+        _ = enqueue { m in
+            m.durableBatch = max(m.durableBatch, seq)
+            return true
+        }
+    }
+
+    /// Finishes the held Readies of every batch up to `through` (now durable): their
+    /// remaining messages leave, then their committed entries are applied and Raft advances.
+    func finishDurableBatches(through: UInt64, _ s: inout HostState) {
+        guard through > 0 else { return }
+        var finished: [(RangeReplica, Ready)] = []
+        var outbound: [NodeID: [RangeMessage]] = [:]
+        while let first = s.syncingBatches.first, first.seq <= through {
+            s.syncingBatches.removeFirst()
+            for held in first.readies where held.replica.syncingBatch == first.seq
+                && s.replicas[held.replica.rangeID] === held.replica
+            {
+                let r = held.replica
+                r.syncingBatch = 0
+                r.touched = true
+                finished.append((r, held.ready))
+                for m in held.ready.messages where !Self.leavesBeforeSync(m, rule: held.rule) {
+                    route(m, of: r, into: &outbound)
+                }
+            }
+        }
+        guard !finished.isEmpty else { return }
+        if !outbound.isEmpty { transport.send(outbound) }
+        finish(finished, &s)
+    }
+
+    /// What decides which messages of a held Ready leave before its sync: whether the
+    /// Ready changes the replica's term or vote (then none but heartbeats do), and the first
+    /// index it appends (an append may leave only with a commit index below it). Computed
+    /// before `handedOffTerm`/`handedOffVote` are updated for this Ready and stored with it.
+    struct EarlyRule {
+        var changesTermOrVote: Bool
+        var firstNewIndex: UInt64?
+    }
+
+    /// The rule for `rd`, a new Ready of `r` with records; records its hard state as
+    /// handed off.
+    static func handOff(_ rd: Ready, of r: RangeReplica) -> EarlyRule {
+        var changes = false
+        if let hs = rd.hardState {
+            changes = hs.term != r.handedOffTerm || hs.vote != r.handedOffVote
+            r.handedOffTerm = hs.term
+            r.handedOffVote = hs.vote
+        }
+        return EarlyRule(changesTermOrVote: changes, firstNewIndex: rd.entries.first?.index)
+    }
+
+    /// Whether `m`, from a Ready whose records are not yet durable, may leave now.
+    /// - Heartbeats and their responses promise nothing about the round's entries or votes.
+    /// - A leader's append may go out while its own copy is being synced (Raft thesis
+    ///   §10.2.1; etcd does the same): the leader's own match is only acted on after the
+    ///   sync (nothing computed from it leaves or applies before), and a follower's answer
+    ///   is sent only after the follower's sync. Not when the Ready changes term or vote
+    ///   (a message of a term the leader could forget in a crash), and not when the commit
+    ///   index it carries reaches this Ready's own entries (a single-voter leader commits on
+    ///   append; its learners must not learn that before the leader's copy is durable).
+    static func leavesBeforeSync(_ m: Message, rule: EarlyRule) -> Bool {
+        if sendsBeforeSync(m.type) { return true }
+        guard m.type == .append, !rule.changesTermOrVote else { return false }
+        if let first = rule.firstNewIndex, m.commit >= first { return false }
+        return true
+    }
+
+    /// Puts `m` of `r` in the per-node outbound batches (a snapshot starts its send).
+    func route(_ m: Message, of r: RangeReplica, into outbound: inout [NodeID: [RangeMessage]]) {
+        if m.type == .snapshot {
+            startSnapshotSend(r, m)
+            return
+        }
+        guard let node = r.node(of: m.to) else { return }
+        outbound[node, default: []].append(RangeMessage(rangeID: r.rangeID, message: m))
+    }
+}
+
+/// A Ready waiting for its WAL sync batch, with the rule that decided which of its
+/// messages left before the sync (the rest leave after it).
+struct HeldReady {
+    let replica: RangeReplica
+    let ready: Ready
+    let rule: NodeHost.EarlyRule
+}

@@ -1,0 +1,115 @@
+import Base
+import Dispatch
+import Foundation
+import Synchronization
+import WAL
+
+/// The node's WAL sync thread. Owns the queue of record batches the poll loop hands over
+/// (one batch per round that had anything to persist) and the thread that writes them:
+/// everything queued when the thread looks is written with ONE `WriteAheadLog.append`
+/// (one write, one fdatasync: group commit across rounds), then `onDurable` reports the
+/// sequence number of the last batch that is now durable. Batches are written in the order
+/// they were submitted. The loop never waits for the disk; it holds back what depends on a
+/// batch (the replicas' Readies, their acknowledgements, their applies) until the report.
+///
+/// Must not: touch Raft or the replicas (the report goes through the node's mailbox).
+final class WALSyncer: Sendable {
+    private struct State {
+        var queue: [WALRecord] = []
+        /// Sequence number of the last submitted batch (batches are numbered from 1).
+        var submitted: UInt64 = 0
+        /// Sequence number of the last batch known durable.
+        var durable: UInt64 = 0
+        var stopping = false
+        var exited = false
+    }
+
+    private let wal: WriteAheadLog
+    private let state = Mutex(State())
+    private let work = DispatchSemaphore(value: 0)
+    private let onDurable: @Sendable (UInt64) -> Void
+    /// Test hook, called on the sync thread before each append (a test may block in it).
+    private let beforeSync: (@Sendable () -> Void)?
+
+    init(wal: WriteAheadLog, name: String, beforeSync: (@Sendable () -> Void)?,
+         onDurable: @escaping @Sendable (UInt64) -> Void) {
+        self.wal = wal
+        self.onDurable = onDurable
+        self.beforeSync = beforeSync
+        let thread = Thread { [self] in run() }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Queues `records` for the next sync; returns the batch's sequence number.
+    func submit(_ records: [WALRecord]) -> UInt64 {
+        let seq = state.withLock { s -> UInt64 in
+            s.queue += records
+            s.submitted += 1
+            return s.submitted
+        }
+        work.signal()
+        return seq
+    }
+
+    /// Whether every submitted batch is durable.
+    var isIdle: Bool { state.withLock { $0.submitted == $0.durable } }
+
+    /// Blocks until every batch submitted so far is durable (replica removal, stop). Call
+    /// from the poll loop or a thread of its own, never from the cooperative pool.
+    func waitUntilIdle() {
+        let target = state.withLock { $0.submitted }
+        while state.withLock({ $0.durable < target && !$0.exited }) { usleep(100) }
+    }
+
+    /// Writes what is queued, then ends the thread (blocks until it has).
+    func stop() {
+        state.withLock { $0.stopping = true }
+        work.signal()
+        while !state.withLock({ $0.exited }) { usleep(100) }
+    }
+
+    private func run() {
+        while true {
+            work.wait()
+            let (records, through, stopping) = state.withLock { s -> ([WALRecord], UInt64, Bool) in
+                let taken = s.queue
+                s.queue = []
+                return (taken, s.submitted, s.stopping)
+            }
+            if !records.isEmpty {
+                beforeSync?()
+                do {
+                    try wal.append(records)
+                } catch {
+                    // Durability can no longer be promised for anything: stop the process.
+                    fatalError("WAL append failed: \(error)")
+                }
+            }
+            if through > 0 {
+                let advanced = state.withLock { s -> Bool in
+                    guard through > s.durable else { return false }
+                    s.durable = through
+                    return true
+                }
+                if advanced { onDurable(through) }
+            }
+            if stopping {
+                state.withLock { $0.exited = true }
+                return
+            }
+        }
+    }
+}
+
+/// Lets the sync thread (created before its `NodeHost` exists) report to the host without
+/// owning it: a weak reference set once at the end of `NodeHost.init`.
+final class DurableReport: Sendable {
+    private struct Weak { weak var host: NodeHost? }
+    private let box = Mutex(Weak())
+
+    var host: NodeHost? {
+        get { box.withLock { $0.host } }
+        set { box.withLock { $0.host = newValue } }
+    }
+}
