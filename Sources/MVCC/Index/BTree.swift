@@ -162,6 +162,29 @@ final class BTreeNode<Element: BTreeElement> {
         }
     }
 
+    /// As `visitElements`, but `body` gets each element in place: a pointer valid only
+    /// during the call, so visiting copies no element (no reference counting of its
+    /// buffers, whose headers are often cold in scans).
+    @inline(__always)
+    func visitElementsInPlace(
+        from first: Int, end: [UInt8]?, endPrefix: UInt64, _ body: (UnsafePointer<Element>) throws -> Bool
+    ) rethrows -> Bool {
+        try prefixes.withUnsafeBufferPointer { pre in
+            try elements.withUnsafeBufferPointer { elements in
+                guard let base = elements.baseAddress else { return true }
+                var i = first
+                while i < elements.count {
+                    if let end, pre[i] >= endPrefix {
+                        if pre[i] > endPrefix || Bytes.compare(base[i].key, end) >= 0 { return false }
+                    }
+                    if try !body(base + i) { return false }
+                    i += 1
+                }
+                return true
+            }
+        }
+    }
+
     /// Verifies the prefix cache (for the tree checker).
     var prefixesConsistent: Bool {
         isLeaf
@@ -352,6 +375,33 @@ final class BTree<Element: BTreeElement> {
         while ci < node.children.count {
             if ci > 0, let end, Bytes.compare(node.separators[ci - 1], end) >= 0 { return false }
             if try !visit(node.children[ci], start: start, end: end, body) { return false }
+            ci += 1
+        }
+        return true
+    }
+
+    /// As `forEach(from:to:)`, with each element in place (see
+    /// `BTreeNode.visitElementsInPlace`); `body` must not modify the tree.
+    func forEachInPlace(from start: [UInt8], to end: [UInt8]?, _ body: (UnsafePointer<Element>) throws -> Bool) rethrows {
+        let endPrefix = end.map(BTreeNode<Element>.prefix) ?? 0
+        _ = try visitInPlace(root, start: start, end: end, endPrefix: endPrefix, body)
+    }
+
+    private func visitInPlace(
+        _ node: BTreeNode<Element>, start: [UInt8], end: [UInt8]?, endPrefix: UInt64,
+        _ body: (UnsafePointer<Element>) throws -> Bool
+    ) rethrows -> Bool {
+        if node.isLeaf {
+            let (first, _) = node.elementIndex(for: start)
+            return try node.visitElementsInPlace(from: first, end: end, endPrefix: endPrefix, body)
+        }
+        var ci = node.childIndex(for: start)
+        let n = node.children.count
+        while ci < n {
+            if ci > 0, let end, Bytes.compare(node.separators[ci - 1], end) >= 0 { return false }
+            // The tree holds every node strongly and is not modified during the walk.
+            unowned(unsafe) let child = node.child(at: ci)
+            if try !visitInPlace(child, start: start, end: end, endPrefix: endPrefix, body) { return false }
             ci += 1
         }
         return true

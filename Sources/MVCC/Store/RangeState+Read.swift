@@ -22,30 +22,23 @@ extension RangeState {
             kv.createRevision = g.created.main
             return ([kv], 1)
         }
-        var found: [(key: [UInt8], mod: Revision, created: Revision, version: Int64)] = []
+        var found: [IndexHit] = []
         var total = 0
-        visitIndex(key, end) { ki in
-            if let g = ki.get(atRev: rev) {
+        visitIndexInPlace(key, end) { ki in
+            if let g = ki.pointee.get(atRev: rev) {
                 if !countOnly && (limit <= 0 || found.count < limit) {
-                    found.append((ki.key, g.modified, g.created, g.version))
+                    found.append(IndexHit(key: ki.pointee.key, mod: g.modified, created: g.created, version: g.version))
                 }
                 total += 1
             }
             return true
         }
         if countOnly { return ([], total) }
+        if found.count >= Self.scanThreshold {
+            return (try scanRecords(found, withValue: !keysOnly, rtx), total)
+        }
         var kvs: [KeyValue] = []
         kvs.reserveCapacity(found.count)
-        if found.count >= Self.scanThreshold {
-            let fetched = try scanRecords(found.map { ($0.key, $0.mod) }, withValue: !keysOnly, rtx)
-            for (f, kv) in zip(found, fetched) {
-                guard var kv else { throw MVCCError.corruptMetadata("record \(f.mod) of an indexed key is missing") }
-                kv.version = f.version
-                kv.createRevision = f.created.main
-                kvs.append(kv)
-            }
-            return (kvs, total)
-        }
         for f in found {
             guard var kv = try keyValue(f.key, f.mod, rtx, withValue: !keysOnly) else {
                 throw MVCCError.corruptMetadata("record \(f.mod) of an indexed key is missing")
@@ -58,41 +51,62 @@ extension RangeState {
         return (kvs, total)
     }
 
+    /// A key the index found for a range read: the record to fetch and the index's view
+    /// of its version and creation.
+    struct IndexHit {
+        var key: [UInt8]
+        var mod: Revision
+        var created: Revision
+        var version: Int64
+    }
+
     /// From this many keys on, records are read by one ordered scan of the segment instead
     /// of one tree lookup per key.
     static let scanThreshold = 16
 
-    /// The records of `wanted` (in key order) by a merge of the wanted list with an ordered
-    /// scan of the records bucket; pending records are taken from the batch.
-    func scanRecords(_ wanted: [([UInt8], Revision)], withValue: Bool, _ rtx: any MVCCReadTxn) throws -> [KeyValue?] {
+    /// The key-values of `wanted` (in key order) by a merge of the wanted list with an
+    /// ordered scan of the records bucket; pending records are taken from the batch. Version
+    /// and creation come from the index. Throws when a wanted record is missing.
+    func scanRecords(_ wanted: [IndexHit], withValue: Bool, _ rtx: any MVCCReadTxn) throws -> [KeyValue] {
         var results = [KeyValue?](repeating: nil, count: wanted.count)
         var resolved = [Bool](repeating: false, count: wanted.count)
         if !pending.records.isEmpty {
             for (i, w) in wanted.enumerated() {
-                guard let p = pending.records[RecordKey.make(w.0, w.1)] else { continue }
+                guard let p = pending.records[RecordKey.make(w.key, w.mod)] else { continue }
                 resolved[i] = true
                 if case .put(let bytes) = p {
-                    results[i] = bytes.withUnsafeBytes { RecordValue.decodePut(key: w.0, rev: w.1, $0, withValue: withValue) }
+                    results[i] = bytes.withUnsafeBytes { RecordValue.decodePut(key: w.key, rev: w.mod, $0, withValue: withValue) }
                 }
             }
         }
-        guard let first = resolved.firstIndex(of: false) else { return results }
-        var j = first
-        try rtx.scan(.records, from: RecordKey.make(wanted[first].0, wanted[first].1), to: nil, reverse: false) { k, v in
-            while true {
-                while j < wanted.count && resolved[j] { j += 1 }
-                if j == wanted.count { return false }
-                let c = RecordKey.compare(k, wanted[j].0, wanted[j].1)
-                if c < 0 { return true }  // an older version or another record: skip it
-                if c == 0 {
-                    results[j] = RecordValue.decodePut(key: wanted[j].0, rev: wanted[j].1, v, withValue: withValue)
-                    j += 1
-                    return j < wanted.count
+        if let first = resolved.firstIndex(of: false) {
+            var j = first
+            try rtx.scan(.records, from: RecordKey.make(wanted[first].key, wanted[first].mod), to: nil, reverse: false) { k, v in
+                while true {
+                    while j < wanted.count && resolved[j] { j += 1 }
+                    if j == wanted.count { return false }
+                    let c = RecordKey.compare(k, wanted[j].key, wanted[j].mod)
+                    if c < 0 { return true }  // an older version or another record: skip it
+                    if c == 0 {
+                        results[j] = RecordValue.decodePut(key: wanted[j].key, rev: wanted[j].mod, v, withValue: withValue)
+                        j += 1
+                        return j < wanted.count
+                    }
+                    j += 1  // the wanted record is not in the file: left nil (an error below)
                 }
-                j += 1  // the wanted record is not in the file: leave it nil
             }
         }
-        return results
+        var kvs: [KeyValue] = []
+        kvs.reserveCapacity(wanted.count)
+        for i in wanted.indices {
+            guard var kv = results[i].take() else {
+                throw MVCCError.corruptMetadata("record \(wanted[i].mod) of an indexed key is missing")
+            }
+            kv.version = wanted[i].version
+            kv.createRevision = wanted[i].created.main
+            kvs.append(kv)
+        }
+        return kvs
     }
 
     /// etcd's `executeRange`: limit / sort / revision filters / keys_only / count_only on

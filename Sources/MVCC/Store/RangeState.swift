@@ -91,6 +91,20 @@ struct RangeState {
         }
     }
 
+    /// As `visitIndex`, with each `KeyIndex` in place: a pointer valid only during the call
+    /// (no copy of the entry; scans touch no heap buffer of a key's history on the fast path).
+    func visitIndexInPlace(_ key: [UInt8], _ end: [UInt8]?, _ body: (UnsafePointer<KeyIndex>) throws -> Bool) rethrows {
+        guard let end else {
+            _ = try index.withElement(key) { ki in try withUnsafePointer(to: ki) { try body($0) } }
+            return
+        }
+        if end.isEmpty {
+            try index.forEachInPlace(from: key, to: nil, body)
+        } else if Bytes.compare(end, key) > 0 {
+            try index.forEachInPlace(from: key, to: end, body)
+        }
+    }
+
     /// etcd's `mkGteRange` + "no range end": maps a request's range_end to `visitIndex` form.
     static func indexEnd(_ rangeEnd: [UInt8]) -> [UInt8]? {
         if rangeEnd.isEmpty { return nil }

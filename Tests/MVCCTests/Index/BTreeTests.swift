@@ -35,6 +35,16 @@ struct TestElement: BTreeElement, Equatable {
                     tree.forEach(from: lo, to: hi) { got.append($0.key); return true }
                     let want = model.keys.filter { Bytes.compare($0, lo) >= 0 && Bytes.compare($0, hi) < 0 }.sorted(by: Bytes.less)
                     #expect(got == want, "seed \(seed) step \(step) range \(lo)..<\(hi)")
+                    // The in-place walk visits the same elements (keys and payloads), also
+                    // unbounded, and stops when the body says so.
+                    var inPlace: [TestElement] = []
+                    tree.forEachInPlace(from: lo, to: hi) { inPlace.append($0.pointee); return true }
+                    #expect(inPlace.map(\.key) == want, "seed \(seed) step \(step) in place \(lo)..<\(hi)")
+                    #expect(inPlace.allSatisfy { model[$0.key] == $0.payload }, "seed \(seed) step \(step)")
+                    var tail: [[UInt8]] = []
+                    tree.forEachInPlace(from: lo, to: nil) { tail.append($0.pointee.key); return tail.count < 5 }
+                    let wantTail = model.keys.filter { Bytes.compare($0, lo) >= 0 }.sorted(by: Bytes.less).prefix(5)
+                    #expect(tail == Array(wantTail), "seed \(seed) step \(step) in place from \(lo), stop after 5")
                 }
             }
             #expect(tree.count == model.count, "seed \(seed)")
