@@ -31,10 +31,9 @@ public final class Router: Sendable {
         /// One attempt of a range operation that gets no answer within this long is
         /// abandoned and retried (same request ID) on the leader re-resolved from the
         /// routing table (a paused leader is replaced after about one election timeout,
-        /// while the call timeout is 10 s). A few election timeouts (3 s) is the intended
-        /// setting; nil (the default for now): no bound. Off by default because with 3 s the
-        /// combined RouterTests + MVCCTests run stalled in 4 of 9 runs (every pool thread
-        /// idle, some test never resumed; cause not found yet, session 5).
+        /// while the call timeout is 10 s). A few election timeouts; nil: no bound. (The
+        /// session-5 test stall blamed on it was a watch test waiting for an event before
+        /// its watch's start: issue #6, RouterWatchTests.)
         public var attemptTimeout: Duration? = .seconds(3)
         /// How often the lease expiry loop asks for expired leases.
         public var leaseExpiryInterval: Duration = .milliseconds(500)
