@@ -28,6 +28,13 @@ public final class Router: Sendable {
         /// First retry backoff; doubles up to `maxBackoff`.
         public var initialBackoff: Duration = .milliseconds(5)
         public var maxBackoff: Duration = .milliseconds(200)
+        /// One attempt of a range operation that gets no answer within this long is
+        /// abandoned and retried (same request ID) on the leader re-resolved from the
+        /// routing table (a paused leader is replaced after about one election timeout,
+        /// while the call timeout is 10 s). A few election timeouts; nil: no bound. (The
+        /// session-5 test stall blamed on it was a watch test waiting for an event before
+        /// its watch's start: issue #6, RouterWatchTests.)
+        public var attemptTimeout: Duration? = .seconds(3)
         /// How often the lease expiry loop asks for expired leases.
         public var leaseExpiryInterval: Duration = .milliseconds(500)
         /// Low bits of the first request ID (default: wall-clock microseconds, so a restarted

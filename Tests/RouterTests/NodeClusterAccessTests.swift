@@ -17,14 +17,14 @@ final class AccessCluster: @unchecked Sendable {
     var access: [NodeID: NodeClusterAccess] = [:]
     let members: [NodeRecord]
 
-    init(ranges: Int = 2) throws {
+    init(ranges: Int = 2, callTimeoutMs: Int = 5_000) throws {
         let nodes = (1...3).map { NodeID(UInt64($0)) }
         bootstrap = BootstrapConfig(nodes: nodes, rangeCount: ranges)
         members = nodes.map { NodeRecord(nodeID: $0, name: "n\($0.rawValue)", clientURLs: ["http://127.0.0.1:\(2378 + Int($0.rawValue))"],
                                          peerURLs: ["http://127.0.0.1:\(2478 + Int($0.rawValue))"]) }
         var settings = NodeClusterAccess.Settings()
         settings.leaseLeaderSearchMs = 200
-        settings.callTimeoutMs = 5_000
+        settings.callTimeoutMs = callTimeoutMs
         for n in nodes {
             var c = NodeConfig(nodeID: n, dataDirectory: root + "/n\(n.rawValue)")
             c.tickIntervalMs = 50

@@ -4,12 +4,15 @@ import Synchronization
 /// An in-process network of nodes for tests: routes batches synchronously into the target
 /// node's mailbox, and node calls (`NodeCallTransport`) into the target's `NodeCallHandler`
 /// (registered handlers that are one; `NodeHost` is). Owns the registry of handlers and the fault settings: nodes marked down
-/// (nothing reaches them and they reach nobody; senders hear `peerUnreachable`), cut links
-/// (partitions, one direction each) and a seeded random drop rate.
+/// (nothing reaches them and they reach nobody; senders hear `peerUnreachable`), paused nodes
+/// (a SIGSTOPped process: messages to and from it vanish silently, node calls to it get no
+/// answer until their timeout), cut links (partitions, one direction each) and a seeded
+/// random drop rate.
 public final class LocalNetwork: Sendable {
     struct State {
         var handlers: [NodeID: any RaftTransportHandler] = [:]
         var down: Set<NodeID> = []
+        var paused: Set<NodeID> = []
         var cut: Set<Link> = []
         var dropRate: Double = 0
         var rng: UInt64 = 0x2545_F491_4F6C_DD1D
@@ -45,6 +48,14 @@ public final class LocalNetwork: Sendable {
     public func setDown(_ node: NodeID, _ down: Bool) {
         state.withLock { if down { $0.down.insert(node) } else { $0.down.remove(node) } }
     }
+
+    /// Pauses (or resumes) `node` as SIGSTOP / SIGCONT would: its messages vanish, calls to
+    /// it hang until their timeout.
+    public func setPaused(_ node: NodeID, _ paused: Bool) {
+        state.withLock { if paused { $0.paused.insert(node) } else { $0.paused.remove(node) } }
+    }
+
+    func isPaused(_ node: NodeID) -> Bool { state.withLock { $0.paused.contains(node) } }
 
     /// Cuts (or heals) both directions between `a` and `b`.
     public func partition(_ a: NodeID, _ b: NodeID, cut: Bool = true) {
@@ -112,6 +123,7 @@ public struct LocalTransport: RaftTransport {
 
     public func send(_ batches: [NodeID: [RangeMessage]]) {
         for (to, batch) in batches {
+            if network.isPaused(node) || network.isPaused(to) { continue }
             if let h = network.route(from: node, to: to, isBatch: true) {
                 h.deliver(from: node, messages: batch)
             } else if !batch.isEmpty, let me = network.handler(of: node) {
@@ -136,6 +148,10 @@ public struct LocalTransport: RaftTransport {
 extension LocalTransport: NodeCallTransport {
     public func call(_ target: NodeID, _ request: [UInt8], timeoutMs: Int) async throws(NodeCallError) -> [UInt8] {
         guard let handler = network.routeCall(from: node, to: target) else { throw .unreachable(target) }
+        if network.isPaused(target) {
+            try? await Task.sleep(for: .milliseconds(timeoutMs))  // no answer from a stopped process
+            throw .timeout(target)
+        }
         let from = node
         let answer = await CallDeadline.run(timeoutMs: timeoutMs) { await handler.handleCall(from: from, request) }
         guard let answer, network.canAnswer(from: target, to: node) else { throw .timeout(target) }

@@ -136,10 +136,37 @@ extension Router {
                 throw EtcdError.timeout
             }
             let node = target(route)
-            do throws(ProposalError) {
-                let value = try await op(route, part.span, node, requestID)
+            let answer: Result<T, ProposalError>
+            if let limit = config.attemptTimeout {
+                let attemptRoute = route, span = part.span
+                let outcome = await AttemptDeadline.run(limit) { () async throws(ProposalError) -> T in
+                    try await op(attemptRoute, span, node, requestID)
+                }
+                guard case .answered(let a) = outcome else {
+                    // No answer within a few election timeouts: the node may be paused or cut
+                    // off while the others elected a new leader. Its answer (if any) is
+                    // dropped; the retry keeps the request ID, so the range de-duplicates it
+                    // (reads are simply repeated).
+                    if Task.isCancelled { throw CancellationError() }
+                    lastError = (.timeout, node)
+                    outcomeUnknown = true
+                    route.leaderHint = await reresolveLeader(of: route, notAnswering: node)
+                    let leader = route.leaderHint
+                    state.withLock { $0.cache.setLeader(leader, of: rangeID) }
+                    continue
+                }
+                answer = a
+            } else {
+                do throws(ProposalError) {
+                    answer = .success(try await op(route, part.span, node, requestID))
+                } catch {
+                    answer = .failure(error)
+                }
+            }
+            switch answer {
+            case .success(let value):
                 return [Piece(span: part.span, range: rangeID, value: value)]
-            } catch {
+            case .failure(let error):
                 lastError = (error, node)
                 switch error {
                 case .rejected(let e):
@@ -171,6 +198,17 @@ extension Router {
                 }
             }
         }
+    }
+
+    /// The node to try after `silent` did not answer an attempt in time: the cached leader
+    /// hint when something (another request's answer) moved it off `silent`, else the next
+    /// replica, which answers from its own belief (`notLeader(hint)`, followed as usual).
+    /// No routing-table refresh: it may ask the silent node and wait for its call timeout.
+    func reresolveLeader(of route: RangeRoute, notAnswering silent: NodeID) async -> NodeID {
+        let rangeID = route.descriptor.rangeID
+        let hint = state.withLock { $0.cache.route(of: rangeID)?.leaderHint } ?? .none
+        if hint != .none && hint != silent { return hint }
+        return nextReplica(after: silent, in: route.descriptor)
     }
 
     /// The warning for a part given up after `attempts` tries: the range and its last answer.
