@@ -137,7 +137,10 @@ extension Router {
             }
             let node = target(route)
             let answer: Result<T, ProposalError>
-            if let limit = config.attemptTimeout {
+            // Only a call to another node races the deadline: this node's own host cannot be
+            // paused while its router runs, and the race's two task hops per attempt are CPU
+            // on the hot local path (main had no bound there either).
+            if let limit = config.attemptTimeout, node != access.localNode {
                 let attemptRoute = route, span = part.span
                 let outcome = await AttemptDeadline.run(limit) { () async throws(ProposalError) -> T in
                     try await op(attemptRoute, span, node, requestID)
