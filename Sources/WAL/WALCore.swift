@@ -196,7 +196,7 @@ struct WALCore {
     }
 
     static func faultPoint(_ point: WALFaultPoint, _ options: WALOptions) throws(WALError) {
-        #if DEBUG
+        #if DEBUG || FLOTILLA_CRASH_POINTS
         if let hook = options.faultHook { try hook(point) }
         #endif
     }
