@@ -25,6 +25,11 @@ public final class Router: Sendable {
         /// Attempts per range operation (leader changes, epoch changes, timeouts) before
         /// answering "etcdserver: request timed out".
         public var maxAttempts = 8
+        /// Attempts go on past `maxAttempts` until the operation has been retrying this
+        /// long: an election under load (no leader for a second or two) is waited out, as
+        /// etcd's server waits up to its request timeout for a leader, instead of failing
+        /// after the ~0.5 s that eight backed-off attempts take. `.zero`: attempts only.
+        public var retryWindow: Duration = .seconds(5)
         /// First retry backoff; doubles up to `maxBackoff`.
         public var initialBackoff: Duration = .milliseconds(5)
         public var maxBackoff: Duration = .milliseconds(200)

@@ -33,6 +33,24 @@ struct ReplanNeeded: Error {
 /// longer vouch for ends, after `Config.maxAttempts`, as etcd's "request timed out" (outcome
 /// unknown).
 extension Router {
+    /// When the client operation being routed began (set by the outermost `fanOut` /
+    /// `onOneRange`; re-plans and parallel parts inherit it), for `Config.retryWindow`.
+    @TaskLocal static var operationStart: ContinuousClock.Instant?
+
+    /// Whether an operation that has used up its attempt budget must give up: only once it
+    /// has also been retrying for `Config.retryWindow` (bounded: attempts past the budget
+    /// stop at the window, whatever they answer).
+    func outOfRetries() -> Bool {
+        guard let start = Self.operationStart else { return true }
+        return ContinuousClock.now - start >= config.retryWindow
+    }
+
+    /// Runs `body` with `operationStart` set, unless an outer operation already set it.
+    func timingOperation<R>(_ body: () async throws -> R) async throws -> R {
+        if Self.operationStart != nil { return try await body() }
+        return try await Self.$operationStart.withValue(ContinuousClock.now) { try await body() }
+    }
+
     /// Fetches the routing table into the cache.
     func refreshRoutes() async {
         guard let routes = try? await access.routes() else { return }
@@ -45,7 +63,7 @@ extension Router {
         while true {
             if let p = state.withLock({ $0.cache.plan(span) }) { return p }
             budget -= 1
-            if budget < 0 {
+            if budget < 0 && outOfRetries() {
                 stallLog.warn("routes", "request timed out: no route covers keys \(span) after \(config.maxAttempts) routing table refreshes")
                 throw EtcdError.timeout
             }
@@ -59,7 +77,7 @@ extension Router {
     /// Runs `op` on every range overlapping `span` (in parallel) and returns the pieces in
     /// key order. Each part gets its own request ID; a part re-split after a split keeps it.
     func fanOut<T: Sendable>(_ span: KeySpan, _ op: @escaping RangeOp<T>) async throws -> [Piece<T>] {
-        try await fanOut(span, budget: config.maxAttempts, requestID: nil, op)
+        try await timingOperation { try await fanOut(span, budget: config.maxAttempts, requestID: nil, op) }
     }
 
     private func fanOut<T: Sendable>(
@@ -86,6 +104,10 @@ extension Router {
     /// throws `EtcdError.txnSpansRanges`. The request ID stays the same across retries and
     /// re-plans.
     func onOneRange<T: Sendable>(_ spans: [KeySpan], _ op: @escaping RangeOp<T>) async throws -> Piece<T> {
+        try await timingOperation { try await onOneRangeTimed(spans, op) }
+    }
+
+    private func onOneRangeTimed<T: Sendable>(_ spans: [KeySpan], _ op: @escaping RangeOp<T>) async throws -> Piece<T> {
         let id = newRequestID()
         var budget = config.maxAttempts
         var outcomeUnknown = false
@@ -109,7 +131,7 @@ extension Router {
             } catch let replan as ReplanNeeded {
                 outcomeUnknown = outcomeUnknown || replan.outcomeUnknown
                 budget -= 1
-                if budget < 0 { throw EtcdError.timeout }
+                if budget < 0 && outOfRetries() { throw EtcdError.timeout }
             }
         }
     }
@@ -131,7 +153,7 @@ extension Router {
         }
         while true {
             attempts += 1
-            if attempts > budget {
+            if attempts > budget && outOfRetries() {
                 stallLog.warn("range \(rangeID.rawValue)", Self.gaveUp(rangeID, attempts: attempts - 1, last: lastError))
                 throw EtcdError.timeout
             }

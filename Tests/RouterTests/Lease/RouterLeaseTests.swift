@@ -50,6 +50,7 @@ import Testing
         config.initialBackoff = .microseconds(50)
         config.maxBackoff = .microseconds(400)
         config.maxAttempts = 3
+        config.retryWindow = .zero
         config.lateLeaseRecheckDelay = .milliseconds(20)
         let router = Router(access: cluster, config: config)
         let lease = try await router.leaseGrant(id: 0, ttl: 10)

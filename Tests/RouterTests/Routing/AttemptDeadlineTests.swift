@@ -61,7 +61,7 @@ import Testing
             Issue.record("got \(outcome)")
             return
         }
-        #expect(elapsed < .seconds(30), "hang bound: took \(elapsed)")
+        #expect(elapsed < .seconds(300), "hang bound: took \(elapsed)")
     }
 
     @Test func theCallersCancellationEndsTheWait() async {

@@ -61,6 +61,35 @@ import Testing
         #expect(EtcdError.timeout.message == "etcdserver: request timed out")
     }
 
+    /// An election under load: the range answers "dropped" (no leader) far more often than
+    /// the attempt budget allows. Within `Config.retryWindow` the router keeps retrying and the
+    /// write lands once; with no window the same request fails as before.
+    @Test func retryWindowWaitsOutALeaderlessStretch() async throws {
+        let (router, cluster) = try makeRouter(maxAttempts: 3, retryWindow: .seconds(600))
+        let range = cluster.rangeID(of: key(3))
+        cluster.inject(.dropped, into: range, times: 40)
+        cluster.inject(.notLeader(hint: NodeID.none), into: range, times: 10)
+        let put = try await router.put(PutRequest(key: key(3), value: [3]))
+        #expect(cluster.applied == 1)
+        #expect(try await router.range(RangeRequest(key: key(3))).kvs.first?.modRevision == put.revision)
+        let (bounded, other) = try makeRouter(maxAttempts: 3)
+        other.inject(.dropped, into: other.rangeID(of: key(3)), times: 40)
+        await #expect(throws: EtcdError.timeout) { try await bounded.put(PutRequest(key: key(3), value: [3])) }
+    }
+
+    /// Past the attempt budget the window, not the answers, ends the retries.
+    @Test func retryWindowIsABound() async throws {
+        let (router, cluster) = try makeRouter(maxAttempts: 3, retryWindow: .milliseconds(300))
+        cluster.inject(.timeoutBeforeApply, into: cluster.rangeID(of: key(1)), times: 1_000_000)
+        let clock = ContinuousClock()
+        let start = clock.now
+        await #expect(throws: EtcdError.timeout) { try await router.put(PutRequest(key: key(1), value: [1])) }
+        let elapsed = clock.now - start
+        #expect(elapsed >= .milliseconds(300), "gave up after \(elapsed)")
+        #expect(elapsed < .seconds(600), "hang bound: \(elapsed)")
+        #expect(cluster.applied == 0)
+    }
+
     /// A request that runs out of retries answers etcd's timeout AND says why on the node's log
     /// (finding 4: a stall must never be silent), once per range per interval.
     @Test func givingUpIsLoggedWithTheRangeAndTheLastAnswerRateLimited() async throws {
@@ -70,6 +99,7 @@ import Testing
         config.initialBackoff = .microseconds(50)
         config.maxBackoff = .microseconds(400)
         config.maxAttempts = 3
+        config.retryWindow = .zero
         config.stallLogInterval = .seconds(600)
         config.warn = { line in lines.withLock { $0.append(line) } }
         let router = Router(access: cluster, config: config)

@@ -2,14 +2,16 @@ import Base
 import MVCC
 import Router
 
-/// A router over a fresh `FakeCluster` with fast retries.
+/// A router over a fresh `FakeCluster` with fast retries (by default bounded by attempts
+/// only: no `retryWindow`).
 func makeRouter(splitKeys: [String] = ["k10", "k20", "k30"], remote: Set<Int> = [],
-                maxAttempts: Int = 8) throws -> (Router, FakeCluster) {
+                maxAttempts: Int = 8, retryWindow: Duration = .zero) throws -> (Router, FakeCluster) {
     let cluster = try FakeCluster(splitKeys: splitKeys.map(bytes), remote: remote)
     var config = Router.Config()
     config.initialBackoff = .microseconds(50)
     config.maxBackoff = .microseconds(400)
     config.maxAttempts = maxAttempts
+    config.retryWindow = retryWindow
     config.requestIDSeed = 1
     return (Router(access: cluster, config: config), cluster)
 }
