@@ -138,14 +138,15 @@ let package = Package(
             swiftSettings: strict),
 
         // Test-only helpers shared by test targets (real etcdctl runner, loopback ports).
-        .target(name: "TestSupport", dependencies: ["API"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestThreads", path: "Tests/TestThreads", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["API", "TestThreads"], path: "Tests/TestSupport", swiftSettings: strict),
 
         .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
-        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "Base"], exclude: ["testdata"], swiftSettings: strict),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "RaftCore", "Base"], swiftSettings: strict),
-        .testTarget(name: "LZ4Tests", dependencies: ["LZ4"], swiftSettings: strict),
-        .testTarget(name: "PageStoreTests", dependencies: ["PageStore", "Base"], swiftSettings: strict),
-        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "PageStore", "Base"], swiftSettings: strict),
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "Base", "TestThreads"], exclude: ["testdata"], swiftSettings: strict),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "RaftCore", "Base", "TestThreads"], swiftSettings: strict),
+        .testTarget(name: "LZ4Tests", dependencies: ["LZ4", "TestThreads"], swiftSettings: strict),
+        .testTarget(name: "PageStoreTests", dependencies: ["PageStore", "Base", "TestThreads"], swiftSettings: strict),
+        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "PageStore", "Base", "TestThreads"], swiftSettings: strict),
         .testTarget(
             name: "ProtoTests",
             dependencies: [
@@ -164,9 +165,9 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "WALTests", dependencies: ["WAL", "RaftCore", "Base"], swiftSettings: strict),
+        .testTarget(name: "WALTests", dependencies: ["WAL", "RaftCore", "Base", "TestThreads"], swiftSettings: strict),
         .testTarget(
-            name: "NodeTests", dependencies: ["Node", "MVCC", "WAL", "RaftCore", "Base"], swiftSettings: strict),
+            name: "NodeTests", dependencies: ["Node", "MVCC", "WAL", "RaftCore", "Base", "TestThreads"], swiftSettings: strict),
         .testTarget(
             name: "PeerTransportTests", dependencies: ["PeerTransport", "Node", "RaftCore", "Base", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RouterTests", dependencies: ["Router", "API", "Node", "MVCC", "Base", "TestSupport"], swiftSettings: strict),

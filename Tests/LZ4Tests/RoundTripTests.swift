@@ -1,5 +1,6 @@
 import LZ4
 import Testing
+import TestThreads
 
 /// Round trips through the one-shot and streaming APIs for sizes around every
 /// block boundary, compressible and incompressible, with every block size.
@@ -12,49 +13,58 @@ import Testing
     ]
 
     @Test(arguments: sizes, [false, true])
-    func oneShotRoundTrip(size: Int, compressible: Bool) throws {
-        let seed = baseSeed &+ UInt64(size)
-        var random = TestRandom(seed: seed)
-        let data = compressible ? random.compressibleBytes(size) : random.bytes(size)
-        let frame = try LZ4Frame.compress(data)
-        let decoded = try LZ4Frame.decompress(frame)
-        expectSameBytes(decoded, data, "size \(size) compressible \(compressible) seed \(seed)")
-        if compressible && size > 4096 {
-            #expect(frame.count < data.count / 2, "compressible data should shrink; seed \(seed)")
-        }
-    }
-
-    @Test(arguments: LZ4FrameOptions.BlockSize.allCases)
-    func streamingRoundTripEveryBlockSize(blockSize: LZ4FrameOptions.BlockSize) throws {
-        let seed = baseSeed &+ UInt64(blockSize.bytes)
-        var random = TestRandom(seed: seed)
-        for size in [0, 1, blockSize.bytes - 1, blockSize.bytes, blockSize.bytes + 1, 3 * blockSize.bytes + 17] {
-            for compressible in [false, true] {
-                let data = compressible ? random.compressibleBytes(size) : random.bytes(size)
-                let options = LZ4FrameOptions(blockSize: blockSize)
-                let frame = try encodeInPieces(data, pieces: [size == 0 ? 1 : size], options: options)
-                let (decoded, largest) = try decodeInPieces(frame, pieces: [frame.count])
-                expectSameBytes(decoded, data, "block \(blockSize) size \(size) compressible \(compressible) seed \(seed)")
-                #expect(largest <= blockSize.bytes, "sink chunk \(largest) exceeds block size; seed \(seed)")
+    func oneShotRoundTrip(size: Int, compressible: Bool) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let seed = baseSeed &+ UInt64(size)
+            var random = TestRandom(seed: seed)
+            let data = compressible ? random.compressibleBytes(size) : random.bytes(size)
+            let frame = try LZ4Frame.compress(data)
+            let decoded = try LZ4Frame.decompress(frame)
+            expectSameBytes(decoded, data, "size \(size) compressible \(compressible) seed \(seed)")
+            if compressible && size > 4096 {
+                #expect(frame.count < data.count / 2, "compressible data should shrink; seed \(seed)")
             }
         }
     }
 
-    @Test func severalMegabytesLinkedBlocksAndHighCompression() throws {
-        let seed = baseSeed &+ 99
-        var random = TestRandom(seed: seed)
-        var data = random.compressibleBytes(5 << 20)
-        data += random.bytes(1 << 20)
-        for options in [
-            LZ4FrameOptions(blockSize: .kib64, independentBlocks: false),
-            LZ4FrameOptions(blockSize: .mib1, blockChecksums: false, compressionLevel: 9),
-            LZ4FrameOptions(contentChecksum: false, blockChecksums: false, compressionLevel: -10),
-        ] {
-            let frame = try encodeInPieces(data, pieces: [1 << 20, 12_345], options: options)
-            let decoded = try LZ4Frame.decompress(frame)
-            expectSameBytes(decoded, data, "options \(options) seed \(seed)")
-            let oneShot = try LZ4Frame.compress(data, options: options)
-            try expectSameBytes(LZ4Frame.decompress(oneShot), data, "one-shot, options \(options) seed \(seed)")
+    @Test(arguments: LZ4FrameOptions.BlockSize.allCases)
+    func streamingRoundTripEveryBlockSize(blockSize: LZ4FrameOptions.BlockSize) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let seed = baseSeed &+ UInt64(blockSize.bytes)
+            var random = TestRandom(seed: seed)
+            for size in [0, 1, blockSize.bytes - 1, blockSize.bytes, blockSize.bytes + 1, 3 * blockSize.bytes + 17] {
+                for compressible in [false, true] {
+                    let data = compressible ? random.compressibleBytes(size) : random.bytes(size)
+                    let options = LZ4FrameOptions(blockSize: blockSize)
+                    let frame = try encodeInPieces(data, pieces: [size == 0 ? 1 : size], options: options)
+                    let (decoded, largest) = try decodeInPieces(frame, pieces: [frame.count])
+                    expectSameBytes(decoded, data, "block \(blockSize) size \(size) compressible \(compressible) seed \(seed)")
+                    #expect(largest <= blockSize.bytes, "sink chunk \(largest) exceeds block size; seed \(seed)")
+                }
+            }
+        }
+    }
+
+    @Test func severalMegabytesLinkedBlocksAndHighCompression() async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let seed = baseSeed &+ 99
+            var random = TestRandom(seed: seed)
+            var data = random.compressibleBytes(5 << 20)
+            data += random.bytes(1 << 20)
+            for options in [
+                LZ4FrameOptions(blockSize: .kib64, independentBlocks: false),
+                LZ4FrameOptions(blockSize: .mib1, blockChecksums: false, compressionLevel: 9),
+                LZ4FrameOptions(contentChecksum: false, blockChecksums: false, compressionLevel: -10),
+            ] {
+                let frame = try encodeInPieces(data, pieces: [1 << 20, 12_345], options: options)
+                let decoded = try LZ4Frame.decompress(frame)
+                expectSameBytes(decoded, data, "options \(options) seed \(seed)")
+                let oneShot = try LZ4Frame.compress(data, options: options)
+                try expectSameBytes(LZ4Frame.decompress(oneShot), data, "one-shot, options \(options) seed \(seed)")
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 import LZ4
 import Testing
+import TestThreads
 
 /// The streaming contract: input split anywhere (including empty pieces) on both
 /// sides, bounded output chunks, context reuse across frames.
@@ -12,20 +13,23 @@ import Testing
     }
 
     @Test(arguments: 0..<12)
-    func randomSplitsBothDirections(round: Int) throws {
-        let seed = baseSeed &+ 1000 &+ UInt64(round)
-        var random = TestRandom(seed: seed)
-        let size = Int(random.next() % UInt64(3 << 20))
-        let data = round % 2 == 0 ? random.compressibleBytes(size) : random.bytes(size)
-        let blockSize = LZ4FrameOptions.BlockSize.allCases[round % 4]
-        let options = LZ4FrameOptions(blockSize: blockSize, independentBlocks: round % 3 != 0)
-        let maxPiece = [1, 7, 300, 70_000, 1 << 20][round % 5]
-        let updatePieces = Self.pieces(&random, count: 50, maxPiece: maxPiece * 3 + 1)
-        let frame = try encodeInPieces(data, pieces: updatePieces, options: options)
-        let decodePieces = Self.pieces(&random, count: 50, maxPiece: maxPiece)
-        let (decoded, largest) = try decodeInPieces(frame, pieces: decodePieces)
-        expectSameBytes(decoded, data, "round \(round) size \(size) seed \(seed)")
-        #expect(largest <= blockSize.bytes, "chunk \(largest) > block \(blockSize.bytes); seed \(seed)")
+    func randomSplitsBothDirections(round: Int) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let seed = baseSeed &+ 1000 &+ UInt64(round)
+            var random = TestRandom(seed: seed)
+            let size = Int(random.next() % UInt64(3 << 20))
+            let data = round % 2 == 0 ? random.compressibleBytes(size) : random.bytes(size)
+            let blockSize = LZ4FrameOptions.BlockSize.allCases[round % 4]
+            let options = LZ4FrameOptions(blockSize: blockSize, independentBlocks: round % 3 != 0)
+            let maxPiece = [1, 7, 300, 70_000, 1 << 20][round % 5]
+            let updatePieces = Self.pieces(&random, count: 50, maxPiece: maxPiece * 3 + 1)
+            let frame = try encodeInPieces(data, pieces: updatePieces, options: options)
+            let decodePieces = Self.pieces(&random, count: 50, maxPiece: maxPiece)
+            let (decoded, largest) = try decodeInPieces(frame, pieces: decodePieces)
+            expectSameBytes(decoded, data, "round \(round) size \(size) seed \(seed)")
+            #expect(largest <= blockSize.bytes, "chunk \(largest) > block \(blockSize.bytes); seed \(seed)")
+        }
     }
 
     @Test func byteAtATimeDecode() throws {

@@ -1,6 +1,7 @@
 @testable import PageStore
 import Synchronization
 import Testing
+import TestThreads
 
 /// Crash safety: a commit is interrupted at every named fault point in turn, the file layer
 /// decides what reached the disk (everything / nothing unsynced / a random subset / a torn
@@ -54,44 +55,47 @@ import Testing
     static let modes: [CrashableFileIO.CrashMode] = [.keepAll, .dropUnsynced, .dropRandom(seed: 7), .tearLastWrite]
 
     @Test(arguments: modes)
-    func crashAtEveryFaultPoint(mode: CrashableFileIO.CrashMode) throws {
-        let seed: UInt64 = 0x5EED_0001
-        let work = Self.workload(seed: seed)
-        let dry = Box()
-        let dryDir = TempDir(); defer { dryDir.cleanup() }
-        let (_, inflight, _, _) = try Self.run(dryDir, work, crashAt: nil, box: dry)
-        #expect(inflight == nil)
-        let points = dry.hits.withLock { $0 }
-        #expect(points.count >= work.count * 4, "every commit passes at least 4 fault points")
-        for k in 0..<points.count {
-            let dir = TempDir(); defer { dir.cleanup() }
-            let box = Box()
-            let context = "seed \(seed) mode \(mode) crash at hit \(k) (\(points[k]))"
-            do {
-                let (committed, inflight, file, _) = try Self.run(dir, work, crashAt: k, box: box)
-                try #require(inflight != nil, "\(context): the fault did not fire")
-                try box.io.withLock { $0 }!.crash(mode)
-                file.abandonForTesting()  // a process death: no clean close
-                let mayBeNew: Bool
-                switch mode {
-                case .keepAll, .dropRandom: mayBeNew = points[k] == .syncMeta
-                case .dropUnsynced, .tearLastWrite: mayBeNew = false
+    func crashAtEveryFaultPoint(mode: CrashableFileIO.CrashMode) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let seed: UInt64 = 0x5EED_0001
+            let work = Self.workload(seed: seed)
+            let dry = Box()
+            let dryDir = TempDir(); defer { dryDir.cleanup() }
+            let (_, inflight, _, _) = try Self.run(dryDir, work, crashAt: nil, box: dry)
+            #expect(inflight == nil)
+            let points = dry.hits.withLock { $0 }
+            #expect(points.count >= work.count * 4, "every commit passes at least 4 fault points")
+            for k in 0..<points.count {
+                let dir = TempDir(); defer { dir.cleanup() }
+                let box = Box()
+                let context = "seed \(seed) mode \(mode) crash at hit \(k) (\(points[k]))"
+                do {
+                    let (committed, inflight, file, _) = try Self.run(dir, work, crashAt: k, box: box)
+                    try #require(inflight != nil, "\(context): the fault did not fire")
+                    try box.io.withLock { $0 }!.crash(mode)
+                    file.abandonForTesting()  // a process death: no clean close
+                    let mayBeNew: Bool
+                    switch mode {
+                    case .keepAll, .dropRandom: mayBeNew = points[k] == .syncMeta
+                    case .dropUnsynced, .tearLastWrite: mayBeNew = false
+                    }
+                    let reopened = try PageFile.open(path: dir.file())
+                    defer { reopened.close() }
+                    let report = try reopened.check()
+                    #expect(report.problems.isEmpty, "\(context): \(report.problems.prefix(5))")
+                    let diffOld = try difference(reopened, committed)
+                    let diffNew = try difference(reopened, inflight!)
+                    if mayBeNew {
+                        #expect(diffOld == nil || diffNew == nil, "\(context): neither old nor new state: \(diffOld ?? "")")
+                    } else {
+                        #expect(diffOld == nil, "\(context): \(diffOld ?? "")")
+                    }
+                    // The reopened file keeps working.
+                    try reopened.update { txn in try txn.createBucketIfNeeded(named: bytes("after")).put(bytes("k"), bytes("v")) }
+                    let again = try reopened.check()
+                    #expect(again.problems.isEmpty, "\(context) after a further commit: \(again.problems.prefix(5))")
                 }
-                let reopened = try PageFile.open(path: dir.file())
-                defer { reopened.close() }
-                let report = try reopened.check()
-                #expect(report.problems.isEmpty, "\(context): \(report.problems.prefix(5))")
-                let diffOld = try difference(reopened, committed)
-                let diffNew = try difference(reopened, inflight!)
-                if mayBeNew {
-                    #expect(diffOld == nil || diffNew == nil, "\(context): neither old nor new state: \(diffOld ?? "")")
-                } else {
-                    #expect(diffOld == nil, "\(context): \(diffOld ?? "")")
-                }
-                // The reopened file keeps working.
-                try reopened.update { txn in try txn.createBucketIfNeeded(named: bytes("after")).put(bytes("k"), bytes("v")) }
-                let again = try reopened.check()
-                #expect(again.problems.isEmpty, "\(context) after a further commit: \(again.problems.prefix(5))")
             }
         }
     }
@@ -99,29 +103,32 @@ import Testing
     /// With `deferMetaSync` the last commit may be lost, but the file is always the last or
     /// the previous committed state, and consistent.
     @Test(arguments: modes)
-    func deferredMetaSyncLosesAtMostTheLastCommit(mode: CrashableFileIO.CrashMode) throws {
-        let seed: UInt64 = 0x5EED_0002
-        let work = Self.workload(seed: seed)
-        let dry = Box()
-        let dryDir = TempDir(); defer { dryDir.cleanup() }
-        _ = try Self.run(dryDir, work, crashAt: nil, box: dry, deferMetaSync: true)
-        let points = dry.hits.withLock { $0 }
-        #expect(!points.contains(.syncMeta))
-        for k in 0..<points.count {
-            let dir = TempDir(); defer { dir.cleanup() }
-            let box = Box()
-            let context = "seed \(seed) deferred mode \(mode) crash at hit \(k) (\(points[k]))"
-            let (committed, inflight, file, previous) = try Self.run(dir, work, crashAt: k, box: box, deferMetaSync: true)
-            try #require(inflight != nil, "\(context): the fault did not fire")
-            try box.io.withLock { $0 }!.crash(mode)
-            file.abandonForTesting()
-            let reopened = try PageFile.open(path: dir.file())
-            defer { reopened.close() }
-            let report = try reopened.check()
-            #expect(report.problems.isEmpty, "\(context): \(report.problems.prefix(5))")
-            let diffLast = try difference(reopened, committed)
-            let diffPrevious = try difference(reopened, previous)
-            #expect(diffLast == nil || diffPrevious == nil, "\(context): neither last nor previous commit: \(diffLast ?? "")")
+    func deferredMetaSyncLosesAtMostTheLastCommit(mode: CrashableFileIO.CrashMode) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let seed: UInt64 = 0x5EED_0002
+            let work = Self.workload(seed: seed)
+            let dry = Box()
+            let dryDir = TempDir(); defer { dryDir.cleanup() }
+            _ = try Self.run(dryDir, work, crashAt: nil, box: dry, deferMetaSync: true)
+            let points = dry.hits.withLock { $0 }
+            #expect(!points.contains(.syncMeta))
+            for k in 0..<points.count {
+                let dir = TempDir(); defer { dir.cleanup() }
+                let box = Box()
+                let context = "seed \(seed) deferred mode \(mode) crash at hit \(k) (\(points[k]))"
+                let (committed, inflight, file, previous) = try Self.run(dir, work, crashAt: k, box: box, deferMetaSync: true)
+                try #require(inflight != nil, "\(context): the fault did not fire")
+                try box.io.withLock { $0 }!.crash(mode)
+                file.abandonForTesting()
+                let reopened = try PageFile.open(path: dir.file())
+                defer { reopened.close() }
+                let report = try reopened.check()
+                #expect(report.problems.isEmpty, "\(context): \(report.problems.prefix(5))")
+                let diffLast = try difference(reopened, committed)
+                let diffPrevious = try difference(reopened, previous)
+                #expect(diffLast == nil || diffPrevious == nil, "\(context): neither last nor previous commit: \(diffLast ?? "")")
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 @testable import PageStore
 import Base
 import Testing
+import TestThreads
 
 /// Model-based randomized test: random transactions of puts, deletes, deleteRanges and
 /// bucket create/drop against a dictionary model; reads inside the write transaction, scans
@@ -8,15 +9,21 @@ import Testing
 /// carries the seed.
 @Suite struct ModelTests {
     @Test(arguments: [1, 2, 3, 0xDEAD_BEEF] as [UInt64])
-    func randomTransactionsMatchModel(seed: UInt64) throws {
-        try run(seed: seed, pageSize: 4096, rounds: 60)
+    func randomTransactionsMatchModel(seed: UInt64) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            try run(seed: seed, pageSize: 4096, rounds: 60)
+        }
     }
 
     /// The same workload on the smallest and a large page size (different inline limits,
     /// fan-out and blob run lengths).
     @Test(arguments: [1024, 16384] as [Int])
-    func otherPageSizesMatchModel(pageSize: Int) throws {
-        try run(seed: UInt64(pageSize), pageSize: pageSize, rounds: 30)
+    func otherPageSizesMatchModel(pageSize: Int) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            try run(seed: UInt64(pageSize), pageSize: pageSize, rounds: 30)
+        }
     }
 
     func run(seed: UInt64, pageSize: Int, rounds: Int) throws {

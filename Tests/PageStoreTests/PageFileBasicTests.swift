@@ -1,5 +1,6 @@
 @testable import PageStore
 import Testing
+import TestThreads
 
 @Suite struct PageFileBasicTests {
     @Test func putGetDeleteAcrossReopen() throws {
@@ -38,68 +39,74 @@ import Testing
         #expect(try file.check().problems.isEmpty)
     }
 
-    @Test func manyKeysSplitAndScanBothWays() throws {
-        let dir = TempDir(); defer { dir.cleanup() }
-        let file = try PageFile.open(path: dir.file())
-        defer { file.close() }
-        let n = 5000
-        func key(_ i: Int) -> [UInt8] { bytes(String(format(i))) }
-        try file.update { txn throws in
-            let b = try txn.createBucketIfNeeded(named: bytes("kv"))
-            for i in stride(from: 0, to: n, by: 2) { try b.put(key(i), [UInt8](repeating: UInt8(i & 0xFF), count: 100)) }
-        }
-        try file.update { txn throws in
-            let b = try #require(try txn.bucket(named: bytes("kv")))
-            for i in stride(from: 1, to: n, by: 2) { try b.put(key(i), [UInt8](repeating: UInt8(i & 0xFF), count: 100)) }
-        }
-        try file.view { txn throws in
-            let b = try #require(try txn.bucket(named: bytes("kv")))
-            #expect(b.count == n)
-            var i = 0
-            try b.scan(from: nil, to: nil) { k, v in
-                #expect([UInt8](k) == key(i))
-                #expect(v.count == 100 && v.first == UInt8(i & 0xFF))
-                i += 1
-                return true
+    @Test func manyKeysSplitAndScanBothWays() async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let dir = TempDir(); defer { dir.cleanup() }
+            let file = try PageFile.open(path: dir.file())
+            defer { file.close() }
+            let n = 5000
+            func key(_ i: Int) -> [UInt8] { bytes(String(format(i))) }
+            try file.update { txn throws in
+                let b = try txn.createBucketIfNeeded(named: bytes("kv"))
+                for i in stride(from: 0, to: n, by: 2) { try b.put(key(i), [UInt8](repeating: UInt8(i & 0xFF), count: 100)) }
             }
-            #expect(i == n)
-            var j = 1999
-            try b.scan(from: key(1000), to: key(2000), reverse: true) { k, _ in
-                #expect([UInt8](k) == key(j)); j -= 1; return true
+            try file.update { txn throws in
+                let b = try #require(try txn.bucket(named: bytes("kv")))
+                for i in stride(from: 1, to: n, by: 2) { try b.put(key(i), [UInt8](repeating: UInt8(i & 0xFF), count: 100)) }
             }
-            #expect(j == 999)
-            var c = b.makeCursor()
-            #expect(try c.seek(key(4998)))
-            #expect(try c.next())
-            #expect(try c.entry()?.key == key(4999))
-            #expect(try !c.next())
-            #expect(try c.last())
-            #expect(try c.prev())
-            #expect(try c.entry()?.key == key(4998))
+            try file.view { txn throws in
+                let b = try #require(try txn.bucket(named: bytes("kv")))
+                #expect(b.count == n)
+                var i = 0
+                try b.scan(from: nil, to: nil) { k, v in
+                    #expect([UInt8](k) == key(i))
+                    #expect(v.count == 100 && v.first == UInt8(i & 0xFF))
+                    i += 1
+                    return true
+                }
+                #expect(i == n)
+                var j = 1999
+                try b.scan(from: key(1000), to: key(2000), reverse: true) { k, _ in
+                    #expect([UInt8](k) == key(j)); j -= 1; return true
+                }
+                #expect(j == 999)
+                var c = b.makeCursor()
+                #expect(try c.seek(key(4998)))
+                #expect(try c.next())
+                #expect(try c.entry()?.key == key(4999))
+                #expect(try !c.next())
+                #expect(try c.last())
+                #expect(try c.prev())
+                #expect(try c.entry()?.key == key(4998))
+            }
+            #expect(try file.check().problems.isEmpty)
         }
-        #expect(try file.check().problems.isEmpty)
     }
 
-    @Test func bigValuesUpTo2MiB() throws {
-        let dir = TempDir(); defer { dir.cleanup() }
-        let file = try PageFile.open(path: dir.file())
-        defer { file.close() }
-        let sizes = [0, 1, 1023, 1024, 1025, 4000, 4096, 100_000, 2 << 20, (2 << 20) + 12345]
-        try file.update { txn throws in
-            let b = try txn.createBucketIfNeeded(named: bytes("big"))
-            for (i, s) in sizes.enumerated() { try b.put([UInt8(i + 1)], (0..<s).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) }) }
-        }
-        try file.view { txn throws in
-            let b = try #require(try txn.bucket(named: bytes("big")))
-            for (i, s) in sizes.enumerated() {
-                #expect(try b.get([UInt8(i + 1)]) == (0..<s).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) }, "size \(s)")
+    @Test func bigValuesUpTo2MiB() async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let dir = TempDir(); defer { dir.cleanup() }
+            let file = try PageFile.open(path: dir.file())
+            defer { file.close() }
+            let sizes = [0, 1, 1023, 1024, 1025, 4000, 4096, 100_000, 2 << 20, (2 << 20) + 12345]
+            try file.update { txn throws in
+                let b = try txn.createBucketIfNeeded(named: bytes("big"))
+                for (i, s) in sizes.enumerated() { try b.put([UInt8(i + 1)], (0..<s).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) }) }
             }
+            try file.view { txn throws in
+                let b = try #require(try txn.bucket(named: bytes("big")))
+                for (i, s) in sizes.enumerated() {
+                    #expect(try b.get([UInt8(i + 1)]) == (0..<s).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) }, "size \(s)")
+                }
+            }
+            try file.update { txn throws in
+                let b = try #require(try txn.bucket(named: bytes("big")))
+                for i in sizes.indices { try b.delete([UInt8(i + 1)]) }
+            }
+            #expect(try file.check().problems.isEmpty)
         }
-        try file.update { txn throws in
-            let b = try #require(try txn.bucket(named: bytes("big")))
-            for i in sizes.indices { try b.delete([UInt8(i + 1)]) }
-        }
-        #expect(try file.check().problems.isEmpty)
     }
 
     @Test func rejectsOversizedKeysAndValues() throws {
@@ -151,33 +158,36 @@ import Testing
         #expect(try file.check().problems.isEmpty)
     }
 
-    @Test func deleteRangeOverManyLeaves() throws {
-        let dir = TempDir(); defer { dir.cleanup() }
-        let file = try PageFile.open(path: dir.file())
-        defer { file.close() }
-        let n = 20_000
-        try file.update { txn in
-            let b = try txn.createBucketIfNeeded(named: bytes("kv"))
-            for i in 0..<n { try b.put(bytes(format(i)), [UInt8](repeating: 7, count: i % 500 == 0 ? 5000 : 50)) }
+    @Test func deleteRangeOverManyLeaves() async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let dir = TempDir(); defer { dir.cleanup() }
+            let file = try PageFile.open(path: dir.file())
+            defer { file.close() }
+            let n = 20_000
+            try file.update { txn in
+                let b = try txn.createBucketIfNeeded(named: bytes("kv"))
+                for i in 0..<n { try b.put(bytes(format(i)), [UInt8](repeating: 7, count: i % 500 == 0 ? 5000 : 50)) }
+            }
+            try file.update { txn in
+                let b = try #require(try txn.bucket(named: bytes("kv")))
+                #expect(try b.deleteRange(from: bytes(format(1000)), to: bytes(format(15000))) == 14000)
+                #expect(b.count == n - 14000)
+                #expect(try b.get(bytes(format(999))) != nil)
+                #expect(try b.get(bytes(format(1000))) == nil)
+                #expect(try b.get(bytes(format(15000))) != nil)
+            }
+            #expect(try file.check().problems.isEmpty)
+            try file.update { txn in
+                let b = try #require(try txn.bucket(named: bytes("kv")))
+                #expect(try b.deleteRange(from: nil, to: nil) == n - 14000)
+                #expect(b.count == 0)
+            }
+            let report = try file.check()
+            #expect(report.problems.isEmpty)
+            #expect(report.keys == 0)
+            #expect(report.usedPages <= 4, "an empty bucket keeps only metas, directory and freelist: \(report.usedPages)")
         }
-        try file.update { txn in
-            let b = try #require(try txn.bucket(named: bytes("kv")))
-            #expect(try b.deleteRange(from: bytes(format(1000)), to: bytes(format(15000))) == 14000)
-            #expect(b.count == n - 14000)
-            #expect(try b.get(bytes(format(999))) != nil)
-            #expect(try b.get(bytes(format(1000))) == nil)
-            #expect(try b.get(bytes(format(15000))) != nil)
-        }
-        #expect(try file.check().problems.isEmpty)
-        try file.update { txn in
-            let b = try #require(try txn.bucket(named: bytes("kv")))
-            #expect(try b.deleteRange(from: nil, to: nil) == n - 14000)
-            #expect(b.count == 0)
-        }
-        let report = try file.check()
-        #expect(report.problems.isEmpty)
-        #expect(report.keys == 0)
-        #expect(report.usedPages <= 4, "an empty bucket keeps only metas, directory and freelist: \(report.usedPages)")
     }
 
     @Test func writeCursorSeesOwnWritesAndDetectsModification() throws {

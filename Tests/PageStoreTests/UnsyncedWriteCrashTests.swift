@@ -2,6 +2,7 @@ import Base
 @testable import PageStore
 import Synchronization
 import Testing
+import TestThreads
 
 /// The robustness harness's data-file crash points (`pagestore.after-write`,
 /// `pagestore.after-meta-write`) with the process exit replaced by a thrown fault: at each
@@ -58,47 +59,50 @@ import Testing
     }
 
     @Test(arguments: [false, true])
-    func crashAtEveryDataFilePoint(deferMetaSync: Bool) throws {
-        let seed: UInt64 = 0x5EED_0006
-        var gen = OpGenerator(seed: seed)
-        gen.keySpace = 400
-        let work = (0..<8).map { _ in (0..<Int.random(in: 1...80, using: &gen.g)).map { _ in gen.op() } }
-        let dryDir = TempDir(); defer { dryDir.cleanup() }
-        let dry = Box()
-        let (_, none, dryFile, _) = try Self.run(dryDir, work, crashAt: nil, box: dry, deferMetaSync: deferMetaSync)
-        dryFile.close()
-        #expect(none == nil)
-        let hits = dry.hits.withLock { $0 }
-        #expect(hits.count == 2 * work.count, "every commit passes both points: \(hits)")
-        for k in 0..<hits.count {
-            let dir = TempDir(); defer { dir.cleanup() }
-            let box = Box()
-            let context = "seed \(seed) deferMetaSync \(deferMetaSync) crash at hit \(k) (\(hits[k].rawValue))"
-            let (committed, inflight, file, previous) = try Self.run(dir, work, crashAt: k, box: box, deferMetaSync: deferMetaSync)
-            try #require(inflight != nil, "\(context): the crash point did not fire")
-            file.abandonForTesting()  // a process death: no clean close
-            #expect(box.destroyed.withLock { $0 } >= 4096, "\(context): nothing unsynced was destroyed")
-            if let slot = box.metaSlot.withLock({ $0 }) {
-                let page = readFile(dir.file(), at: slot, count: 4096)
-                let decoded = page.withUnsafeBytes { Meta.decode($0, slot: UInt64(slot / 4096)) }
-                if case .success = decoded { Issue.record("\(context): the unsynced meta page survived") }
+    func crashAtEveryDataFilePoint(deferMetaSync: Bool) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let seed: UInt64 = 0x5EED_0006
+            var gen = OpGenerator(seed: seed)
+            gen.keySpace = 400
+            let work = (0..<8).map { _ in (0..<Int.random(in: 1...80, using: &gen.g)).map { _ in gen.op() } }
+            let dryDir = TempDir(); defer { dryDir.cleanup() }
+            let dry = Box()
+            let (_, none, dryFile, _) = try Self.run(dryDir, work, crashAt: nil, box: dry, deferMetaSync: deferMetaSync)
+            dryFile.close()
+            #expect(none == nil)
+            let hits = dry.hits.withLock { $0 }
+            #expect(hits.count == 2 * work.count, "every commit passes both points: \(hits)")
+            for k in 0..<hits.count {
+                let dir = TempDir(); defer { dir.cleanup() }
+                let box = Box()
+                let context = "seed \(seed) deferMetaSync \(deferMetaSync) crash at hit \(k) (\(hits[k].rawValue))"
+                let (committed, inflight, file, previous) = try Self.run(dir, work, crashAt: k, box: box, deferMetaSync: deferMetaSync)
+                try #require(inflight != nil, "\(context): the crash point did not fire")
+                file.abandonForTesting()  // a process death: no clean close
+                #expect(box.destroyed.withLock { $0 } >= 4096, "\(context): nothing unsynced was destroyed")
+                if let slot = box.metaSlot.withLock({ $0 }) {
+                    let page = readFile(dir.file(), at: slot, count: 4096)
+                    let decoded = page.withUnsafeBytes { Meta.decode($0, slot: UInt64(slot / 4096)) }
+                    if case .success = decoded { Issue.record("\(context): the unsynced meta page survived") }
+                }
+                let reopened = try PageFile.open(path: dir.file())
+                defer { reopened.close() }
+                let report = try reopened.check()
+                #expect(report.problems.isEmpty, "\(context): \(report.problems.prefix(5))")
+                let diffLast = try difference(reopened, committed)
+                if deferMetaSync && hits[k] == .pageStoreAfterWrite {
+                    // The previous commit's meta was not synced yet either: it may be lost too.
+                    let diffPrevious = try difference(reopened, previous)
+                    #expect(diffLast == nil || diffPrevious == nil, "\(context): neither last nor previous commit: \(diffLast ?? "")")
+                } else {
+                    #expect(diffLast == nil, "\(context): not the last committed state: \(diffLast ?? "")")
+                }
+                // The reopened file keeps working.
+                try reopened.update { txn in try txn.createBucketIfNeeded(named: bytes("after")).put(bytes("k"), bytes("v")) }
+                let again = try reopened.check()
+                #expect(again.problems.isEmpty, "\(context) after a further commit: \(again.problems.prefix(5))")
             }
-            let reopened = try PageFile.open(path: dir.file())
-            defer { reopened.close() }
-            let report = try reopened.check()
-            #expect(report.problems.isEmpty, "\(context): \(report.problems.prefix(5))")
-            let diffLast = try difference(reopened, committed)
-            if deferMetaSync && hits[k] == .pageStoreAfterWrite {
-                // The previous commit's meta was not synced yet either: it may be lost too.
-                let diffPrevious = try difference(reopened, previous)
-                #expect(diffLast == nil || diffPrevious == nil, "\(context): neither last nor previous commit: \(diffLast ?? "")")
-            } else {
-                #expect(diffLast == nil, "\(context): not the last committed state: \(diffLast ?? "")")
-            }
-            // The reopened file keeps working.
-            try reopened.update { txn in try txn.createBucketIfNeeded(named: bytes("after")).put(bytes("k"), bytes("v")) }
-            let again = try reopened.check()
-            #expect(again.problems.isEmpty, "\(context) after a further commit: \(again.problems.prefix(5))")
         }
     }
 

@@ -1,5 +1,6 @@
 import Base
 import Testing
+import TestThreads
 @testable import RaftCore
 
 /// Model-based test: random ticks, proposals, message loss, reordering, partitions,
@@ -13,14 +14,20 @@ import Testing
 /// and, after healing, that the group elects a leader and converges.
 /// A failure names its seed; rerun with that seed to reproduce.
 @Suite struct RandomizedSafetyTests {
-    @Test(arguments: 0..<24) func safetyUnderChaos(_ seed: Int) throws {
-        try Self.run(seed: UInt64(seed), steps: 1500, lease: false)
+    @Test(arguments: 0..<24) func safetyUnderChaos(_ seed: Int) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            try Self.run(seed: UInt64(seed), steps: 1500, lease: false)
+        }
     }
 
     /// Lease reads are safe with bounded clock drift: here every replica ticks together
     /// (no drift) while messages are still lost, duplicated and delayed arbitrarily.
-    @Test(arguments: 1000..<1016) func leaseReadsUnderChaos(_ seed: Int) throws {
-        try Self.run(seed: UInt64(seed), steps: 1500, lease: true)
+    @Test(arguments: 1000..<1016) func leaseReadsUnderChaos(_ seed: Int) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            try Self.run(seed: UInt64(seed), steps: 1500, lease: true)
+        }
     }
 
     static func run(seed: UInt64, steps: Int, lease: Bool) throws {

@@ -2,6 +2,7 @@ import Base
 import Foundation
 import RaftCore
 import Testing
+import TestThreads
 @testable import WAL
 
 @Suite struct WALRecoveryTests {
@@ -19,21 +20,24 @@ import Testing
         return (dir, lastStart, fileSize(dir.segmentPaths[0]))
     }
 
-    @Test func tornTailAtEveryCutIsTruncated() throws {
-        let (dir, lastStart, end) = try threeBatches()
-        let original = try Data(contentsOf: URL(fileURLWithPath: dir.segmentPaths[0]))
-        for cut in stride(from: lastStart + 1, to: end, by: 3) {
-            try original.prefix(cut).write(to: URL(fileURLWithPath: dir.segmentPaths[0]))
-            let (wal, report) = try WriteAheadLog.open(directory: dir.path, options: WALOptions(preallocate: false))
-            #expect(report.tornTail?.offset == lastStart, "cut at \(cut)")
-            #expect(try readAllEntries(wal, r1) == makeEntries(term: 1, from: 1, count: 6), "cut at \(cut)")
-            // The log continues after the cut and a second reopen sees no tear.
-            try wal.append([.entries(r1, makeEntries(term: 2, from: 7, count: 1))])
-            wal.close()
-            let (again, report2) = try WriteAheadLog.open(directory: dir.path, options: WALOptions(preallocate: false))
-            #expect(report2.tornTail == nil, "cut at \(cut)")
-            #expect(try readAllEntries(again, r1).last == makeEntries(term: 2, from: 7, count: 1)[0])
-            again.close()
+    @Test func tornTailAtEveryCutIsTruncated() async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let (dir, lastStart, end) = try threeBatches()
+            let original = try Data(contentsOf: URL(fileURLWithPath: dir.segmentPaths[0]))
+            for cut in stride(from: lastStart + 1, to: end, by: 3) {
+                try original.prefix(cut).write(to: URL(fileURLWithPath: dir.segmentPaths[0]))
+                let (wal, report) = try WriteAheadLog.open(directory: dir.path, options: WALOptions(preallocate: false))
+                #expect(report.tornTail?.offset == lastStart, "cut at \(cut)")
+                #expect(try readAllEntries(wal, r1) == makeEntries(term: 1, from: 1, count: 6), "cut at \(cut)")
+                // The log continues after the cut and a second reopen sees no tear.
+                try wal.append([.entries(r1, makeEntries(term: 2, from: 7, count: 1))])
+                wal.close()
+                let (again, report2) = try WriteAheadLog.open(directory: dir.path, options: WALOptions(preallocate: false))
+                #expect(report2.tornTail == nil, "cut at \(cut)")
+                #expect(try readAllEntries(again, r1).last == makeEntries(term: 2, from: 7, count: 1)[0])
+                again.close()
+            }
         }
     }
 
@@ -103,33 +107,36 @@ import Testing
     /// Crashes at every fault point of the write path (including rotation) and checks that
     /// reopening finds every acknowledged batch and nothing half-applied.
     @Test(arguments: WALFaultPoint.allCases.filter { $0 != .beforeSegmentDelete })
-    func crashAtFaultPointLosesNoAcknowledgedWrite(point: WALFaultPoint) throws {
-        let dir = TempDir()
-        let armed = Armed()
-        var options = WALOptions(segmentBytes: 2048, preallocate: false)
-        options.faultHook = { p throws(WALError) in if p == point && armed.fire() { throw .injectedFault(p.rawValue) } }
-        let (wal, _) = try WriteAheadLog.open(directory: dir.path, options: options)
-        var acknowledged: [Entry] = []
-        var crashedWith: [Entry] = []
-        for i in 0..<60 {
-            let es = makeEntries(term: 1, from: UInt64(i * 2 + 1), count: 2, size: 40)
-            if i == 40 { armed.arm() }
-            do {
-                try wal.append([.entries(r1, es)])
-                acknowledged += es
-            } catch {
-                crashedWith = es
-                break
+    func crashAtFaultPointLosesNoAcknowledgedWrite(point: WALFaultPoint) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let dir = TempDir()
+            let armed = Armed()
+            var options = WALOptions(segmentBytes: 2048, preallocate: false)
+            options.faultHook = { p throws(WALError) in if p == point && armed.fire() { throw .injectedFault(p.rawValue) } }
+            let (wal, _) = try WriteAheadLog.open(directory: dir.path, options: options)
+            var acknowledged: [Entry] = []
+            var crashedWith: [Entry] = []
+            for i in 0..<60 {
+                let es = makeEntries(term: 1, from: UInt64(i * 2 + 1), count: 2, size: 40)
+                if i == 40 { armed.arm() }
+                do {
+                    try wal.append([.entries(r1, es)])
+                    acknowledged += es
+                } catch {
+                    crashedWith = es
+                    break
+                }
             }
+            #expect(!crashedWith.isEmpty, "fault point \(point) never fired")
+            wal.close()
+            let (reopened, _) = try WriteAheadLog.open(directory: dir.path, options: WALOptions(segmentBytes: 2048, preallocate: false))
+            let recovered = try readAllEntries(reopened, r1)
+            // Everything acknowledged is there; the crashed batch is either wholly there or absent.
+            #expect(recovered == acknowledged || recovered == acknowledged + crashedWith, "point \(point)")
+            try reopened.append([.entries(r1, makeEntries(term: 2, from: UInt64(recovered.count + 1), count: 1))])
+            #expect(try readAllEntries(reopened, r1).count == recovered.count + 1)
         }
-        #expect(!crashedWith.isEmpty, "fault point \(point) never fired")
-        wal.close()
-        let (reopened, _) = try WriteAheadLog.open(directory: dir.path, options: WALOptions(segmentBytes: 2048, preallocate: false))
-        let recovered = try readAllEntries(reopened, r1)
-        // Everything acknowledged is there; the crashed batch is either wholly there or absent.
-        #expect(recovered == acknowledged || recovered == acknowledged + crashedWith, "point \(point)")
-        try reopened.append([.entries(r1, makeEntries(term: 2, from: UInt64(recovered.count + 1), count: 1))])
-        #expect(try readAllEntries(reopened, r1).count == recovered.count + 1)
     }
 }
 

@@ -122,12 +122,14 @@ final class WatchDriver: Sendable {
     /// many process and cluster tests in parallel on 2 cores; a passing run never waits for it.
     func next(timeout: Duration = .seconds(60)) async -> Etcdserverpb_WatchResponse? {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        while true {
+            // Looked at once more after the deadline: a starved pool may wake this loop only
+            // after a response that arrived in time.
             let r: Etcdserverpb_WatchResponse? = received.withLock { $0.isEmpty ? nil : $0.removeFirst() }
             if let r { return r }
+            if ContinuousClock.now >= deadline { return nil }
             try? await Task.sleep(for: .milliseconds(5))
         }
-        return nil
     }
 
     /// True when nothing arrives during `duration`.

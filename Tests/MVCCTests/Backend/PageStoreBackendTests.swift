@@ -4,6 +4,7 @@ import Glibc
 import Base
 import PageStore
 import Testing
+import TestThreads
 
 @testable import MVCC
 
@@ -71,38 +72,41 @@ import Testing
         }
     }
 
-    @Test func compactionKeepsTheFileBounded() throws {
-        try withFile("compact") { path in
-            let backend = try PageStoreBackend.open(path: path)
-            defer { backend.file.close() }
-            let s = try freshStore(backend)
-            let keys = 3000
-            var rev: Int64 = 1
-            var index: UInt64 = 0
-            // Batches of 500 puts per commit; from the second round on, each batch is followed by
-            // a compaction at the current revision (as periodic auto-compaction would).
-            func writeAll(compacting: Bool) throws {
-                for i in 0..<keys {
-                    rev += 1
-                    try s.put(PutRequest(key: b("key-\(i)"), value: [UInt8](repeating: UInt8(rev & 0x7F), count: 256)), revision: rev)
-                    if i % 500 == 499 {
-                        if compacting { try s.compact(rev) }
-                        index += 1
-                        try s.commit(appliedIndex: index)
+    @Test func compactionKeepsTheFileBounded() async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            try withFile("compact") { path in
+                let backend = try PageStoreBackend.open(path: path)
+                defer { backend.file.close() }
+                let s = try freshStore(backend)
+                let keys = 3000
+                var rev: Int64 = 1
+                var index: UInt64 = 0
+                // Batches of 500 puts per commit; from the second round on, each batch is followed by
+                // a compaction at the current revision (as periodic auto-compaction would).
+                func writeAll(compacting: Bool) throws {
+                    for i in 0..<keys {
+                        rev += 1
+                        try s.put(PutRequest(key: b("key-\(i)"), value: [UInt8](repeating: UInt8(rev & 0x7F), count: 256)), revision: rev)
+                        if i % 500 == 499 {
+                            if compacting { try s.compact(rev) }
+                            index += 1
+                            try s.commit(appliedIndex: index)
+                        }
                     }
                 }
+                try writeAll(compacting: false)
+                let once = backend.file.stats.fileBytes
+                for _ in 0..<9 { try writeAll(compacting: true) }
+                // A few more commits let the freelist hand back the pages freed above.
+                for _ in 0..<3 {
+                    index += 1
+                    try s.commit(appliedIndex: index)
+                }
+                let after = backend.file.stats.fileBytes
+                #expect(Double(after) <= 1.5 * Double(once), "file \(after) bytes after 10 writes + compaction vs \(once) once")
+                #expect(try recordsBucket(backend).count == keys)
             }
-            try writeAll(compacting: false)
-            let once = backend.file.stats.fileBytes
-            for _ in 0..<9 { try writeAll(compacting: true) }
-            // A few more commits let the freelist hand back the pages freed above.
-            for _ in 0..<3 {
-                index += 1
-                try s.commit(appliedIndex: index)
-            }
-            let after = backend.file.stats.fileBytes
-            #expect(Double(after) <= 1.5 * Double(once), "file \(after) bytes after 10 writes + compaction vs \(once) once")
-            #expect(try recordsBucket(backend).count == keys)
         }
     }
 

@@ -4,6 +4,7 @@ import Glibc
 import Base
 import PageStore
 import Testing
+import TestThreads
 
 @testable import MVCC
 
@@ -320,30 +321,36 @@ final class Replica {
     }
 
     @Test(arguments: [UInt64(1), 2, 3, 4])
-    func inMemoryBackend(seed: UInt64) throws {
-        let backend = InMemoryBackend()
-        try Self.run(
-            seed: seed, steps: 2500, replica: Replica(backend: backend, reopen: nil),
-            twin: Replica(backend: InMemoryBackend(), reopen: nil))
+    func inMemoryBackend(seed: UInt64) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let backend = InMemoryBackend()
+            try Self.run(
+                seed: seed, steps: 2500, replica: Replica(backend: backend, reopen: nil),
+                twin: Replica(backend: InMemoryBackend(), reopen: nil))
+        }
     }
 
     @Test(arguments: [UInt64(11), 12])
-    func pageStoreBackend(seed: UInt64) throws {
-        let path = "/tmp/flotilla-mvcc-model-\(getpid())-\(seed).db"
-        unlink(path)
-        defer { unlink(path) }
-        var options = PageFileOptions()
-        options.durable = false  // crash = closing the handle; fsync adds nothing here
-        let file = Mutex2(try PageStoreBackend.open(path: path, options: options))
-        let replica = try Replica(
-            backend: file.value,
-            reopen: {
-                file.value.file.close()
-                file.value = try PageStoreBackend.open(path: path, options: options)
-                return file.value
-            })
-        try Self.run(seed: seed, steps: 1500, replica: replica, twin: Replica(backend: InMemoryBackend(), reopen: nil))
-        file.value.file.close()
+    func pageStoreBackend(seed: UInt64) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let path = "/tmp/flotilla-mvcc-model-\(getpid())-\(seed).db"
+            unlink(path)
+            defer { unlink(path) }
+            var options = PageFileOptions()
+            options.durable = false  // crash = closing the handle; fsync adds nothing here
+            let file = Mutex2(try PageStoreBackend.open(path: path, options: options))
+            let replica = try Replica(
+                backend: file.value,
+                reopen: {
+                    file.value.file.close()
+                    file.value = try PageStoreBackend.open(path: path, options: options)
+                    return file.value
+                })
+            try Self.run(seed: seed, steps: 1500, replica: replica, twin: Replica(backend: InMemoryBackend(), reopen: nil))
+            file.value.file.close()
+        }
     }
 }
 

@@ -3,6 +3,7 @@ import Foundation
 import MVCC
 @testable import Node
 import Testing
+import TestThreads
 
 /// The system range's pure parts: command codec, deterministic apply (against a model),
 /// the leader session's oracle block and lease timers, and the revocation txn builder.
@@ -30,49 +31,52 @@ import Testing
 
     /// Random commands applied to two stores and to a dictionary model: same answers,
     /// blocks strictly above each other, state survives a commit and reopen.
-    @Test func applyMatchesModel() throws {
-        let seed = UInt64(ProcessInfo.processInfo.environment["FLOTILLA_SEED"] ?? "") ?? UInt64.random(in: 1...1_000_000)
-        var rng = SeededGenerator(seed: seed)
-        let backend = InMemoryBackend()
-        let a = try MVCCStore.create(backend: backend, rangeID: .system, start: [], end: nil)
-        let b = try Self.freshStore()
-        var modelMark: Int64 = 0
-        var modelLeases: [Int64: Int64] = [:]
-        for step in 0..<3_000 {
-            let command: SystemCommand
-            switch Int.random(in: 0..<3, using: &rng) {
-            case 0: command = .allocateRevisions(count: Int64.random(in: 1...20_000, using: &rng))
-            case 1: command = .grantLease(id: Int64.random(in: -3...40, using: &rng), ttl: Int64.random(in: 1...100, using: &rng))
-            default: command = .removeLease(id: Int64.random(in: -3...40, using: &rng))
-            }
-            let expected: SystemAnswer
-            switch command {
-            case .allocateRevisions(let n):
-                expected = .revisions(first: modelMark + 1, last: modelMark + n)
-                modelMark += n
-            case .grantLease(let id, let ttl):
-                if modelLeases[id] != nil {
-                    expected = .leaseExists(id: id)
-                } else {
-                    modelLeases[id] = ttl
-                    expected = .leaseGranted(id: id, ttl: ttl)
+    @Test func applyMatchesModel() async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let seed = UInt64(ProcessInfo.processInfo.environment["FLOTILLA_SEED"] ?? "") ?? UInt64.random(in: 1...1_000_000)
+            var rng = SeededGenerator(seed: seed)
+            let backend = InMemoryBackend()
+            let a = try MVCCStore.create(backend: backend, rangeID: .system, start: [], end: nil)
+            let b = try Self.freshStore()
+            var modelMark: Int64 = 0
+            var modelLeases: [Int64: Int64] = [:]
+            for step in 0..<3_000 {
+                let command: SystemCommand
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: command = .allocateRevisions(count: Int64.random(in: 1...20_000, using: &rng))
+                case 1: command = .grantLease(id: Int64.random(in: -3...40, using: &rng), ttl: Int64.random(in: 1...100, using: &rng))
+                default: command = .removeLease(id: Int64.random(in: -3...40, using: &rng))
                 }
-            case .removeLease(let id):
-                expected = .leaseRemoved(existed: modelLeases.removeValue(forKey: id) != nil)
+                let expected: SystemAnswer
+                switch command {
+                case .allocateRevisions(let n):
+                    expected = .revisions(first: modelMark + 1, last: modelMark + n)
+                    modelMark += n
+                case .grantLease(let id, let ttl):
+                    if modelLeases[id] != nil {
+                        expected = .leaseExists(id: id)
+                    } else {
+                        modelLeases[id] = ttl
+                        expected = .leaseGranted(id: id, ttl: ttl)
+                    }
+                case .removeLease(let id):
+                    expected = .leaseRemoved(existed: modelLeases.removeValue(forKey: id) != nil)
+                }
+                let ra = try SystemStateMachine.apply(command, to: a)
+                let rb = try SystemStateMachine.apply(command, to: b)
+                #expect(ra == expected, "seed \(seed) step \(step): \(command) answered \(ra), model \(expected)")
+                #expect(ra == rb, "seed \(seed) step \(step): replicas disagree")
+                if ra != expected || ra != rb { return }
+                if step % 500 == 499 { try a.commit(appliedIndex: UInt64(step)) }
             }
-            let ra = try SystemStateMachine.apply(command, to: a)
-            let rb = try SystemStateMachine.apply(command, to: b)
-            #expect(ra == expected, "seed \(seed) step \(step): \(command) answered \(ra), model \(expected)")
-            #expect(ra == rb, "seed \(seed) step \(step): replicas disagree")
-            if ra != expected || ra != rb { return }
-            if step % 500 == 499 { try a.commit(appliedIndex: UInt64(step)) }
+            try a.commit(appliedIndex: 3_000)
+            let reopened = try MVCCStore.open(backend: backend, rangeID: .system)
+            #expect(try SystemStateMachine.highWaterMark(reopened) == modelMark, "seed \(seed)")
+            #expect(try SystemStateMachine.leases(reopened) == modelLeases, "seed \(seed)")
+            // The history was compacted along the way (every 1,024 writes).
+            #expect(reopened.compactedRevision > 0, "seed \(seed)")
         }
-        try a.commit(appliedIndex: 3_000)
-        let reopened = try MVCCStore.open(backend: backend, rangeID: .system)
-        #expect(try SystemStateMachine.highWaterMark(reopened) == modelMark, "seed \(seed)")
-        #expect(try SystemStateMachine.leases(reopened) == modelLeases, "seed \(seed)")
-        // The history was compacted along the way (every 1,024 writes).
-        #expect(reopened.compactedRevision > 0, "seed \(seed)")
     }
 
     @Test func sessionServesBlocksInOrderAndIgnoresStaleOnes() {
@@ -109,29 +113,32 @@ import Testing
     }
 
     @Test(arguments: [1, 128, 129, 1_000, 40_000])
-    func revocationDeletesEveryAttachedKeyAtOneRevision(keys n: Int) throws {
-        let store = try Self.freshStore(2)
-        var rev: Int64 = 1
-        for i in 0..<n {
-            _ = try store.put(PutRequest(key: Array("k\(i)".utf8), value: [1], lease: 7), revision: rev)
-            rev += 1
+    func revocationDeletesEveryAttachedKeyAtOneRevision(keys n: Int) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let store = try Self.freshStore(2)
+            var rev: Int64 = 1
+            for i in 0..<n {
+                _ = try store.put(PutRequest(key: Array("k\(i)".utf8), value: [1], lease: 7), revision: rev)
+                rev += 1
+            }
+            _ = try store.put(PutRequest(key: Array("other".utf8), value: [2], lease: 8), revision: rev)
+            let attached = try store.keys(attachedTo: 7)
+            #expect(attached.count == n)
+            let response = try LeaseRevocation.revoke(7, in: store, revision: rev + 1)
+            #expect(response.deleted == Int64(n))
+            #expect(response.revision == rev + 1)
+            // A lease with no keys left writes nothing and spends no revision.
+            #expect(try LeaseRevocation.revoke(7, in: store, revision: rev + 2).deleted == 0)
+            #expect(try store.keys(attachedTo: 7).isEmpty)
+            #expect(store.currentRevision == rev + 1)
+            let left = try store.range(RangeRequest(key: [0], rangeEnd: [0]))
+            #expect(left.kvs.map(\.key) == [Array("other".utf8)])
+            // Every delete happened at the same main revision.
+            guard case .events(let events, _) = try store.events(key: [0], rangeEnd: [0], fromRevision: rev + 1, limit: n + 10)
+            else { Issue.record("history compacted"); return }
+            #expect(events.count == n && events.allSatisfy { $0.kind == .delete && $0.kv.modRevision == rev + 1 })
         }
-        _ = try store.put(PutRequest(key: Array("other".utf8), value: [2], lease: 8), revision: rev)
-        let attached = try store.keys(attachedTo: 7)
-        #expect(attached.count == n)
-        let response = try LeaseRevocation.revoke(7, in: store, revision: rev + 1)
-        #expect(response.deleted == Int64(n))
-        #expect(response.revision == rev + 1)
-        // A lease with no keys left writes nothing and spends no revision.
-        #expect(try LeaseRevocation.revoke(7, in: store, revision: rev + 2).deleted == 0)
-        #expect(try store.keys(attachedTo: 7).isEmpty)
-        #expect(store.currentRevision == rev + 1)
-        let left = try store.range(RangeRequest(key: [0], rangeEnd: [0]))
-        #expect(left.kvs.map(\.key) == [Array("other".utf8)])
-        // Every delete happened at the same main revision.
-        guard case .events(let events, _) = try store.events(key: [0], rangeEnd: [0], fromRevision: rev + 1, limit: n + 10)
-        else { Issue.record("history compacted"); return }
-        #expect(events.count == n && events.allSatisfy { $0.kind == .delete && $0.kv.modRevision == rev + 1 })
     }
 
     /// The history checker of the cluster tests finds both kinds of violation.

@@ -2,6 +2,7 @@ import Base
 import RaftCore
 import Simulation
 import Testing
+import TestThreads
 
 /// A fixed set of seeds run against the real RaftCore in the test suite (debug build, so
 /// runs are short: 250 fault steps each, then the liveness phase).
@@ -11,11 +12,14 @@ struct SeededRunTests {
     static let faultSteps = 250
 
     @Test(arguments: [0, 1, 2, 3])
-    func seededRunsPass(shard: Int) {
-        for seed in Self.seeds where Int(seed % 4) == shard {
-            var simulator = Simulator(options: .random(seed: seed, faultSteps: Self.faultSteps))
-            let result = simulator.run()
-            #expect(result.passed, Comment(rawValue: failureMessage(result)))
+    func seededRunsPass(shard: Int) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            for seed in Self.seeds where Int(seed % 4) == shard {
+                var simulator = Simulator(options: .random(seed: seed, faultSteps: Self.faultSteps))
+                let result = simulator.run()
+                #expect(result.passed, Comment(rawValue: failureMessage(result)))
+            }
         }
     }
 
@@ -55,16 +59,19 @@ struct SeededRunTests {
 /// election safety checker has to catch it within a few seeds.
 @Suite("Simulator catches a broken disk")
 struct LyingDiskTests {
-    @Test func lyingDiskIsCaught() {
-        var kinds: [SafetyViolation.Kind] = []
-        for seed in UInt64(1)...40 {
-            var options = SimulationOptions.random(seed: seed, faultSteps: 300)
-            options.lyingDisk = true
-            options.crashRate = max(options.crashRate, 0.02)
-            options.restartRate = max(options.restartRate, 0.2)
-            var simulator = Simulator(options: options)
-            if let v = simulator.run().violation { kinds.append(v.kind) }
+    @Test func lyingDiskIsCaught() async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            var kinds: [SafetyViolation.Kind] = []
+            for seed in UInt64(1)...40 {
+                var options = SimulationOptions.random(seed: seed, faultSteps: 300)
+                options.lyingDisk = true
+                options.crashRate = max(options.crashRate, 0.02)
+                options.restartRate = max(options.restartRate, 0.2)
+                var simulator = Simulator(options: options)
+                if let v = simulator.run().violation { kinds.append(v.kind) }
+            }
+            #expect(kinds.contains(.electionSafety), "40 runs with a lying disk, violations found: \(kinds)")
         }
-        #expect(kinds.contains(.electionSafety), "40 runs with a lying disk, violations found: \(kinds)")
     }
 }

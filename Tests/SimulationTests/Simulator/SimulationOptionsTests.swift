@@ -1,5 +1,6 @@
 import Simulation
 import Testing
+import TestThreads
 
 @Suite("Per-seed variety")
 struct SimulationOptionsTests {
@@ -14,20 +15,23 @@ struct SimulationOptionsTests {
         #expect(SimulationOptions.random(seed: 9, faultSteps: 100).summary == SimulationOptions.random(seed: 9, faultSteps: 100).summary)
     }
 
-    @Test func everyFaultKindHappensAcrossSeeds() {
-        var t = SimulationStats()
-        for seed in UInt64(1)...24 {
-            var simulator = Simulator(options: .random(seed: seed, faultSteps: 400))
-            let r = simulator.run()
-            #expect(r.passed, "seed \(seed): \(r.violation.map { "\($0)" } ?? "") reproduce with --seed=\(seed) --steps 400")
-            let s = r.stats
-            t.crashes += s.crashes; t.tornWrites += s.tornWrites; t.restarts += s.restarts
-            t.partitions += s.partitions; t.confChangesApplied += s.confChangesApplied; t.transfers += s.transfers
-            t.snapshotsInstalled += s.snapshotsInstalled; t.retired += s.retired; t.messagesDropped += s.messagesDropped
+    @Test func everyFaultKindHappensAcrossSeeds() async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            var t = SimulationStats()
+            for seed in UInt64(1)...24 {
+                var simulator = Simulator(options: .random(seed: seed, faultSteps: 400))
+                let r = simulator.run()
+                #expect(r.passed, "seed \(seed): \(r.violation.map { "\($0)" } ?? "") reproduce with --seed=\(seed) --steps 400")
+                let s = r.stats
+                t.crashes += s.crashes; t.tornWrites += s.tornWrites; t.restarts += s.restarts
+                t.partitions += s.partitions; t.confChangesApplied += s.confChangesApplied; t.transfers += s.transfers
+                t.snapshotsInstalled += s.snapshotsInstalled; t.retired += s.retired; t.messagesDropped += s.messagesDropped
+            }
+            #expect(t.crashes > 0 && t.tornWrites > 0 && t.restarts > 0, "crashes \(t.crashes) torn \(t.tornWrites)")
+            #expect(t.partitions > 0 && t.messagesDropped > 0)
+            #expect(t.confChangesApplied > 0 && t.retired > 0 && t.transfers > 0)
+            #expect(t.snapshotsInstalled > 0)
         }
-        #expect(t.crashes > 0 && t.tornWrites > 0 && t.restarts > 0, "crashes \(t.crashes) torn \(t.tornWrites)")
-        #expect(t.partitions > 0 && t.messagesDropped > 0)
-        #expect(t.confChangesApplied > 0 && t.retired > 0 && t.transfers > 0)
-        #expect(t.snapshotsInstalled > 0)
     }
 }
