@@ -56,7 +56,12 @@ extension PageFile {
         }
         newMapping?.inheritVerified(from: current)
         let published = newMapping ?? current
-        for w in writes { published.markVerified(w.id) }
+        for w in writes {
+            published.markVerified(w.id)
+            // Before the meta is published: forget decoded copies of the ids' previous
+            // lives (`BranchCache`; a new mapping starts empty).
+            for k in 0..<(w.buffer.count / pageSize) { current.branches.invalidate(w.id + UInt64(k)) }
+        }
         shared.withLock { s in
             s.meta = newMeta
             if let newMapping { s.mapping = newMapping; s.remaps += 1 }

@@ -27,7 +27,10 @@ extension RangeState {
         visitIndexInPlace(key, end) { ki in
             if let g = ki.pointee.get(atRev: rev) {
                 if !countOnly && (limit <= 0 || found.count < limit) {
-                    found.append(IndexHit(key: ki.pointee.key, mod: g.modified, created: g.created, version: g.version))
+                    // No copy of the key (a retain is an atomic operation on the key's
+                    // cold buffer, one at a time; perf: 14% of a scan). Reading its count
+                    // is a plain load, so the misses of many keys overlap.
+                    found.append(IndexHit(entry: ki, keyCount: ki.pointee.key.count, mod: g.modified, created: g.created, version: g.version))
                 }
                 total += 1
             }
@@ -52,9 +55,13 @@ extension RangeState {
     }
 
     /// A key the index found for a range read: the record to fetch and the index's view
-    /// of its version and creation.
+    /// of its version and creation. `entry` points at the key's index entry in the tree
+    /// (`BTree.forEachInPlace`), valid while the index is not modified, i.e. during the read.
     struct IndexHit {
-        var key: [UInt8]
+        var entry: UnsafePointer<KeyIndex>
+        /// The key's length, read while visiting the index (touches the key's buffer early).
+        var keyCount: Int
+        var key: [UInt8] { entry.pointee.key }
         var mod: Revision
         var created: Revision
         var version: Int64
@@ -68,6 +75,31 @@ extension RangeState {
     /// ordered scan of the records bucket; pending records are taken from the batch. Version
     /// and creation come from the index. Throws when a wanted record is missing.
     func scanRecords(_ wanted: [IndexHit], withValue: Bool, _ rtx: any MVCCReadTxn) throws -> [KeyValue] {
+        if pending.records.isEmpty, let first = wanted.first {
+            // Nothing pending: build the results in order straight from the scan.
+            var kvs: [KeyValue] = []
+            kvs.reserveCapacity(wanted.count)
+            var j = 0
+            var missing = false
+            try rtx.scan(.records, from: RecordKey.make(first.key, first.mod), to: nil, reverse: false) { k, v in
+                let w = wanted[j]
+                let c = RecordKey.compare(k, w.entry.pointee.key, w.mod)
+                if c < 0 { return true }  // an older version or another record: skip it
+                guard c == 0, var kv = RecordValue.decodePut(key: w.entry.pointee.key, rev: w.mod, v, withValue: withValue) else {
+                    missing = true  // the wanted record is not in the file, or not a put
+                    return false
+                }
+                kv.version = w.version
+                kv.createRevision = w.created.main
+                kvs.append(kv)
+                j += 1
+                return j < wanted.count
+            }
+            if missing || j < wanted.count {
+                throw MVCCError.corruptMetadata("record \(wanted[j].mod) of an indexed key is missing")
+            }
+            return kvs
+        }
         var results = [KeyValue?](repeating: nil, count: wanted.count)
         var resolved = [Bool](repeating: false, count: wanted.count)
         if !pending.records.isEmpty {

@@ -91,11 +91,12 @@ struct RangeState {
         }
     }
 
-    /// As `visitIndex`, with each `KeyIndex` in place: a pointer valid only during the call
-    /// (no copy of the entry; scans touch no heap buffer of a key's history on the fast path).
+    /// As `visitIndex`, with each `KeyIndex` in place: a pointer into the tree, valid until
+    /// the index is next modified (no copy of the entry; scans touch no heap buffer of a
+    /// key's history on the fast path).
     func visitIndexInPlace(_ key: [UInt8], _ end: [UInt8]?, _ body: (UnsafePointer<KeyIndex>) throws -> Bool) rethrows {
         guard let end else {
-            _ = try index.withElement(key) { ki in try withUnsafePointer(to: ki) { try body($0) } }
+            try index.forEachInPlace(from: key, to: key + [0], body)  // exactly `key`
             return
         }
         if end.isEmpty {

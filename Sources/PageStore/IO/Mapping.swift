@@ -10,7 +10,7 @@ import Synchronization
 /// `pageCount`). Readers keep the mapping they started with alive by holding a reference;
 /// when the file outgrows it the writer publishes a new, larger mapping and the old one is
 /// unmapped when its last reader finishes (deinit). Also owns the "checksum verified"
-/// bitmap for the pages seen through it.
+/// bitmap and the decoded branch-page cache for the pages seen through it.
 final class Mapping: @unchecked Sendable {
     // @unchecked Sendable: `base`/`length` are immutable after init and the memory is
     // read-only; the bitmap is only touched through atomics.
@@ -19,6 +19,9 @@ final class Mapping: @unchecked Sendable {
     let pageSize: Int
     private let verified: UnsafeMutablePointer<Atomic<UInt64>>
     private let words: Int
+    /// Decoded branch pages read through this mapping (see `BranchCache` for why its
+    /// entries are never stale).
+    let branches: BranchCache
 
     init(fd: Int32, length: Int, pageSize: Int, path: String) throws(PageStoreError) {
         let p = mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0)
@@ -29,6 +32,7 @@ final class Mapping: @unchecked Sendable {
         self.words = (length / pageSize + 63) / 64
         self.verified = .allocate(capacity: words)
         for i in 0..<words { (verified + i).initialize(to: Atomic(0)) }
+        self.branches = BranchCache(pages: length / pageSize)
     }
 
     deinit {

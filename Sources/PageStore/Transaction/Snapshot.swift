@@ -61,13 +61,23 @@ struct Snapshot {
 
 extension Snapshot {
     /// Point lookup through committed pages only (the read-transaction fast path: no
-    /// materialised nodes, no enum dispatch). Returns the leaf and the entry index.
+    /// materialised nodes, no enum dispatch). Branch pages are searched through their
+    /// decoded copies in the mapping's `BranchCache` (decoded on first visit), leaves in
+    /// the mapping. Returns the leaf and the entry index.
     @inline(__always)
     func lookup(root: PageID, key: UnsafeRawBufferPointer) throws(PageStoreError) -> (PageRef, Int)? {
         guard root != 0 else { return nil }
         var id = root
         var depth = 0
+        let cache = verifyAlways ? nil : mapping.branches
         while true {
+            if let cache, let d = cache.branch(id) {
+                // A decoded copy of this branch page (see `BranchCache`).
+                guard depth < 64 else { throw .corruptPage(id, reason: "empty branch or cycle") }
+                id = d._withUnsafeGuaranteedRef { $0.child(for: key) }
+                depth += 1
+                continue
+            }
             let p = try nodePage(id)
             let n = p.count
             if p.isLeaf {
@@ -79,6 +89,11 @@ extension Snapshot {
                 return lo < n && compareBytes(p.leafKey(lo), key) == 0 ? (p, lo) : nil
             }
             guard n > 0, depth < 64 else { throw .corruptPage(id, reason: "empty branch or cycle") }
+            if let cache, let d = cache.insert(id, DecodedBranch.make(p)) {
+                id = d._withUnsafeGuaranteedRef { $0.child(for: key) }
+                depth += 1
+                continue
+            }
             var lo = 0, hi = n
             while lo < hi {
                 let mid = (lo + hi) >> 1

@@ -72,4 +72,18 @@ import Testing
             #expect(got == want, "seed 10: \(k1)@\(r1) vs \(k2)@\(r2)")
         }
     }
+
+    @Test func zeroByteTestMatchesNaiveSearch() {
+        var rng = SeededGenerator(seed: 11)
+        for step in 0..<5000 {
+            let key = (0..<Int.random(in: 0...40, using: &rng)).map { _ in
+                Int.random(in: 0..<12, using: &rng) == 0 ? 0 : UInt8.random(in: 1...255, using: &rng)
+            }
+            let got = key.withUnsafeBytes { RecordKey.containsZeroByte($0) }
+            #expect(got == key.contains(0), "seed 11 step \(step): \(key)")
+        }
+        // Bytes 0x80 and 0x01 around a zero-free word must not look like zeros.
+        #expect([UInt8](repeating: 0x80, count: 16).withUnsafeBytes { RecordKey.containsZeroByte($0) } == false)
+        #expect(([0x01, 0x80] as [UInt8]).withUnsafeBytes { RecordKey.containsZeroByte($0) } == false)
+    }
 }

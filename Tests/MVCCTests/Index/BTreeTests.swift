@@ -41,6 +41,12 @@ struct TestElement: BTreeElement, Equatable {
                     tree.forEachInPlace(from: lo, to: hi) { inPlace.append($0.pointee); return true }
                     #expect(inPlace.map(\.key) == want, "seed \(seed) step \(step) in place \(lo)..<\(hi)")
                     #expect(inPlace.allSatisfy { model[$0.key] == $0.payload }, "seed \(seed) step \(step)")
+                    // The pointers stay valid after the walk until the tree is modified
+                    // (range reads keep them in `IndexHit`).
+                    var pointers: [UnsafePointer<TestElement>] = []
+                    tree.forEachInPlace(from: lo, to: hi) { pointers.append($0); return true }
+                    #expect(pointers.map(\.pointee.key) == want, "seed \(seed) step \(step) pointers after the walk")
+                    #expect(pointers.allSatisfy { model[$0.pointee.key] == $0.pointee.payload }, "seed \(seed) step \(step)")
                     var tail: [[UInt8]] = []
                     tree.forEachInPlace(from: lo, to: nil) { tail.append($0.pointee.key); return tail.count < 5 }
                     let wantTail = model.keys.filter { Bytes.compare($0, lo) >= 0 }.sorted(by: Bytes.less).prefix(5)
