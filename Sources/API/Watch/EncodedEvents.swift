@@ -8,7 +8,8 @@ import Synchronization
 /// Watch service: an event seen by many watchers (one put, ten watchers of its key) is
 /// converted and protobuf-encoded once, and each watcher's `WatchResponse` carries those
 /// bytes. Owns a two-generation cache of encoded events (the older generation is dropped
-/// when the newer one fills up).
+/// when the newer one holds `generation` events or `generationBytes` bytes, so the cache
+/// holds at most about twice that).
 ///
 /// How: `events` is field 11 of `WatchResponse`, the highest field number it has, so a
 /// response whose known fields stop before it and whose unknown fields hold the encoded
@@ -33,15 +34,23 @@ final class EncodedEvents: Sendable {
     private struct State {
         var current: [Key: Entry] = [:]
         var previous: [Key: Entry] = [:]
+        var currentBytes = 0
+        var previousBytes = 0
     }
 
     /// Entries per generation.
     let generation: Int
+    /// Encoded bytes per generation.
+    let generationBytes: Int
     private let state = Mutex(State())
 
-    init(generation: Int = 4_096) {
+    init(generation: Int = 4_096, generationBytes: Int = 16 << 20) {
         self.generation = max(1, generation)
+        self.generationBytes = max(1, generationBytes)
     }
+
+    /// Encoded bytes held now (tests).
+    var cachedBytes: Int { state.withLock { $0.currentBytes + $0.previousBytes } }
 
     /// The unknown fields that carry `events` (in order) as `WatchResponse.events`.
     func unknownFields(_ events: [WatchEvent]) throws -> UnknownStorage {
@@ -67,12 +76,17 @@ final class EncodedEvents: Sendable {
         // The key names one write; comparing the whole event keeps even a surprise exact.
         if let cached, cached.event == e { return cached }
         let made = try Self.encode(e)
+        let size = made.record.count
+        guard size <= generationBytes / 4 else { return made }  // a huge event is not kept
         state.withLock { s in
-            if s.current.count >= generation {
+            if s.current.count >= generation || s.currentBytes + size > generationBytes {
                 s.previous = s.current
+                s.previousBytes = s.currentBytes
                 s.current.removeAll(keepingCapacity: true)
+                s.currentBytes = 0
             }
-            s.current[key] = made
+            if let old = s.current.updateValue(made, forKey: key) { s.currentBytes -= old.record.count }
+            s.currentBytes += size
         }
         return made
     }

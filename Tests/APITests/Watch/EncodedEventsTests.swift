@@ -36,7 +36,8 @@ import Testing
     @Test(arguments: [UInt64(5), 6, 7])
     func encodedResponsesAreByteIdenticalToPlainOnes(seed: UInt64) throws {
         var rng = SeededGenerator(seed: seed)
-        let cache = EncodedEvents(generation: 8)  // small: generations turn over during the test
+        // Small: generations turn over during the test, by count and by bytes.
+        let cache = EncodedEvents(generation: 8, generationBytes: 64 << 10)
         var recent: [WatchEvent] = []
         for i in 0..<300 {
             let n = Int.random(in: 1...4, using: &rng)
@@ -63,6 +64,7 @@ import Testing
             #expect(got == want, "seed \(seed), response \(i): \(events.count) events")
             let decoded = try Etcdserverpb_WatchResponse(serializedBytes: got)
             #expect(decoded == expected, "seed \(seed), response \(i) decodes to other events")
+            #expect(cache.cachedBytes <= 2 * (64 << 10), "seed \(seed): the cache holds \(cache.cachedBytes) bytes")
         }
     }
 
