@@ -9,6 +9,8 @@ public struct WatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
     let backend: any EtcdWatchBackend
     let headers: ResponseHeaders
     let limits: EtcdLimits
+    /// Events encoded once for every watcher of every stream of this service.
+    let encoded = EncodedEvents()
 
     /// Responses handed to the transport in one write at most.
     static let maxResponsesPerWrite = 64
@@ -24,13 +26,16 @@ public struct WatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
         response: RPCWriter<Etcdserverpb_WatchResponse>,
         context: ServerContext
     ) async throws {
-        let session = WatchSession(backend: backend, headers: headers, limits: limits)
+        let session = WatchSession(backend: backend, headers: headers, limits: limits, encoded: encoded)
         let interval = limits.progressNotifyInterval
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 // A burst (one put seen by many watchers of the stream) goes out in one
                 // write: one flush instead of one per response.
-                while let batch = await session.queue.popBatch(max: Self.maxResponsesPerWrite) {
+                // Woken by the first response of a burst, it yields once first, so the other
+                // watchers woken with it (queued behind it on the pool) add theirs.
+                while let batch = await session.queue.popBatch(max: Self.maxResponsesPerWrite,
+                                                                yieldAfterWait: true) {
                     if batch.count == 1 {
                         try await response.write(batch[0])
                     } else {

@@ -88,14 +88,68 @@ final class BoundedQueue<Element: Sendable>: Sendable {
         }
     }
 
+    /// Appends `elements` now, without waiting: all of them when they fit (or the queue is
+    /// empty: a burst larger than the capacity still goes), or when `force`; else none
+    /// (`.full`, see `waitForRoom`). Lets a caller queue under its own lock.
+    func pushNow(contentsOf elements: [Element], force: Bool = false) -> PushNowOutcome {
+        state.withLock { s in
+            if s.finished { return .finished }
+            guard force || s.count == 0 || s.count + elements.count <= capacity else { return .full }
+            s.items.append(contentsOf: elements)
+            if !elements.isEmpty, let c = s.consumer {
+                s.consumer = nil
+                c.resume()
+            }
+            return .pushed
+        }
+    }
+
+    /// Waits until `count` elements would fit (see `pushNow`) or an element was taken since,
+    /// the queue finished, or cancellation.
+    func waitForRoom(for count: Int) async {
+        let id: UInt64? = state.withLock { s in
+            if s.finished || s.count == 0 || s.count + count <= capacity { return nil }
+            s.nextWaiterID += 1
+            return s.nextWaiterID
+        }
+        guard let id else { return }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { s in
+                    if s.finished || s.count == 0 || s.count + count <= capacity || s.cancelledProducers.remove(id) != nil {
+                        return true
+                    }
+                    s.producers[id] = c
+                    return false
+                }
+                if resumeNow { c.resume() }
+            }
+        } onCancel: {
+            state.withLock { s in
+                if let c = s.producers.removeValue(forKey: id) {
+                    c.resume()
+                } else {
+                    s.cancelledProducers.insert(id)
+                }
+            }
+        }
+        state.withLock { _ = $0.cancelledProducers.remove(id) }
+    }
+
     /// The next element, waiting while empty; nil once finished and drained (or cancelled).
     func pop() async -> Element? { await popBatch(max: 1)?.first }
 
     /// The elements buffered now, oldest first, at most `max` (>= 1), waiting while empty;
     /// nil once finished and drained (or cancelled). Lets the consumer hand a burst on in
-    /// one write.
-    func popBatch(max: Int) async -> [Element]? {
+    /// one write. `yieldAfterWait`: after waiting, yield once before taking, so producers
+    /// woken together with the first one (a burst) add theirs to the same batch.
+    func popBatch(max: Int, yieldAfterWait: Bool = false) async -> [Element]? {
+        var waited = false
         while true {
+            if waited && yieldAfterWait {
+                waited = false
+                await Task.yield()
+            }
             let items: [Element]?? = state.withLock { s in
                 if s.count > 0 {
                     var out: [Element] = []
@@ -124,6 +178,7 @@ final class BoundedQueue<Element: Sendable>: Sendable {
             } onCancel: {
                 finish()
             }
+            waited = true
         }
     }
 
@@ -146,3 +201,6 @@ final class BoundedQueue<Element: Sendable>: Sendable {
 
 /// What one `push` attempt found.
 private enum PushAttempt { case appended, finished, wait(UInt64) }
+
+/// What `pushNow` did.
+enum PushNowOutcome { case pushed, full, finished }

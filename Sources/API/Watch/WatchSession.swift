@@ -4,12 +4,12 @@ import Proto
 import Synchronization
 
 /// One client's Watch stream: the watchers multiplexed on it (IDs, filters, progress and
-/// fragment flags, how far each is synced), one task per watcher pulling its backend feed,
-/// and the bounded queue of responses the stream's writer drains. Owns the watcher tasks;
+/// fragment flags, how far each is synced), the tasks pulling their backend feeds — one per
+/// group of watchers of the same keys (see `WatchSession+Groups.swift`) — and the bounded
+/// queue of responses the stream's writer drains. Owns those tasks;
 /// `close` ends them all. Requests are handled one at a time by the stream's reader.
 final class WatchSession: Sendable {
     struct Watcher {
-        var task: Task<Void, Never>?
         let progressNotify: Bool
         let fragment: Bool
         let noPut: Bool
@@ -25,19 +25,27 @@ final class WatchSession: Sendable {
         /// watcher stays counted by progress requests (at its synced revision) until then, so
         /// no stream-wide bookmark above what it delivered can precede its cancel.
         var ending = false
+        /// The group whose feed it shares (set once its group has it).
+        var group: Int64?
     }
 
     struct State {
         var watchers: [Int64: Watcher] = [:]
         var nextID: Int64 = 0
         var closed = false
+        var groups: [Int64: FeedGroup] = [:]
+        /// The group new watchers of a key (span, prev_kv) may join.
+        var openGroups: [FeedGroupKey: Int64] = [:]
+        var nextGroupID: Int64 = 0
     }
 
     let backend: any EtcdWatchBackend
     let headers: ResponseHeaders
     let limits: EtcdLimits
     let queue: BoundedQueue<Etcdserverpb_WatchResponse>
-    private let state = Mutex(State())
+    /// The service's encoded events, shared with its other streams (nil: encode per response).
+    let encoded: EncodedEvents?
+    let state = Mutex(State())
 
     /// etcd's watch ID for "no watcher" (clientv3.InvalidWatchID).
     static let invalidWatchID: Int64 = -1
@@ -45,8 +53,10 @@ final class WatchSession: Sendable {
     static let duplicateIDReason = "mvcc: duplicate watch ID provided on the WatchStream"
     static let tooManyWatchersReason = "flotilla: too many watchers on this stream"
 
-    init(backend: any EtcdWatchBackend, headers: ResponseHeaders, limits: EtcdLimits) {
+    init(backend: any EtcdWatchBackend, headers: ResponseHeaders, limits: EtcdLimits,
+         encoded: EncodedEvents? = EncodedEvents()) {
         self.backend = backend
+        self.encoded = encoded
         self.headers = headers
         self.limits = limits
         self.queue = BoundedQueue(capacity: limits.watchResponsesBuffered)
@@ -65,7 +75,7 @@ final class WatchSession: Sendable {
         }
     }
 
-    private func currentRevision() async -> Int64 { (try? await backend.currentRevision()) ?? 0 }
+    func currentRevision() async -> Int64 { (try? await backend.currentRevision()) ?? 0 }
 
     private func refuse(_ reason: String, id: Int64 = invalidWatchID, revision: Int64) async {
         var r = Etcdserverpb_WatchResponse()
@@ -106,7 +116,7 @@ final class WatchSession: Sendable {
                 s.nextID += 1
             }
             s.watchers[id] = Watcher(
-                task: nil, progressNotify: c.progressNotify, fragment: c.fragment, noPut: filters.contains(.noput),
+                progressNotify: c.progressNotify, fragment: c.fragment, noPut: filters.contains(.noput),
                 noDelete: filters.contains(.nodelete), syncedThrough: start > 0 ? start - 1 : current,
                 synced: true, silentBelow: start > current + 1 ? start : 0)
             return .id(id)
@@ -118,6 +128,9 @@ final class WatchSession: Sendable {
         case .duplicate: return await refuse(Self.duplicateIDReason, revision: current)
         case .id(let i): id = i
         }
+        let group = FeedGroupKey(key: key, rangeEnd: rangeEnd, prevKV: c.prevKv)
+        let first = start > 0 ? start : current + 1  // the first revision it reports
+        if join(id, group: group, first: first, current: current) { return }
         let feed: WatchEventStream
         do {
             feed = try await backend.watch(
@@ -131,19 +144,14 @@ final class WatchSession: Sendable {
         created.watchID = id
         created.created = true
         guard await queue.push(created) else { return }
-        let task = Task { await self.run(id: id, feed: feed) }
-        let keep = state.withLock { s in
-            guard !s.closed, s.watchers[id] != nil else { return false }
-            s.watchers[id]!.task = task
-            return true
-        }
-        if !keep { task.cancel() }
+        startGroup(id, group: group, first: first, feed: feed)
     }
 
     func cancel(_ id: Int64) async {
         let (found, task): (Bool, Task<Void, Never>?) = state.withLock { s in
             guard s.watchers[id]?.ending == false, let w = s.watchers.removeValue(forKey: id) else { return (false, nil) }
-            return (true, w.task)
+            guard let g = w.group else { return (true, nil) }  // its group is not started yet
+            return (true, s.leave(g, id))  // the group's task when it was the last member
         }
         guard found else { return }
         task?.cancel()
@@ -166,72 +174,15 @@ final class WatchSession: Sendable {
         _ = await queue.push(r)
     }
 
-    // MARK: watcher tasks
+    // MARK: responses
 
-    private func run(id: Int64, feed: WatchEventStream) async {
-        do {
-            for try await item in feed {
-                switch item {
-                case .events(let events, let synced):
-                    guard let w = state.withLock({ $0.watchers[id] }) else { return }
-                    let kept = events.filter { e in !(w.noPut && e.kind == .put) && !(w.noDelete && e.kind == .delete) }
-                    if !kept.isEmpty {
-                        let responses = WatchFragmenter.responses(
-                            watchID: id, events: kept.map(KVConversion.event), header: headers.make(revision: synced),
-                            fragment: w.fragment, maxBytes: limits.maxRequestBytes)
-                        for r in responses {
-                            guard await queue.push(r) else { return }
-                        }
-                    }
-                    update(id) { w in
-                        w.syncedThrough = max(w.syncedThrough, synced)
-                        w.synced = false
-                        if !kept.isEmpty { w.sentSinceTick = true }
-                    }
-                case .progress(let synced):
-                    update(id) { w in
-                        w.syncedThrough = max(w.syncedThrough, synced)
-                        w.synced = true
-                    }
-                case .compacted(let compactRevision):
-                    guard beginEnding(id) else { return }
-                    var r = Etcdserverpb_WatchResponse()
-                    r.header = headers.make(revision: await currentRevision())
-                    r.watchID = id
-                    r.canceled = true
-                    r.compactRevision = compactRevision
-                    _ = await queue.push(r)
-                    _ = state.withLock { $0.watchers.removeValue(forKey: id) }
-                    return
-                }
-            }
-        } catch {
-            if Task.isCancelled || error is CancellationError { return }
-            guard beginEnding(id) else { return }
-            var r = Etcdserverpb_WatchResponse()
-            r.header = headers.make(revision: await currentRevision())
-            r.watchID = id
-            r.canceled = true
-            r.cancelReason = ErrorMapping.rpcError(error).message
-            _ = await queue.push(r)
-            _ = state.withLock { $0.watchers.removeValue(forKey: id) }
-        }
-    }
-
-    /// Marks a live watcher as ending (its feed is over); false when it is gone or already
-    /// ending. It is removed once its cancel response is queued.
-    private func beginEnding(_ id: Int64) -> Bool {
-        state.withLock { s in
-            guard s.watchers[id]?.ending == false else { return false }
-            s.watchers[id]!.ending = true
-            return true
-        }
-    }
-
-    private func update(_ id: Int64, _ body: (inout Watcher) -> Void) {
-        state.withLock { s in
-            if s.watchers[id] != nil { body(&s.watchers[id]!) }
-        }
+    /// The responses carrying `events` (non-empty, filtered) to watcher `id`: one, its
+    /// events encoded once for every watcher (`EncodedEvents`), unless it fragments.
+    func responses(_ id: Int64, _ w: Watcher, _ events: [WatchEvent],
+                   header: Etcdserverpb_ResponseHeader) -> [Etcdserverpb_WatchResponse] {
+        if !w.fragment, let r = try? encoded?.response(watchID: id, header: header, events: events) { return [r] }
+        return WatchFragmenter.responses(watchID: id, events: events.map(KVConversion.event), header: header,
+                                         fragment: w.fragment, maxBytes: limits.maxRequestBytes)
     }
 
     // MARK: progress notify
@@ -263,8 +214,10 @@ final class WatchSession: Sendable {
     func close() {
         let tasks: [Task<Void, Never>] = state.withLock { s in
             s.closed = true
-            let tasks = s.watchers.values.compactMap(\.task)
+            let tasks = s.groups.values.compactMap(\.task)
             s.watchers.removeAll()
+            s.groups.removeAll()
+            s.openGroups.removeAll()
             return tasks
         }
         for t in tasks { t.cancel() }

@@ -10,10 +10,13 @@ import Synchronization
 ///
 /// Fan-out cost: an item wakes only the parked subscribers it concerns — those with an
 /// event in their span (from their start revision), the eager ones (a watch over several
-/// ranges needs every resolved step to release the other ranges' events), and everyone
-/// once per `progressEvery` so progress still reaches single-range watchers. A woken
-/// subscriber takes every item it has not taken in one step: its events, in order, and
-/// the last resolved revision.
+/// ranges needs every resolved step to release the other ranges' events), and, once per
+/// `progressEvery`, those parked for at least `progressEvery`, so progress still reaches
+/// single-range watchers (a resolved revision lags by less than twice `progressEvery`).
+/// Single-key subscribers (most watchers) are indexed by their key, so the wake pass
+/// costs a lookup per event plus a check per other subscriber, not a check per
+/// subscriber and event. A woken subscriber takes every item it has not taken in one
+/// step: its events, in order, and the last resolved revision.
 ///
 /// Retention: items stay `retain` after they were appended even when every subscriber
 /// took them, so a watcher created from a revision up to that much older (a watch from
@@ -32,6 +35,8 @@ final class FeedHub: Sendable {
         /// The highest resolved revision passed on to it.
         var resolved: Int64
         var parked: CheckedContinuation<Void, Never>?
+        /// When it parked (progress wakes only those parked for `progressEvery`).
+        var parkedAt: ContinuousClock.Instant?
         /// Fell more than `maxBacklog` items behind: its next pull fails.
         var cutOff = false
 
@@ -50,6 +55,10 @@ final class FeedHub: Sendable {
         /// Every event with a revision >= this is in `log` or still to come.
         var coveredFrom: Int64
         var subscribers: [UInt64: Subscriber] = [:]
+        /// The non-eager subscribers of a single key, by that key (the wake index).
+        var byKey: [[UInt8]: [UInt64]] = [:]
+        /// The other subscribers (spans over several keys, eager ones): checked one by one.
+        var scanned: Set<UInt64> = []
         var nextID: UInt64 = 0
         /// The underlying feed ended (nil: running): with the error, or nil error for its end.
         var end: Result<Void, any Error>?
@@ -102,9 +111,21 @@ final class FeedHub: Sendable {
             s.nextID += 1
             s.subscribers[s.nextID] = Subscriber(cursor: s.base, from: from, span: span, eager: eager,
                                                  resolved: from - 1)
+            if !eager, let key = Self.singleKey(span) {
+                s.byKey[key, default: []].append(s.nextID)
+            } else {
+                s.scanned.insert(s.nextID)
+            }
             return s.nextID
         }
         return id.map { Subscription(hub: self, id: $0) }
+    }
+
+    /// The key of a span holding exactly one key (`[k, k + 0x00)`), else nil.
+    static func singleKey(_ span: KeySpan) -> [UInt8]? {
+        guard let end = span.end, end.count == span.start.count + 1, end.last == 0,
+              end.starts(with: span.start) else { return nil }
+        return span.start
     }
 
     /// The underlying feed ended or failed: nobody can join any more.
@@ -150,11 +171,13 @@ final class FeedHub: Sendable {
                 }
                 s.trim(now: now, retain: retain, atLeast: s.log.count - maxBacklog)
             }
+            var wake = s.takeConcerned(by: item)
             if s.progressWokenAt.map({ now - $0 >= progressEvery }) ?? true {
                 s.progressWokenAt = now
-                return s.takeParked { _ in true }
+                let since = now - progressEvery
+                wake += s.takeParked { $0.parkedAt.map { $0 <= since } ?? true }
             }
-            return s.takeParked { $0.eager || $0.concerns(item) }
+            return wake
         }
         for c in wake { c.resume() }
     }
@@ -214,6 +237,7 @@ final class FeedHub: Sendable {
                         s.subscribers[id]!.cursor >= s.base + UInt64(s.log.count)
                     else { return false }
                     s.subscribers[id]!.parked = c
+                    s.subscribers[id]!.parkedAt = .now
                     return true
                 }
                 if !parked { c.resume() }
@@ -230,7 +254,12 @@ final class FeedHub: Sendable {
     /// Removes a subscriber; the last one stops the hub.
     func leave(_ id: UInt64) {
         let (empty, pump, parked) = state.withLock { s -> (Bool, Task<Void, Never>?, CheckedContinuation<Void, Never>?) in
-            let parked = s.subscribers.removeValue(forKey: id)?.parked
+            let removed = s.subscribers.removeValue(forKey: id)
+            let parked = removed?.parked
+            if let removed, s.scanned.remove(id) == nil, let key = Self.singleKey(removed.span) {
+                s.byKey[key]?.removeAll { $0 == id }
+                if s.byKey[key]?.isEmpty == true { s.byKey[key] = nil }
+            }
             guard s.subscribers.isEmpty, !s.stopped else { return (false, nil, parked) }
             s.stopped = true
             return (true, s.pump, parked)
@@ -246,7 +275,8 @@ extension FeedHub.State {
     /// Drops the items every subscriber has taken and older than `retain` (and at least
     /// `atLeast` items, the backlog overflow); what they covered is no longer held.
     mutating func trim(now: ContinuousClock.Instant, retain: Duration, atLeast: Int = 0) {
-        let low = subscribers.values.map(\.cursor).min() ?? base + UInt64(log.count)
+        var low = base + UInt64(log.count)
+        for sub in subscribers.values where sub.cursor < low { low = sub.cursor }
         let taken = low > base ? Int(low - base) : 0
         var n = 0  // appendedAt increases: the items past the retention are a prefix
         while n < taken && now - appendedAt[n] >= retain { n += 1 }
@@ -259,6 +289,30 @@ extension FeedHub.State {
         log.removeFirst(n)
         appendedAt.removeFirst(n)
         base += UInt64(n)
+    }
+
+    /// Takes the parked continuations of the subscribers `item` concerns (see
+    /// `FeedHub.Subscriber.concerns`; eager ones always): single-key subscribers through
+    /// the key index, the others one by one.
+    mutating func takeConcerned(by item: RangeFeedItem) -> [CheckedContinuation<Void, Never>] {
+        guard case .events(let events, _) = item else { return takeParked { _ in true } }
+        var out: [CheckedContinuation<Void, Never>] = []
+        if !byKey.isEmpty {
+            for e in events {
+                guard let ids = byKey[e.kv.key] else { continue }
+                for id in ids {
+                    guard let c = subscribers[id]?.parked, e.kv.modRevision >= subscribers[id]!.from else { continue }
+                    out.append(c)
+                    subscribers[id]!.parked = nil
+                }
+            }
+        }
+        for id in scanned {
+            guard let sub = subscribers[id], let c = sub.parked, sub.eager || sub.concerns(item) else { continue }
+            out.append(c)
+            subscribers[id]!.parked = nil
+        }
+        return out
     }
 
     /// Takes the parked continuations of the subscribers `wake` selects (to resume

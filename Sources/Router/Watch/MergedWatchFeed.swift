@@ -110,9 +110,10 @@ final class MergedWatchFeed: @unchecked Sendable {
             if done { return nil }
             try Task.checkCancellation()
             if subs.isEmpty { try await open() }
-            let minResolved = subs.map(\.resolved).min() ?? lastReported
+            var minResolved = subs.first?.resolved ?? lastReported
+            for sub in subs where sub.resolved < minResolved { minResolved = sub.resolved }
             if let item = release(through: minResolved) { return item }
-            let laggards = subs.filter { $0.resolved == minResolved }
+            let laggards = subs.count == 1 ? subs : subs.filter { $0.resolved == minResolved }
             let outcomes: [(Int, Result<RangeFeedItem?, any Error>)]
             if laggards.count == 1 {
                 outcomes = [(0, await laggards[0].pull())]  // no child task for the common case
@@ -132,7 +133,11 @@ final class MergedWatchFeed: @unchecked Sendable {
                 switch outcome {
                 case .success(.events(let events, let resolved)):
                     failures = 0
-                    pending += events.filter { sub.span.contains($0.kv.key) }
+                    if events.allSatisfy({ sub.span.contains($0.kv.key) }) {
+                        pending += events  // a shared feed's items are narrowed already: no copy
+                    } else {
+                        pending += events.filter { sub.span.contains($0.kv.key) }
+                    }
                     sub.resolved = max(sub.resolved, resolved)
                 case .success(.compacted(let c)):
                     done = true
@@ -144,7 +149,8 @@ final class MergedWatchFeed: @unchecked Sendable {
                     try await replace(sub, error: error)
                 }
             }
-            pending.sort { $0.kv.modRevision < $1.kv.modRevision }  // stable: sub order kept
+            // One feed's events come in order; several are merged (stable: sub order kept).
+            if subs.count > 1 { pending.sort { $0.kv.modRevision < $1.kv.modRevision } }
         }
     }
 
@@ -155,6 +161,10 @@ final class MergedWatchFeed: @unchecked Sendable {
         let n = pending.firstIndex { $0.kv.modRevision > through } ?? pending.count
         lastReported = through
         if n == 0 { return .progress(syncedThrough: through) }
+        if n == pending.count {
+            defer { pending = [] }
+            return .events(pending, syncedThrough: through)
+        }
         let out = Array(pending[..<n])
         pending.removeFirst(n)
         return .events(out, syncedThrough: through)

@@ -36,4 +36,24 @@ import Testing
         #expect(a && b)
         #expect(seen.sorted() == [0, 1, 2, 3] && Array(seen.prefix(2)) == [0, 1], "seen \(seen)")
     }
+
+    @Test func pushNowQueuesAllOrNothingAndWaitForRoomWakesWhenTheyFit() async {
+        let q = BoundedQueue<Int>(capacity: 3)
+        #expect(q.pushNow(contentsOf: [0, 1]) == .pushed)
+        #expect(q.pushNow(contentsOf: [2, 3]) == .full, "2 + 2 > 3: none queued")
+        #expect(q.count == 2)
+        #expect(q.pushNow(contentsOf: [9], force: true) == .pushed)
+        let waiter = Task {
+            await q.waitForRoom(for: 2)
+            return q.pushNow(contentsOf: [2, 3])
+        }
+        #expect(await q.popBatch(max: 2) == [0, 1])
+        #expect(await waiter.value == .pushed)
+        #expect(await q.popBatch(max: 10) == [9, 2, 3])
+        // Empty: a burst larger than the capacity still goes.
+        #expect(q.pushNow(contentsOf: [4, 5, 6, 7]) == .pushed)
+        q.finish()
+        #expect(q.pushNow(contentsOf: [8]) == .finished)
+        await q.waitForRoom(for: 100)  // finished: returns at once
+    }
 }
