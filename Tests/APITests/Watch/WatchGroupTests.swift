@@ -41,7 +41,7 @@ import Testing
     static func collect(_ w: WatchDriver, expected: [Int64: Int]) async -> [Int64: [Int64]] {
         var got: [Int64: [Int64]] = [:]
         func done() -> Bool { expected.allSatisfy { got[$0.key, default: []].count >= $0.value } }
-        while !done(), let r = await w.next(timeout: .seconds(30)) {
+        while !done(), let r = await w.next(timeout: .seconds(120)) {
             got[r.watchID, default: []] += r.events.map(\.kv.modRevision)
         }
         while let r = await w.next(timeout: .milliseconds(200)) {
@@ -53,7 +53,7 @@ import Testing
     /// Reads responses until the next `created` (returned), adding the events of the others
     /// to `got` (other watchers' events interleave with creations).
     static func created(_ w: WatchDriver, into got: inout [Int64: [Int64]]) async -> Etcdserverpb_WatchResponse? {
-        while let r = await w.next(timeout: .seconds(30)) {
+        while let r = await w.next(timeout: .seconds(120)) {
             if r.created { return r }
             got[r.watchID, default: []] += r.events.map(\.kv.modRevision)
         }
@@ -148,7 +148,7 @@ import Testing
                 var afterCancel = 0
                 var got: [Int64: [Int64]] = [:]
                 while got[ids[1], default: []].count < 20 || got[ids[2], default: []].count < 20 || !canceledSeen,
-                      let r = await w.next(timeout: .seconds(30)) {
+                      let r = await w.next(timeout: .seconds(120)) {
                     if r.canceled && r.watchID == ids[0] { canceledSeen = true }
                     if canceledSeen && r.watchID == ids[0] && !r.events.isEmpty { afterCancel += 1 }
                     got[r.watchID, default: []] += r.events.map(\.kv.modRevision)
