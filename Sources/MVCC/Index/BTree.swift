@@ -58,6 +58,13 @@ final class BTreeNode<Element: BTreeElement> {
         prefixes = new.map(Self.prefix)
     }
 
+    /// Leaf: drops the elements from `i` on, keeping the first `i` in place (a split: the
+    /// caller has copied the upper half to the new right node).
+    func truncateElements(to i: Int) {
+        prefixes.removeSubrange(i...)
+        elements.removeSubrange(i...)
+    }
+
     func insertElement(_ e: Element, at i: Int) {
         prefixes.insert(Self.prefix(e.key), at: i)
         elements.insert(e, at: i)
@@ -280,7 +287,7 @@ final class BTree<Element: BTreeElement> {
             guard node.elements.count > fanout else { return nil }
             let mid = node.elements.count / 2
             let right = BTreeNode<Element>(leaf: Array(node.elements[mid...]))
-            node.setElements(Array(node.elements[..<mid]))
+            node.truncateElements(to: mid)
             return (right.elements[0].key, right)
         }
         let ci = node.childIndex(for: key)
