@@ -33,8 +33,9 @@ struct PendingWrites {
         revokedLeasesDirty = false
     }
 
-    /// Entries up to which `reset` keeps a collection's storage.
-    static let keptCapacity = 4096
+    /// Entries up to which `reset` keeps a collection's storage (bounds what an idle range
+    /// retains: ~50 KB of dictionary storage at most).
+    static let keptCapacity = 1024
 
     var isEmpty: Bool {
         records.isEmpty && history.isEmpty && historyDeletes.isEmpty && leases.isEmpty && !metaDirty
