@@ -12,7 +12,7 @@ extension PageFile {
         var alloc = writer.withLock { w in PageAllocator(freelist: w.freelist, pageCount: meta.pageCount) }
         alloc.freelist.release(oldestReader: oldestReader)
         var writes: [PendingWrite] = []
-        defer { ctx.buffers.release() }
+        defer { ctx.buffers.reset() }
 
         try ctx.rebalanceAll()
         for b in dirty.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) }) {

@@ -28,6 +28,8 @@ public final class PageFile: Sendable {
     let writerLock = WriterLock()
     let shared: Mutex<SharedState>
     let writer: Mutex<WriterState>
+    /// Page buffers of the writer's commits (reused from one commit to the next).
+    let pageBuffers: PageBufferPool
 
     /// State read by every transaction start (guarded by `shared`).
     struct SharedState {
@@ -69,6 +71,7 @@ public final class PageFile: Sendable {
         self.io = io
         self.shared = Mutex(SharedState(meta: meta, mapping: mapping))
         self.writer = Mutex(WriterState(freelist: freelist, fileSize: fileSize))
+        self.pageBuffers = PageBufferPool(pageSize: meta.pageSize)
     }
 
     deinit {
@@ -226,7 +229,7 @@ public final class PageFile: Sendable {
             try s.checkUsable()
             return Snapshot(mapping: s.mapping, meta: s.meta, verifyAlways: options.verification == .always)
         }
-        let context = WriteContext(snapshot: snapshot, maxValueSize: options.maxValueBytes)
+        let context = WriteContext(snapshot: snapshot, maxValueSize: options.maxValueBytes, buffers: pageBuffers)
         defer { context.open = false }
         var txn = WriteTransaction(context: context)
         let result = try body(&txn)

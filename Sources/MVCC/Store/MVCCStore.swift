@@ -194,7 +194,7 @@ public final class MVCCStore: Sendable {
                         try p.pointee.writeMeta(wtx, full: false)
                     }
                 }
-                for p in pointers { p.pointee.pending = PendingWrites() }
+                for p in pointers { p.pointee.pending.reset() }
                 return
             }
             precondition(batch[i].store.backend === backend, "one commit per node file")

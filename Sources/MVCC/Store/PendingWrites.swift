@@ -20,6 +20,23 @@ struct PendingWrites {
     /// Whether the revoked-lease record changed since the last commit.
     var revokedLeasesDirty = false
 
+    /// Empties the batch after a commit. Collections of an ordinary batch keep their storage
+    /// (the next batch of similar size then neither reallocates nor rehashes while it grows);
+    /// large ones are freed.
+    mutating func reset() {
+        let keep = records.count <= Self.keptCapacity
+        records.removeAll(keepingCapacity: keep)
+        history.removeAll(keepingCapacity: keep && history.count <= Self.keptCapacity)
+        historyDeletes = []
+        leases.removeAll(keepingCapacity: leases.count <= Self.keptCapacity)
+        metaDirty = false
+        revokedLeasesDirty = false
+    }
+
+    /// Entries up to which `reset` keeps a collection's storage (bounds what an idle range
+    /// retains: ~50 KB of dictionary storage at most).
+    static let keptCapacity = 1024
+
     var isEmpty: Bool {
         records.isEmpty && history.isEmpty && historyDeletes.isEmpty && leases.isEmpty && !metaDirty
     }

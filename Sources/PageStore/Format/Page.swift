@@ -122,6 +122,11 @@ struct PageWriter {
         if let src = bytes.baseAddress, bytes.count > 0 { (base + offset).copyMemory(from: src, byteCount: bytes.count) }
     }
 
+    /// Zeroes `[from, to)` (the unused tail of a page run, so no stale buffer bytes reach the file).
+    func zero(from: Int, to: Int) {
+        if to > from { (base + from).initializeMemory(as: UInt8.self, repeating: 0, count: to - from) }
+    }
+
     func writeHeader(type: PageType, count: Int, overflow: Int, length: Int, id: PageID) {
         set16(PageLayout.typeOffset, type.rawValue)
         set16(PageLayout.countOffset, UInt16(count))

@@ -2,8 +2,8 @@
 /// and key count, and whether the commit must write its header back to the directory.
 final class BucketState {
     let name: [UInt8]
-    var root: TreeRoot
-    var count: Int
+    @exclusivity(unchecked) var root: TreeRoot
+    @exclusivity(unchecked) var count: Int
     var dirty = false
     /// Set when the bucket is deleted; handles to it then refuse to work.
     var deleted = false
@@ -18,7 +18,9 @@ final class BucketState {
 /// Everything one write transaction owns: the snapshot it started from, the nodes it
 /// materialised (by original page id), the buckets it opened, and the pages it freed.
 /// Lives only for the duration of `PageFile.update`; nothing here is visible to readers
-/// until the commit publishes a new meta.
+/// until the commit publishes a new meta. Used by one thread (the writer); its hot stored
+/// properties skip dynamic exclusivity tracking (`@exclusivity(unchecked)`), as no method
+/// mutates one while an access to it is in progress.
 final class WriteContext {
     let snapshot: Snapshot
     let pageSize: Int
@@ -27,25 +29,26 @@ final class WriteContext {
     let inlineMax: Int
     let maxKeySize: Int
     let maxValueSize: Int
-    var nodes: [PageID: Node] = [:]
+    @exclusivity(unchecked) var nodes: [PageID: Node] = [:]
     var buckets: [[UInt8]: BucketState] = [:]
     let directory: BucketState
     /// Pages of the snapshot this transaction stopped using (they become pending at commit).
-    var freed: [PageID] = []
+    @exclusivity(unchecked) var freed: [PageID] = []
     var open = true
     /// Bumped by every modification; cursors compare it to detect invalidation.
-    var mutations = 0
-    /// Buffers of the pages the commit writes.
+    @exclusivity(unchecked) var mutations = 0
+    /// Buffers of the pages the commit writes (the file's pool, reset after the commit).
     let buffers: PageBufferPool
 
-    init(snapshot: Snapshot, maxValueSize: Int) {
+    init(snapshot: Snapshot, maxValueSize: Int, buffers: PageBufferPool) {
         self.snapshot = snapshot
         self.pageSize = snapshot.pageSize
         self.inlineMax = (snapshot.pageSize - PageLayout.headerSize) / 2
         self.maxKeySize = PageFile.maxKeySize(pageSize: snapshot.pageSize)
         self.maxValueSize = maxValueSize
         self.directory = BucketState(name: [], root: snapshot.meta.directory, count: 0)
-        self.buffers = PageBufferPool(pageSize: snapshot.pageSize)
+        precondition(buffers.pageSize == snapshot.pageSize, "page buffers of another page size")
+        self.buffers = buffers
     }
 
     var reader: TreeReader { TreeReader(snapshot: snapshot, context: self) }
