@@ -120,7 +120,7 @@ final class WatchDriver: Sendable {
 
     /// The next response, or nil after `timeout`. The bound is generous because the suite runs
     /// many process and cluster tests in parallel on 2 cores; a passing run never waits for it.
-    func next(timeout: Duration = .seconds(60)) async -> Etcdserverpb_WatchResponse? {
+    func next(timeout: Duration = .seconds(120)) async -> Etcdserverpb_WatchResponse? {
         let deadline = ContinuousClock.now + timeout
         while true {
             // Looked at once more after the deadline: a starved pool may wake this loop only

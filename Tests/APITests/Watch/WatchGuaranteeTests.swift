@@ -60,7 +60,7 @@ import Testing
                 let last = try await c.kv.range(rangeRequest("g/")).header.revision
                 var perWatcher: [Int64: [Mvccpb_Event]] = [0: [], 1: []]
                 while perWatcher.values.contains(where: { ($0.last?.kv.modRevision ?? 0) < last }),
-                    let r = await w.next(timeout: .seconds(60))
+                    let r = await w.next(timeout: .seconds(120))
                 {
                     perWatcher[r.watchID, default: []] += r.events
                     // A revision is never split: all events of a response's last revision
@@ -88,7 +88,7 @@ import Testing
                 let created = await w.next()
                 #expect(created?.created == true)
                 var resumed: [Mvccpb_Event] = []
-                while resumed.count < rest.count, let r = await w.next(timeout: .seconds(60)) { resumed += r.events }
+                while resumed.count < rest.count, let r = await w.next(timeout: .seconds(120)) { resumed += r.events }
                 #expect(resumed.map(\.kv.modRevision) == rest.map(\.kv.modRevision), "seed \(seed): resume differs")
             }
         }

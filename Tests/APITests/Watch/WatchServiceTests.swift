@@ -166,13 +166,13 @@ import Testing
             try await withWatchStream(c) { w in
                 w.create("k", progressNotify: true)
                 #expect(await w.next()?.created == true)
-                let tick = await w.next(timeout: .seconds(60))
+                let tick = await w.next(timeout: .seconds(120))
                 #expect(tick?.watchID == 0)
                 #expect(tick?.events.isEmpty == true)
                 #expect(tick?.header.revision == rev)
                 w.requestProgress()
                 var progress: Etcdserverpb_WatchResponse?
-                while let r = await w.next(timeout: .seconds(60)) {
+                while let r = await w.next(timeout: .seconds(120)) {
                     if r.watchID == -1 {
                         progress = r
                         break
