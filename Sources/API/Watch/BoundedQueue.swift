@@ -66,25 +66,8 @@ final class BoundedQueue<Element: Sendable>: Sendable {
             case .finished: return false
             case .wait(let w): id = w
             }
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                    let resumeNow = state.withLock { s in
-                        if s.finished || s.count < capacity || s.cancelledProducers.remove(id) != nil { return true }
-                        s.producers[id] = c
-                        return false
-                    }
-                    if resumeNow { c.resume() }
-                }
-            } onCancel: {
-                state.withLock { s in
-                    if let c = s.producers.removeValue(forKey: id) {
-                        c.resume()
-                    } else {
-                        s.cancelledProducers.insert(id)
-                    }
-                }
-            }
-            state.withLock { _ = $0.cancelledProducers.remove(id) }
+            let limit = capacity
+            await parkProducer(id) { $0.count < limit }
         }
     }
 
@@ -113,12 +96,18 @@ final class BoundedQueue<Element: Sendable>: Sendable {
             return s.nextWaiterID
         }
         guard let id else { return }
+        let limit = capacity
+        await parkProducer(id) { $0.count == 0 || $0.count + count <= limit }
+    }
+
+    /// Parks producer `id` until an element is taken (`wakeOneProducer`), the queue
+    /// finishes, the task is cancelled, or — checked once under the lock before parking —
+    /// `hasRoom` already holds.
+    private func parkProducer(_ id: UInt64, hasRoom: @escaping @Sendable (State) -> Bool) async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { s in
-                    if s.finished || s.count == 0 || s.count + count <= capacity || s.cancelledProducers.remove(id) != nil {
-                        return true
-                    }
+                    if s.finished || hasRoom(s) || s.cancelledProducers.remove(id) != nil { return true }
                     s.producers[id] = c
                     return false
                 }
