@@ -1,6 +1,5 @@
 import API
 import Foundation
-import Synchronization
 import Testing
 
 /// A watch held idle for more than two minutes must survive: clientv3 pings the server on
@@ -12,18 +11,6 @@ import Testing
     .enabled(if: ProcessInfo.processInfo.environment["FLOTILLA_LONG_TESTS"] == "1", "set FLOTILLA_LONG_TESTS=1"),
     .enabled(if: Etcdctl.installed, "etcdctl is not installed"))
 struct IdleWatchKeepaliveTests {
-    /// Counts the watches opened on the backend.
-    final class CountingWatch: EtcdWatchBackend {
-        let inner: SingleStoreBackend
-        let opened = Mutex(0)
-        init(_ inner: SingleStoreBackend) { self.inner = inner }
-        func watch(_ spec: WatchSpec) async throws -> WatchEventStream {
-            opened.withLock { $0 += 1 }
-            return try await inner.watch(spec)
-        }
-        func currentRevision() async throws -> Int64 { try await inner.currentRevision() }
-    }
-
     @Test(.timeLimit(.minutes(5)))
     func watchIdleForMoreThanTwoMinutesStillDelivers() async throws {
         let backend = try SingleStoreBackend.inMemory()

@@ -5,25 +5,12 @@ import GRPCCore
 import GRPCInProcessTransport
 import MVCC
 import Proto
-import Synchronization
 import Testing
 
 /// Watchers of the same key on one stream share one backend feed (`WatchSession+Groups`):
 /// still, each reports exactly the writes after its own created revision (or from its start
 /// revision), with its own filters, and nothing after its cancel.
 @Suite struct WatchGroupTests {
-    /// The store's watch, counting the feeds opened.
-    final class CountingWatch: EtcdWatchBackend, Sendable {
-        let inner: SingleStoreBackend
-        let opened = Mutex(0)
-        init(_ inner: SingleStoreBackend) { self.inner = inner }
-        func watch(_ spec: WatchSpec) async throws -> WatchEventStream {
-            opened.withLock { $0 += 1 }
-            return try await inner.watch(spec)
-        }
-        func currentRevision() async throws -> Int64 { try await inner.currentRevision() }
-    }
-
     static func withCountingEtcd(_ body: @Sendable @escaping (EtcdClients, CountingWatch) async throws -> Void) async throws {
         let store = try SingleStoreBackend.inMemory()
         let watch = CountingWatch(store)
