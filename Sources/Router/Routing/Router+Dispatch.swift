@@ -64,7 +64,7 @@ extension Router {
             if let p = state.withLock({ $0.cache.plan(span) }) { return p }
             budget -= 1
             if budget < 0 && outOfRetries() {
-                stallLog.warn("routes", "request timed out: no route covers keys \(span) after \(config.maxAttempts) routing table refreshes")
+                stallLog.warn("routes", "request timed out: no route covers keys \(span) after \(config.maxAttempts) or more routing table refreshes over at least \(config.retryWindow)")
                 throw EtcdError.timeout
             }
             await refreshRoutes()
