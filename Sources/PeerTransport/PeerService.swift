@@ -109,24 +109,17 @@ struct PeerService: RegistrableRPCService {
         else { return Array("missing or malformed snapshot header".utf8) }
         guard let handler = handler() else { return Array("node not started".utf8) }
         let from = NodeID(fromRaw)
-        let (chunks, feed) = AsyncThrowingStream.makeStream(of: [UInt8].self, throwing: (any Error).self)
         let stats = self.stats
+        // One chunk is read off the RPC per pull of the handler, so a receiver slower than the
+        // network holds the sender back (HTTP/2 flow control) instead of buffering the difference.
+        let pull = ChunkPull(request.messages.makeAsyncIterator())
+        let chunks = AsyncThrowingStream<[UInt8], any Error> {
+            let chunk = try await pull.next()
+            if let chunk { stats.withLock { $0.snapshotBytesReceived += UInt64(chunk.count) } }
+            return chunk
+        }
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    do {
-                        for try await chunk in request.messages {
-                            stats.withLock { $0.snapshotBytesReceived += UInt64(chunk.count) }
-                            feed.yield(chunk)
-                        }
-                        feed.finish()
-                    } catch {
-                        feed.finish(throwing: error)
-                    }
-                }
-                try await handler.receiveSnapshot(from: from, header: header, chunks: chunks)
-                try await group.waitForAll()
-            }
+            try await handler.receiveSnapshot(from: from, header: header, chunks: chunks)
             stats.withLock { $0.snapshotsReceived += 1 }
             logger.info("snapshot ingested", metadata: ["from": "\(from)", "range": "\(header.rangeID)"])
             return []
@@ -138,4 +131,15 @@ struct PeerService: RegistrableRPCService {
             return Array((text.isEmpty ? "rejected" : text).utf8)
         }
     }
+}
+
+/// The iterator of one inbound snapshot RPC's messages, pulled by the stream handed to the
+/// handler. `@unchecked Sendable`: `AsyncThrowingStream(unfolding:)` calls its closure for one
+/// `next()` at a time (a stream has one consumer), so the iterator is never used concurrently.
+private final class ChunkPull: @unchecked Sendable {
+    private var iterator: RPCAsyncSequence<[UInt8], any Error>.AsyncIterator
+
+    init(_ iterator: RPCAsyncSequence<[UInt8], any Error>.AsyncIterator) { self.iterator = iterator }
+
+    func next() async throws -> [UInt8]? { try await iterator.next() }
 }

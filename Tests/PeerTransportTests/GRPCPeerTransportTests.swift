@@ -101,6 +101,44 @@ struct GRPCPeerTransportTests {
         await d.stop()
     }
 
+    @Test("a receiver that stops pulling snapshot chunks holds the sender back (no unbounded buffering)")
+    func snapshotBackpressure() async throws {
+        let (a, b, _) = try makePair()
+        let slow = SlowSnapshotHandler()
+        try await a.start(handler: RecordingHandler())
+        try await b.start(handler: slow)
+        let chunk = [UInt8](repeating: 9, count: 256 * 1024)
+        let total = 256 * chunk.count  // 64 MiB
+        let send = Task {
+            try await a.sendSnapshot(
+                to: NodeID(2), header: SnapshotHeader(rangeID: RangeID(3), message: Message(type: .snapshot)),
+                chunks: AsyncThrowingStream { c in
+                    for _ in 0..<256 { c.yield(chunk) }
+                    c.finish()
+                })
+        }
+        // The handler took one chunk and waits. Let the sender run until it has written
+        // everything or its count has not moved for 2 s (flow control holding it back).
+        #expect(await eventually(.seconds(60)) { slow.pulled.withLock { $0 } >= 1 })
+        var last = a.stats.snapshotBytesSent
+        var unchangedSince = ContinuousClock.now
+        let end = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < end, last < UInt64(total), ContinuousClock.now - unchangedSince < .seconds(2) {
+            try await Task.sleep(for: .milliseconds(100))
+            let now = a.stats.snapshotBytesSent
+            if now != last { (last, unchangedSince) = (now, ContinuousClock.now) }
+        }
+        let sentWhileStalled = a.stats.snapshotBytesSent
+        #expect(sentWhileStalled < UInt64(total / 2),
+                "the sender wrote \(sentWhileStalled) of \(total) bytes while the receiver pulled one chunk")
+        slow.release()
+        try await send.value
+        #expect(slow.received.withLock { $0 } == total)
+        #expect(b.stats.snapshotBytesReceived == UInt64(total))
+        await a.stop()
+        await b.stop()
+    }
+
     @Test("snapshot sending is throttled to the configured rate")
     func throttled() async throws {
         let (a, b, _) = try makePair(snapshotMBps: 1)  // 1 MB/s

@@ -35,6 +35,27 @@ final class RecordingHandler: RaftTransportHandler, Sendable {
     var snapshots: [(NodeID, SnapshotHeader, [UInt8])] { state.withLock { $0.snapshots } }
 }
 
+/// A `RaftTransportHandler` whose snapshot receive takes one chunk, then waits until
+/// `release()` before draining the rest (tests only).
+final class SlowSnapshotHandler: RaftTransportHandler, Sendable {
+    let pulled = Mutex(0)
+    let received = Mutex(0)
+    private let released = Mutex(false)
+
+    func release() { released.withLock { $0 = true } }
+    func deliver(from node: NodeID, messages: [RangeMessage]) {}
+    func peerUnreachable(_ node: NodeID) {}
+    func receiveSnapshot(from node: NodeID, header: SnapshotHeader,
+                         chunks: AsyncThrowingStream<[UInt8], any Error>) async throws {
+        for try await c in chunks {
+            received.withLock { $0 += c.count }
+            if pulled.withLock({ $0 += 1; return $0 }) == 1 {
+                while !released.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(20)) }
+            }
+        }
+    }
+}
+
 /// Polls `condition` until true or `timeout`; returns the final value.
 func eventually(_ timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
     let end = ContinuousClock.now + timeout
