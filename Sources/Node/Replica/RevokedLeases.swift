@@ -72,6 +72,13 @@ struct RevokedLeases: Equatable {
 
     private mutating func evictOverCapacity() {
         guard grants.count > Self.capacity else { return }
+        if grants.count == Self.capacity + 1 {
+            // The common case (one revoke recorded at a time): drop the one oldest grant
+            // in a linear pass instead of sorting the whole record per revoke.
+            let oldest = grants.min { ($0.value, $0.key) < ($1.value, $1.key) }!
+            grants[oldest.key] = nil
+            return
+        }
         let doomed = grants.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.prefix(grants.count - Self.capacity)
         for (lease, _) in doomed { grants[lease] = nil }
     }
