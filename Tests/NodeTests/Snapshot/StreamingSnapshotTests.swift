@@ -4,6 +4,7 @@ import MVCC
 @testable import Node
 import Synchronization
 import Testing
+import TestThreads
 
 /// The streaming snapshot path of a node without a cluster: `SnapshotSendSource` (pull,
 /// compress chunk by chunk) → `NodeHost.stageSnapshot` (decompress into a staging file,
@@ -16,7 +17,7 @@ import Testing
         try await body(dir)
     }
 
-    func populated(_ backend: PageStoreBackend, keys: Int) throws -> MVCCStore {
+    @Sendable func populated(_ backend: PageStoreBackend, keys: Int) throws -> MVCCStore {
         let store = try MVCCStore.create(backend: backend, rangeID: RangeID(9), start: [], end: nil)
         var rng = SeededGenerator(seed: 11)
         for i in 0..<keys {
@@ -33,7 +34,8 @@ import Testing
             let src = try PageStoreBackend.open(path: dir + "/src.db")
             let dst = try PageStoreBackend.open(path: dir + "/dst.db")
             defer { src.file.close(); dst.file.close() }
-            let store = try populated(src, keys: 3_000)
+            // Building the store is long synchronous work: off the cooperative pool.
+            let store = try await onOwnThread { try populated(src, keys: 3_000) }
             var segment: [UInt8] = []
             try store.writeSnapshot(chunkBytes: 64 << 10) { segment += $0 }
 
@@ -69,7 +71,7 @@ import Testing
         try await withDirectory { dir in
             let src = try PageStoreBackend.open(path: dir + "/src.db")
             defer { src.file.close() }
-            let store = try populated(src, keys: 500)
+            let store = try await onOwnThread { try populated(src, keys: 500) }
             var (chunks, _, _) = try NodeHost.compressSegment(store, chunkBytes: 32 << 10)
             #expect(chunks.count > 2)
             chunks[1][chunks[1].count / 2] ^= 0x40

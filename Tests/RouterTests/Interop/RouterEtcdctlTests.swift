@@ -22,7 +22,7 @@ import TestSupport
     /// Runs etcdctl to completion on a thread of its own: the server answering it lives in
     /// this process and needs the cooperative pool's threads.
     static func run(_ args: [String], port: Int, stdin: String? = nil, timeoutSeconds: Int? = nil) async throws -> Output {
-        try await onOwnThread { try runBlocking(args, port: port, stdin: stdin, timeoutSeconds: timeoutSeconds) }
+        try await onOwnThread(cpuBound: false) { try runBlocking(args, port: port, stdin: stdin, timeoutSeconds: timeoutSeconds) }
     }
 
     static func runBlocking(_ args: [String], port: Int, stdin: String?, timeoutSeconds: Int?) throws -> Output {

@@ -23,22 +23,25 @@ struct SeededRunTests {
         }
     }
 
-    @Test func aRunIsAFunctionOfItsSeed() {
-        func fingerprint(_ seed: UInt64) -> (SimulationStats, [String]) {
+    @Test func aRunIsAFunctionOfItsSeed() async throws {
+        // Three simulator runs: long synchronous work, off the cooperative pool.
+        @Sendable func fingerprint(_ seed: UInt64) -> (SimulationStats, [String]) {
             var simulator = Simulator(options: .random(seed: seed, faultSteps: 200))
             let r = simulator.run()
             return (r.stats, r.trace)
         }
-        let a = fingerprint(77), b = fingerprint(77), c = fingerprint(78)
+        let (a, b, c) = try await onOwnThread { (fingerprint(77), fingerprint(77), fingerprint(78)) }
         #expect(a.0 == b.0 && a.1 == b.1, "same seed, same run")
         #expect(a.1 != c.1, "different seeds, different runs")
     }
 
-    @Test func faultFreeClusterCommitsEveryProposal() {
+    @Test func faultFreeClusterCommitsEveryProposal() async throws {
         var options = SimulationOptions(seed: 5, clusterSize: 5, faultSteps: 400)
         options.livenessProposals = 20
-        var simulator = Simulator(options: options)
-        let result = simulator.run()
+        let result = try await onOwnThread { [options] in
+            var simulator = Simulator(options: options)
+            return simulator.run()
+        }
         #expect(result.passed, Comment(rawValue: failureMessage(result)))
         #expect(result.stats.crashes == 0 && result.stats.messagesDropped == 0)
         #expect(result.stats.leadersElected == 1, "no faults: one election")
