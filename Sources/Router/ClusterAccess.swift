@@ -64,17 +64,24 @@ public protocol ClusterAccess: Sendable {
 
     /// Records a lease; `id == 0` picks a fresh one. Throws `EtcdError.leaseExists` for a live ID.
     func leaseGrant(id: Int64, ttl: Int64) async throws -> LeaseRecord
-    /// The lease, or nil when unknown (never granted, revoked or fully expired).
+    /// The lease, or nil when unknown (never granted, revoking, revoked or fully expired).
     func leaseLookup(id: Int64) async throws -> LeaseRecord?
-    /// Renews to the granted TTL; nil when unknown or expired.
+    /// Renews to the granted TTL; nil when unknown, revoking or expired.
     func leaseKeepAlive(id: Int64) async throws -> LeaseRecord?
+    /// The first step of every revoke: marks the lease "revoking" in the system range
+    /// (replicated), after which it is gone for every observer (lookup, keep-alive and list
+    /// miss it; a grant of its ID is refused as live until `leaseRemove`). Answers the record
+    /// with its grant revision (the sweeps name it), nil when unknown. Idempotent: a lease
+    /// already revoking answers alike, so a second revoke finishes the first one's work.
+    func leaseBeginRevoke(id: Int64) async throws -> LeaseRecord?
     /// Removes the lease record (the router deletes its keys in every range first).
     /// Returns false when it did not exist.
     func leaseRemove(id: Int64) async throws -> Bool
-    /// Every live lease.
+    /// Every live lease (revoking ones left out).
     func leases() async throws -> [LeaseRecord]
-    /// Leases whose TTL ran out, to be revoked by the router on the system range leader's
-    /// node. Empty on other nodes.
+    /// Leases to revoke by the router on the system range leader's node: their TTL ran out,
+    /// or their revoke began and was left unfinished for a while (the router that began it
+    /// died). Empty on other nodes.
     func expiredLeases() async throws -> [Int64]
 
     // MARK: cluster

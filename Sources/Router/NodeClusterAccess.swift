@@ -159,6 +159,12 @@ public final class NodeClusterAccess: ClusterAccess {
         }
     }
 
+    public func leaseBeginRevoke(id: Int64) async throws -> LeaseRecord? {
+        try await onSystemLeader { node, host, client throws(ProposalError) in
+            node == nil ? try await host.leaseBeginRevoke(id: id) : try await client.leaseBeginRevoke(id: id, on: node!)
+        }
+    }
+
     public func leaseRemove(id: Int64) async throws -> Bool {
         try await onSystemLeader { node, host, client throws(ProposalError) in
             node == nil ? try await host.leaseRemove(id: id) : try await client.leaseRemove(id: id, on: node!)

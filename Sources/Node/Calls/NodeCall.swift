@@ -38,6 +38,8 @@ public enum NodeCall: Sendable, Equatable {
     case leaseRemove(id: Int64)
     case leases
     case expiredLeases
+    /// `NodeHost.leaseBeginRevoke(id:)`: mark the lease revoking (answered `.lease`).
+    case leaseBeginRevoke(id: Int64)
 
     /// First and last tag of the cluster call codec.
     public static let tagRange: ClosedRange<UInt8> = 0x10...0x3F
@@ -59,6 +61,7 @@ public enum NodeCall: Sendable, Equatable {
         case leaseRemove = 0x23
         case leases = 0x24
         case expiredLeases = 0x25
+        case leaseBeginRevoke = 0x26
     }
 
     /// A short name for logs and metrics.
@@ -80,6 +83,7 @@ public enum NodeCall: Sendable, Equatable {
         case .leaseRemove: "leaseRemove"
         case .leases: "leases"
         case .expiredLeases: "expiredLeases"
+        case .leaseBeginRevoke: "leaseBeginRevoke"
         }
     }
 
@@ -145,6 +149,9 @@ public enum NodeCall: Sendable, Equatable {
             w.write(Tag.leases.rawValue)
         case .expiredLeases:
             w.write(Tag.expiredLeases.rawValue)
+        case .leaseBeginRevoke(let id):
+            w.write(Tag.leaseBeginRevoke.rawValue)
+            w.write(id)
         }
         return w.bytes
     }
@@ -202,6 +209,8 @@ public enum NodeCall: Sendable, Equatable {
                 return .leases
             case .expiredLeases:
                 return .expiredLeases
+            case .leaseBeginRevoke:
+                return .leaseBeginRevoke(id: try r.read(Int64.self))
             }
         }
     }

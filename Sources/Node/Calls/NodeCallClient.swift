@@ -148,6 +148,12 @@ public struct NodeCallClient: Sendable {
         return l
     }
 
+    public func leaseBeginRevoke(id: Int64, on node: NodeID) async throws(ProposalError) -> LeaseRecord? {
+        let a = try await call(.leaseBeginRevoke(id: id), on: node)
+        guard case .lease(let l) = a else { throw Self.unexpected(a, to: "leaseBeginRevoke") }
+        return l
+    }
+
     public func expiredLeases(on node: NodeID) async throws(ProposalError) -> [Int64] {
         let a = try await call(.expiredLeases, on: node)
         guard case .leaseIDs(let ids) = a else { throw Self.unexpected(a, to: "expiredLeases") }

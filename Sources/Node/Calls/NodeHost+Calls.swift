@@ -66,6 +66,8 @@ extension NodeHost: NodeCallHandler {
                 return .leases(try await leases())
             case .expiredLeases:
                 return .leaseIDs(await expiredLeases())
+            case .leaseBeginRevoke(let id):
+                return .lease(try await leaseBeginRevoke(id: id))
             }
         } catch {
             return .failure(error)

@@ -50,14 +50,23 @@ extension NodeHost {
         try await removeLease(id: id)
     }
 
-    /// Every live lease (expired ones not yet removed included, with remainingTTL <= 0).
+    /// Every live lease (expired ones not yet removed included, with remainingTTL <= 0; revoking
+    /// ones left out).
     /// Leader only.
     public func leases() async throws(ProposalError) -> [LeaseRecord] {
         try await allLeases()
     }
 
-    /// Leases whose TTL ran out (not yet removed). Leader only; empty elsewhere.
+    /// Leases to revoke: their TTL ran out (not yet removed), or their revoke began and was
+    /// left unfinished for a while (its router died). Leader only; empty elsewhere.
     public func expiredLeases() async -> [Int64] {
         await expiredLeaseIDs()
+    }
+
+    /// Begins the revoke of lease `id`: marks it revoking through Raft (gone for every
+    /// observer from then on; the ID stays taken until `leaseRemove`). Answers the record with
+    /// its grant revision, nil when unknown. Idempotent. Leader only.
+    public func leaseBeginRevoke(id: Int64) async throws(ProposalError) -> LeaseRecord? {
+        try await markLeaseRevoking(id: id)
     }
 }

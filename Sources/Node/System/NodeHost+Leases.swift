@@ -1,7 +1,7 @@
 import Base
 
-/// The cluster-wide lease table on the system range leader. Grant and remove go through
-/// Raft (`SystemCommand.grantLease` / `.removeLease`); deadlines are leader-local
+/// The cluster-wide lease table on the system range leader. Grant, revoking mark and remove
+/// go through Raft (`SystemCommand.grantLease` / `.markLeaseRevoking` / `.removeLease`); deadlines are leader-local
 /// (monotonic clock) in the term's session and never written to Raft, so a keep-alive is
 /// memory-only. A new leader gives every lease its full granted TTL again.
 extension NodeHost {
@@ -48,7 +48,7 @@ extension NodeHost {
         let term = try await confirmSystemLeadership()
         let now = Self.nowNs()
         guard let found = system.withSession(term: term, { s -> LeaseRecord? in
-            guard let t = s.leases[id], t.deadlineNs > now else { return nil }
+            guard let t = s.live(id, nowNs: now) else { return nil }
             return LeaseRecord(id: id, grantedTTL: t.ttl,
                                remainingTTL: SystemLeaderSession.remainingSeconds(deadlineNs: t.deadlineNs, nowNs: now),
                                grantRevision: t.grantRevision)
@@ -75,12 +75,13 @@ extension NodeHost {
         }
     }
 
-    /// Every recorded lease, in ID order; expired ones not yet removed have remainingTTL <= 0.
+    /// Every recorded lease that is not revoking, in ID order; expired ones not yet removed
+    /// have remainingTTL <= 0.
     func allLeases() async throws(ProposalError) -> [LeaseRecord] {
         let term = try await confirmSystemLeadership()
         let now = Self.nowNs()
         guard let all = system.withSession(term: term, { s in
-            s.leases.keys.sorted().map { id in
+            s.leases.filter { !$0.value.isRevoking }.keys.sorted().map { id in
                 let t = s.leases[id]!
                 return LeaseRecord(id: id, grantedTTL: t.ttl,
                                    remainingTTL: SystemLeaderSession.remainingSeconds(deadlineNs: t.deadlineNs, nowNs: now),
@@ -90,10 +91,27 @@ extension NodeHost {
         return all
     }
 
-    /// Leases past their deadline; empty unless this node leads the system range.
+    /// The leases to revoke: past their deadline, or left revoking (`SystemLeaderSession.revokeDue`);
+    /// empty unless this node leads the system range.
     func expiredLeaseIDs() async -> [Int64] {
         guard isLeader(of: .system), let term = try? await confirmSystemLeadership() else { return [] }
         let now = Self.nowNs()
-        return system.withSession(term: term) { $0.expired(nowNs: now) } ?? []
+        return system.withSession(term: term) { $0.revokeDue(nowNs: now) } ?? []
+    }
+
+    /// Begins the revoke of lease `id` (`SystemCommand.markLeaseRevoking`, through Raft):
+    /// from its apply on, the lease is gone for lookups, keep-alives and the list. Answers
+    /// the record (remainingTTL 0, with the grant revision the sweeps name), nil when no
+    /// such lease is recorded. Idempotent: a lease already revoking answers alike.
+    func markLeaseRevoking(id: Int64) async throws(ProposalError) -> LeaseRecord? {
+        _ = try await confirmSystemLeadership()
+        switch try await proposeSystem(.markLeaseRevoking(id: id)) {
+        case .leaseRevoking(_, let ttl, let grantRevision):
+            return LeaseRecord(id: id, grantedTTL: ttl, remainingTTL: 0, grantRevision: grantRevision)
+        case .leaseUnknown:
+            return nil
+        case let other:
+            throw .proposalDropped("lease revoke answered \(other)")
+        }
     }
 }

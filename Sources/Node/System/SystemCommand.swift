@@ -4,8 +4,8 @@ public import Base
 /// by `SystemStateMachine` on every replica of range 1.
 ///
 /// Binary form (little-endian): `[u8 version = 1][u8 kind] fields`; kinds:
-/// 1 allocateRevisions `i64 count`, 2 grantLease `i64 id, i64 ttl`, 3 removeLease `i64 id`.
-/// Unknown versions or kinds and trailing bytes are decoding errors.
+/// 1 allocateRevisions `i64 count`, 2 grantLease `i64 id, i64 ttl`, 3 removeLease `i64 id`,
+/// 4 markLeaseRevoking `i64 id`. Unknown versions or kinds and trailing bytes are decoding errors.
 public enum SystemCommand: Sendable, Equatable {
     /// Raise the oracle's high-water mark by `count` and hand the new block to the leader.
     case allocateRevisions(count: Int64)
@@ -14,6 +14,11 @@ public enum SystemCommand: Sendable, Equatable {
     case grantLease(id: Int64, ttl: Int64)
     /// Delete the lease record `id`.
     case removeLease(id: Int64)
+    /// The first step of a revoke (client revoke and expiry alike): mark lease `id`
+    /// "revoking". From then on it is gone for every observer (lookups, keep-alives and the
+    /// lease list miss it; its ID stays taken until `removeLease`), and the expiry loop
+    /// finishes the revoke if the router that began it does not. Idempotent.
+    case markLeaseRevoking(id: Int64)
 
     static let codecVersion: UInt8 = 1
 
@@ -31,6 +36,9 @@ public enum SystemCommand: Sendable, Equatable {
         case .removeLease(let id):
             w.write(UInt8(3))
             w.write(id)
+        case .markLeaseRevoking(let id):
+            w.write(UInt8(4))
+            w.write(id)
         }
         return w.bytes
     }
@@ -47,6 +55,7 @@ public enum SystemCommand: Sendable, Equatable {
                 case 1: cmd = .allocateRevisions(count: try reader.read())
                 case 2: cmd = .grantLease(id: try reader.read(), ttl: try reader.read())
                 case 3: cmd = .removeLease(id: try reader.read())
+                case 4: cmd = .markLeaseRevoking(id: try reader.read())
                 default: throw DecodingError("unknown system command kind \(kind)", offset: 1)
                 }
                 guard reader.isAtEnd else { throw DecodingError("trailing bytes after system command", offset: reader.offset) }
@@ -62,7 +71,8 @@ public enum SystemCommand: Sendable, Equatable {
 /// The answer to a `SystemCommand`, carried in `CommandResult.system(bytes)`.
 ///
 /// Binary form: `[u8 version = 1][u8 kind] fields`; kinds: 1 revisions `i64 first, i64 last`,
-/// 2 leaseGranted `i64 id, i64 ttl`, 3 leaseExists `i64 id`, 4 leaseRemoved `u8 existed`.
+/// 2 leaseGranted `i64 id, i64 ttl`, 3 leaseExists `i64 id`, 4 leaseRemoved `u8 existed`,
+/// 5 leaseRevoking `i64 id, i64 ttl, i64 grantRevision`, 6 leaseUnknown `i64 id`.
 public enum SystemAnswer: Sendable, Equatable {
     /// The oracle block `first...last`, above every block allocated before.
     case revisions(first: Int64, last: Int64)
@@ -70,9 +80,14 @@ public enum SystemAnswer: Sendable, Equatable {
     /// The grant was refused: the ID is live.
     case leaseExists(id: Int64)
     case leaseRemoved(existed: Bool)
+    /// The lease is (now, or was already) revoking; `grantRevision` identifies its grant
+    /// (the record's create revision in range 1, `LeaseRecord.grantRevision`).
+    case leaseRevoking(id: Int64, ttl: Int64, grantRevision: Int64)
+    /// No record of the lease (never granted, or removed).
+    case leaseUnknown(id: Int64)
 
     public func encoded() -> [UInt8] {
-        var w = BinaryWriter(capacity: 18)
+        var w = BinaryWriter(capacity: 26)
         w.write(SystemCommand.codecVersion)
         switch self {
         case .revisions(let first, let last):
@@ -89,6 +104,14 @@ public enum SystemAnswer: Sendable, Equatable {
         case .leaseRemoved(let existed):
             w.write(UInt8(4))
             w.write(UInt8(existed ? 1 : 0))
+        case .leaseRevoking(let id, let ttl, let grantRevision):
+            w.write(UInt8(5))
+            w.write(id)
+            w.write(ttl)
+            w.write(grantRevision)
+        case .leaseUnknown(let id):
+            w.write(UInt8(6))
+            w.write(id)
         }
         return w.bytes
     }
@@ -111,6 +134,8 @@ public enum SystemAnswer: Sendable, Equatable {
                     let b = try reader.read(UInt8.self)
                     guard b <= 1 else { throw DecodingError("bad flag \(b)", offset: reader.offset - 1) }
                     answer = .leaseRemoved(existed: b == 1)
+                case 5: answer = .leaseRevoking(id: try reader.read(), ttl: try reader.read(), grantRevision: try reader.read())
+                case 6: answer = .leaseUnknown(id: try reader.read())
                 default: throw DecodingError("unknown system answer kind \(kind)", offset: 1)
                 }
                 guard reader.isAtEnd else { throw DecodingError("trailing bytes after system answer", offset: reader.offset) }

@@ -6,7 +6,8 @@ import Base
 /// term and applied everything committed before it (`start`), and is updated by the applies
 /// of the leader's own commands in that term (`noteApplied`). A new term starts a new
 /// session: the old block is dropped (a gap, never a reuse) and every lease gets its full
-/// granted TTL again (etcd's "remaining TTL extended on failover").
+/// granted TTL again (etcd's "remaining TTL extended on failover"); a revoking lease stays
+/// revoking (it is replicated state).
 struct SystemLeaderSession {
     /// Deadline and granted TTL of one lease.
     struct LeaseTimer: Equatable {
@@ -14,7 +15,17 @@ struct SystemLeaderSession {
         var deadlineNs: UInt64
         /// The system range revision of the grant (`LeaseRecord.grantRevision`; 0 unknown).
         var grantRevision: Int64 = 0
+        /// Since when (this leader's clock) the lease is known to be revoking (its revoke
+        /// began: `markLeaseRevoking`); nil while it is live. A revoking lease is gone for
+        /// every observer; only `revokeDue` still reports it, so its revoke is finished.
+        var revokingSinceNs: UInt64? = nil
+
+        var isRevoking: Bool { revokingSinceNs != nil }
     }
+
+    /// How long a revoking lease is left to the router that began its revoke before
+    /// `revokeDue` hands it to the expiry loop (which finishes revokes whose router died).
+    static let revokingGraceNs: UInt64 = 1_000_000_000
 
     let term: UInt64
     /// The persisted high-water mark when the session started: every revision handed out
@@ -27,14 +38,15 @@ struct SystemLeaderSession {
     var leases: [Int64: LeaseTimer]
 
     init(term: UInt64, highWaterMark: Int64, leases: [Int64: Int64], grantRevisions: [Int64: Int64] = [:],
-         nowNs: UInt64) {
+         revoking: Set<Int64> = [], nowNs: UInt64) {
         self.term = term
         floor = highWaterMark
         next = highWaterMark + 1
         limit = highWaterMark
         var timers: [Int64: LeaseTimer] = [:]
         for (id, ttl) in leases {
-            timers[id] = LeaseTimer(ttl: ttl, deadlineNs: Self.deadline(nowNs, plus: ttl), grantRevision: grantRevisions[id] ?? 0)
+            timers[id] = LeaseTimer(ttl: ttl, deadlineNs: Self.deadline(nowNs, plus: ttl), grantRevision: grantRevisions[id] ?? 0,
+                                    revokingSinceNs: revoking.contains(id) ? nowNs : nil)
         }
         self.leases = timers
     }
@@ -87,17 +99,32 @@ struct SystemLeaderSession {
         return t.deadlineNs <= nowNs
     }
 
-    /// Renews a live lease to its granted TTL; nil when unknown or expired.
+    /// The lease as lookups see it: nil when unknown, expired or revoking.
+    func live(_ id: Int64, nowNs: UInt64) -> LeaseTimer? {
+        guard let t = leases[id], !t.isRevoking, t.deadlineNs > nowNs else { return nil }
+        return t
+    }
+
+    /// Renews a live lease to its granted TTL; nil when unknown, expired or revoking.
     mutating func keepAlive(_ id: Int64, nowNs: UInt64) -> LeaseTimer? {
-        guard var t = leases[id], t.deadlineNs > nowNs else { return nil }
+        guard var t = live(id, nowNs: nowNs) else { return nil }
         t.deadlineNs = Self.deadline(nowNs, plus: t.ttl)
         leases[id] = t
         return t
     }
 
-    /// Leases past their deadline, in ID order.
+    /// Live (not revoking) leases past their deadline, in ID order.
     func expired(nowNs: UInt64) -> [Int64] {
-        leases.filter { $0.value.deadlineNs <= nowNs }.map(\.key).sorted()
+        leases.filter { !$0.value.isRevoking && $0.value.deadlineNs <= nowNs }.map(\.key).sorted()
+    }
+
+    /// The leases the expiry loop must revoke, in ID order: the expired ones and those left
+    /// revoking for at least `graceNs` (a revoke whose router died before it finished).
+    func revokeDue(nowNs: UInt64, graceNs: UInt64 = revokingGraceNs) -> [Int64] {
+        leases.filter { _, t in
+            if let since = t.revokingSinceNs { return nowNs >= since && nowNs - since >= graceNs }
+            return t.deadlineNs <= nowNs
+        }.map(\.key).sorted()
     }
 
     // MARK: applies of this term
@@ -113,6 +140,10 @@ struct SystemLeaderSession {
             leases[id] = LeaseTimer(ttl: ttl, deadlineNs: Self.deadline(nowNs, plus: ttl), grantRevision: systemRevision)
         case (.removeLease(let id), .leaseRemoved):
             leases[id] = nil
+        case (.markLeaseRevoking(let id), .leaseRevoking(_, let ttl, let grantRevision)):
+            var t = leases[id] ?? LeaseTimer(ttl: ttl, deadlineNs: nowNs, grantRevision: grantRevision)
+            if t.revokingSinceNs == nil { t.revokingSinceNs = nowNs }
+            leases[id] = t
         default:
             break
         }

@@ -68,10 +68,11 @@ final class SystemRangeRuntime: Sendable {
     func startSession(term: UInt64, store: MVCCStore, nowNs: UInt64) throws {
         try state.withLock { s in
             if let current = s.session, current.term >= term { return }
+            let entries = try SystemStateMachine.leaseEntries(store)
             s.session = SystemLeaderSession(
                 term: term, highWaterMark: try SystemStateMachine.highWaterMark(store),
-                leases: try SystemStateMachine.leases(store),
-                grantRevisions: try SystemStateMachine.leaseGrantRevisions(store), nowNs: nowNs)
+                leases: entries.mapValues(\.ttl), grantRevisions: entries.mapValues(\.grantRevision),
+                revoking: Set(entries.filter(\.value.revoking).map(\.key)), nowNs: nowNs)
         }
     }
 

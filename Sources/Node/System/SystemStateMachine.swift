@@ -8,7 +8,7 @@ import MVCC
 /// | key | value |
 /// |---|---|
 /// | `oracle/hwm` | i64 BE: the oracle's high-water mark (no revision above it was ever handed out) |
-/// | `lease/` + id (u64 BE, two's complement) | i64 BE: the lease's granted TTL in seconds |
+/// | `lease/` + id (u64 BE, two's complement) | i64 BE: the lease's granted TTL in seconds; then a byte 1 once its revoke has begun ("revoking") |
 ///
 /// Range 1's own MVCC revisions count its writes (1, 2, 3, …); they are internal to the
 /// system range and unrelated to the cluster-wide revisions the oracle hands out. The history
@@ -46,39 +46,67 @@ enum SystemStateMachine {
         return v
     }
 
-    /// The granted TTL of lease `id`, nil when it is not recorded.
-    static func lease(_ id: Int64, _ store: MVCCStore) throws -> Int64? {
-        guard let kv = try store.range(RangeRequest(key: leaseKey(id))).kvs.first else { return nil }
-        guard let ttl = int64(from: kv.value) else { throw MVCCError.corruptMetadata("system range: bad lease record") }
-        return ttl
+    /// One lease record of range 1: the granted TTL, whether its revoke has begun
+    /// (`markLeaseRevoking`), and its grant revision (the record's create revision, which the
+    /// revoking mark — a rewrite of the same key — keeps).
+    struct LeaseEntry: Equatable {
+        var ttl: Int64
+        var revoking: Bool
+        var grantRevision: Int64
     }
 
-    /// Every recorded lease: ID → granted TTL.
-    static func leases(_ store: MVCCStore) throws -> [Int64: Int64] {
+    /// A lease record's value: the TTL, plus one byte 1 once the lease is revoking.
+    static func leaseValue(ttl: Int64, revoking: Bool) -> [UInt8] {
+        revoking ? int64Value(ttl) + [1] : int64Value(ttl)
+    }
+
+    /// Decodes a lease record's value (nil: corrupt).
+    static func decodeLeaseValue(_ bytes: [UInt8]) -> (ttl: Int64, revoking: Bool)? {
+        if bytes.count == 8 { return int64(from: bytes).map { ($0, false) } }
+        guard bytes.count == 9, bytes[8] == 1 else { return nil }
+        return int64(from: Array(bytes[..<8])).map { ($0, true) }
+    }
+
+    /// The record of lease `id`, nil when it is not recorded.
+    static func leaseEntry(_ id: Int64, _ store: MVCCStore) throws -> LeaseEntry? {
+        guard let kv = try store.range(RangeRequest(key: leaseKey(id))).kvs.first else { return nil }
+        guard let v = decodeLeaseValue(kv.value) else { throw MVCCError.corruptMetadata("system range: bad lease record") }
+        return LeaseEntry(ttl: v.ttl, revoking: v.revoking, grantRevision: kv.createRevision)
+    }
+
+    /// The granted TTL of lease `id` (revoking or not), nil when it is not recorded.
+    static func lease(_ id: Int64, _ store: MVCCStore) throws -> Int64? {
+        try leaseEntry(id, store)?.ttl
+    }
+
+    /// Every lease record (revoking ones included).
+    static func leaseEntries(_ store: MVCCStore) throws -> [Int64: LeaseEntry] {
         var end = leasePrefix
         end[end.count - 1] += 1
-        var out: [Int64: Int64] = [:]
+        var out: [Int64: LeaseEntry] = [:]
         for kv in try store.range(RangeRequest(key: leasePrefix, rangeEnd: end)).kvs {
-            guard kv.key.count == leasePrefix.count + 8, let ttl = int64(from: kv.value),
+            guard kv.key.count == leasePrefix.count + 8, let v = decodeLeaseValue(kv.value),
                 let id = int64(from: Array(kv.key[leasePrefix.count...]))
             else { throw MVCCError.corruptMetadata("system range: bad lease record") }
-            out[id] = ttl
+            out[id] = LeaseEntry(ttl: v.ttl, revoking: v.revoking, grantRevision: kv.createRevision)
         }
         return out
+    }
+
+    /// Every recorded lease (revoking ones included): ID → granted TTL.
+    static func leases(_ store: MVCCStore) throws -> [Int64: Int64] {
+        try leaseEntries(store).mapValues(\.ttl)
     }
 
     /// Every recorded lease: ID → the revision of the write that granted it (the record's
     /// create revision in range 1: `LeaseRecord.grantRevision`).
     static func leaseGrantRevisions(_ store: MVCCStore) throws -> [Int64: Int64] {
-        var end = leasePrefix
-        end[end.count - 1] += 1
-        var out: [Int64: Int64] = [:]
-        for kv in try store.range(RangeRequest(key: leasePrefix, rangeEnd: end, keysOnly: true)).kvs {
-            guard kv.key.count == leasePrefix.count + 8, let id = int64(from: Array(kv.key[leasePrefix.count...]))
-            else { throw MVCCError.corruptMetadata("system range: bad lease record") }
-            out[id] = kv.createRevision
-        }
-        return out
+        try leaseEntries(store).mapValues(\.grantRevision)
+    }
+
+    /// The leases whose revoke has begun and not finished (marked, not removed).
+    static func revokingLeases(_ store: MVCCStore) throws -> Set<Int64> {
+        Set(try leaseEntries(store).filter(\.value.revoking).map(\.key))
     }
 
     // MARK: apply
@@ -106,6 +134,16 @@ enum SystemStateMachine {
                 _ = try store.deleteRange(DeleteRangeRequest(key: leaseKey(id)), revision: rev)
             }
             return .leaseRemoved(existed: true)
+        case .markLeaseRevoking(let id):
+            guard let entry = try leaseEntry(id, store) else { return .leaseUnknown(id: id) }
+            if !entry.revoking {
+                // A rewrite of the same key: its create revision (the grant's) is kept.
+                try write(store) { rev in
+                    _ = try store.put(PutRequest(key: leaseKey(id), value: leaseValue(ttl: entry.ttl, revoking: true)),
+                                      revision: rev)
+                }
+            }
+            return .leaseRevoking(id: id, ttl: entry.ttl, grantRevision: entry.grantRevision)
         }
     }
 

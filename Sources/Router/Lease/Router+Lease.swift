@@ -6,20 +6,38 @@ import Node
 /// Cluster-wide leases: the records live in the system range (`ClusterAccess.lease*`);
 /// keys attached to a lease live in any range, so a revoke proposes `.revokeLease` to
 /// every range (each deletes its attached keys atomically) before removing the record.
+///
+/// A revoke, once begun, always completes, and the lease is gone for every observer from
+/// its first step on: (1) mark the lease "revoking" in the system range
+/// (`ClusterAccess.leaseBeginRevoke`, a Raft command: lookups, keep-alives and the list miss
+/// it from then on, so KeepAlive answers TTL 0, TimeToLive -1, a put with it
+/// "requested lease not found", Leases leaves it out, and a grant of its ID is refused as
+/// "lease already exists" until the record is removed); (2) sweep every range; (3) remove
+/// the record; (4) sweep again (`finishRevoke`). When the router doing it dies after (1), the
+/// expiry loop on the system range leader's node finds the lease left revoking
+/// (`expiredLeases`, after a grace of about a second) and runs (1)–(4) again; a client
+/// revoking it again does the same (the mark is idempotent).
 extension Router: EtcdLeaseBackend {
     public func leaseGrant(id: Int64, ttl: Int64) async throws -> LeaseGrantResult {
         let record = try await access.leaseGrant(id: id, ttl: ttl)
         return LeaseGrantResult(id: record.id, ttl: record.grantedTTL, revision: try await headerRevision())
     }
 
+    /// Revokes lease `id` (also one already revoking: finishes it). etcd's "requested lease
+    /// not found" when no such lease is recorded.
     public func leaseRevoke(id: Int64) async throws -> Int64 {
-        guard let record = try await access.leaseLookup(id: id) else { throw EtcdError.leaseNotFound }
-        let grant = LeaseGrant(lease: id, grantRevision: record.grantRevision)
+        guard let record = try await access.leaseBeginRevoke(id: id) else { throw EtcdError.leaseNotFound }
+        return try await finishRevoke(LeaseGrant(lease: id, grantRevision: record.grantRevision)).revision
+    }
+
+    /// The steps of a revoke after its mark: sweep every range, remove the record, sweep
+    /// again. Returns the header revision and whether this call removed the record.
+    func finishRevoke(_ grant: LeaseGrant) async throws -> (revision: Int64, removed: Bool) {
         var revision = try await revokeAttachedKeys(grant)
-        _ = try await access.leaseRemove(id: id)
-        // Second sweep: puts whose lookup preceded the removal (see `sweepIfRevoked`).
+        let removed = try await access.leaseRemove(id: grant.lease)
+        // Second sweep: puts whose lookup preceded the mark (see `sweepIfRevoked`).
         revision = max(revision, try await revokeAttachedKeys(grant, onlyIfDeleted: true))
-        return revision
+        return (revision, removed)
     }
 
     /// Deletes the keys attached to the lease in every range, each range recording the
@@ -75,21 +93,24 @@ extension Router: EtcdLeaseBackend {
     }
 
     /// Revokes every lease `ClusterAccess.expiredLeases()` reports (non-empty only on the
-    /// system range leader's node). Returns the IDs revoked.
+    /// system range leader's node): expired ones, and ones whose revoke began and was left
+    /// unfinished (their router died). Each is marked revoking (a no-op when it is already)
+    /// and finished. A failure does not stop the others; the first one is thrown at the end.
+    /// Returns the IDs whose record this call removed.
     @discardableResult
     public func revokeExpiredLeases() async throws -> [Int64] {
         var revoked: [Int64] = []
-        let expired = try await access.expiredLeases()
-        guard !expired.isEmpty else { return [] }
-        // The grants (an expired lease is still listed until it is removed).
-        var grants: [Int64: Int64] = [:]
-        for record in try await access.leases() { grants[record.id] = record.grantRevision }
-        for id in expired {
-            let grant = LeaseGrant(lease: id, grantRevision: grants[id] ?? 0)
-            _ = try await revokeAttachedKeys(grant)
-            if try await access.leaseRemove(id: id) { revoked.append(id) }
-            _ = try await revokeAttachedKeys(grant, onlyIfDeleted: true)
+        var firstError: (any Error)?
+        for id in try await access.expiredLeases() {
+            do {
+                guard let record = try await access.leaseBeginRevoke(id: id) else { continue }
+                let grant = LeaseGrant(lease: id, grantRevision: record.grantRevision)
+                if try await finishRevoke(grant).removed { revoked.append(id) }
+            } catch {
+                firstError = firstError ?? error
+            }
         }
+        if let firstError { throw firstError }
         return revoked
     }
 
@@ -112,10 +133,11 @@ extension Router: EtcdLeaseBackend {
 /// a put at apply (it recorded the revoked grant, `RevokedLeases`); the router's checks
 /// below remain for what that record does not cover (no grant revision known, records
 /// evicted by its cap). Both sides close it:
-/// - a revoke sweeps every range, removes the record, then sweeps again: a put that applied
-///   before the removal (its lookup saw the lease) is caught by the second sweep;
+/// - a revoke marks the lease revoking (lookups miss it from then on), sweeps every range,
+///   removes the record, then sweeps again: a put that applied before the removal (its
+///   lookup saw the lease, so it preceded the mark) is caught by the second sweep;
 /// - a put (or txn) attaching a lease looks it up again after it applied: gone means the
-///   removal happened before that lookup, maybe before the put applied, so it sweeps its
+///   mark happened before that lookup, maybe before the put applied, so it sweeps its
 ///   own range for the lease before answering.
 /// A put that applied after both sweeps therefore finds the lease gone and sweeps itself;
 /// one that applied before the removal is caught by the second sweep. The put still

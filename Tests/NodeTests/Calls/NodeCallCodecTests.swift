@@ -52,6 +52,8 @@ import Testing
         .leaseRemove(id: 19),
         .leases,
         .expiredLeases,
+        .leaseBeginRevoke(id: 20),
+        .leaseBeginRevoke(id: -1),
     ]
 
     static let answers: [NodeCallAnswer] = [

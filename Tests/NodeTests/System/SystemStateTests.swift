@@ -15,12 +15,13 @@ import TestThreads
     @Test func commandsAndAnswersRoundTrip() throws {
         let commands: [SystemCommand] = [
             .allocateRevisions(count: 10_000), .grantLease(id: -5, ttl: 60), .grantLease(id: .max, ttl: 1),
-            .removeLease(id: 42),
+            .removeLease(id: 42), .markLeaseRevoking(id: 43), .markLeaseRevoking(id: .min),
         ]
         for c in commands { #expect(try SystemCommand.decode(c.encoded()) == c) }
         let answers: [SystemAnswer] = [
             .revisions(first: 1, last: 10_000), .leaseGranted(id: 7, ttl: 9), .leaseExists(id: 7),
             .leaseRemoved(existed: true), .leaseRemoved(existed: false),
+            .leaseRevoking(id: 7, ttl: 9, grantRevision: 1_234), .leaseUnknown(id: -7),
         ]
         for a in answers { #expect(try SystemAnswer.decode(a.encoded()) == a) }
         #expect(throws: DecodingError.self) { try SystemCommand.decode(SystemCommand.removeLease(id: 1).encoded() + [0]) }
@@ -62,6 +63,10 @@ import TestThreads
                     }
                 case .removeLease(let id):
                     expected = .leaseRemoved(existed: modelLeases.removeValue(forKey: id) != nil)
+                case .markLeaseRevoking:
+                    // Not generated here: `LeaseRevokingTests.markMatchesModel` covers it.
+                    Issue.record("seed \(seed): unexpected command \(command)")
+                    return
                 }
                 let ra = try SystemStateMachine.apply(command, to: a)
                 let rb = try SystemStateMachine.apply(command, to: b)

@@ -21,6 +21,8 @@ final class FakeCluster: ClusterAccess, Sendable {
         /// The write applies, but the caller hears `timeout` (outcome unknown).
         case timeoutAfterApply
         case dropped
+        /// The range refuses the command for good (`ProposalError.rejected`, not retried).
+        case rejected
         /// The range splits at the key (before the call), which then meets the new epoch.
         case split(at: [UInt8])
     }
@@ -41,6 +43,8 @@ final class FakeCluster: ClusterAccess, Sendable {
         var feedFaults: [RangeID: [ProposalError]] = [:]
         var leases: [Int64: LeaseRecord] = [:]
         var expired: Set<Int64> = []
+        /// Leases whose revoke began (`leaseBeginRevoke`) and whose record is not removed yet.
+        var revoking: Set<Int64> = []
         var nextLease: Int64 = 1000
         var applied = 0
         var deduplicated = 0
@@ -186,6 +190,7 @@ final class FakeCluster: ClusterAccess, Sendable {
             case .epochMismatch: throw .epochMismatch(current: r.descriptor)
             case .timeoutBeforeApply: throw .timeout
             case .dropped: throw .proposalDropped("injected")
+            case .rejected: throw .rejected(.compacted)
             case .timeoutAfterApply: break
             case .split(let key):
                 do { _ = try Self.split(&s, at: key) } catch { throw .proposalDropped("\(error)") }
@@ -366,26 +371,38 @@ final class FakeCluster: ClusterAccess, Sendable {
     }
 
     func leaseLookup(id: Int64) async throws -> LeaseRecord? {
-        state.withLock { s in s.expired.contains(id) ? nil : s.leases[id] }
+        state.withLock { s in s.expired.contains(id) || s.revoking.contains(id) ? nil : s.leases[id] }
     }
 
     func leaseKeepAlive(id: Int64) async throws -> LeaseRecord? {
-        state.withLock { s in s.expired.contains(id) ? nil : s.leases[id] }
+        state.withLock { s in s.expired.contains(id) || s.revoking.contains(id) ? nil : s.leases[id] }
+    }
+
+    /// As the system range's mark: idempotent, nil for an unknown lease.
+    func leaseBeginRevoke(id: Int64) async throws -> LeaseRecord? {
+        state.withLock { s in
+            guard var record = s.leases[id] else { return nil }
+            s.revoking.insert(id)
+            record.remainingTTL = 0
+            return record
+        }
     }
 
     func leaseRemove(id: Int64) async throws -> Bool {
         state.withLock { s in
             s.expired.remove(id)
+            s.revoking.remove(id)
             return s.leases.removeValue(forKey: id) != nil
         }
     }
 
     func leases() async throws -> [LeaseRecord] {
-        state.withLock { s in s.leases.values.filter { !s.expired.contains($0.id) } }
+        state.withLock { s in s.leases.values.filter { !s.expired.contains($0.id) && !s.revoking.contains($0.id) } }
     }
 
+    /// Expired and revoking leases (no grace period here: a revoking lease is due at once).
     func expiredLeases() async throws -> [Int64] {
-        state.withLock { s in s.expired.filter { s.leases[$0] != nil }.sorted() }
+        state.withLock { s in s.expired.union(s.revoking).filter { s.leases[$0] != nil }.sorted() }
     }
 
     func nodes() async throws -> [NodeRecord] {
