@@ -23,9 +23,9 @@ import MVCC
 ///   recorded γP), so no key outlives its lease's revoke here; a put that applied before
 ///   the sweep is deleted by it;
 /// - a re-grant γ' > γR is never refused by the old record.
-/// A revoke that swept this range but never removed the system record (its router died)
-/// leaves the grant refused here while the lookup still finds it; its keys here are already
-/// deleted, and the lease ends with its TTL (or a revoke that is retried).
+/// A revoke marks the lease "revoking" in the system range before it sweeps any range, so a
+/// grant refused here is already gone for every lookup; if the revoking router dies, the
+/// lease expiry loop finishes the revoke (`Router.revokeExpiredLeases`).
 ///
 /// Deterministic and bounded: the record changes only when a revoke entry applies (and is
 /// copied whole by snapshots and split; merge takes the larger grant per lease, `merged`).
