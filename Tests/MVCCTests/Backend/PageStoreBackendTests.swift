@@ -51,24 +51,27 @@ import TestThreads
         }
     }
 
-    @Test func splitAndMergeLeaveTheRecordsBucketByteIdentical() throws {
-        try withFile("split") { path in
-            let backend = try PageStoreBackend.open(path: path)
-            defer { backend.file.close() }
-            let s = try freshStore(backend)
-            for i in 0..<2000 { try s.put("key\(i)", String(repeating: "v", count: 100), at: Int64(2 + i)) }
-            try s.commit(appliedIndex: 1)
-            let before = try recordsBucket(backend)
-            let pagesBefore = backend.file.stats.pageCount
-            let right = try s.split(
-                at: b("key5"), rightRangeID: RangeID(9), leftDescriptor: [], rightDescriptor: [], appliedIndex: 2,
-                rightAppliedIndex: 1)
-            #expect(try recordsBucket(backend) == before)
-            try s.merge(right, descriptor: [], appliedIndex: 3)
-            #expect(try recordsBucket(backend) == before)
-            // Two metadata-only commits touch a handful of pages, not the ~70 record pages.
-            #expect(backend.file.stats.pageCount - pagesBefore < 16)
-            #expect(try MVCCStore.open(backend: backend, rangeID: RangeID(2)).indexedKeyCount == 2000)
+    @Test func splitAndMergeLeaveTheRecordsBucketByteIdentical() async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            try withFile("split") { path in
+                let backend = try PageStoreBackend.open(path: path)
+                defer { backend.file.close() }
+                let s = try freshStore(backend)
+                for i in 0..<2000 { try s.put("key\(i)", String(repeating: "v", count: 100), at: Int64(2 + i)) }
+                try s.commit(appliedIndex: 1)
+                let before = try recordsBucket(backend)
+                let pagesBefore = backend.file.stats.pageCount
+                let right = try s.split(
+                    at: b("key5"), rightRangeID: RangeID(9), leftDescriptor: [], rightDescriptor: [], appliedIndex: 2,
+                    rightAppliedIndex: 1)
+                #expect(try recordsBucket(backend) == before)
+                try s.merge(right, descriptor: [], appliedIndex: 3)
+                #expect(try recordsBucket(backend) == before)
+                // Two metadata-only commits touch a handful of pages, not the ~70 record pages.
+                #expect(backend.file.stats.pageCount - pagesBefore < 16)
+                #expect(try MVCCStore.open(backend: backend, rangeID: RangeID(2)).indexedKeyCount == 2000)
+            }
         }
     }
 
