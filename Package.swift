@@ -34,6 +34,9 @@ let package = Package(
         .target(name: "LZ4", dependencies: ["CLZ4"], swiftSettings: strict),
         .target(name: "FileIO", swiftSettings: strict),
         .target(name: "CCRC32C"),  // hardware CRC32C for PageStore's page checksums (C: SSE4.2 / ARMv8 CRC)
+        // C: sets the Swift runtime's global-enqueue hook by a link-time reference (works in
+        // --static-swift-stdlib binaries, where NIO's dlsym lookup does not); Server's GlobalExecutor.
+        .target(name: "CExecutorHook"),
         .target(name: "PageStore", dependencies: ["Base", "FileIO", "CCRC32C"], swiftSettings: strict),
         .target(name: "MVCC", dependencies: ["Base", "PageStore"], swiftSettings: strict),
         .target(name: "WAL", dependencies: ["Base", "RaftCore", "FileIO"], swiftSettings: strict),
@@ -80,7 +83,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Base", "Node", "RaftCore", "MVCC", "PeerTransport", "API", "Router",
+                "Base", "Node", "RaftCore", "MVCC", "PeerTransport", "API", "Router", "CExecutorHook",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),

@@ -28,6 +28,8 @@ enum PrometheusText {
         one("flotilla_proposals_failed_total", "counter", "Proposals that failed.", node.proposalsFailed)
         one("flotilla_applied_commands_total", "counter", "Commands applied to MVCC.", node.appliedCommands)
         one("flotilla_poll_rounds_total", "counter", "Poll rounds of the node loop.", node.pollRounds)
+        one("flotilla_wal_unsynced_hard_states_total", "counter",
+            "Commit-only hard states written without a sync of their own.", node.unsyncedHardStates)
         one("flotilla_mvcc_commits_total", "counter", "Batched data.db commits.", node.mvccCommits)
         one("flotilla_ranges", "gauge", "Range replicas on this node.", node.rangeCount)
         one("flotilla_leader_ranges", "gauge", "Ranges this node leads.", node.leaderCount)

@@ -31,6 +31,9 @@ public struct ServerConfig: Sendable, Equatable {
     public var applyCommitMaxOps: Int = 1_000
     public var walGCIntervalMs: Int = 1_000
     public var snapshotChunkBytes: Int = 1 << 20
+    /// `NodeConfig.syncCommitOnlyHardStates` (not a file setting: `flotilla serve` sets it
+    /// from FLOTILLA_SYNC_COMMIT_ONLY=1, a measurement/escape switch).
+    public var syncCommitOnlyHardStates = false
     public var snapshotSendMBPerSecond: Double = 64
     public var sendQueueBatches: Int = 1_024
     public var reconnectInitialMs: Int = 50
@@ -216,6 +219,7 @@ public struct ServerConfig: Sendable, Equatable {
         n.applyCommitMaxOps = applyCommitMaxOps
         n.walGCIntervalMs = walGCIntervalMs
         n.snapshotChunkBytes = snapshotChunkBytes
+        n.syncCommitOnlyHardStates = syncCommitOnlyHardStates
         return n
     }
 

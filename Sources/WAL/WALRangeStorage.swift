@@ -21,8 +21,16 @@ public final class WALRangeStorage: RaftStorage, Sendable {
         snapshotState.withLock { $0 = (metadata, data) }
     }
 
+    /// The last hard state in the log, with its commit index raised to the snapshot point
+    /// (the applied index the data file holds) if it lags it: a hard state that only moved
+    /// the commit index is written without a sync of its own (Node's `handleReadies`), so a
+    /// crash may lose it after the entries it committed were applied and committed to the
+    /// data file. Those entries were committed, so the raised index is a true commit index.
     public func initialState() throws(StorageError) -> (HardState, ConfState) {
-        (wal.hardState(of: rangeID) ?? HardState(), snapshotState.withLock { $0.metadata.confState })
+        let (metadata, hs) = (snapshotState.withLock { $0.metadata }, wal.hardState(of: rangeID) ?? HardState())
+        var state = hs
+        if !state.isEmpty && state.commit < metadata.index { state.commit = metadata.index }
+        return (state, metadata.confState)
     }
 
     public func entries(_ lo: UInt64, _ hi: UInt64, maxBytes: UInt64) throws(StorageError) -> [Entry] {

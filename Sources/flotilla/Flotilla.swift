@@ -40,14 +40,19 @@ struct Serve: AsyncParsableCommand {
     var overrides: [String] = []
 
     func run() async throws {
+        // First: which threads run this process's tasks (FLOTILLA_EXECUTOR, GlobalExecutor).
+        let executor = try GlobalExecutor.installFromEnvironment()
         var c = ServerConfig()
         if let path = config {
             let text = try String(contentsOfFile: path, encoding: .utf8)
             c = try ServerConfig.load(toml: text)
         }
         try applyOverrides(&c, overrides)
+        if ProcessInfo.processInfo.environment["FLOTILLA_SYNC_COMMIT_ONLY"] == "1" { c.syncCommitOnlyHardStates = true }
         try bootstrapLogging(level: c.logLevel)
         let logger = Logger(label: "flotilla.node\(c.nodeID)")
+        let onEventLoops = await GlobalExecutor.tasksRunOnEventLoops()
+        logger.info("executor", metadata: ["executor": "\(executor.rawValue)", "tasksOnEventLoops": "\(onEventLoops)"])
         let server: FlotillaServer
         do {
             server = try FlotillaServer(config: c, logger: logger)

@@ -35,6 +35,11 @@ public struct NodeConfig: Sendable {
     /// (decided at apply time, identically on every replica). A restarted replica rebuilds
     /// the memory from the entries its WAL still holds (see docs/node-runtime.md).
     public var dedupWindowEntries: Int = 10_000
+    /// Whether a Ready whose only record is a hard state with a moved commit index waits
+    /// for an fdatasync of its own (as before session 8). false (the default): it is
+    /// written with the next synced batch and finished at once, as etcd does
+    /// (`Ready.mustSync`); see `NodeHost.handleReadies`. A measurement/escape switch.
+    public var syncCommitOnlyHardStates = false
     /// Test hook: called on the node's WAL sync thread before each WAL append (a test may
     /// block in it to hold a sync in progress). nil in production.
     public var beforeWALSync: (@Sendable () -> Void)? = nil

@@ -123,10 +123,23 @@ extension NodeHost {
     /// write, one fdatasync, possibly shared with later rounds); only the messages that may
     /// leave before the sync are sent now (`leavesBeforeSync`), the rest when the batch is
     /// durable (`finishDurableBatches`). Readies without records are finished at once.
+    ///
+    /// A Ready whose only record is a hard state that moved just its commit index
+    /// (`!mustSync`: no entries, no snapshot, same term and vote) is not held either: its
+    /// record is queued unsynced and written with the next synced batch, as etcd writes
+    /// such hard states without a sync. Why that is safe: the replica had no batch in
+    /// flight, so everything its messages and applies rest on (entries, term, vote) is
+    /// already durable; the commit index is recoverable state (a node that forgets it
+    /// relearns it from the leader), and a crash that loses the record only lowers the
+    /// recovered commit index — possibly below the applied index the data file already
+    /// committed, which `WALRangeStorage.initialState` raises it back to (applied entries
+    /// were committed). `NodeConfig.syncCommitOnlyHardStates` restores the old behaviour.
     func handleReadies(_ s: inout HostState, outbound: inout [NodeID: [RangeMessage]]) {
         var held: [HeldReady] = []
         var free: [(RangeReplica, Ready)] = []
         var records: [WALRecord] = []
+        var unsynced = 0
+        let syncCommitOnly = config.syncCommitOnlyHardStates
         for r in s.replicas.values where (!r.quiesced || r.touched) && r.syncingBatch == 0 {
             r.touched = false
             guard r.raw.hasReady() else { continue }
@@ -140,11 +153,17 @@ extension NodeHost {
             if let hs = rd.hardState { records.append(.hardState(r.rangeID, hs)) }
             if records.count == before {
                 free.append((r, rd))
+            } else if !rd.mustSync && !syncCommitOnly {
+                // Only the commit index moved (see above): written with the next sync.
+                unsynced += 1
+                free.append((r, rd))
             } else {
                 held.append(HeldReady(replica: r, ready: rd, rule: Self.handOff(rd, of: r)))
             }
         }
-        if !held.isEmpty {
+        if held.isEmpty {
+            if !records.isEmpty { syncer.submitUnsynced(records) }
+        } else {
             let seq = syncer.submit(records)
             for h in held {
                 h.replica.syncingBatch = seq
@@ -155,6 +174,7 @@ extension NodeHost {
             s.syncingBatches.append((seq, held))
             s.metrics.walBatchesHandedOff += 1
         }
+        s.metrics.unsyncedHardStates += UInt64(unsynced)
         // A Ready without records covers only durable state: everything leaves now.
         for (r, rd) in free {
             for m in rd.messages { route(m, of: r, into: &outbound) }

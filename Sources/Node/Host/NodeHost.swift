@@ -146,8 +146,9 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         }
         while snapshotSendsInFlight.load(ordering: .acquiring) > 0 { usleep(1_000) }
         // Batches handed to the sync thread are written (their Readies are never finished:
-        // as after a crash at `wal.after-sync`, the restart replays them).
-        syncer.stop()
+        // as after a crash at `wal.after-sync`, the restart replays them). Without the flush
+        // (a simulated crash) the unsynced hard states queued after the last batch are lost.
+        syncer.stop(dropUnsynced: !flush)
         let leftovers = mailbox.withLock { m in
             let x = (m.proposals, m.installs, m.reads)
             m.proposals = []

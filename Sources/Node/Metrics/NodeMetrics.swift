@@ -23,6 +23,9 @@ public struct NodeMetrics: Sendable, Equatable {
     /// Record batches the poll loop handed to the WAL sync thread (one per round that had
     /// anything to persist; the thread may write several in one fdatasync: compare `fsyncs`).
     public var walBatchesHandedOff: UInt64 = 0
+    /// Readies whose only record was a hard state with a moved commit index (no entries,
+    /// snapshot, term or vote): written with the next synced batch, finished at once.
+    public var unsyncedHardStates: UInt64 = 0
     /// Applied index of each replica on the node.
     public var appliedIndex: [RangeID: UInt64] = [:]
     public var leaderCount: Int = 0

@@ -12,6 +12,11 @@ import WAL
 /// they were submitted. The loop never waits for the disk; it holds back what depends on a
 /// batch (the replicas' Readies, their acknowledgements, their applies) until the report.
 ///
+/// Records that need no sync of their own (`submitUnsynced`: hard states whose commit index
+/// alone moved) join the queue without a batch number and without waking the thread: they
+/// are written, in queue order, with the next batch that needs a sync (or at
+/// `waitUntilIdle` / `stop`), so they never cost an fdatasync of their own.
+///
 /// Must not: touch Raft or the replicas (the report goes through the node's mailbox).
 final class WALSyncer: Sendable {
     private struct State {
@@ -20,6 +25,11 @@ final class WALSyncer: Sendable {
         var submitted: UInt64 = 0
         /// Sequence number of the last batch known durable.
         var durable: UInt64 = 0
+        /// Sequence number of the last batch the thread has taken from the queue.
+        var taken: UInt64 = 0
+        /// Records of `queue` up to the end of its last synced batch (the rest are unsynced
+        /// records queued after it).
+        var syncedPrefix = 0
         var stopping = false
         var exited = false
     }
@@ -45,11 +55,19 @@ final class WALSyncer: Sendable {
     func submit(_ records: [WALRecord]) -> UInt64 {
         let seq = state.withLock { s -> UInt64 in
             s.queue += records
+            s.syncedPrefix = s.queue.count
             s.submitted += 1
             return s.submitted
         }
         work.signal()
         return seq
+    }
+
+    /// Queues `records` without a sync of their own: they are written (and made durable)
+    /// with the next batch submitted by `submit`, or at `waitUntilIdle` / `stop`. Until
+    /// then a crash loses them; only records whose loss is harmless may go this way.
+    func submitUnsynced(_ records: [WALRecord]) {
+        state.withLock { $0.queue += records }
     }
 
     /// Whether every submitted batch is durable.
@@ -58,13 +76,19 @@ final class WALSyncer: Sendable {
     /// Blocks until every batch submitted so far is durable (replica removal, stop). Call
     /// from the poll loop or a thread of its own, never from the cooperative pool.
     func waitUntilIdle() {
-        let target = state.withLock { $0.submitted }
+        // Unsynced records still queued are written too (an empty batch takes them).
+        let target = submit([])
         while state.withLock({ $0.durable < target && !$0.exited }) { usleep(100) }
     }
 
-    /// Writes what is queued, then ends the thread (blocks until it has).
-    func stop() {
-        state.withLock { $0.stopping = true }
+    /// Writes what is queued, then ends the thread (blocks until it has). `dropUnsynced`
+    /// (a simulated crash) drops the unsynced records queued after the last synced batch,
+    /// which a crash would lose.
+    func stop(dropUnsynced: Bool = false) {
+        state.withLock { s in
+            if dropUnsynced { s.queue.removeSubrange(s.syncedPrefix...) }
+            s.stopping = true
+        }
         work.signal()
         while !state.withLock({ $0.exited }) { usleep(100) }
     }
@@ -73,8 +97,13 @@ final class WALSyncer: Sendable {
         while true {
             work.wait()
             let (records, through, stopping) = state.withLock { s -> ([WALRecord], UInt64, Bool) in
+                // Only unsynced records queued (this wake-up's batch was taken earlier):
+                // they wait for the next batch.
+                guard s.submitted > s.taken || s.stopping else { return ([], 0, false) }
                 let taken = s.queue
                 s.queue = []
+                s.syncedPrefix = 0
+                s.taken = s.submitted
                 return (taken, s.submitted, s.stopping)
             }
             if !records.isEmpty {
