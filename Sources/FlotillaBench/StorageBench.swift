@@ -20,18 +20,24 @@ struct StorageBench: ParsableCommand {
     @Option(help: "Times every key is written for the file-size figure.") var rounds = 10
     @Option(help: "Point reads to time.") var reads = 1_000_000
     @Option(help: "Keys per range scan.") var scanKeys = 1_000
-    @Option(help: "Scan this many times the key count in total.") var scanPasses = 1
+    @Option(help: "Scan this many times the key count in total (0: no scans).") var scanPasses = 1
     @Option(help: "Data file path (deleted first and at the end).") var path = "/tmp/flotilla-bench-storage.db"
     @Flag(help: "Skip fdatasync on commit (not durable).") var noSync = false
     @Flag(help: "Write keys in ascending order instead of random order.") var sequential = false
     @Option(help: "While rewriting, compact every this many batches (0: 10 times per round).") var compactEvery = 1
+    @Flag(help: "Keep the data file at the end (with --rounds 1 it holds the keys once, for --reads-only).") var keepFile = false
+    @Flag(help: "Open the existing file at --path (written by a run with the same --keys, --sequential and --keep-file), rebuild the index, then time only point reads and scans.") var readsOnly = false
 
     func run() throws {
-        unlink(path)
-        defer { unlink(path) }
         var options = PageFileOptions()
         options.durable = !noSync
         let ids = (0..<keys).map { sequential ? Self.sequentialKey($0) : Self.key($0) }
+        if readsOnly {
+            try runReads(ids, options: options)
+            return
+        }
+        unlink(path)
+        defer { if !keepFile { unlink(path) } }
         let value = [UInt8](repeating: 0x61, count: valueBytes)
         say("storage bench: \(keys) keys x \(valueBytes) B values, 16 B keys, batch \(batch), durable \(!noSync), \(sequential ? "ascending" : "random") key order")
 
@@ -58,51 +64,8 @@ struct StorageBench: ParsableCommand {
         let indexBytes = Self.rssAnonBytes() - anonBefore
         let onceBytes = backend.file.stats.fileBytes
 
-        // Point reads at the latest revision, random keys.
         var rng = SeededGenerator(seed: 1)
-        var found = 0
-        t0 = Self.now()
-        c0 = Self.cpu()
-        for _ in 0..<reads {
-            let k = ids[Int.random(in: 0..<ids.count, using: &rng)]
-            found += try store.range(RangeRequest(key: k)).kvs.count
-        }
-        dt = Self.now() - t0
-        dc = Self.cpu() - c0
-        precondition(found == reads)
-        say("point reads:     " + rates(reads, dt, dc, "reads"))
-
-        // Range scans of `scanKeys` keys from random starting keys.
-        // The scan bounds come from the keys in order (sorted before the clock starts).
-        let sorted = ids.sorted { $0.lexicographicallyPrecedes($1) }
-        var scanned = 0
-        t0 = Self.now()
-        c0 = Self.cpu()
-        while scanned < keys * scanPasses {
-            // A key range holding `scanKeys` keys (etcd counts every key of the range, so an
-            // unbounded range with a limit would cost time proportional to the whole tail).
-            let i = Int.random(in: 0..<sorted.count, using: &rng)
-            let end = i + scanKeys < sorted.count ? sorted[i + scanKeys] : [0]
-            scanned += try store.range(RangeRequest(key: sorted[i], rangeEnd: end)).kvs.count
-        }
-        dt = Self.now() - t0
-        dc = Self.cpu() - c0
-        say("range scans:     " + rates(scanned, dt, dc, "keys") + " (\(scanKeys) keys per scan)")
-
-        // The same scans in descending key order (etcd's SortOrder DESCEND on the key).
-        scanned = 0
-        t0 = Self.now()
-        c0 = Self.cpu()
-        while scanned < keys * scanPasses {
-            let i = Int.random(in: 0..<sorted.count, using: &rng)
-            let end = i + scanKeys < sorted.count ? sorted[i + scanKeys] : [0]
-            var r = RangeRequest(key: sorted[i], rangeEnd: end)
-            r.sortOrder = .descend
-            scanned += try store.range(r).kvs.count
-        }
-        dt = Self.now() - t0
-        dc = Self.cpu() - c0
-        say("descending scans: " + rates(scanned, dt, dc, "keys") + " (\(scanKeys) keys per scan)")
+        try timeReads(store, ids, &rng)
 
         // Reopen: rebuild the index from the file.
         backend.file.close()
@@ -154,6 +117,70 @@ struct StorageBench: ParsableCommand {
         say("rewrite+compact: " + rates(keys * (rounds - 1), dt, dc, "puts") + " (\(rounds - 1) rounds, compaction every \(every) batches)")
         say("file size:       \(fmt(Double(onceBytes) / 1048576, 1)) MiB once, \(fmt(Double(afterBytes) / 1048576, 1)) MiB after \(rounds) writes per key + compaction (\(fmt(Double(afterBytes) / Double(onceBytes), 2))x)")
         backend.file.close()
+    }
+
+    /// `--reads-only`: the read phases over an existing file.
+    func runReads(_ ids: [[UInt8]], options: PageFileOptions) throws {
+        say("storage bench (reads only): \(path), \(keys) keys, \(sequential ? "ascending" : "random") key order")
+        let t0 = Self.now()
+        let c0 = Self.cpu()
+        let backend = try PageStoreBackend.open(path: path, options: options)
+        let store = try MVCCStore.open(backend: backend, rangeID: RangeID(2))
+        precondition(store.indexedKeyCount == keys, "the file holds \(store.indexedKeyCount) keys, not --keys \(keys)")
+        say("open+rebuild:    \(fmt(Self.now() - t0, 2)) s wall, \(fmt(Self.cpu() - c0, 2)) CPU s")
+        var rng = SeededGenerator(seed: 1)
+        try timeReads(store, ids, &rng)
+        backend.file.close()
+    }
+
+    /// Point reads at the latest revision (random keys), then ascending and descending range
+    /// scans of `scanKeys` keys from random starting keys.
+    func timeReads(_ store: MVCCStore, _ ids: [[UInt8]], _ rng: inout SeededGenerator) throws {
+        var found = 0
+        var t0 = Self.now()
+        var c0 = Self.cpu()
+        // Point reads at the latest revision, random keys (--reads 0: none).
+        for _ in 0..<reads {
+            let k = ids[Int.random(in: 0..<ids.count, using: &rng)]
+            found += try store.range(RangeRequest(key: k)).kvs.count
+        }
+        var dt = Self.now() - t0
+        var dc = Self.cpu() - c0
+        precondition(found == reads)
+        if reads > 0 { say("point reads:     " + rates(reads, dt, dc, "reads")) }
+        if scanPasses <= 0 { return }
+
+        // Range scans of `scanKeys` keys from random starting keys.
+        // The scan bounds come from the keys in order (sorted before the clock starts).
+        let sorted = ids.sorted { $0.lexicographicallyPrecedes($1) }
+        var scanned = 0
+        t0 = Self.now()
+        c0 = Self.cpu()
+        while scanned < keys * scanPasses {
+            // A key range holding `scanKeys` keys (etcd counts every key of the range, so an
+            // unbounded range with a limit would cost time proportional to the whole tail).
+            let i = Int.random(in: 0..<sorted.count, using: &rng)
+            let end = i + scanKeys < sorted.count ? sorted[i + scanKeys] : [0]
+            scanned += try store.range(RangeRequest(key: sorted[i], rangeEnd: end)).kvs.count
+        }
+        dt = Self.now() - t0
+        dc = Self.cpu() - c0
+        say("range scans:     " + rates(scanned, dt, dc, "keys") + " (\(scanKeys) keys per scan)")
+
+        // The same scans in descending key order (etcd's SortOrder DESCEND on the key).
+        scanned = 0
+        t0 = Self.now()
+        c0 = Self.cpu()
+        while scanned < keys * scanPasses {
+            let i = Int.random(in: 0..<sorted.count, using: &rng)
+            let end = i + scanKeys < sorted.count ? sorted[i + scanKeys] : [0]
+            var r = RangeRequest(key: sorted[i], rangeEnd: end)
+            r.sortOrder = .descend
+            scanned += try store.range(r).kvs.count
+        }
+        dt = Self.now() - t0
+        dc = Self.cpu() - c0
+        say("descending scans: " + rates(scanned, dt, dc, "keys") + " (\(scanKeys) keys per scan)")
     }
 
     /// Prints a line and flushes it at once (figures appear as they are measured).

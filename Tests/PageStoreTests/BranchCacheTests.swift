@@ -17,6 +17,7 @@ import Testing
         let file = try PageFile.open(path: dir.file(), options: options)
         var rng = SeededGenerator(seed: seed)
         var model: [[UInt8]: [UInt8]] = [:]
+        var hintedBranches = 0
         let name = bytes("b")
         // Keys with a long shared prefix on some pages and none on others.
         func key(_ i: Int) -> [UInt8] {
@@ -50,11 +51,34 @@ import Testing
                     let onCursor = try cursor.seek(k) ? try cursor.entry() : nil
                     let uncached = onCursor?.key == k ? onCursor?.value : nil
                     #expect(cached == uncached, "\(context): cached vs cursor for \(k)")
+                    // And the raw-page lookup (no decoded branches, no level hints).
+                    let raw = try k.withUnsafeBytes { key in
+                        try rt.snapshot.lookupRaw(root: root.page, key: key).map { try [UInt8](rt.snapshot.value($0.0, $0.1)) }
+                    }
+                    #expect(cached == raw, "\(context): cached vs raw lookup for \(k)")
+                }
+                // The level hint of every decoded branch this snapshot can reach matches the
+                // branch's children (entries of freed ids describe a previous life of the id
+                // and are reached by no one until the id is reused, which empties the slot).
+                let snapshot = rt.snapshot
+                var pending = [root.page]
+                while let id = pending.popLast() {
+                    let p = try snapshot.nodePage(id)
+                    if p.isLeaf { continue }
+                    let children = (0..<p.count).map { p.branchChild($0) }
+                    pending.append(contentsOf: children)
+                    guard let d = snapshot.mapping.branches.branch(id) else { continue }
+                    hintedBranches += 1
+                    for c in children {
+                        let childIsLeaf = try snapshot.nodePage(c).isLeaf
+                        #expect(d._withUnsafeGuaranteedRef { $0.childrenAreLeaves } == childIsLeaf, "\(context): level hint of page \(id), child \(c)")
+                    }
                 }
             }
         }
         let cache = file.shared.withLock { $0.mapping.branches }
         #expect(cache.insertions.load(ordering: .relaxed) > 0, "seed \(seed): the cache was used")
+        #expect(hintedBranches > 0, "seed \(seed): level hints were checked")
         #expect(cache.invalidations.load(ordering: .relaxed) > 0, "seed \(seed): reused ids were invalidated")
         #expect(file.stats.pageCount > 100, "seed \(seed): a tree with branch pages")
     }

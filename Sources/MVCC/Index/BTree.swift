@@ -44,17 +44,17 @@ final class BTree<Element: BTreeElement> {
     /// reference counting on the way down); nil when absent. `body` must not modify the tree.
     @inline(__always)
     func withElement<R>(_ key: [UInt8], _ body: (Element) throws -> R) rethrows -> R? {
-        // The tree holds every node strongly and is not modified during the walk: no
-        // reference counting on the way down.
-        var node = Unmanaged.passUnretained(root)
-        while !node._withUnsafeGuaranteedRef({ $0.isLeaf }) {
-            node = node._withUnsafeGuaranteedRef { $0.unretainedChild(at: $0.childIndex(for: key)) }
+        // From block to block (see `BTreeNode`): the tree holds every node, so every block,
+        // and is not modified during the walk; no node object is loaded on the way down.
+        let layout = root.layout
+        let kp = BTreeNode<Element>.prefix(key)
+        var b = root.blockAddress
+        while !BTreeNode<Element>.blockIsLeaf(b) {
+            b = BTreeNode<Element>.childBlock(b, layout, BTreeNode<Element>.childIndex(block: b, layout, key, kp))
         }
-        return try node._withUnsafeGuaranteedRef { leaf in
-            let (i, found) = leaf.elementIndex(for: key)
-            guard found else { return nil }
-            return try body(leaf.elementPointer(i).pointee)
-        }
+        let (i, found) = BTreeNode<Element>.elementIndex(block: b, layout, key, kp)
+        guard found else { return nil }
+        return try body(BTreeNode<Element>.elementInBlock(b, layout, i).pointee)
     }
 
     /// Mutates the element with `key` in place; nil when absent.

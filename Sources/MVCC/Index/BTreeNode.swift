@@ -6,12 +6,13 @@ protocol BTreeElement {
 /// A node of `BTree`. A leaf holds elements; an inner node holds children and separators,
 /// `separator(i)` being the smallest key of `child(i + 1)`.
 ///
-/// Storage: the node owns ONE fixed-capacity block (`capacity` = fan-out + 1 entries) laid
-/// out as `[prefixes: capacity × UInt64][leaf: elements | inner: children, separators]`, and
-/// keeps the entry count in the object itself. A lookup therefore touches the node object,
-/// the prefix words it probes and the chosen child slot — no array headers (session 6
-/// profile: the `count` loads of the separate element / separator arrays were a cache miss
-/// per level, a quarter of the index walk).
+/// Storage: the node owns ONE fixed-capacity block (`capacity` = fan-out + 1 entries, from
+/// `NodeBlockPool`) laid out as `[header: count, isLeaf][prefixes: capacity × UInt64]
+/// [leaf: elements | inner: children, separators, child blocks]` (`BTreeNodeLayout`). An inner
+/// node keeps, next to each child, the address of the child's block, so a lookup walks from
+/// block to block and never loads a node object: per level it touches the block's header
+/// line, its prefix lines (all loaded at once) and the chosen child slot (session 6: no array
+/// headers; session 8: no object line, one round of memory latency per cold level fewer).
 ///
 /// `prefixes[i]` is the first 8 bytes (big-endian, zero-padded) of element `i`'s key (leaf)
 /// or of separator `i` (inner node), so binary searches compare integers and touch a key's
@@ -23,42 +24,55 @@ protocol BTreeElement {
 /// are parallel to them.
 final class BTreeNode<Element: BTreeElement> {
     let isLeaf: Bool
-    /// Elements (leaf) or children (inner node).
-    private(set) var count: Int
+    /// Elements (leaf) or children (inner node); kept in the block's header.
+    private(set) var count: Int {
+        @inline(__always) get { block.load(as: Int.self) }
+        set { block.storeBytes(of: newValue, as: Int.self) }
+    }
     let capacity: Int
+    let layout: BTreeNodeLayout
     private let block: UnsafeMutableRawPointer
+    /// Size of `block` (from `NodeBlockPool`).
+    private let blockBytes: Int
     private let prefixes: UnsafeMutablePointer<UInt64>
     /// Leaf: elements. Inner: unused (points at the block).
     private let elementBase: UnsafeMutablePointer<Element>
     /// Inner: children, then separators. Leaf: unused.
     private let childBase: UnsafeMutablePointer<BTreeNode<Element>>
     private let separatorBase: UnsafeMutablePointer<[UInt8]>
+    /// Inner: the block address of each child (parallel to the children).
+    private let childBlockBase: UnsafeMutablePointer<UInt>
 
     private init(isLeaf: Bool, capacity: Int) {
         self.isLeaf = isLeaf
         self.capacity = capacity
-        self.count = 0
-        let prefixBytes = capacity * MemoryLayout<UInt64>.stride
-        let align = max(MemoryLayout<UInt64>.alignment, MemoryLayout<Element>.alignment,
-                        MemoryLayout<BTreeNode<Element>>.alignment, MemoryLayout<[UInt8]>.alignment)
-        let entries = (prefixBytes + align - 1) / align * align
-        let childBytes = capacity * MemoryLayout<BTreeNode<Element>>.stride
-        let payload = isLeaf
-            ? capacity * MemoryLayout<Element>.stride
-            : childBytes + capacity * MemoryLayout<[UInt8]>.stride
-        let block = UnsafeMutableRawPointer.allocate(byteCount: entries + payload, alignment: align)
+        let layout = BTreeNodeLayout.make(capacity: capacity, element: Element.self)
+        self.layout = layout
+        let align = 64
+        blockBytes = isLeaf ? layout.leafBytes : layout.innerBytes
+        let block = NodeBlockPool.shared.allocate(byteCount: blockBytes)
+        precondition(Int(bitPattern: block) % align == 0)
         self.block = block
-        prefixes = block.bindMemory(to: UInt64.self, capacity: capacity)
+        block.storeBytes(of: 0, as: Int.self)
+        block.storeBytes(of: isLeaf ? 1 : 0, toByteOffset: BTreeNodeLayout.isLeafOffset, as: Int.self)
+        prefixes = (block + BTreeNodeLayout.prefixOffset).bindMemory(to: UInt64.self, capacity: capacity)
+        // Every prefix slot initialised (the lookup's touch loads all of them).
+        prefixes.initialize(repeating: 0, count: capacity)
         if isLeaf {
-            elementBase = (block + entries).bindMemory(to: Element.self, capacity: capacity)
-            childBase = block.assumingMemoryBound(to: BTreeNode<Element>.self)  // unused
-            separatorBase = block.assumingMemoryBound(to: [UInt8].self)  // unused
+            elementBase = (block + layout.payloadOffset).bindMemory(to: Element.self, capacity: capacity)
+            childBase = (block + layout.payloadOffset).assumingMemoryBound(to: BTreeNode<Element>.self)  // unused
+            separatorBase = (block + layout.payloadOffset).assumingMemoryBound(to: [UInt8].self)  // unused
+            childBlockBase = (block + layout.payloadOffset).assumingMemoryBound(to: UInt.self)  // unused
         } else {
-            elementBase = block.assumingMemoryBound(to: Element.self)  // unused
-            childBase = (block + entries).bindMemory(to: BTreeNode<Element>.self, capacity: capacity)
-            separatorBase = (block + entries + childBytes).bindMemory(to: [UInt8].self, capacity: capacity)
+            elementBase = (block + layout.payloadOffset).assumingMemoryBound(to: Element.self)  // unused
+            childBase = (block + layout.payloadOffset).bindMemory(to: BTreeNode<Element>.self, capacity: capacity)
+            separatorBase = (block + layout.separatorOffset).bindMemory(to: [UInt8].self, capacity: capacity)
+            childBlockBase = (block + layout.childBlockOffset).bindMemory(to: UInt.self, capacity: capacity)
         }
     }
+
+    /// The node's block (see `BTreeNodeLayout`), for block-to-block lookups.
+    @inline(__always) var blockAddress: UnsafeRawPointer { UnsafeRawPointer(block) }
 
     convenience init<C: Collection>(leaf elements: C, capacity: Int) where C.Element == Element {
         precondition(elements.count <= capacity)
@@ -80,7 +94,7 @@ final class BTreeNode<Element: BTreeElement> {
             childBase.deinitialize(count: count)
             separatorBase.deinitialize(count: max(0, count - 1))
         }
-        block.deallocate()
+        NodeBlockPool.shared.release(block, byteCount: blockBytes)
     }
 
     /// Order-consistent 8-byte prefix: prefix(a) < prefix(b) implies a < b.
@@ -173,7 +187,11 @@ final class BTreeNode<Element: BTreeElement> {
         childBase.deinitialize(count: count)
         separatorBase.deinitialize(count: max(0, count - 1))
         var i = 0
-        for c in kids { (childBase + i).initialize(to: c); i += 1 }
+        for c in kids {
+            (childBase + i).initialize(to: c)
+            childBlockBase[i] = UInt(bitPattern: c.blockAddress)
+            i += 1
+        }
         count = i
         i = 0
         for s in seps {
@@ -189,6 +207,8 @@ final class BTreeNode<Element: BTreeElement> {
         let seps = count - 1
         (childBase + i + 2).moveInitialize(from: childBase + i + 1, count: count - i - 1)
         (childBase + i + 1).initialize(to: child)
+        (childBlockBase + i + 2).update(from: childBlockBase + i + 1, count: count - i - 1)
+        childBlockBase[i + 1] = UInt(bitPattern: child.blockAddress)
         (separatorBase + i + 1).moveInitialize(from: separatorBase + i, count: seps - i)
         (prefixes + i + 1).update(from: prefixes + i, count: seps - i)
         (separatorBase + i).initialize(to: separator)
@@ -202,6 +222,7 @@ final class BTreeNode<Element: BTreeElement> {
         let seps = count - 1
         (childBase + i + 1).deinitialize(count: 1)
         (childBase + i + 1).moveInitialize(from: childBase + i + 2, count: count - i - 2)
+        (childBlockBase + i + 1).update(from: childBlockBase + i + 2, count: count - i - 2)
         (separatorBase + i).deinitialize(count: 1)
         (separatorBase + i).moveInitialize(from: separatorBase + i + 1, count: seps - i - 1)
         (prefixes + i).update(from: prefixes + i + 1, count: seps - i - 1)
@@ -225,29 +246,85 @@ final class BTreeNode<Element: BTreeElement> {
     /// Index of the child that may hold `key` (number of separators `<= key`).
     @inline(__always)
     func childIndex(for key: [UInt8]) -> Int {
-        let kp = Self.prefix(key)
+        Self.childIndex(block: blockAddress, layout, key, Self.prefix(key))
+    }
+
+    /// First element position whose key is `>= key`, and whether it is equal.
+    @inline(__always)
+    func elementIndex(for key: [UInt8]) -> (Int, found: Bool) {
+        Self.elementIndex(block: blockAddress, layout, key, Self.prefix(key))
+    }
+
+    // MARK: block-level search (no node object involved)
+
+    /// Loads one word of the header line and of every prefix line of block `b` before a
+    /// binary search over them: the loads are independent of each other and of the entry
+    /// count, so a cold block's lines arrive in one round of memory latency instead of one
+    /// round per probe (perf, session 8: the probes of the leaf and last inner level were
+    /// serial cache misses, a third of the index walk).
+    @inline(__always)
+    static func touch(block b: UnsafeRawPointer, _ layout: BTreeNodeLayout) {
+        var t: UInt64 = 0
+        var offset = BTreeNodeLayout.prefixOffset
+        let end = BTreeNodeLayout.prefixOffset + layout.capacity * 8
+        while offset < end {
+            t &+= b.load(fromByteOffset: offset, as: UInt64.self)
+            offset += 64
+        }
+        // A use of the sum the optimiser cannot remove, in a branch that is never taken.
+        if t == 0x9E37_79B9_7F4A_7C15 { touchSink(t) }
+    }
+
+    /// Whether block `b` is a leaf's.
+    @inline(__always)
+    static func blockIsLeaf(_ b: UnsafeRawPointer) -> Bool {
+        b.load(fromByteOffset: BTreeNodeLayout.isLeafOffset, as: Int.self) != 0
+    }
+
+    /// The block of child `i` of inner block `b`.
+    @inline(__always)
+    static func childBlock(_ b: UnsafeRawPointer, _ layout: BTreeNodeLayout, _ i: Int) -> UnsafeRawPointer {
+        UnsafeRawPointer(bitPattern: b.load(fromByteOffset: layout.childBlockOffset + i * MemoryLayout<UInt>.stride, as: UInt.self))!
+    }
+
+    /// Element `i` of leaf block `b`, in place.
+    @inline(__always)
+    static func elementInBlock(_ b: UnsafeRawPointer, _ layout: BTreeNodeLayout, _ i: Int) -> UnsafePointer<Element> {
+        (b + layout.payloadOffset).assumingMemoryBound(to: Element.self) + i
+    }
+
+    /// `childIndex(for:)` on inner block `b`; `kp` is `prefix(key)`.
+    @inline(__always)
+    static func childIndex(block b: UnsafeRawPointer, _ layout: BTreeNodeLayout, _ key: [UInt8], _ kp: UInt64) -> Int {
+        touch(block: b, layout)
+        let n = b.load(as: Int.self)
+        let prefixes = (b + BTreeNodeLayout.prefixOffset).assumingMemoryBound(to: UInt64.self)
+        let separators = (b + layout.separatorOffset).assumingMemoryBound(to: [UInt8].self)
         return key.withUnsafeBytes { k in
-            var lo = 0, hi = count - 1
+            var lo = 0, hi = n - 1
             while lo < hi {
                 let mid = (lo + hi) >> 1
                 let p = prefixes[mid]
-                let c = p < kp ? -1 : (p > kp ? 1 : separatorBase[mid].withUnsafeBytes { Bytes.compare($0, k) })
+                let c = p < kp ? -1 : (p > kp ? 1 : separators[mid].withUnsafeBytes { Bytes.compare($0, k) })
                 if c <= 0 { lo = mid + 1 } else { hi = mid }
             }
             return lo
         }
     }
 
-    /// First element position whose key is `>= key`, and whether it is equal.
+    /// `elementIndex(for:)` on leaf block `b`; `kp` is `prefix(key)`.
     @inline(__always)
-    func elementIndex(for key: [UInt8]) -> (Int, found: Bool) {
-        let kp = Self.prefix(key)
+    static func elementIndex(block b: UnsafeRawPointer, _ layout: BTreeNodeLayout, _ key: [UInt8], _ kp: UInt64) -> (Int, found: Bool) {
+        touch(block: b, layout)
+        let n = b.load(as: Int.self)
+        let prefixes = (b + BTreeNodeLayout.prefixOffset).assumingMemoryBound(to: UInt64.self)
+        let elements = (b + layout.payloadOffset).assumingMemoryBound(to: Element.self)
         return key.withUnsafeBytes { k in
-            var lo = 0, hi = count
+            var lo = 0, hi = n
             while lo < hi {
                 let mid = (lo + hi) >> 1
                 let p = prefixes[mid]
-                let c = p < kp ? -1 : (p > kp ? 1 : elementBase[mid].key.withUnsafeBytes { Bytes.compare($0, k) })
+                let c = p < kp ? -1 : (p > kp ? 1 : elements[mid].key.withUnsafeBytes { Bytes.compare($0, k) })
                 if c < 0 { lo = mid + 1 } else if c == 0 { return (mid, true) } else { hi = mid }
             }
             return (lo, false)
@@ -279,4 +356,38 @@ final class BTreeNode<Element: BTreeElement> {
         if isLeaf { return (0..<count).allSatisfy { prefixes[$0] == Self.prefix(elementBase[$0].key) } }
         return (0..<max(0, count - 1)).allSatisfy { prefixes[$0] == Self.prefix(separatorBase[$0]) }
     }
+}
+
+/// Byte offsets inside a `BTreeNode`'s block (one layout per capacity and element type):
+/// a 64-byte header line (count at 0, isLeaf at 8), the prefix words from byte 64, then the
+/// payload from the next line boundary (leaf: elements; inner: children, separators, child
+/// block addresses).
+struct BTreeNodeLayout: Sendable {
+    static let isLeafOffset = 8
+    static let prefixOffset = 64
+    let capacity: Int
+    let payloadOffset: Int
+    let separatorOffset: Int
+    let childBlockOffset: Int
+    let leafBytes: Int
+    let innerBytes: Int
+
+    static func make<E>(capacity: Int, element: E.Type) -> BTreeNodeLayout {
+        func up(_ n: Int) -> Int { (n + 15) / 16 * 16 }
+        // Payload on a line boundary: a 64-byte element (`KeyIndex`) then fills exactly one
+        // line of the (line-aligned) block instead of straddling two.
+        let payload = (prefixOffset + capacity * 8 + 63) / 64 * 64
+        let separators = up(payload + capacity * MemoryLayout<AnyObject>.stride)
+        let childBlocks = up(separators + capacity * MemoryLayout<[UInt8]>.stride)
+        return BTreeNodeLayout(
+            capacity: capacity, payloadOffset: payload, separatorOffset: separators, childBlockOffset: childBlocks,
+            leafBytes: payload + capacity * MemoryLayout<E>.stride,
+            innerBytes: childBlocks + capacity * MemoryLayout<UInt>.stride)
+    }
+}
+
+/// Consumes a value so that the loads producing it are kept (see `BTreeNode.touch(block:_:)`).
+@inline(never)
+func touchSink(_ value: UInt64) {
+    withExtendedLifetime(value) {}
 }

@@ -77,6 +77,24 @@ struct PageRef {
         return base.loadUnaligned(fromByteOffset: Int(u32(e + 8)) + Int(u16(e + 2)), as: UInt64.self)
     }
 
+    /// Loads the first byte of a spread of the leaf's keys (every key of a small leaf, at
+    /// most 16 otherwise) before a binary search: the loads are independent, so the key lines
+    /// of a cold leaf arrive in one round of memory latency instead of one round per probe
+    /// (perf, session 8: serial key probes were a third of a point lookup's page time).
+    /// Returns a value the caller must consume (`consumeTouch`).
+    @inline(__always) func touchLeafKeys() -> UInt64 {
+        let n = count
+        let step = max(1, n / 16)
+        var t: UInt64 = 0
+        var i = step >> 1
+        while i < n {
+            let e = leafElement(i)
+            t &+= UInt64(base.load(fromByteOffset: Int(u32(e + 8)), as: UInt8.self))
+            i += step
+        }
+        return t
+    }
+
     // MARK: branch elements
 
     @inline(__always) private func branchElement(_ i: Int) -> Int { PageLayout.headerSize + i * PageLayout.branchElementSize }
@@ -149,4 +167,14 @@ func checkedLength(type: UInt16, overflow: Int, length: Int, pageSize: Int) -> I
     if type == PageType.blob.rawValue { return PageLayout.headerSize + length }
     if type == PageType.meta.rawValue { return pageSize }
     return length
+}
+
+/// Consumes the result of a touch (`PageRef.touchLeafKeys`) so that the optimiser keeps its
+/// loads: a branch that is never taken in practice, calling a function it cannot see through.
+@inline(__always) func consumeTouch(_ t: UInt64) {
+    if t == 0x9E37_79B9_7F4A_7C15 { touchSink(t) }
+}
+
+@inline(never) func touchSink(_ t: UInt64) {
+    withExtendedLifetime(t) {}
 }

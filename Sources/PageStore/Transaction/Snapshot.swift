@@ -67,41 +67,74 @@ extension Snapshot {
     @inline(__always)
     func lookup(root: PageID, key: UnsafeRawBufferPointer) throws(PageStoreError) -> (PageRef, Int)? {
         guard root != 0 else { return nil }
+        if verifyAlways { return try lookupRaw(root: root, key: key) }
+        // The mapping (which owns the cache) is alive for the whole transaction: no
+        // reference counting per level.
+        let cache = Unmanaged.passUnretained(mapping.branches)
         var id = root
         var depth = 0
-        let cache = verifyAlways ? nil : mapping.branches
+        // Set when the last decoded branch said its children are leaves: `id` is then a
+        // leaf, whose cache slot is never filled, so it is not probed.
+        var leafNext = false
         while true {
-            if let cache, let d = cache.branch(id) {
+            if !leafNext, let d = cache._withUnsafeGuaranteedRef({ $0.branch(id) }) {
                 // A decoded copy of this branch page (see `BranchCache`).
                 guard depth < 64 else { throw .corruptPage(id, reason: "empty branch or cycle") }
-                id = d._withUnsafeGuaranteedRef { $0.child(for: key) }
+                (id, leafNext) = d._withUnsafeGuaranteedRef { ($0.child(for: key), $0.childrenAreLeaves) }
                 depth += 1
                 continue
             }
             let p = try nodePage(id)
-            let n = p.count
-            if p.isLeaf {
-                var lo = 0, hi = n
-                while lo < hi {
-                    let mid = (lo + hi) >> 1
-                    if compareBytes(p.leafKey(mid), key) < 0 { lo = mid + 1 } else { hi = mid }
-                }
-                return lo < n && compareBytes(p.leafKey(lo), key) == 0 ? (p, lo) : nil
+            if p.isLeaf { return Self.search(leaf: p, key) }
+            guard p.count > 0, depth < 64 else { throw .corruptPage(id, reason: "empty branch or cycle") }
+            // Decoded with its children's level (read once per page life, through this
+            // snapshot: validated like any page it reaches).
+            let decoded = DecodedBranch.make(p, childrenAreLeaves: try nodePage(p.branchChild(0)).isLeaf)
+            if let d = cache._withUnsafeGuaranteedRef({ $0.insert(id, decoded) }) {
+                (id, leafNext) = d._withUnsafeGuaranteedRef { ($0.child(for: key), $0.childrenAreLeaves) }
+            } else {
+                id = Self.child(branch: p, key)
+                leafNext = false
             }
-            guard n > 0, depth < 64 else { throw .corruptPage(id, reason: "empty branch or cycle") }
-            if let cache, let d = cache.insert(id, DecodedBranch.make(p)) {
-                id = d._withUnsafeGuaranteedRef { $0.child(for: key) }
-                depth += 1
-                continue
-            }
-            var lo = 0, hi = n
-            while lo < hi {
-                let mid = (lo + hi) >> 1
-                if compareBytes(p.branchKey(mid), key) <= 0 { lo = mid + 1 } else { hi = mid }
-            }
-            id = p.branchChild(lo == 0 ? 0 : lo - 1)
             depth += 1
         }
+    }
+
+    /// Point lookup on the raw pages only (no decoded branches): `verification == .always`.
+    func lookupRaw(root: PageID, key: UnsafeRawBufferPointer) throws(PageStoreError) -> (PageRef, Int)? {
+        var id = root
+        var depth = 0
+        while true {
+            let p = try nodePage(id)
+            if p.isLeaf { return Self.search(leaf: p, key) }
+            guard p.count > 0, depth < 64 else { throw .corruptPage(id, reason: "empty branch or cycle") }
+            id = Self.child(branch: p, key)
+            depth += 1
+        }
+    }
+
+    /// The entry of `key` in leaf `p`, if present.
+    @inline(__always)
+    static func search(leaf p: PageRef, _ key: UnsafeRawBufferPointer) -> (PageRef, Int)? {
+        consumeTouch(p.touchLeafKeys())
+        let n = p.count
+        var lo = 0, hi = n
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if compareBytes(p.leafKey(mid), key) < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < n && compareBytes(p.leafKey(lo), key) == 0 ? (p, lo) : nil
+    }
+
+    /// The child of branch page `p` whose range holds `key`.
+    @inline(__always)
+    static func child(branch p: PageRef, _ key: UnsafeRawBufferPointer) -> PageID {
+        var lo = 0, hi = p.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if compareBytes(p.branchKey(mid), key) <= 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return p.branchChild(lo == 0 ? 0 : lo - 1)
     }
 
     /// The value bytes of entry `i` of leaf `p` (inline or from its blob run).

@@ -11,6 +11,11 @@ struct DecodedBranchHeader {
     /// bytes at `suffixWord`, the shared prefix bytes at `sharedWord`.
     var suffixWord: Int
     var sharedWord: Int
+    /// The page's children are leaves (known when it was decoded: all children of a B+tree
+    /// page are on one level). A lookup then reads the child page directly instead of first
+    /// probing the cache slot of a leaf id, which never holds an entry (perf, session 8: that
+    /// probe was a cold load, a quarter of a point lookup's own time).
+    var childrenAreLeaves: Bool
 }
 
 /// A decoded, immutable copy of one committed branch page, laid out for a lookup that
@@ -23,8 +28,10 @@ struct DecodedBranchHeader {
 /// once, in `make`, before the object is published (with release ordering); afterwards it
 /// is only read. (`ManagedBuffer` is explicitly not `Sendable`, so it is not declared.)
 final class DecodedBranch: ManagedBuffer<DecodedBranchHeader, UInt64> {
-    /// Decodes branch page `p` (already validated: checksum and element bounds).
-    static func make(_ p: PageRef) -> DecodedBranch {
+    /// Decodes branch page `p` (already validated: checksum and element bounds) whose
+    /// children are leaf pages or not (`childrenAreLeaves`; a hint: readers still check each
+    /// page's type).
+    static func make(_ p: PageRef, childrenAreLeaves: Bool = false) -> DecodedBranch {
         let n = p.count
         var shared = 0
         if n > 1 {
@@ -40,7 +47,9 @@ final class DecodedBranch: ManagedBuffer<DecodedBranchHeader, UInt64> {
         let sharedWord = suffixWord + (suffixBytes + 7) / 8
         let words = sharedWord + (shared + 7) / 8
         let buffer = DecodedBranch.create(minimumCapacity: max(1, words)) { _ in
-            DecodedBranchHeader(count: n, sharedCount: shared, suffixWord: suffixWord, sharedWord: sharedWord)
+            DecodedBranchHeader(
+                count: n, sharedCount: shared, suffixWord: suffixWord, sharedWord: sharedWord,
+                childrenAreLeaves: childrenAreLeaves)
         }
         let d = unsafeDowncast(buffer, to: DecodedBranch.self)
         d.withUnsafeMutablePointerToElements { w in
@@ -74,6 +83,8 @@ final class DecodedBranch: ManagedBuffer<DecodedBranchHeader, UInt64> {
         for i in 0..<k.count { p |= UInt64(k[i]) << (56 - 8 * UInt64(i)) }
         return p
     }
+
+    var childrenAreLeaves: Bool { header.childrenAreLeaves }
 
     /// The child page whose range holds `key`: as the raw page search, child `i` where `i`
     /// is the number of keys `<= key` minus one (0 when none).
