@@ -81,7 +81,8 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Base", "Node", "RaftCore", "MVCC", "PeerTransport", "API", "Router",
+                "Base", "Node", "RaftCore", "MVCC", "PeerTransport", "API", "Router", "Proto",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),

@@ -29,6 +29,7 @@ final class LeanGRPCHandler: ChannelInboundHandler {
     private var pendingFlush = false
     private var context: ChannelHandlerContext?
     private var timers: [HTTP2StreamID: Scheduled<Void>] = [:]
+    private var closing = false
 
     init(service: any LeanUnaryService, limits: LeanConnection.Limits) {
         self.service = service
@@ -127,10 +128,20 @@ final class LeanGRPCHandler: ChannelInboundHandler {
         if inReadBatch { pendingFlush = true } else { context.flush() }
     }
 
+    /// After GOAWAY, closes once no call is in flight. Not from inside the event that reported
+    /// the last stream closed (that is NIOHTTP2Handler's write of our END_STREAM frame, not yet
+    /// on the socket): on the next loop tick, after a final PING is written behind everything
+    /// else, so the last answer reaches the client before the close.
     private func closeIfDrained(context: ChannelHandlerContext) {
-        if connection.goingAway, connection.activeStreams == 0 {
-            context.flush()
-            context.close(promise: nil)
+        guard connection.goingAway, connection.activeStreams == 0, !closing else { return }
+        closing = true
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let context = bound.value
+            let written = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(NIOAny(HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: 0), ack: false))),
+                                  promise: written)
+            written.futureResult.whenComplete { _ in bound.value.close(promise: nil) }
         }
     }
 }
