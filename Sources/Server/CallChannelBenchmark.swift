@@ -19,6 +19,10 @@ public enum CallChannelBenchmark {
         case lean
         /// `lean` with the answer produced in a Swift task (what an async backend costs on top).
         case leanTask = "lean-task"
+        /// etcd KV Put (256-byte value, one key) over an in-memory `SingleStoreBackend`, served by
+        /// grpc-swift-2's `KVService` registration (`kv-unary`) or `LeanKVService` (`kv-lean`).
+        case kvUnary = "kv-unary"
+        case kvLean = "kv-lean"
     }
 
     /// The figures of one run.
@@ -56,7 +60,7 @@ public enum CallChannelBenchmark {
         switch mode {
         case .stream: return try await runStream(concurrency: concurrency, seconds: seconds, payload: payload)
         case .unary: return try await runUnary(concurrency: concurrency, seconds: seconds, payload: payload)
-        case .lean, .leanTask: return try await runLean(mode, concurrency: concurrency, seconds: seconds, payload: payload)
+        case .lean, .leanTask, .kvUnary, .kvLean: return try await runLean(mode, concurrency: concurrency, seconds: seconds, payload: payload)
         }
     }
 

@@ -12,7 +12,7 @@ struct BenchCalls: AsyncParsableCommand {
     @Option(help: "Concurrent callers.") var concurrency: Int = 64
     @Option(help: "Seconds per mode.") var seconds: Double = 5
     @Option(help: "Request payload bytes.") var payloadBytes: Int = 256
-    @Option(help: "Modes to run: stream, unary, lean, lean-task (comma-separated).") var modes: String = "stream,unary"
+    @Option(help: "Modes to run: stream, unary, lean, lean-task, kv-unary, kv-lean (comma-separated).") var modes: String = "stream,unary"
     @Flag(help: "Run the unary/lean echo server in a child process and report its CPU alone.") var serverProcess = false
     @Option(help: .hidden) var serve: String?
 

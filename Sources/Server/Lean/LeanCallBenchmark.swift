@@ -1,7 +1,10 @@
+import API
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import PeerTransport
+import Proto
+import SwiftProtobuf
 
 /// `flotilla bench-calls --modes lean` and `--server-process`: the unary echo served by
 /// grpc-swift-2 (`unary`) or by `LeanHTTP2Server` (`lean`), always called by the same
@@ -22,6 +25,33 @@ extension CallChannelBenchmark {
             let server = LeanHTTP2Server(service: LeanEchoService(answerInTask: mode == .leanTask))
             let bound = try await server.start(host: "127.0.0.1", port: port)
             return EchoServer(port: bound) { await server.stop() }
+        case .kvUnary, .kvLean:
+            let backend = try SingleStoreBackend.inMemory()
+            let run = Task { await backend.run() }
+            let kv = KVService(backend: backend, cluster: backend)
+            let inner: EchoServer
+            if mode == .kvLean {
+                var limits = LeanConnection.Limits()
+                limits.maxRequestMessageBytes = EtcdLimits().maxReceiveMessageBytes
+                let server = LeanHTTP2Server(service: LeanKVService(kv: kv), limits: limits)
+                let bound = try await server.start(host: "127.0.0.1", port: port)
+                inner = EchoServer(port: bound) { await server.stop() }
+            } else {
+                let transport = HTTP2ServerTransport.Posix(address: .ipv4(host: "127.0.0.1", port: port),
+                                                           transportSecurity: .plaintext)
+                let server = GRPCServer(transport: transport, services: [kv])
+                let serveTask = Task { try? await server.serve() }
+                let bound = try await transport.listeningAddress.ipv4?.port ?? 0
+                inner = EchoServer(port: bound) {
+                    server.beginGracefulShutdown()
+                    serveTask.cancel()
+                    await serveTask.value
+                }
+            }
+            return EchoServer(port: inner.port) {
+                await inner.stop()
+                run.cancel()
+            }
         case .unary, .stream:
             let transport = HTTP2ServerTransport.Posix(address: .ipv4(host: "127.0.0.1", port: port),
                                                        transportSecurity: .plaintext)
@@ -51,12 +81,23 @@ extension CallChannelBenchmark {
         let client = GRPCClient(transport: try HTTP2ClientTransport.Posix(
             target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext))
         let clientTask = Task { try? await client.runConnections() }
+        let isKV = mode == .kvUnary || mode == .kvLean
+        let descriptor = isKV ? MethodDescriptor(fullyQualifiedService: "etcdserverpb.KV", method: "Put") : unaryEcho
+        let request: [UInt8]
+        if isKV {
+            var put = Etcdserverpb_PutRequest()
+            put.key = Data("bench-key".utf8)
+            put.value = Data(payload)
+            request = try put.serializedBytes()
+        } else {
+            request = payload
+        }
         let call: @Sendable () async -> Bool = {
             do {
                 let answer = try await client.unary(
-                    request: ClientRequest(message: payload), descriptor: unaryEcho, serializer: RawBytesSerializer(),
+                    request: ClientRequest(message: request), descriptor: descriptor, serializer: RawBytesSerializer(),
                     deserializer: RawBytesDeserializer(), options: .defaults) { try $0.message }
-                return answer == payload
+                return isKV ? !answer.isEmpty : answer == payload
             } catch {
                 return false
             }
