@@ -15,6 +15,14 @@ public enum CallChannelBenchmark {
     public enum Mode: String, Sendable, CaseIterable {
         case stream
         case unary
+        /// The same unary echo served by `LeanHTTP2Server` (swift-nio-http2 at frame level).
+        case lean
+        /// `lean` with the answer produced in a Swift task (what an async backend costs on top).
+        case leanTask = "lean-task"
+        /// etcd KV Put (256-byte value, one key) over an in-memory `SingleStoreBackend`, served by
+        /// grpc-swift-2's `KVService` registration (`kv-unary`) or `LeanKVService` (`kv-lean`).
+        case kvUnary = "kv-unary"
+        case kvLean = "kv-lean"
     }
 
     /// The figures of one run.
@@ -27,13 +35,23 @@ public enum CallChannelBenchmark {
         public var cpuSeconds: Double
         /// Calls per gRPC message written by the caller (stream mode; 1 for unary).
         public var callsPerMessage: Double
+        /// CPU of the server process alone (`--server-process`); nil when in-process.
+        public var serverCPUSeconds: Double? = nil
 
         public var callsPerSecond: Double { Double(calls) / seconds }
         public var cpuMicrosPerCall: Double { calls == 0 ? 0 : cpuSeconds * 1e6 / Double(calls) }
 
+        public var serverCPUMicrosPerCall: Double? {
+            serverCPUSeconds.map { calls == 0 ? 0 : $0 * 1e6 / Double(calls) }
+        }
+
         public var description: String {
-            String(format: "%@ concurrency=%d calls=%d failed=%d calls/s=%.0f cpu-us/call=%.1f (client+server) calls/message=%.1f",
-                   mode.rawValue, concurrency, calls, failed, callsPerSecond, cpuMicrosPerCall, callsPerMessage)
+            var s = String(format: "%@ concurrency=%d calls=%d failed=%d calls/s=%.0f cpu-us/call=%.1f (client+server) calls/message=%.1f",
+                           mode.rawValue, concurrency, calls, failed, callsPerSecond, cpuMicrosPerCall, callsPerMessage)
+            if let server = serverCPUMicrosPerCall {
+                s += String(format: " server-cpu-us/call=%.1f client-cpu-us/call=%.1f", server, cpuMicrosPerCall - server)
+            }
+            return s
         }
     }
 
@@ -42,6 +60,7 @@ public enum CallChannelBenchmark {
         switch mode {
         case .stream: return try await runStream(concurrency: concurrency, seconds: seconds, payload: payload)
         case .unary: return try await runUnary(concurrency: concurrency, seconds: seconds, payload: payload)
+        case .lean, .leanTask, .kvUnary, .kvLean: return try await runLean(mode, concurrency: concurrency, seconds: seconds, payload: payload)
         }
     }
 
