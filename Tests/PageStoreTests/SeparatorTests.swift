@@ -1,6 +1,7 @@
 @testable import PageStore
 import Base
 import Testing
+import TestThreads
 
 /// Suffix-truncated branch separators and the page encoder: the shortest separator is the
 /// shortest prefix that still separates two neighbours; trees built with them stay correct
@@ -41,58 +42,61 @@ import Testing
     /// into keys) in many transactions on small pages (deep trees, many splits and merges):
     /// contents equal the model and the checker finds nothing after every transaction.
     @Test(arguments: [21, 22, 23] as [UInt64])
-    func treesWithTruncatedSeparatorsMatchModel(seed: UInt64) throws {
-        let dir = TempDir(); defer { dir.cleanup() }
-        var options = PageFileOptions()
-        options.pageSize = 1024
-        options.durable = false
-        options.growthStepBytes = 64 << 10
-        var file = try PageFile.open(path: dir.file(), options: options)
-        defer { file.close() }
-        var g = SeededGenerator(seed: seed)
-        var model: [[UInt8]: [UInt8]] = [:]
-        let name = bytes("b")
-        func randomKey() -> [UInt8] {
-            // Prefix groups of 0–40 identical bytes, then a few random bytes.
-            let group = Int.random(in: 0..<6, using: &g)
-            return [UInt8](repeating: UInt8(group), count: group * 8)
-                + (0..<Int.random(in: 1...6, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) }
-        }
-        for round in 0..<80 {
-            let context = "seed \(seed) round \(round)"
-            var next = model
-            try file.update { txn in
-                let b = try txn.createBucketIfNeeded(named: name)
-                for _ in 0..<Int.random(in: 1...150, using: &g) {
-                    if Int.random(in: 0..<4, using: &g) == 0, let victim = next.keys.randomElement(using: &g) {
-                        try b.delete(victim)
-                        next[victim] = nil
-                    } else {
-                        let k = randomKey()
-                        let v = [UInt8](repeating: UInt8(truncatingIfNeeded: round), count: Int.random(in: 0...60, using: &g))
-                        try b.put(k, v)
-                        next[k] = v
+    func treesWithTruncatedSeparatorsMatchModel(seed: UInt64) async throws {
+        // Long synchronous work: on a thread of its own, not a cooperative pool thread.
+        try await onOwnThread {
+            let dir = TempDir(); defer { dir.cleanup() }
+            var options = PageFileOptions()
+            options.pageSize = 1024
+            options.durable = false
+            options.growthStepBytes = 64 << 10
+            var file = try PageFile.open(path: dir.file(), options: options)
+            defer { file.close() }
+            var g = SeededGenerator(seed: seed)
+            var model: [[UInt8]: [UInt8]] = [:]
+            let name = bytes("b")
+            func randomKey() -> [UInt8] {
+                // Prefix groups of 0–40 identical bytes, then a few random bytes.
+                let group = Int.random(in: 0..<6, using: &g)
+                return [UInt8](repeating: UInt8(group), count: group * 8)
+                    + (0..<Int.random(in: 1...6, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) }
+            }
+            for round in 0..<80 {
+                let context = "seed \(seed) round \(round)"
+                var next = model
+                try file.update { txn in
+                    let b = try txn.createBucketIfNeeded(named: name)
+                    for _ in 0..<Int.random(in: 1...150, using: &g) {
+                        if Int.random(in: 0..<4, using: &g) == 0, let victim = next.keys.randomElement(using: &g) {
+                            try b.delete(victim)
+                            next[victim] = nil
+                        } else {
+                            let k = randomKey()
+                            let v = [UInt8](repeating: UInt8(truncatingIfNeeded: round), count: Int.random(in: 0...60, using: &g))
+                            try b.put(k, v)
+                            next[k] = v
+                        }
                     }
                 }
+                model = next
+                let report = try file.check()
+                #expect(report.problems.isEmpty, "\(context): \(report.problems.prefix(5))")
+                #expect(report.keys == model.count, "\(context)")
+                let got = try file.view { txn in try txn.bucket(named: name).map(dump) ?? [] }
+                let want = model.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, $0.value) }
+                #expect(got.map(\.0) == want.map(\.0) && got.map(\.1) == want.map(\.1), "\(context): contents differ")
+                for (k, v) in want.prefix(20) {
+                    #expect(try file.view { try $0.bucket(named: name)?.get(k) } == v, "\(context): get")
+                }
+                if round % 20 == 19 {
+                    file.close()
+                    file = try PageFile.open(path: dir.file(), options: options)
+                }
             }
-            model = next
-            let report = try file.check()
-            #expect(report.problems.isEmpty, "\(context): \(report.problems.prefix(5))")
-            #expect(report.keys == model.count, "\(context)")
-            let got = try file.view { txn in try txn.bucket(named: name).map(dump) ?? [] }
-            let want = model.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, $0.value) }
-            #expect(got.map(\.0) == want.map(\.0) && got.map(\.1) == want.map(\.1), "\(context): contents differ")
-            for (k, v) in want.prefix(20) {
-                #expect(try file.view { try $0.bucket(named: name)?.get(k) } == v, "\(context): get")
-            }
-            if round % 20 == 19 {
-                file.close()
-                file = try PageFile.open(path: dir.file(), options: options)
-            }
+            let shape = try TreeShape(file, bucket: name)
+            #expect(shape.branchPages > 0, "seed \(seed): the tree has branch pages")
+            #expect(shape.problems.isEmpty, "seed \(seed): \(shape.problems.prefix(5))")
         }
-        let shape = try TreeShape(file, bucket: name)
-        #expect(shape.branchPages > 0, "seed \(seed): the tree has branch pages")
-        #expect(shape.problems.isEmpty, "seed \(seed): \(shape.problems.prefix(5))")
     }
 
     /// 16-byte random keys (as MVCC's record keys start): leaf-level separators are a few
