@@ -117,18 +117,8 @@ public final class FlotillaServer: Sendable {
         await transport.stop()
         // `NodeHost.stop` blocks (loop exit, WAL sync, final MVCC commit): on a thread of its
         // own, never on a task's thread (with FLOTILLA_EXECUTOR=nio that is an event loop).
-        await Self.onOwnThread { [host] in host.stop(flush: true) }
+        await onBlockingThread { [host] in host.stop(flush: true) }
         logger.info("node stopped", metadata: ["node": "\(config.nodeID)"])
-    }
-
-    /// Runs blocking `work` on a new thread and resumes when it has finished.
-    static func onOwnThread(_ work: @escaping @Sendable () -> Void) async {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            Thread {
-                work()
-                done.resume()
-            }.start()
-        }
     }
 
     public var ports: Ports? { started.withLock { $0?.ports } }

@@ -24,9 +24,7 @@ struct BenchCalls: AsyncParsableCommand {
             let server = try await CallChannelBenchmark.startEchoServer(mode)
             FileHandle.standardOutput.write(Data("port \(server.port)\n".utf8))
             // Serve until the parent closes our stdin.
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                Thread { _ = FileHandle.standardInput.readDataToEndOfFile(); c.resume() }.start()
-            }
+            _ = await onBlockingThread { FileHandle.standardInput.readDataToEndOfFile() }
             await server.stop()
             return
         }

@@ -126,7 +126,7 @@ extension CallChannelBenchmark {
         try child.run()
         let pid = child.processIdentifier
         let childOutput = output.fileHandleForReading
-        let line = await onThread { () -> String in
+        let line = await onBlockingThread { () -> String in
             var bytes = Data()
             while !bytes.contains(UInt8(ascii: "\n")) {
                 let chunk = childOutput.availableData
@@ -161,12 +161,5 @@ extension CallChannelBenchmark {
         // After "pid (comm)": state is field 3, utime 14, stime 15 → indices 11 and 12 here.
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
-    /// Runs blocking `work` on a thread of its own (never on the cooperative pool).
-    static func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: work()) }.start()
-        }
     }
 }
