@@ -121,10 +121,11 @@ struct SystemLeaderSession {
     /// The leases the expiry loop must revoke, in ID order: the expired ones and those left
     /// revoking for at least `graceNs` (a revoke whose router died before it finished).
     func revokeDue(nowNs: UInt64, graceNs: UInt64 = revokingGraceNs) -> [Int64] {
-        leases.filter { _, t in
-            if let since = t.revokingSinceNs { return nowNs >= since && nowNs - since >= graceNs }
-            return t.deadlineNs <= nowNs
-        }.map(\.key).sorted()
+        let leftRevoking = leases.filter { _, t in
+            guard let since = t.revokingSinceNs else { return false }
+            return nowNs >= since && nowNs - since >= graceNs
+        }.map(\.key)
+        return (expired(nowNs: nowNs) + leftRevoking).sorted()
     }
 
     // MARK: applies of this term
