@@ -35,6 +35,11 @@ public enum CrashPoint: String, Sendable, CaseIterable {
     /// A data-file commit has pwritten its meta page, not yet fdatasynced it. The process
     /// destroys every write not yet synced (the meta page) before exiting.
     case pageStoreAfterMetaWrite = "pagestore.after-meta-write"
+    /// A router's lease revoke has marked the lease revoking in the system range; no range
+    /// has been swept yet (the expiry loop must finish the revoke).
+    case leaseRevokeAfterMark = "lease.revoke-after-mark"
+    /// A router's lease revoke has swept every range; the lease record is not removed yet.
+    case leaseRevokeAfterSweep = "lease.revoke-after-sweep"
 
     /// Crashes the process if this is the chosen point and the process was armed.
     @inline(__always)

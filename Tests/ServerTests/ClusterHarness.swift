@@ -18,6 +18,8 @@ final class ClusterHarness: @unchecked Sendable {
     let metricsPorts: [Int]
     let extra: [String]
     var processes: [Int: Process] = [:]
+    /// Extra environment variables of node `i`'s process (e.g. `FLOTILLA_CRASHPOINT`).
+    var environment: [Int: [String: String]] = [:]
     let cluster: ClusterClient
 
     static var binary: String {
@@ -65,6 +67,9 @@ final class ClusterHarness: @unchecked Sendable {
         log.seekToEndOfFile()
         p.standardError = log
         p.standardOutput = log
+        if let extra = environment[i] {
+            p.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+        }
         try p.run()
         processes[i] = p
     }
@@ -75,6 +80,21 @@ final class ClusterHarness: @unchecked Sendable {
         guard let p = processes.removeValue(forKey: i) else { return }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
+    }
+
+    /// Sends `signal` to node `i`'s process (nothing if it is not running).
+    func signal(_ i: Int, _ signal: Int32) {
+        guard let p = processes[i] else { return }
+        kill(p.processIdentifier, signal)
+    }
+
+    /// Waits up to `timeout` for node `i`'s process to exit on its own; returns its exit
+    /// status and forgets it, or nil if it is still running (or was never started).
+    func waitExit(_ i: Int, timeout: Duration) async -> Int32? {
+        guard let p = processes[i] else { return nil }
+        guard await eventually(timeout, { !p.isRunning }) else { return nil }
+        processes[i] = nil
+        return p.terminationStatus
     }
 
     /// SIGTERM and wait; returns the exit status.
@@ -136,7 +156,6 @@ func eventually(_ timeout: Duration, _ condition: () async -> Bool) async -> Boo
     return await condition()
 }
 
-/// A loopback port that was free a moment ago.
 /// A blocking HTTP/1.1 GET on 127.0.0.1 (the metrics port closes after each response).
 func httpGet(port: Int, path: String) -> (status: Int, body: String)? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -27,6 +27,7 @@ extension Router: EtcdLeaseBackend {
     /// not found" when no such lease is recorded.
     public func leaseRevoke(id: Int64) async throws -> Int64 {
         guard let record = try await access.leaseBeginRevoke(id: id) else { throw EtcdError.leaseNotFound }
+        CrashPoint.leaseRevokeAfterMark.hit()
         return try await finishRevoke(LeaseGrant(lease: id, grantRevision: record.grantRevision)).revision
     }
 
@@ -34,6 +35,7 @@ extension Router: EtcdLeaseBackend {
     /// again. Returns the header revision and whether this call removed the record.
     func finishRevoke(_ grant: LeaseGrant) async throws -> (revision: Int64, removed: Bool) {
         var revision = try await revokeAttachedKeys(grant)
+        CrashPoint.leaseRevokeAfterSweep.hit()
         let removed = try await access.leaseRemove(id: grant.lease)
         // Second sweep: puts whose lookup preceded the mark (see `sweepIfRevoked`).
         revision = max(revision, try await revokeAttachedKeys(grant, onlyIfDeleted: true))

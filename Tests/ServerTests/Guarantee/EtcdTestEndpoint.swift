@@ -3,14 +3,15 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Proto
 
-/// A gRPC connection to one node's etcd API ("127.0.0.1:port") with the generated KV and
-/// Watch clients, for the guarantee tests. Owns the client's connection task; `close()`
+/// A gRPC connection to one node's etcd API ("127.0.0.1:port") with the generated KV,
+/// Watch and Lease clients, for the guarantee and process tests. Owns the client's connection task; `close()`
 /// ends it. Reconnects quickly so a restarted node is used again at once.
 final class EtcdTestEndpoint: Sendable {
     typealias Transport = HTTP2ClientTransport.Posix
     let address: String
     let kv: Etcdserverpb_KV.Client<Transport>
     let watch: Etcdserverpb_Watch.Client<Transport>
+    let lease: Etcdserverpb_Lease.Client<Transport>
     let client: GRPCClient<Transport>
     let runner: Task<Void, Never>
 
@@ -25,6 +26,7 @@ final class EtcdTestEndpoint: Sendable {
         self.client = client
         kv = .init(wrapping: client)
         watch = .init(wrapping: client)
+        lease = .init(wrapping: client)
         runner = Task { try? await client.runConnections() }
     }
 
@@ -40,6 +42,16 @@ final class EtcdTestEndpoint: Sendable {
         r.value = Data(value)
         let resp = try await kv.put(request: .init(message: r), options: Self.options(timeout)) { try $0.message }
         return resp.header.revision
+    }
+
+    /// LeaseGrant with a chosen ID; returns the granted ID (throws etcd's "lease already
+    /// exists" while a lease with that ID is recorded, revoking or not).
+    func grantLease(id: Int64, ttl: Int64, timeout: Duration = .seconds(5)) async throws -> Int64 {
+        var r = Etcdserverpb_LeaseGrantRequest()
+        r.id = id
+        r.ttl = ttl
+        let resp = try await lease.leaseGrant(request: .init(message: r), options: Self.options(timeout)) { try $0.message }
+        return resp.id
     }
 
     /// A linearizable read of every key (`[0x00, ∞)`): the header revision and the state.
