@@ -43,6 +43,12 @@ public protocol ClusterAccess: Sendable {
     func read(_ request: RangeRequest, range: RangeID, epoch: RangeDescriptor.Epoch,
               on node: NodeID) async throws(ProposalError) -> RangeResponse
 
+    /// `read` at a fresh revision that `node` takes after the call reached it
+    /// (`NodeHost.readFresh`): the response's `revision` is that read point. For a request
+    /// within one range. Errors about the oracle read as `proposalDropped`.
+    func readFresh(_ request: RangeRequest, range: RangeID, epoch: RangeDescriptor.Epoch,
+                   on node: NodeID) async throws(ProposalError) -> RangeResponse
+
     /// Serializable read on the local replica of `range` (no consensus round): state as
     /// of the replica's resolved revision (the highest revision it knows closed and
     /// applied), which is returned as the response's `revision`; `request.revision > 0`
@@ -88,4 +94,21 @@ public protocol ClusterAccess: Sendable {
 
     /// Every node of the cluster.
     func nodes() async throws -> [NodeRecord]
+}
+
+extension ClusterAccess {
+    /// The router's own way, for access implementations without a leader-side read point:
+    /// a fresh revision here, then `read` at it on `node`.
+    public func readFresh(_ request: RangeRequest, range: RangeID, epoch: RangeDescriptor.Epoch,
+                          on node: NodeID) async throws(ProposalError) -> RangeResponse {
+        let revision: Int64
+        do throws(ProposalError) {
+            revision = try await freshRevision()
+        } catch {
+            throw .proposalDropped("no fresh revision: \(error)")
+        }
+        var atRevision = request
+        atRevision.revision = revision
+        return try await read(atRevision, range: range, epoch: epoch, on: node)
+    }
 }

@@ -108,6 +108,12 @@ public final class NodeClusterAccess: ClusterAccess {
         return try await client.read(request, range: range, epoch: epoch, on: node)
     }
 
+    public func readFresh(_ request: RangeRequest, range: RangeID, epoch: RangeDescriptor.Epoch,
+                          on node: NodeID) async throws(ProposalError) -> RangeResponse {
+        if node == localNode { return try await host.readFresh(request, in: range, epoch: epoch) }
+        return try await client.readFresh(request, range: range, epoch: epoch, on: node)
+    }
+
     public func localRead(_ request: RangeRequest, range: RangeID) async throws(ProposalError) -> RangeResponse {
         try host.localRead(request, in: range)
     }

@@ -56,6 +56,11 @@ public final class Router: Sendable {
         public var lateLeaseRecheckCapacity = 4_096
         /// Spans remembered per queued lease; more collapse into the whole keyspace.
         public var lateLeaseRecheckMaxSpans = 32
+        /// Whether a linearizable read within one range lets the range's leader take the
+        /// read point (`ClusterAccess.readFresh`: one call to the leader instead of an oracle
+        /// call and then the read). false: the router takes it (as before session 9). A
+        /// measurement switch; true unless the environment sets FLOTILLA_READ_POINT_HERE=1.
+        public var readPointOnLeader = getenv("FLOTILLA_READ_POINT_HERE").map { String(cString: $0) != "1" } ?? true
 
         public init() {}
     }

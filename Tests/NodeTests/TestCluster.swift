@@ -16,15 +16,20 @@ final class TestCluster: @unchecked Sendable {
     let bootstrap: BootstrapConfig
     var hosts: [NodeID: NodeHost] = [:]
     let tune: @Sendable (inout NodeConfig) -> Void
+    /// The transport each node sends with, made from its `LocalTransport` (tests wrap it to
+    /// observe traffic).
+    let wrap: @Sendable (NodeID, LocalTransport) -> any RaftTransport
 
-    init(nodes: Int = 3, ranges: Int = 8, tune: @escaping @Sendable (inout NodeConfig) -> Void = { _ in }) throws {
+    init(nodes: Int = 3, ranges: Int = 8, tune: @escaping @Sendable (inout NodeConfig) -> Void = { _ in },
+         wrap: @escaping @Sendable (NodeID, LocalTransport) -> any RaftTransport = { $1 }) throws {
         root = NSTemporaryDirectory() + "flotilla-node-\(UUID().uuidString)"
         bootstrap = BootstrapConfig(nodes: (1...nodes).map { NodeID(UInt64($0)) }, rangeCount: ranges)
         self.tune = tune
+        self.wrap = wrap
         // Register every node before any loop runs, so the intended leaders' first
         // campaigns reach their peers.
         for n in bootstrap.nodes {
-            let host = try NodeHost(config: config(n), transport: network.transport(for: n), bootstrap: bootstrap)
+            let host = try NodeHost(config: config(n), transport: wrap(n, network.transport(for: n)), bootstrap: bootstrap)
             network.register(n, host)
             hosts[n] = host
         }
@@ -45,7 +50,7 @@ final class TestCluster: @unchecked Sendable {
     }
 
     func start(_ node: NodeID) throws {
-        let host = try NodeHost(config: config(node), transport: network.transport(for: node), bootstrap: bootstrap)
+        let host = try NodeHost(config: config(node), transport: wrap(node, network.transport(for: node)), bootstrap: bootstrap)
         network.register(node, host)
         hosts[node] = host
         host.start()

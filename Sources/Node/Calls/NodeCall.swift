@@ -13,6 +13,8 @@ public enum NodeCall: Sendable, Equatable {
     case propose(RaftCommand.Body, range: RangeID, epoch: RangeDescriptor.Epoch?, requestID: UInt64)
     /// `NodeHost.read(at:in:epoch:)` on the range's leader.
     case read(RangeRequest, range: RangeID, epoch: RangeDescriptor.Epoch?)
+    /// `NodeHost.readFresh(_:in:epoch:)` on the range's leader (it takes the read point).
+    case readFresh(RangeRequest, range: RangeID, epoch: RangeDescriptor.Epoch?)
     /// `NodeHost.localRead(_:in:)` on the receiving node's replica.
     case localRead(RangeRequest, range: RangeID)
     /// `NodeHost.nextFeedBatch` (a long poll of at most `waitMs`; `epoch` the route's, when
@@ -47,6 +49,7 @@ public enum NodeCall: Sendable, Equatable {
     enum Tag: UInt8 {
         case propose = 0x10
         case read = 0x11
+        case readFresh = 0x1A
         case localRead = 0x12
         case nextFeedBatch = 0x13
         case freshRevision = 0x14
@@ -69,6 +72,7 @@ public enum NodeCall: Sendable, Equatable {
         switch self {
         case .propose: "propose"
         case .read: "read"
+        case .readFresh: "readFresh"
         case .localRead: "localRead"
         case .nextFeedBatch: "nextFeedBatch"
         case .freshRevision: "freshRevision"
@@ -101,6 +105,11 @@ public enum NodeCall: Sendable, Equatable {
             w.writeLengthPrefixed(command.encoded())
         case .read(let request, let range, let epoch):
             w.write(Tag.read.rawValue)
+            w.write(range.rawValue)
+            CallCoding.write(epoch, &w)
+            CommandCoding.write(request, &w)
+        case .readFresh(let request, let range, let epoch):
+            w.write(Tag.readFresh.rawValue)
             w.write(range.rawValue)
             CallCoding.write(epoch, &w)
             CommandCoding.write(request, &w)
@@ -172,6 +181,10 @@ public enum NodeCall: Sendable, Equatable {
                 let range = RangeID(try r.read(UInt64.self))
                 let epoch = try CallCoding.readEpoch(&r)
                 return .read(try CommandCoding.readRange(&r), range: range, epoch: epoch)
+            case .readFresh:
+                let range = RangeID(try r.read(UInt64.self))
+                let epoch = try CallCoding.readEpoch(&r)
+                return .readFresh(try CommandCoding.readRange(&r), range: range, epoch: epoch)
             case .localRead:
                 let range = RangeID(try r.read(UInt64.self))
                 return .localRead(try CommandCoding.readRange(&r), range: range)

@@ -67,6 +67,13 @@ public struct NodeCallClient: Sendable {
         return r
     }
 
+    public func readFresh(_ request: RangeRequest, range: RangeID, epoch: RangeDescriptor.Epoch?,
+                          on node: NodeID, timeoutMs: Int? = nil) async throws(ProposalError) -> RangeResponse {
+        let a = try await call(.readFresh(request, range: range, epoch: epoch), on: node, timeoutMs: timeoutMs)
+        guard case .range(let r) = a else { throw Self.unexpected(a, to: "readFresh") }
+        return r
+    }
+
     public func localRead(_ request: RangeRequest, range: RangeID, on node: NodeID) async throws(ProposalError) -> RangeResponse {
         let a = try await call(.localRead(request, range: range), on: node)
         guard case .range(let r) = a else { throw Self.unexpected(a, to: "localRead") }

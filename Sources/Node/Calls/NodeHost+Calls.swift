@@ -33,6 +33,8 @@ extension NodeHost: NodeCallHandler {
                 return .result(try await propose(body, to: range, epoch: epoch, requestID: requestID))
             case .read(let request, let range, let epoch):
                 return .range(try await read(at: request, in: range, epoch: epoch))
+            case .readFresh(let request, let range, let epoch):
+                return .range(try await readFresh(request, in: range, epoch: epoch))
             case .localRead(let request, let range):
                 return .range(try localRead(request, in: range))
             case .nextFeedBatch(let range, let epoch, let from, let prevKV, let maxEvents, let waitMs):

@@ -32,6 +32,30 @@ extension NodeHost {
         try await readIndexed(request, at: max(0, request.revision), in: range, epoch: epoch)
     }
 
+    /// A linearizable read of `range` (led by this node) at a read point taken here: a fresh
+    /// revision R (`freshRevision`, fetched after the request reached this node, so after it
+    /// began: R is above every write acknowledged before it), then `read(at:)` R. What the
+    /// router otherwise does in two calls when the leader is another node (fetch R there,
+    /// then read at R here); only for a request within one range (several ranges must share
+    /// one R). The response's `revision` is R. Refuses before fetching R when this node's
+    /// published view says it does not lead `range` at `epoch`; an oracle failure reads as
+    /// `proposalDropped` (it says nothing about this range's leader).
+    public func readFresh(_ request: RangeRequest, in range: RangeID,
+                          epoch: RangeDescriptor.Epoch?) async throws(ProposalError) -> RangeResponse {
+        guard let v = view(of: range) else { throw .rangeNotFound(range) }
+        if let epoch, v.descriptor.epoch != epoch { throw .epochMismatch(current: v.descriptor) }
+        guard v.isLeader else { throw .notLeader(leaderHint: v.leaderNode) }
+        let revision: Int64
+        do throws(ProposalError) {
+            revision = try await freshRevision()
+        } catch {
+            throw .proposalDropped("no fresh revision: \(error)")
+        }
+        var atRevision = request
+        atRevision.revision = revision
+        return try await readIndexed(atRevision, at: revision, in: range, epoch: epoch)
+    }
+
     /// Serializable read on this node's replica at its resolved revision (or at
     /// `request.revision` when that is not above it; above it: `futureRevision`).
     /// A replica without a resolved revision yet (no feed consumer so far: this call

@@ -1,3 +1,4 @@
+import Glibc
 public import Base
 
 /// Settings of one `NodeHost`. Times are wall-clock milliseconds; Raft timeouts are in ticks.
@@ -40,6 +41,11 @@ public struct NodeConfig: Sendable {
     /// written with the next synced batch and finished at once, as etcd does
     /// (`Ready.mustSync`); see `NodeHost.handleReadies`. A measurement/escape switch.
     public var syncCommitOnlyHardStates = false
+    /// Whether the linearizable reads and closes of one range that reach the poll loop in
+    /// one round share one ReadIndex request (one heartbeat round; `NodeHost.handleReads`).
+    /// false: one ReadIndex per read (as before session 9). A measurement switch; its
+    /// default is true unless the environment sets FLOTILLA_READ_INDEX_PER_READ=1.
+    public var batchReadIndex = !environmentFlag("FLOTILLA_READ_INDEX_PER_READ")
     /// Test hook: called on the node's WAL sync thread before each WAL append (a test may
     /// block in it to hold a sync in progress). nil in production.
     public var beforeWALSync: (@Sendable () -> Void)? = nil
@@ -48,4 +54,10 @@ public struct NodeConfig: Sendable {
         self.nodeID = nodeID
         self.dataDirectory = dataDirectory
     }
+}
+
+/// Whether the environment variable `name` is set to "1" (measurement switches).
+func environmentFlag(_ name: String) -> Bool {
+    guard let v = getenv(name) else { return false }
+    return String(cString: v) == "1"
 }

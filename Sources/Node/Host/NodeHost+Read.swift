@@ -11,6 +11,8 @@ import RaftCore
 /// index are applied, so every write of the range with a revision <= R has applied (writes
 /// of earlier terms are committed by the leader's first entry, which ReadIndex waits for;
 /// later leaders take revisions fetched after this leadership was confirmed, so above R).
+/// The reads and closes of one range that one poll round takes share one ReadIndex, issued
+/// after all of them closed (`handleReads`; docs/node-runtime.md has the argument).
 /// (Serializable reads need no Raft: `localRead` or `store(for:)?.range(...)`.)
 extension NodeHost {
     /// etcd's linearizable Range on this node's replica of `range`, which must lead it, at
@@ -58,8 +60,14 @@ extension NodeHost {
         UInt64(nodeID.rawValue & 0xFFFF) << 48 | (requestCounter.add(1, ordering: .relaxed).newValue & (1 << 48 - 1))
     }
 
-    /// Starts the round's reads: one ReadIndex request per read, on the leader only.
+    /// Starts the round's reads: one ReadIndex request per range for every read (and close)
+    /// of that range in the round, on the leader only (etcd's `linearizableReadLoop`
+    /// batching). Each read first closes the range at its revision and notes its in-flight
+    /// write; the range's single ReadIndex is issued after all of them, so its read index is
+    /// taken after every read of the batch arrived and closed — what one ReadIndex per read
+    /// gave each read (see the type comment).
     func handleReads(_ reads: [ReadRequest], _ s: inout HostState) {
+        var batches: [RangeID: UInt64] = [:]
         for q in reads {
             guard let r = s.replicas[q.rangeID] else {
                 q.fail(.rangeNotFound(q.rangeID))
@@ -79,19 +87,40 @@ extension NodeHost {
                 r.leaderRevisions.close(at: q.revision)
                 inFlight = r.leaderRevisions.lastIndex(atOrBelow: q.revision)
             }
-            var context = BinaryWriter(capacity: 8)
-            context.write(q.requestID)
-            r.raw.readIndex(context: context.bytes)
-            s.pendingReads[q.requestID] = PendingRead(request: q, index: nil, inFlightIndex: inFlight)
+            let batch: UInt64
+            if let b = batches[q.rangeID] {
+                batch = b
+            } else {
+                batch = nextRequestID()
+                s.readBatches[batch] = ReadBatch(rangeID: q.rangeID)
+                if config.batchReadIndex {
+                    batches[q.rangeID] = batch
+                } else {
+                    issueReadIndex(batch, on: r, &s)  // the old way: one ReadIndex per read
+                }
+            }
+            s.readBatches[batch]?.members += 1
+            s.pendingReads[q.requestID] = PendingRead(request: q, batch: batch, inFlightIndex: inFlight)
             s.readsPerRange[q.rangeID, default: 0] += 1
+        }
+        for (range, batch) in batches {
+            guard let r = s.replicas[range] else { continue }
+            issueReadIndex(batch, on: r, &s)
         }
     }
 
-    /// Records the read indexes Raft confirmed.
+    private func issueReadIndex(_ batch: UInt64, on r: RangeReplica, _ s: inout HostState) {
+        var context = BinaryWriter(capacity: 8)
+        context.write(batch)
+        r.raw.readIndex(context: context.bytes)
+        s.metrics.readIndexRequests += 1
+    }
+
+    /// Records the read indexes Raft confirmed (one per batch).
     func noteReadStates(_ states: [ReadState], _ s: inout HostState) {
         for rs in states where rs.context.count == 8 {
             let id = rs.context.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
-            s.pendingReads[id]?.index = rs.index
+            s.readBatches[id]?.index = rs.index
         }
     }
 
@@ -106,7 +135,7 @@ extension NodeHost {
                 done.append((id, .failure(.rangeNotFound(p.request.rangeID))))
                 continue
             }
-            if let index = p.index {
+            if let index = s.readBatches[p.batch]?.index {
                 let waitIndex = max(index, p.inFlightIndex)
                 switch p.request.purpose {
                 case .close:
@@ -127,6 +156,7 @@ extension NodeHost {
         }
         for (id, outcome) in done {
             guard let p = s.pendingReads.removeValue(forKey: id) else { continue }
+            s.leaveReadBatch(p.batch)
             s.readsPerRange[p.request.rangeID, default: 1] -= 1
             if s.readsPerRange[p.request.rangeID] == 0 { s.readsPerRange[p.request.rangeID] = nil }
             p.request.finish(outcome)
@@ -193,11 +223,31 @@ enum ReadOutcome {
     case failure(ProposalError)
 }
 
-/// A read handed to Raft; `index` is set once leadership is confirmed.
+/// A read handed to Raft, waiting for its batch's read index (`HostState.readBatches`).
 struct PendingRead {
     var request: ReadRequest
-    var index: UInt64?
+    /// The batch whose ReadIndex serves this read (the ReadIndex context).
+    var batch: UInt64
     /// The last write of this leader with a revision <= the read's, not yet applied when
     /// the read closed the range (0: none).
     var inFlightIndex: UInt64
+}
+
+/// The reads of one range that share one ReadIndex request: `index` is set once Raft
+/// confirmed leadership for it; removed when its last member read ends.
+struct ReadBatch {
+    var rangeID: RangeID
+    var index: UInt64?
+    var members = 0
+
+    init(rangeID: RangeID) { self.rangeID = rangeID }
+}
+
+extension HostState {
+    /// A member read of `batch` ended; drops the batch with its last member.
+    mutating func leaveReadBatch(_ batch: UInt64) {
+        guard var b = readBatches[batch] else { return }
+        b.members -= 1
+        readBatches[batch] = b.members > 0 ? b : nil
+    }
 }

@@ -165,6 +165,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
             for r in s.replicas.values { failUnappended(of: r, .proposalDropped("node stopped"), &s) }
             for (_, q) in s.pendingReads { q.request.fail(.proposalDropped("node stopped")) }
             s.pendingReads = [:]
+            s.readBatches = [:]
             if flush { try? commitApplied(&s, force: true) }
             s.replicas = [:]
             views.withLock { $0 = [:] }
@@ -312,6 +313,8 @@ struct HostState {
     /// Per range: log index → request ID of the pending proposal appended there.
     var pendingAt: [RangeID: [UInt64: UInt64]] = [:]
     var pendingReads: [UInt64: PendingRead] = [:]
+    /// ReadIndex batches by context: one per range and poll round with reads.
+    var readBatches: [UInt64: ReadBatch] = [:]
     var readsPerRange: [RangeID: Int] = [:]
     var peers: [NodeID: PeerLiveness] = [:]
     var metrics = NodeMetrics()

@@ -20,6 +20,9 @@ public struct NodeMetrics: Sendable, Equatable {
     public var proposalsFailed: UInt64 = 0
     public var appliedCommands: UInt64 = 0
     public var pollRounds: UInt64 = 0
+    /// ReadIndex requests the poll loop handed to Raft: one per range per round with
+    /// linearizable reads or closes (each one heartbeat round unless served at once).
+    public var readIndexRequests: UInt64 = 0
     /// Record batches the poll loop handed to the WAL sync thread (one per round that had
     /// anything to persist; the thread may write several in one fdatasync: compare `fsyncs`).
     public var walBatchesHandedOff: UInt64 = 0

@@ -19,9 +19,33 @@ extension Router {
             try await checkNotFuture(request.revision)
             revision = request.revision
         } else {
+            if config.readPointOnLeader, let response = try await freshReadInOneRange(request) { return response }
             revision = try await fresh()
         }
         return try await linearizableRange(request, at: revision)
+    }
+
+    /// A linearizable read of a span inside one range, at a read point its leader takes
+    /// (`ClusterAccess.readFresh`): one call where `fresh()` + `linearizableRange` make two
+    /// when the leader is another node. Same guarantee: the leader fetches the revision after
+    /// the request reached it, so after the read began. nil when the span covers several
+    /// ranges (also after a split found while retrying): they must share one read point,
+    /// which the caller then takes.
+    func freshReadInOneRange(_ request: RangeRequest) async throws -> RangeResponse? {
+        let span = KeySpan(key: request.key, rangeEnd: request.rangeEnd)
+        if let parts = state.withLock({ $0.cache.plan(span) }), parts.count > 1 { return nil }
+        let access = self.access
+        let piece: Piece<RangeResponse>
+        do {
+            piece = try await onOneRange([span]) { route, part, node, _ throws(ProposalError) in
+                let sub = Self.partRequest(request, span: span, part: part, revision: 0)
+                return try await access.readFresh(sub, range: route.descriptor.rangeID, epoch: route.descriptor.epoch, on: node)
+            }
+        } catch EtcdError.txnSpansRanges {
+            return nil
+        }
+        saw(piece.value.revision)
+        return piece.value
     }
 
     /// Reads `request` at `revision` on the leaders of its ranges and merges.
