@@ -32,4 +32,13 @@ import WAL
         #expect(zip(counts, counts.dropFirst()).allSatisfy { $0 <= $1 })
         #expect(lines.contains("# TYPE flotilla_wal_fsync_entries histogram"))
     }
+
+    @Test func readIndexRequestsAreExported() {
+        var node = NodeMetrics()
+        node.readIndexRequests = 7
+        let lines = PrometheusText.render(node: node, transport: PeerTransportStats(), nodeID: NodeID(1))
+            .split(separator: "\n").map(String.init)
+        #expect(lines.contains("# TYPE flotilla_read_index_requests_total counter"))
+        #expect(lines.contains { $0.hasPrefix("flotilla_read_index_requests_total") && $0.hasSuffix(" 7") })
+    }
 }
