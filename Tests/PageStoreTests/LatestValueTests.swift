@@ -23,13 +23,16 @@ import Testing
             }
         }
         func check(_ step: Int, _ keys: [[UInt8]]) throws {
-            try file.view { txn throws in
-                for name in names {
+            // What a read transaction answers, then (with no transaction open) the lookups.
+            let want: [[[UInt8]?]] = try file.view { txn throws in
+                try names.map { name in
                     let b = try txn.bucket(named: name)
-                    for key in keys {
-                        let want = try b?.get(key)
-                        #expect(try latest(name, key) == want, "seed \(seed) step \(step) bucket \(name) key \(key)")
-                    }
+                    return try keys.map { try b?.get($0) }
+                }
+            }
+            for (n, name) in names.enumerated() {
+                for (i, key) in keys.enumerated() {
+                    #expect(try latest(name, key) == want[n][i], "seed \(seed) step \(step) bucket \(name) key \(key)")
                 }
             }
             #expect(file.stats.openReadTransactions == 0, "seed \(seed) step \(step)")
