@@ -49,17 +49,10 @@ final class BTree<Element: BTreeElement> {
         let layout = root.layout
         let kw = KeyWords(key)
         var b = root.blockAddress
-        while true {
-            // The prefix lines first, then the header line: their loads are independent, so
-            // a cold block costs one round of memory latency, not one for the header (leaf
-            // flag) and then one for the prefixes (perf, session 9: the header load was 40%
-            // of the walk's samples).
-            BTreeNode<Element>.touch(block: b, layout)
-            if BTreeNode<Element>.blockIsLeaf(b) { break }
-            b = BTreeNode<Element>.childBlock(
-                b, layout, BTreeNode<Element>.childIndex(block: b, layout, key, kw.prefix, touched: true))
+        while !BTreeNode<Element>.blockIsLeaf(b) {
+            b = BTreeNode<Element>.childBlock(b, layout, BTreeNode<Element>.childIndex(block: b, layout, key, kw.prefix))
         }
-        let (i, found) = BTreeNode<Element>.elementIndex(block: b, layout, key, kw, touched: true)
+        let (i, found) = BTreeNode<Element>.elementIndex(block: b, layout, key, kw)
         guard found else { return nil }
         return try body(BTreeNode<Element>.elementInBlock(b, layout, i).pointee)
     }

@@ -320,10 +320,8 @@ final class BTreeNode<Element: BTreeElement> {
 
     /// `childIndex(for:)` on inner block `b`; `kp` is `prefix(key)`.
     @inline(__always)
-    static func childIndex(
-        block b: UnsafeRawPointer, _ layout: BTreeNodeLayout, _ key: [UInt8], _ kp: UInt64, touched: Bool = false
-    ) -> Int {
-        if !touched { touch(block: b, layout) }
+    static func childIndex(block b: UnsafeRawPointer, _ layout: BTreeNodeLayout, _ key: [UInt8], _ kp: UInt64) -> Int {
+        touch(block: b, layout)
         let n = b.load(as: Int.self)
         let prefixes = (b + BTreeNodeLayout.prefixOffset).assumingMemoryBound(to: UInt64.self)
         let separators = (b + layout.separatorOffset).assumingMemoryBound(to: [UInt8].self)
@@ -343,10 +341,8 @@ final class BTreeNode<Element: BTreeElement> {
     /// key's tail and length decide, and only keys longer than 16 bytes that tie on both
     /// load the element's key buffer.
     @inline(__always)
-    static func elementIndex(
-        block b: UnsafeRawPointer, _ layout: BTreeNodeLayout, _ key: [UInt8], _ kw: KeyWords, touched: Bool = false
-    ) -> (Int, found: Bool) {
-        if !touched { touch(block: b, layout) }
+    static func elementIndex(block b: UnsafeRawPointer, _ layout: BTreeNodeLayout, _ key: [UInt8], _ kw: KeyWords) -> (Int, found: Bool) {
+        touch(block: b, layout)
         let n = b.load(as: Int.self)
         let prefixes = (b + BTreeNodeLayout.prefixOffset).assumingMemoryBound(to: UInt64.self)
         let tails = (b + layout.tailOffset).assumingMemoryBound(to: UInt64.self)
