@@ -42,6 +42,8 @@ public final class PageFile: Sendable {
         var closed = false
         var failure: String?
         var fdOpen = true
+        /// Bucket roots found by `withLatestValue` for the snapshot `meta.txid`.
+        var latestRoots = LatestBucketRoots()
 
         func checkUsable() throws(PageStoreError) {
             if closed { throw .closed }

@@ -32,6 +32,19 @@ public protocol MVCCBackend: AnyObject, Sendable {
     func view<R>(_ body: (any MVCCReadTxn) throws -> R) throws -> R
     /// Runs `body` in one write transaction, committed durably on return, rolled back if it throws.
     func update<R>(_ body: (any MVCCWriteTxn) throws -> R) throws -> R
+    /// One lookup on the latest committed state, as `view { $0.withValue(bucket, rawKey:, body) }`
+    /// (the default) but as cheap as the backend can make it: the point-read path.
+    func withLatestValue<R>(
+        _ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
+    ) throws -> R
+}
+
+extension MVCCBackend {
+    public func withLatestValue<R>(
+        _ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
+    ) throws -> R {
+        try view { rtx in try rtx.withValue(bucket, rawKey: rawKey, body) }
+    }
 }
 
 extension MVCCReadTxn {

@@ -24,6 +24,14 @@ public final class PageStoreBackend: MVCCBackend {
         try file.view { rt in try body(ReadAdapter(copy rt, names: bucketNames)) }
     }
 
+    /// No transaction value, no adapter and no bucket-directory lookup per call (see
+    /// `PageFile.withLatestValue`): a point read allocates nothing here.
+    public func withLatestValue<R>(
+        _ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
+    ) throws -> R {
+        try file.withLatestValue(inBucket: bucketNames[bucket], rawKey: rawKey, body)
+    }
+
     public func update<R>(_ body: (any MVCCWriteTxn) throws -> R) throws -> R {
         try file.update { wt in
             let adapter = WriteAdapter(wt, names: bucketNames)

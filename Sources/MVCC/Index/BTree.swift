@@ -47,12 +47,12 @@ final class BTree<Element: BTreeElement> {
         // From block to block (see `BTreeNode`): the tree holds every node, so every block,
         // and is not modified during the walk; no node object is loaded on the way down.
         let layout = root.layout
-        let kp = BTreeNode<Element>.prefix(key)
+        let kw = KeyWords(key)
         var b = root.blockAddress
         while !BTreeNode<Element>.blockIsLeaf(b) {
-            b = BTreeNode<Element>.childBlock(b, layout, BTreeNode<Element>.childIndex(block: b, layout, key, kp))
+            b = BTreeNode<Element>.childBlock(b, layout, BTreeNode<Element>.childIndex(block: b, layout, key, kw.prefix))
         }
-        let (i, found) = BTreeNode<Element>.elementIndex(block: b, layout, key, kp)
+        let (i, found) = BTreeNode<Element>.elementIndex(block: b, layout, key, kw)
         guard found else { return nil }
         return try body(BTreeNode<Element>.elementInBlock(b, layout, i).pointee)
     }

@@ -16,7 +16,10 @@ protocol BTreeElement {
 ///
 /// `prefixes[i]` is the first 8 bytes (big-endian, zero-padded) of element `i`'s key (leaf)
 /// or of separator `i` (inner node), so binary searches compare integers and touch a key's
-/// heap buffer only on a tie.
+/// heap buffer only on a tie. A leaf also keeps, after its elements, each key's bytes
+/// 8..<16 and length (`KeyWords`; session 9): a lookup's final, equal probe then decides
+/// keys of up to 16 bytes without loading the key's heap buffer (a cold line and, on 4 KiB
+/// heap pages, a TLB miss per point read).
 ///
 /// Not thread-safe: the owning tree is used by one thread at a time (the store's lock).
 /// Invariants: `count <= capacity`; a leaf initialises `elements[0..<count]`, an inner node
@@ -35,6 +38,9 @@ final class BTreeNode<Element: BTreeElement> {
     /// Size of `block` (from `NodeBlockPool`).
     private let blockBytes: Int
     private let prefixes: UnsafeMutablePointer<UInt64>
+    /// Leaf: `KeyWords.tail` and `.length` of each element's key. Inner: unused.
+    private let tails: UnsafeMutablePointer<UInt64>
+    private let lengths: UnsafeMutablePointer<UInt8>
     /// Leaf: elements. Inner: unused (points at the block).
     private let elementBase: UnsafeMutablePointer<Element>
     /// Inner: children, then separators. Leaf: unused.
@@ -59,11 +65,17 @@ final class BTreeNode<Element: BTreeElement> {
         // Every prefix slot initialised (the lookup's touch loads all of them).
         prefixes.initialize(repeating: 0, count: capacity)
         if isLeaf {
+            tails = (block + layout.tailOffset).bindMemory(to: UInt64.self, capacity: capacity)
+            tails.initialize(repeating: 0, count: capacity)
+            lengths = (block + layout.lengthOffset).bindMemory(to: UInt8.self, capacity: capacity)
+            lengths.initialize(repeating: 0, count: capacity)
             elementBase = (block + layout.payloadOffset).bindMemory(to: Element.self, capacity: capacity)
             childBase = (block + layout.payloadOffset).assumingMemoryBound(to: BTreeNode<Element>.self)  // unused
             separatorBase = (block + layout.payloadOffset).assumingMemoryBound(to: [UInt8].self)  // unused
             childBlockBase = (block + layout.payloadOffset).assumingMemoryBound(to: UInt.self)  // unused
         } else {
+            tails = (block + BTreeNodeLayout.prefixOffset).assumingMemoryBound(to: UInt64.self)  // unused
+            lengths = (block + BTreeNodeLayout.prefixOffset).assumingMemoryBound(to: UInt8.self)  // unused
             elementBase = (block + layout.payloadOffset).assumingMemoryBound(to: Element.self)  // unused
             childBase = (block + layout.payloadOffset).bindMemory(to: BTreeNode<Element>.self, capacity: capacity)
             separatorBase = (block + layout.separatorOffset).bindMemory(to: [UInt8].self, capacity: capacity)
@@ -124,7 +136,7 @@ final class BTreeNode<Element: BTreeElement> {
         var i = 0
         for e in new {
             (elementBase + i).initialize(to: e)
-            prefixes[i] = Self.prefix(e.key)
+            setKeyWords(i, e.key)
             i += 1
         }
         count = i
@@ -134,8 +146,10 @@ final class BTreeNode<Element: BTreeElement> {
         precondition(isLeaf && count < capacity && i <= count)
         (elementBase + i + 1).moveInitialize(from: elementBase + i, count: count - i)
         (prefixes + i + 1).update(from: prefixes + i, count: count - i)
+        (tails + i + 1).update(from: tails + i, count: count - i)
+        (lengths + i + 1).update(from: lengths + i, count: count - i)
         (elementBase + i).initialize(to: e)
-        prefixes[i] = Self.prefix(e.key)
+        setKeyWords(i, e.key)
         count += 1
     }
 
@@ -144,8 +158,19 @@ final class BTreeNode<Element: BTreeElement> {
         let e = (elementBase + i).move()
         (elementBase + i).moveInitialize(from: elementBase + i + 1, count: count - i - 1)
         (prefixes + i).update(from: prefixes + i + 1, count: count - i - 1)
+        (tails + i).update(from: tails + i + 1, count: count - i - 1)
+        (lengths + i).update(from: lengths + i + 1, count: count - i - 1)
         count -= 1
         return e
+    }
+
+    /// Leaf: the key words of element `i` (its prefix, tail and length slots).
+    @inline(__always)
+    private func setKeyWords(_ i: Int, _ key: [UInt8]) {
+        let w = KeyWords(key)
+        prefixes[i] = w.prefix
+        tails[i] = w.tail
+        lengths[i] = w.length
     }
 
     /// Removes elements `from...` (moves them into the returned array).
@@ -252,7 +277,7 @@ final class BTreeNode<Element: BTreeElement> {
     /// First element position whose key is `>= key`, and whether it is equal.
     @inline(__always)
     func elementIndex(for key: [UInt8]) -> (Int, found: Bool) {
-        Self.elementIndex(block: blockAddress, layout, key, Self.prefix(key))
+        Self.elementIndex(block: blockAddress, layout, key, KeyWords(key))
     }
 
     // MARK: block-level search (no node object involved)
@@ -312,19 +337,25 @@ final class BTreeNode<Element: BTreeElement> {
         }
     }
 
-    /// `elementIndex(for:)` on leaf block `b`; `kp` is `prefix(key)`.
+    /// `elementIndex(for:)` on leaf block `b`; `kw` is `KeyWords(key)`. On a prefix tie the
+    /// key's tail and length decide, and only keys longer than 16 bytes that tie on both
+    /// load the element's key buffer.
     @inline(__always)
-    static func elementIndex(block b: UnsafeRawPointer, _ layout: BTreeNodeLayout, _ key: [UInt8], _ kp: UInt64) -> (Int, found: Bool) {
+    static func elementIndex(block b: UnsafeRawPointer, _ layout: BTreeNodeLayout, _ key: [UInt8], _ kw: KeyWords) -> (Int, found: Bool) {
         touch(block: b, layout)
         let n = b.load(as: Int.self)
         let prefixes = (b + BTreeNodeLayout.prefixOffset).assumingMemoryBound(to: UInt64.self)
+        let tails = (b + layout.tailOffset).assumingMemoryBound(to: UInt64.self)
+        let lengths = (b + layout.lengthOffset).assumingMemoryBound(to: UInt8.self)
         let elements = (b + layout.payloadOffset).assumingMemoryBound(to: Element.self)
+        let kp = kw.prefix
         return key.withUnsafeBytes { k in
             var lo = 0, hi = n
             while lo < hi {
                 let mid = (lo + hi) >> 1
                 let p = prefixes[mid]
-                let c = p < kp ? -1 : (p > kp ? 1 : elements[mid].key.withUnsafeBytes { Bytes.compare($0, k) })
+                let c = p < kp ? -1 : (p > kp ? 1 : kw.compareTail(tails[mid], lengths[mid])
+                    ?? elements[mid].key.withUnsafeBytes { Bytes.compare($0, k) })
                 if c < 0 { lo = mid + 1 } else if c == 0 { return (mid, true) } else { hi = mid }
             }
             return (lo, false)
@@ -351,17 +382,21 @@ final class BTreeNode<Element: BTreeElement> {
         return true
     }
 
-    /// Verifies the prefix words (for the tree checker).
+    /// Verifies the prefix words and, in a leaf, the key words (for the tree checker).
     var prefixesConsistent: Bool {
-        if isLeaf { return (0..<count).allSatisfy { prefixes[$0] == Self.prefix(elementBase[$0].key) } }
+        if isLeaf {
+            return (0..<count).allSatisfy {
+                KeyWords(elementBase[$0].key) == KeyWords(prefix: prefixes[$0], tail: tails[$0], length: lengths[$0])
+            }
+        }
         return (0..<max(0, count - 1)).allSatisfy { prefixes[$0] == Self.prefix(separatorBase[$0]) }
     }
 }
 
 /// Byte offsets inside a `BTreeNode`'s block (one layout per capacity and element type):
 /// a 64-byte header line (count at 0, isLeaf at 8), the prefix words from byte 64, then the
-/// payload from the next line boundary (leaf: elements; inner: children, separators, child
-/// block addresses).
+/// payload from the next line boundary (leaf: elements, then the key tails and lengths;
+/// inner: children, separators, child block addresses).
 struct BTreeNodeLayout: Sendable {
     static let isLeafOffset = 8
     static let prefixOffset = 64
@@ -369,6 +404,9 @@ struct BTreeNodeLayout: Sendable {
     let payloadOffset: Int
     let separatorOffset: Int
     let childBlockOffset: Int
+    /// Leaf: `KeyWords.tail` per element (UInt64), then `.length` per element (UInt8).
+    let tailOffset: Int
+    let lengthOffset: Int
     let leafBytes: Int
     let innerBytes: Int
 
@@ -379,9 +417,12 @@ struct BTreeNodeLayout: Sendable {
         let payload = (prefixOffset + capacity * 8 + 63) / 64 * 64
         let separators = up(payload + capacity * MemoryLayout<AnyObject>.stride)
         let childBlocks = up(separators + capacity * MemoryLayout<[UInt8]>.stride)
+        let tails = up(payload + capacity * MemoryLayout<E>.stride)
+        let lengths = tails + capacity * 8
         return BTreeNodeLayout(
             capacity: capacity, payloadOffset: payload, separatorOffset: separators, childBlockOffset: childBlocks,
-            leafBytes: payload + capacity * MemoryLayout<E>.stride,
+            tailOffset: tails, lengthOffset: lengths,
+            leafBytes: lengths + capacity,
             innerBytes: childBlocks + capacity * MemoryLayout<UInt>.stride)
     }
 }

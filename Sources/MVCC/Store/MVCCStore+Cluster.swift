@@ -11,7 +11,7 @@ extension MVCCStore {
     /// current revision, and with `compacted` when `R` is below the compacted revision.
     public func range(_ request: RangeRequest, closedAt: Int64) throws -> RangeResponse {
         try RequestValidation.check(request)
-        return try withState { s, rtx in
+        return try withReadState(for: request) { s, rtx in
             let current = s.currentRevision
             let wanted = request.revision > 0 ? request.revision : closedAt
             if wanted > max(closedAt, current) { throw MVCCError.futureRevision }

@@ -83,7 +83,7 @@ public final class MVCCStore: Sendable {
     /// etcd's Range at the current revision.
     public func range(_ r: RangeRequest) throws -> RangeResponse {
         try RequestValidation.check(r)
-        return try withState { s, rtx in try s.executeRange(r, current: s.currentRevision, rtx) }
+        return try withReadState(for: r) { s, rtx in try s.executeRange(r, current: s.currentRevision, rtx) }
     }
 
     /// etcd's Put at main revision `revision`.
