@@ -134,7 +134,23 @@ extension LeanGRPCHandler {
             }
         }
         bridged[id] = entry
-        if inReadBatch { pendingFlush = true } else { context.flush() }
+        scheduleFlush(context)
+    }
+
+    /// One flush for the bridged writes queued on the loop in the same tick (many watch
+    /// streams, or a status right behind a message), like grpc-swift's flush coalescing.
+    private func scheduleFlush(_ context: ChannelHandlerContext) {
+        if inReadBatch {
+            pendingFlush = true
+            return
+        }
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            bound.value.flushScheduled = false
+            bound.value.context?.flush()
+        }
     }
 
     /// The RPC's handler returned; a stream it left without a status is reset.

@@ -30,6 +30,8 @@ final class LeanGRPCHandler: ChannelInboundHandler {
     private var frames: [HTTP2Frame] = []
     private(set) var inReadBatch = false
     var pendingFlush = false
+    /// A flush is queued on the event loop behind the bridged writes already queued.
+    var flushScheduled = false
     private(set) var context: ChannelHandlerContext?
     private var timers: [HTTP2StreamID: Scheduled<Void>] = [:]
     private var closing = false

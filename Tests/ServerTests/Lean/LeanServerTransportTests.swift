@@ -262,43 +262,61 @@ import Testing
         await client.close()
     }
 
-    /// Cancelling serve() (what FlotillaServer's grace timer does) with a stream open closes
-    /// the connection and fires the RPC's cancellation handle.
-    @Test func cancellingServeCancelsOpenStreams() async throws {
+    /// Losing the connection fires the open RPC's cancellation handle; cancelling serve()
+    /// (what FlotillaServer's grace timer does) closes every other connection and returns.
+    @Test func connectionLossAndCancelledServeEndOpenStreams() async throws {
         let probe = Probe()
         let backend = try SingleStoreBackend.inMemory()
         let clientPort = try ClientPort.make(transport: "lean", host: "127.0.0.1", port: 0, keepaliveMinTimeMs: 5_000,
                                              services: [TestStreams(probe: probe), KVService(backend: backend, cluster: backend)])
         let serve = Task { try await clientPort.serve() }
         let port = try await clientPort.listeningPort()
-        let client = try await RawHTTP2Client.connect(port: port)
+        let lost = try await RawHTTP2Client.connect(port: port)
+        let kept = try await RawHTTP2Client.connect(port: port)
         var rng = SeededGenerator(seed: 4)
-        try await client.send([RawHTTP2Client.requestHeaders(HTTP2StreamID(1), path: "/t.S/Hold")]
-                              + RawHTTP2Client.dataFrames(HTTP2StreamID(1), [[1]], endStream: false, using: &rng))
-        #expect(try await client.wait { _ in client.messages(on: HTTP2StreamID(1)) == [[1]] })
-        clientPort.beginGracefulShutdown()
+        for client in [lost, kept] {
+            try await client.send([RawHTTP2Client.requestHeaders(HTTP2StreamID(1), path: "/t.S/Hold")]
+                                  + RawHTTP2Client.dataFrames(HTTP2StreamID(1), [[1]], endStream: false, using: &rng))
+            #expect(try await client.wait { _ in client.messages(on: HTTP2StreamID(1)) == [[1]] })
+        }
+        await lost.close()
+        let cancelled = try await lost.wait { _ in probe.holdCancelled.load(ordering: .relaxed) == 1 }
+        #expect(cancelled, "the RPC of a lost connection was not cancelled")
         serve.cancel()
         _ = await serve.result
-        #expect(probe.holdCancelled.load(ordering: .relaxed) == 1)
-        #expect(try await client.wait { _ in !client.channel.isActive })
+        #expect(try await kept.wait { _ in !kept.channel.isActive }, "a connection outlived serve()")
     }
 
-    /// A `grpc-timeout` on a bridged stream is enforced by the server (the raw client has no
-    /// deadline of its own): DEADLINE_EXCEEDED, and the RPC is cancelled.
+    /// A `grpc-timeout` on a bridged stream reaches `GRPCServer` (in the request metadata),
+    /// which enforces it as on grpc-swift's transport: it fires the RPC's cancellation handle
+    /// when the deadline passes (the raw client has no deadline of its own). A stream without
+    /// a timeout is not cancelled.
     @Test func grpcTimeoutHoldsOnBridgedStreams() async throws {
         let probe = Probe()
-        try await Self.withLean(probe) { port, _ in
-            let client = try await RawHTTP2Client.connect(port: port)
-            defer { Task { await client.close() } }
-            var rng = SeededGenerator(seed: 9)
-            let id = HTTP2StreamID(1)
-            try await client.send([RawHTTP2Client.requestHeaders(id, path: "/t.S/Hold", extra: [("grpc-timeout", "300m")])]
-                                  + RawHTTP2Client.dataFrames(id, [[1]], endStream: false, using: &rng))
-            let ended = try await client.wait { _ in client.status(on: id) != nil }
-            #expect(ended, "the bridged stream outlived its grpc-timeout")
-            #expect(client.status(on: id) == 4)
-            #expect(client.messages(on: id) == [[1]])
-        }
+        try await Self.withLean(probe) { port, _ in try await Self.timedAndUntimed(port: port, probe: probe) }
+    }
+
+    static func timedAndUntimed(port: Int, probe: Probe) async throws {
+        let client = try await RawHTTP2Client.connect(port: port)
+        var rng = SeededGenerator(seed: 9)
+        let timed = HTTP2StreamID(1), untimed = HTTP2StreamID(3)
+        var open = [RawHTTP2Client.requestHeaders(timed, path: "/t.S/Hold", extra: [("grpc-timeout", "300m")])]
+        open += RawHTTP2Client.dataFrames(timed, [[1]], endStream: false, using: &rng)
+        open.append(RawHTTP2Client.requestHeaders(untimed, path: "/t.S/Hold"))
+        open += RawHTTP2Client.dataFrames(untimed, [[2]], endStream: false, using: &rng)
+        try await client.send(open)
+        let echoed = try await client.wait { _ in client.messages(on: timed) == [[1]] && client.messages(on: untimed) == [[2]] }
+        #expect(echoed)
+        let cancelled = try await client.wait { _ in probe.holdCancelled.load(ordering: .relaxed) >= 1 }
+        #expect(cancelled, "the deadline of the bridged stream never fired its cancellation")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(probe.holdCancelled.load(ordering: .relaxed) == 1, "the stream without a timeout was cancelled too")
+        var end = RawHTTP2Client.dataFrames(timed, [], endStream: true, using: &rng)
+        end += RawHTTP2Client.dataFrames(untimed, [], endStream: true, using: &rng)
+        try await client.send(end)
+        let ended = try await client.wait { _ in client.status(on: timed) != nil && client.status(on: untimed) == 0 }
+        #expect(ended)
+        await client.close()
     }
 
     /// Bridged unary calls and an unknown method through grpc-swift's client; errors keep

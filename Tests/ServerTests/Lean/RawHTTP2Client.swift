@@ -7,7 +7,7 @@ import Synchronization
 
 /// A frame-level HTTP/2 client for the lean transport tests: it writes exactly the frames a
 /// test builds (random DATA splits, RST_STREAM) and records every frame the server sends.
-/// NIOHTTP2 credits the connection window by itself; stream windows are credited only when a
+/// The connection window is credited once, generously, at connect; stream windows only when a
 /// test sends WINDOW_UPDATE, so a stream whose client never does is a reader that stopped.
 final class RawHTTP2Client: Sendable {
     let channel: any Channel
@@ -37,7 +37,10 @@ final class RawHTTP2Client: Sendable {
                 }
             }
             .connect(host: "127.0.0.1", port: port).get()
-        return RawHTTP2Client(channel: channel, box: box)
+        let client = RawHTTP2Client(channel: channel, box: box)
+        // Connection-level credit up front, so only stream windows (the tests' subject) bind.
+        try await client.send([HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: 64 << 20))])
+        return client
     }
 
     /// Every frame received, in order.
