@@ -106,9 +106,11 @@ final class LeanBridgedStream: Sendable {
             defer { s.waiters = [] }
             return (s.waiters, s.handle)
         }
+        // The handle first: finishing the inbound wakes the handler, which may leave its
+        // `withRPCCancellationHandler` scope (removing its handler) before a later cancel.
+        handle?.cancel()
         inboundSink.finish(throwing: error)
         for w in waiters { w.resume(throwing: error) }
-        handle?.cancel()
     }
 }
 
