@@ -45,8 +45,14 @@ def module_of(sym):
     return m.group(2)[:n]
 
 
+# The lean HTTP/2 path lives in the Server module (Server/Lean) but is the client port's gRPC layer.
+LEAN_SERVER_TYPES = re.compile(r"^\$[sS]6Server\d+(Lean|GRPCMessageReader|GRPCTimeout|GRPCStatusMessage|BridgeEntry)")
+
+
 def component_of(sym):
     mod = module_of(sym)
+    if mod == "Server" and LEAN_SERVER_TYPES.match(sym):
+        return "gRPC/HTTP2/protobuf"
     if mod in COMPONENT:
         return COMPONENT[mod]
     # Specialized generics of another module often mention the owning module later on.

@@ -17,6 +17,8 @@ public final class DevCluster: Sendable {
         public var basePort: Int = 2379
         public var nodes: Int = 3
         public var extraArguments: [String] = []
+        /// `listen.clientTransport` of every node.
+        public var clientTransport = "grpc"
         public init(executable: String) { self.executable = executable }
     }
 
@@ -55,6 +57,7 @@ public final class DevCluster: Sendable {
             c.peers = peers
             c.clients = clients
             c.rangeCount = options.ranges
+            c.clientTransport = options.clientTransport
             let configPath = options.dataDir + "/node-\(i).toml"
             try c.renderTOML().write(toFile: configPath, atomically: true, encoding: .utf8)
             let logPath = options.dataDir + "/node-\(i).log"

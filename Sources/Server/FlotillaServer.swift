@@ -21,8 +21,7 @@ public final class FlotillaServer: Sendable {
     public let transport: GRPCPeerTransport
     let logger: Logger
     let peers: [NodeID: PeerTransportConfig.Address]
-    let clientServer: GRPCServer<HTTP2ServerTransport.Posix>
-    let clientTransport: HTTP2ServerTransport.Posix
+    let clientPort: ClientPort
     let started = Mutex<Started?>(nil)
     let api: ClientAPI
 
@@ -52,18 +51,11 @@ public final class FlotillaServer: Sendable {
         host.callTransport = transport
         let router = RangeRouter(host.rangeIDs.compactMap { host.descriptor(of: $0) })
         let client = try ServerConfig.address(config.clientAddress, "listen.clientAddress")
-        clientTransport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: client.host, port: client.port), transportSecurity: .plaintext,
-            config: .defaults { c in
-                c.connection.keepalive.clientBehavior = .init(
-                    minPingIntervalWithoutCalls: .milliseconds(config.keepaliveMinTimeMs), allowWithoutCalls: true)
-                c.rpc.maxRequestPayloadSize = EtcdLimits().maxReceiveMessageBytes
-            })
         api = try ClientAPI(config: config, host: host, transport: transport, peers: peers, logger: logger)
-        let limits = EtcdLimits()
-        clientServer = GRPCServer(transport: clientTransport,
-                                  services: [AdminService(host: host, router: router, logger: logger)]
-                                      + api.services(limits: limits))
+        let services: [any RegistrableRPCService] = [AdminService(host: host, router: router, logger: logger)]
+            + api.services(limits: EtcdLimits())
+        clientPort = try ClientPort.make(transport: config.clientTransport, host: client.host, port: client.port,
+                                         keepaliveMinTimeMs: config.keepaliveMinTimeMs, services: services)
     }
 
     /// Starts the node and its three ports; returns the bound ports.
@@ -71,16 +63,16 @@ public final class FlotillaServer: Sendable {
     public func start() async throws -> Ports {
         let peerPort = try await transport.start(handler: host)
         host.start()
-        let clientServer = self.clientServer
+        let clientServe = self.clientPort.serve
         let logger = self.logger
         let serveTask = Task {
             do {
-                try await clientServer.serve()
+                try await clientServe()
             } catch where !Task.isCancelled {
                 logger.error("client port failed", metadata: ["error": "\(error)"])
             } catch {}
         }
-        let clientPort = try await clientTransport.listeningAddress.ipv4?.port ?? 0
+        let clientPort = try await self.clientPort.listeningPort()
         let metricsAddress = try ServerConfig.address(config.metricsAddress, "listen.metricsAddress")
         let metrics = try await MetricsHTTPServer.start(host: metricsAddress.host, port: metricsAddress.port) {
             [self] path in respond(path)
@@ -95,7 +87,7 @@ public final class FlotillaServer: Sendable {
         let ports = Ports(client: clientPort, peer: peerPort, metrics: metrics.port)
         started.withLock { $0 = Started(tasks: [serveTask, sampler, leaseExpiry], metrics: metrics, ports: ports) }
         logger.info("node serving", metadata: [
-            "node": "\(config.nodeID)", "ranges": "\(host.rangeIDs.count)", "clientPort": "\(clientPort)",
+            "node": "\(config.nodeID)", "ranges": "\(host.rangeIDs.count)", "clientPort": "\(clientPort)", "clientTransport": "\(config.clientTransport)",
             "peerPort": "\(peerPort)", "metricsPort": "\(metrics.port)", "dataDir": "\(config.dataDir)",
         ])
         return ports
@@ -105,7 +97,7 @@ public final class FlotillaServer: Sendable {
     /// applied state).
     public func stop() async {
         guard let s = started.withLock({ st -> Started? in defer { st = nil }; return st }) else { return }
-        clientServer.beginGracefulShutdown()
+        clientPort.beginGracefulShutdown()
         await s.metrics.stop()
         let grace = Task {
             try? await Task.sleep(for: .milliseconds(config.shutdownGraceMs))

@@ -13,6 +13,10 @@ public struct ServerConfig: Sendable, Equatable {
     public var clientAddress: String = "127.0.0.1:2379"
     public var peerAddress: String = "127.0.0.1:2380"
     public var metricsAddress: String = "127.0.0.1:9090"
+    /// The client port's gRPC transport: `grpc` (grpc-swift-nio-transport) or `lean` (the
+    /// lean HTTP/2 path, `LeanServerTransport`). `flotilla serve` lets
+    /// FLOTILLA_CLIENT_TRANSPORT override it.
+    public var clientTransport: String = "grpc"
     /// `"ID=host:port"` peer addresses of every node of the cluster (this one included).
     public var peers: [String] = []
     /// `"ID=host:port"` client addresses of every node (MemberList's client URLs); a node
@@ -48,6 +52,11 @@ public struct ServerConfig: Sendable, Equatable {
 
     public init() {}
 
+    /// The values of `listen.clientTransport`.
+    public static let clientTransports = ["grpc", "lean"]
+    /// The environment variable that overrides `listen.clientTransport` in `flotilla serve`.
+    public static let clientTransportEnvironmentKey = "FLOTILLA_CLIENT_TRANSPORT"
+
     /// One named setting: its TOML table and key, help text, and how to read/write it.
     // @unchecked: the only non-Sendable members are key paths to stored properties, which
     // are immutable values that capture nothing.
@@ -70,6 +79,7 @@ public struct ServerConfig: Sendable, Equatable {
         .init(table: "node", key: "dataDir", help: "Data directory (created 0700; refuses another node's directory).", kind: .string(\.dataDir)),
         .init(table: "listen", key: "clientAddress", help: "host:port of the client port (etcd v3 API and the Admin service).", kind: .string(\.clientAddress)),
         .init(table: "listen", key: "peerAddress", help: "host:port of the peer port (node-to-node Raft streams and snapshots).", kind: .string(\.peerAddress)),
+        .init(table: "listen", key: "clientTransport", help: "Client port gRPC transport: \"grpc\" (grpc-swift) or \"lean\" (hot KV methods on the lean HTTP/2 path).", kind: .string(\.clientTransport)),
         .init(table: "listen", key: "metricsAddress", help: "host:port of the HTTP port (/metrics, /health, /status).", kind: .string(\.metricsAddress)),
         .init(table: "cluster", key: "peers", help: "Every node's peer address as \"ID=host:port\" (this node included).", kind: .strings(\.peers)),
         .init(table: "cluster", key: "clients", help: "Every node's client address as \"ID=host:port\" (for MemberList).", kind: .strings(\.clients)),
@@ -182,6 +192,9 @@ public struct ServerConfig: Sendable, Equatable {
         }
         guard electionTicks > heartbeatTicks else { throw ConfigError("raft.electionTicks must exceed heartbeatTicks") }
         _ = try Self.address(clientAddress, "listen.clientAddress")
+        guard Self.clientTransports.contains(clientTransport) else {
+            throw ConfigError("listen.clientTransport must be one of \(Self.clientTransports.joined(separator: ", ")), got '\(clientTransport)'")
+        }
         _ = try Self.address(metricsAddress, "listen.metricsAddress")
         let me = try Self.address(peerAddress, "listen.peerAddress")
         var table: [NodeID: PeerTransportConfig.Address] = [:]

@@ -49,6 +49,9 @@ struct Serve: AsyncParsableCommand {
         }
         try applyOverrides(&c, overrides)
         if ProcessInfo.processInfo.environment["FLOTILLA_SYNC_COMMIT_ONLY"] == "1" { c.syncCommitOnlyHardStates = true }
+        if let transport = ProcessInfo.processInfo.environment[ServerConfig.clientTransportEnvironmentKey], !transport.isEmpty {
+            c.clientTransport = transport
+        }
         try bootstrapLogging(level: c.logLevel)
         let logger = Logger(label: "flotilla.node\(c.nodeID)")
         let onEventLoops = await GlobalExecutor.tasksRunOnEventLoops()
@@ -92,10 +95,18 @@ struct Dev: AsyncParsableCommand {
     var dataDir: String = "./flotilla-data"
     @Option(help: "First client port; peers use +100, metrics +200.") var basePort: Int = 2379
     @Option(help: "Log level of this supervisor.") var logLevel: String = "info"
+    @Option(help: "Client port gRPC transport of every node: grpc or lean (FLOTILLA_CLIENT_TRANSPORT still overrides it).")
+    var clientTransport: String?
 
     func run() async throws {
         try bootstrapLogging(level: logLevel)
         var o = DevCluster.Options(executable: try currentExecutable())
+        if let clientTransport {
+            guard ServerConfig.clientTransports.contains(clientTransport) else {
+                throw ValidationError("--client-transport must be one of \(ServerConfig.clientTransports.joined(separator: ", "))")
+            }
+            o.clientTransport = clientTransport
+        }
         o.ranges = ranges
         o.dataDir = dataDir
         o.basePort = basePort

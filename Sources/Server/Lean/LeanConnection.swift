@@ -49,11 +49,20 @@ struct LeanConnection {
         case write(HTTP2Frame)
         /// Run this call; answer with `respond(to:with:)`.
         case dispatch(LeanCall)
+        /// A stream for a path the service does not serve, with `bridges` on: hand it to the
+        /// general gRPC server (its request headers; `endStream` when they ended the request).
+        case open(HTTP2StreamID, path: String, headers: HPACKHeaders, endStream: Bool)
+        /// Request bytes of a bridged stream (`flowControlledBytes` includes padding; the
+        /// connection window is already credited, the stream window is the owner's).
+        case bridgedData(HTTP2StreamID, ByteBuffer, flowControlledBytes: Int, endStream: Bool)
     }
 
     /// Which paths are served (`nil` path → UNIMPLEMENTED).
     let serves: @Sendable (Substring) -> Bool
     let limits: Limits
+    /// Streams of paths not served are handed on (`.open` / `.bridgedData`) instead of being
+    /// answered UNIMPLEMENTED.
+    let bridges: Bool
 
     private enum StreamState {
         /// Request headers seen, waiting for the whole message and END_STREAM.
@@ -61,6 +70,8 @@ struct LeanConnection {
                        uncreditedBytes: Int)
         /// Dispatched; the response has not been written yet.
         case dispatched
+        /// Handed to the general gRPC server; open until the stream closes.
+        case bridged
     }
 
     private var streams: [HTTP2StreamID: StreamState] = [:]
@@ -70,8 +81,9 @@ struct LeanConnection {
     /// GOAWAY sent: new streams are refused.
     private(set) var goingAway = false
 
-    init(limits: Limits = .init(), serves: @escaping @Sendable (Substring) -> Bool) {
+    init(limits: Limits = .init(), bridges: Bool = false, serves: @escaping @Sendable (Substring) -> Bool) {
         self.limits = limits
+        self.bridges = bridges
         self.serves = serves
     }
 
@@ -108,6 +120,10 @@ struct LeanConnection {
                                          nowNanos: Int64, into actions: inout [Action]) {
         if let state = streams[id] {
             // Request trailers: END_STREAM on a HEADERS frame after the message.
+            if case .bridged = state {
+                if frame.endStream { actions.append(.bridgedData(id, ByteBuffer(), flowControlledBytes: 0, endStream: true)) }
+                return
+            }
             guard case .receiving = state else { return }
             if frame.endStream { endOfRequest(id, into: &actions) }
             return
@@ -141,6 +157,11 @@ struct LeanConnection {
             return
         }
         guard serves(path[...]) else {
+            if bridges {
+                streams[id] = .bridged
+                actions.append(.open(id, path: path, headers: headers, endStream: frame.endStream))
+                return
+            }
             actions.append(.write(Self.trailersOnly(id, .unimplemented("unknown method \(path)"))))
             return
         }
@@ -159,6 +180,10 @@ struct LeanConnection {
         }
         let flowControlled = bytes.readableBytes + (frame.paddingBytes.map { $0 + 1 } ?? 0)
         creditConnection(flowControlled, into: &actions)
+        if case .bridged = streams[id] {
+            actions.append(.bridgedData(id, bytes, flowControlledBytes: flowControlled, endStream: frame.endStream))
+            return
+        }
         guard case .receiving(let path, let deadline, var reader, var message, var uncredited) = streams[id] else {
             return  // answered already (error or unknown method): drain
         }

@@ -1,3 +1,4 @@
+import GRPCCore
 import NIOCore
 import NIOHTTP2
 
@@ -12,8 +13,10 @@ protocol LeanUnaryService: Sendable {
 
 /// The channel handler behind `NIOHTTP2Handler` (frame level, no per-stream child channels)
 /// on one connection: it drives a `LeanConnection`, dispatches complete calls to the service,
-/// writes responses, arms `grpc-timeout` deadlines and coalesces flushes per read batch. Owns
-/// the connection's `LeanConnection` and deadline timers; used only on its event loop.
+/// writes responses, arms `grpc-timeout` deadlines and coalesces flushes per read batch. With
+/// `onStream` set, streams of other paths are bridged to `GRPCServer` (`+Bridge.swift`). Owns
+/// the connection's `LeanConnection`, deadline timers and bridged-stream entries; used only on
+/// its event loop.
 final class LeanGRPCHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
@@ -21,26 +24,45 @@ final class LeanGRPCHandler: ChannelInboundHandler {
     /// Fire as an inbound user event to close gracefully: GOAWAY, answer what is in flight, close.
     struct GracefulShutdown: Sendable {}
 
-    private var connection: LeanConnection
+    private(set) var connection: LeanConnection
     private let service: any LeanUnaryService
     private var actions: [LeanConnection.Action] = []
     private var frames: [HTTP2Frame] = []
-    private var inReadBatch = false
-    private var pendingFlush = false
-    private var context: ChannelHandlerContext?
+    private(set) var inReadBatch = false
+    var pendingFlush = false
+    /// A flush is queued on the event loop behind the bridged writes already queued.
+    var flushScheduled = false
+    private(set) var context: ChannelHandlerContext?
     private var timers: [HTTP2StreamID: Scheduled<Void>] = [:]
     private var closing = false
+    /// Receives each stream handed to `GRPCServer`; nil: unknown paths answer UNIMPLEMENTED.
+    let onStream: (@Sendable (LeanBridgedStream) -> Void)?
+    /// The bridged streams still open on this connection.
+    var bridged: [HTTP2StreamID: BridgeEntry] = [:]
+    var remotePeer = "", localPeer = ""
 
-    init(service: any LeanUnaryService, limits: LeanConnection.Limits) {
+    init(service: any LeanUnaryService, limits: LeanConnection.Limits,
+         onStream: (@Sendable (LeanBridgedStream) -> Void)? = nil) {
         self.service = service
-        self.connection = LeanConnection(limits: limits, serves: { [service] in service.serves($0) })
+        self.onStream = onStream
+        self.connection = LeanConnection(limits: limits, bridges: onStream != nil, serves: { [service] in service.serves($0) })
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        remotePeer = Self.peerName(context.channel.remoteAddress)
+        localPeer = Self.peerName(context.channel.localAddress)
+    }
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         for timer in timers.values { timer.cancel() }
         timers.removeAll()
+        closeAllBridged(RPCError(code: .unavailable, message: "connection closed"))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closeAllBridged(RPCError(code: .unavailable, message: "connection closed"))
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -57,6 +79,10 @@ final class LeanGRPCHandler: ChannelInboundHandler {
                 pendingFlush = true
             case .dispatch(let call):
                 dispatch(call, nowNanos: now, context: context)
+            case .open(let id, let path, let headers, let endStream):
+                openBridged(id, path: path, headers: headers, endStream: endStream, context: context)
+            case .bridgedData(let id, let bytes, let flowControlled, let endStream):
+                receiveBridged(id, bytes, flowControlledBytes: flowControlled, endStream: endStream, context: context)
             }
         }
         pending.removeAll(keepingCapacity: true)
@@ -75,6 +101,7 @@ final class LeanGRPCHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let closed = event as? StreamClosedEvent {
             connection.streamClosed(closed.streamID)
+            bridgedStreamClosed(closed.streamID, reason: closed.reason)
             timers.removeValue(forKey: closed.streamID)?.cancel()
             closeIfDrained(context: context)
         } else if event is GracefulShutdown {
@@ -132,7 +159,7 @@ final class LeanGRPCHandler: ChannelInboundHandler {
     /// the last stream closed (that is NIOHTTP2Handler's write of our END_STREAM frame, not yet
     /// on the socket): on the next loop tick, after a final PING is written behind everything
     /// else, so the last answer reaches the client before the close.
-    private func closeIfDrained(context: ChannelHandlerContext) {
+    func closeIfDrained(context: ChannelHandlerContext) {
         guard connection.goingAway, connection.activeStreams == 0, !closing else { return }
         closing = true
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)

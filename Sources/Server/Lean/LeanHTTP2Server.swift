@@ -5,30 +5,35 @@ import Synchronization
 
 /// A listener serving unary gRPC calls of one `LeanUnaryService` over HTTP/2 (prior knowledge,
 /// plaintext) straight on swift-nio-http2: `NIOHTTP2Handler` at frame level followed by a
-/// `LeanGRPCHandler`, no per-stream channel and no Swift task per call. Owns the listening
-/// channel and the open connections until `stop()`.
+/// `LeanGRPCHandler`, no per-stream channel and no Swift task per call. With `onStream`, the
+/// streams of other paths are bridged (`LeanServerTransport`). Owns the listening channel and
+/// the open connections until `stop()`.
 final class LeanHTTP2Server: Sendable {
     private let service: any LeanUnaryService
     private let limits: LeanConnection.Limits
     private let group: any EventLoopGroup
+    private let onStream: (@Sendable (LeanBridgedStream) -> Void)?
     private let state = Mutex<State>(State())
 
     private struct State {
         var listener: (any Channel)?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var stopped = false
+        var onDrained: (@Sendable () -> Void)?
     }
 
     init(service: any LeanUnaryService, limits: LeanConnection.Limits = .init(),
-         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+         onStream: (@Sendable (LeanBridgedStream) -> Void)? = nil) {
         self.service = service
         self.limits = limits
         self.group = group
+        self.onStream = onStream
     }
 
     /// Binds and starts accepting; returns the bound port.
     func start(host: String, port: Int) async throws -> Int {
-        let service = self.service, limits = self.limits
+        let service = self.service, limits = self.limits, onStream = self.onStream
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -37,7 +42,7 @@ final class LeanHTTP2Server: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: LeanConnection.initialSettings(limits)))
-                    try sync.addHandler(LeanGRPCHandler(service: service, limits: limits))
+                    try sync.addHandler(LeanGRPCHandler(service: service, limits: limits, onStream: onStream))
                     self?.track(channel)
                 }
             }
@@ -57,8 +62,39 @@ final class LeanHTTP2Server: Sendable {
             return
         }
         channel.closeFuture.whenComplete { [weak self] _ in
-            _ = self?.state.withLock { $0.connections.removeValue(forKey: key) }
+            let drained = self?.state.withLock { s -> (@Sendable () -> Void)? in
+                s.connections.removeValue(forKey: key)
+                guard s.stopped, s.connections.isEmpty else { return nil }
+                defer { s.onDrained = nil }
+                return s.onDrained
+            }
+            drained?()
         }
+    }
+
+    /// Stops accepting and sends GOAWAY on every connection; each closes once its streams are
+    /// done. `onDrained` runs once no connection is left.
+    func beginGracefulShutdown(onDrained: @escaping @Sendable () -> Void) {
+        let (listener, connections, drainedNow) = state.withLock { s in
+            s.stopped = true
+            s.onDrained = s.connections.isEmpty ? nil : onDrained
+            return (s.listener, Array(s.connections.values), s.connections.isEmpty)
+        }
+        listener?.close(promise: nil)
+        for c in connections {
+            c.pipeline.fireUserInboundEventTriggered(LeanGRPCHandler.GracefulShutdown())
+        }
+        if drainedNow { onDrained() }
+    }
+
+    /// Closes the listener and every connection now (open streams are cancelled).
+    func closeAll() {
+        let (listener, connections) = state.withLock { s in
+            s.stopped = true
+            return (s.listener, Array(s.connections.values))
+        }
+        listener?.close(promise: nil)
+        for c in connections { c.close(promise: nil) }
     }
 
     /// Stops accepting, sends GOAWAY on every connection, lets calls in flight finish (up to

@@ -41,6 +41,7 @@ import Testing
             switch a {
             case .dispatch(let call): calls.append(call)
             case .write(let f): writes.append(f)
+            case .open, .bridgedData: Issue.record("a stream was bridged with bridging off")
             }
         }
         return (calls, writes)
@@ -107,6 +108,41 @@ import Testing
         let statuses = writes.compactMap { Self.status(of: $0) }
         #expect(statuses.count == 1 && statuses[0].0 == 12 && statuses[0].endStream)
         #expect(c.activeStreams == 0)
+    }
+
+    /// With bridging on, a path the service does not serve is handed on: `.open` with its
+    /// headers, then its DATA (connection credit only) and the END_STREAM of request trailers;
+    /// the stream counts as active until it closes; the served path is still dispatched.
+    @Test func unservedPathsAreBridgedWhenBridgingIsOn() {
+        var c = LeanConnection(limits: Self.limits, bridges: true) { $0 == LeanConnectionTests.path }
+        var actions: [LeanConnection.Action] = []
+        for f in [Self.requestHeaders(1, path: "/etcdserverpb.Watch/Watch"), Self.data(1, Self.framed([1, 2]), endStream: false),
+                  Self.requestHeaders(3), Self.data(3, Self.framed([3]), endStream: true),
+                  HTTP2Frame(streamID: 1, payload: .headers(.init(headers: [:], endStream: true)))] {
+            c.receive(f, nowNanos: 0, into: &actions)
+        }
+        var opened: [String] = [], bridgedBytes = 0, ended = false, dispatched: [String] = []
+        for a in actions {
+            switch a {
+            case .open(let id, let path, _, let endStream):
+                #expect(id == 1 && !endStream)
+                opened.append(path)
+            case .bridgedData(let id, let bytes, _, let endStream):
+                #expect(id == 1)
+                bridgedBytes += bytes.readableBytes
+                ended = ended || endStream
+            case .dispatch(let call): dispatched.append(call.path)
+            case .write(let f):
+                if case .windowUpdate = f.payload { continue }
+                Issue.record("unexpected write \(f)")
+            }
+        }
+        #expect(opened == ["/etcdserverpb.Watch/Watch"])
+        #expect(bridgedBytes == 7 && ended)
+        #expect(dispatched == [Self.path])
+        #expect(c.activeStreams == 2)
+        c.streamClosed(1)
+        #expect(c.activeStreams == 1)
     }
 
     @Test func oversizeMessageIsResourceExhausted() {
