@@ -11,7 +11,8 @@ import TestSupport
 
 /// The lean HTTP/2 server over loopback, called by grpc-swift-2's client: echo, gRPC errors,
 /// deadlines, oversize requests, malformed bytes on the socket, GOAWAY on stop.
-@Suite struct LeanHTTP2ServerTests {
+/// A hang (one, unexplained, in session 9) fails a test after 2 minutes instead of stalling the suite.
+@Suite(.timeLimit(.minutes(2))) struct LeanHTTP2ServerTests {
     /// Echoes; `/t.T/Slow` answers after 2 s (off the event loop); `/t.T/Fail` answers an etcd error.
     struct TestService: LeanUnaryService {
         /// Calls of `/t.T/Held` that reached the service (they answer like `Slow`).

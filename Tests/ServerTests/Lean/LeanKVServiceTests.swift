@@ -8,7 +8,8 @@ import Testing
 
 /// etcd's KV methods on the lean HTTP/2 path over an in-memory `SingleStoreBackend`, called by
 /// the generated etcd KV client: answers and etcd's error codes/messages as through grpc-swift.
-@Suite struct LeanKVServiceTests {
+/// A hang (one, unexplained, in session 9) fails a test after 2 minutes instead of stalling the suite.
+@Suite(.timeLimit(.minutes(2))) struct LeanKVServiceTests {
     static func withLeanKV(_ body: @Sendable (Etcdserverpb_KV.Client<HTTP2ClientTransport.Posix>) async throws -> Void) async throws {
         let backend = try SingleStoreBackend.inMemory()
         let run = Task { await backend.run() }

@@ -16,7 +16,8 @@ import Testing
 /// hot KV calls answered in the transport, every other stream bridged to `GRPCServer`. Frame
 /// level tests use `RawHTTP2Client` (random DATA splits, RST_STREAM, a reader that stops);
 /// the rest use grpc-swift-2's client.
-@Suite struct LeanServerTransportTests {
+/// A hang (one, unexplained, in session 9) fails a test after 2 minutes instead of stalling the suite.
+@Suite(.timeLimit(.minutes(2))) struct LeanServerTransportTests {
     /// What the test streams saw.
     final class Probe: Sendable {
         let holdStarted = Atomic<Int>(0)

@@ -10,7 +10,8 @@ import Testing
 /// The same etcd calls (good and bad) through grpc-swift-2's client against the client port on
 /// `grpc` and on `lean`: every answer's gRPC code and message must be identical, on the hot KV
 /// path (answered in the transport) and on bridged services alike.
-@Suite struct LeanTransportParityTests {
+/// A hang (one, unexplained, in session 9) fails a test after 2 minutes instead of stalling the suite.
+@Suite(.timeLimit(.minutes(2))) struct LeanTransportParityTests {
     static func answers(transport: String) async throws -> [String] {
         let backend = try SingleStoreBackend.inMemory()
         let run = Task { await backend.run() }
