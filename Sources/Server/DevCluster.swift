@@ -18,7 +18,7 @@ public final class DevCluster: Sendable {
         public var nodes: Int = 3
         public var extraArguments: [String] = []
         /// `listen.clientTransport` of every node.
-        public var clientTransport = "grpc"
+        public var clientTransport = "lean"
         public init(executable: String) { self.executable = executable }
     }
 

@@ -16,7 +16,7 @@ public struct ServerConfig: Sendable, Equatable {
     /// The client port's gRPC transport: `grpc` (grpc-swift-nio-transport) or `lean` (the
     /// lean HTTP/2 path, `LeanServerTransport`). `flotilla serve` lets
     /// FLOTILLA_CLIENT_TRANSPORT override it.
-    public var clientTransport: String = "grpc"
+    public var clientTransport: String = "lean"
     /// `"ID=host:port"` peer addresses of every node of the cluster (this one included).
     public var peers: [String] = []
     /// `"ID=host:port"` client addresses of every node (MemberList's client URLs); a node
@@ -79,7 +79,7 @@ public struct ServerConfig: Sendable, Equatable {
         .init(table: "node", key: "dataDir", help: "Data directory (created 0700; refuses another node's directory).", kind: .string(\.dataDir)),
         .init(table: "listen", key: "clientAddress", help: "host:port of the client port (etcd v3 API and the Admin service).", kind: .string(\.clientAddress)),
         .init(table: "listen", key: "peerAddress", help: "host:port of the peer port (node-to-node Raft streams and snapshots).", kind: .string(\.peerAddress)),
-        .init(table: "listen", key: "clientTransport", help: "Client port gRPC transport: \"grpc\" (grpc-swift) or \"lean\" (hot KV methods on the lean HTTP/2 path).", kind: .string(\.clientTransport)),
+        .init(table: "listen", key: "clientTransport", help: "Client port gRPC transport: \"lean\" (default: hot KV methods answered on the lean HTTP/2 path, every other stream bridged to grpc-swift) or \"grpc\" (grpc-swift-nio-transport for everything).", kind: .string(\.clientTransport)),
         .init(table: "listen", key: "metricsAddress", help: "host:port of the HTTP port (/metrics, /health, /status).", kind: .string(\.metricsAddress)),
         .init(table: "cluster", key: "peers", help: "Every node's peer address as \"ID=host:port\" (this node included).", kind: .strings(\.peers)),
         .init(table: "cluster", key: "clients", help: "Every node's client address as \"ID=host:port\" (for MemberList).", kind: .strings(\.clients)),
