@@ -4,6 +4,11 @@ import Synchronization
 /// elements are buffered (back-pressure towards the watchers of a stream), `pop` waits
 /// while empty. `finish` wakes everyone: pushes return false, `pop` drains what is left and
 /// then returns nil. Both waits are cancellation-aware.
+///
+/// Continuations are resumed only after the lock is released: resuming takes the resumed
+/// task's status lock, and a cancellation handler of that task (which runs holding it) takes
+/// this queue's lock — resuming under the lock deadlocked a consumer being cancelled against
+/// a producer (found in session 9 by looping the lean transport suites).
 final class BoundedQueue<Element: Sendable>: Sendable {
     private struct State {
         var items: [Element] = []
@@ -26,11 +31,11 @@ final class BoundedQueue<Element: Sendable>: Sendable {
             return e
         }
 
-        mutating func wakeOneProducer() {
-            if let (id, c) = producers.first {
-                producers.removeValue(forKey: id)
-                c.resume()
-            }
+        /// Removes one parked producer; the caller resumes it after unlocking.
+        mutating func takeOneProducer() -> CheckedContinuation<Void, Never>? {
+            guard let (id, c) = producers.first else { return nil }
+            producers.removeValue(forKey: id)
+            return c
         }
     }
 
@@ -47,19 +52,18 @@ final class BoundedQueue<Element: Sendable>: Sendable {
     func push(_ element: Element) async -> Bool {
         while true {
             if Task.isCancelled { return false }
-            let attempt: PushAttempt = state.withLock { s in
-                if s.finished { return .finished }
+            let (attempt, wake): (PushAttempt, CheckedContinuation<Void, Never>?) = state.withLock { s in
+                if s.finished { return (.finished, nil) }
                 if s.count < capacity {
                     s.items.append(element)
-                    if let c = s.consumer {
-                        s.consumer = nil
-                        c.resume()
-                    }
-                    return .appended
+                    let c = s.consumer
+                    s.consumer = nil
+                    return (.appended, c)
                 }
                 s.nextWaiterID += 1
-                return .wait(s.nextWaiterID)
+                return (.wait(s.nextWaiterID), nil)
             }
+            wake?.resume()
             let id: UInt64
             switch attempt {
             case .appended: return true
@@ -75,16 +79,16 @@ final class BoundedQueue<Element: Sendable>: Sendable {
     /// empty: a burst larger than the capacity still goes), or when `force`; else none
     /// (`.full`, see `waitForRoom`). Lets a caller queue under its own lock.
     func pushNow(contentsOf elements: [Element], force: Bool = false) -> PushNowOutcome {
-        state.withLock { s in
-            if s.finished { return .finished }
-            guard force || s.count == 0 || s.count + elements.count <= capacity else { return .full }
+        let (outcome, wake): (PushNowOutcome, CheckedContinuation<Void, Never>?) = state.withLock { s in
+            if s.finished { return (.finished, nil) }
+            guard force || s.count == 0 || s.count + elements.count <= capacity else { return (.full, nil) }
             s.items.append(contentsOf: elements)
-            if !elements.isEmpty, let c = s.consumer {
-                s.consumer = nil
-                c.resume()
-            }
-            return .pushed
+            guard !elements.isEmpty, let c = s.consumer else { return (.pushed, nil) }
+            s.consumer = nil
+            return (.pushed, c)
         }
+        wake?.resume()
+        return outcome
     }
 
     /// Waits until `count` elements would fit (see `pushNow`) or an element was taken since,
@@ -114,13 +118,12 @@ final class BoundedQueue<Element: Sendable>: Sendable {
                 if resumeNow { c.resume() }
             }
         } onCancel: {
-            state.withLock { s in
-                if let c = s.producers.removeValue(forKey: id) {
-                    c.resume()
-                } else {
-                    s.cancelledProducers.insert(id)
-                }
+            let parked = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                if let c = s.producers.removeValue(forKey: id) { return c }
+                s.cancelledProducers.insert(id)
+                return nil
             }
+            parked?.resume()
         }
         state.withLock { _ = $0.cancelledProducers.remove(id) }
     }
@@ -139,19 +142,21 @@ final class BoundedQueue<Element: Sendable>: Sendable {
                 waited = false
                 await Task.yield()
             }
+            var woken: [CheckedContinuation<Void, Never>] = []
             let items: [Element]?? = state.withLock { s in
                 if s.count > 0 {
                     var out: [Element] = []
                     out.reserveCapacity(Swift.min(max, s.count))
                     while s.count > 0 && out.count < Swift.max(1, max) {
                         out.append(s.removeFirst())
-                        s.wakeOneProducer()
+                        if let c = s.takeOneProducer() { woken.append(c) }
                     }
                     return .some(out)
                 }
                 if s.finished { return .some(nil) }
                 return nil
             }
+            for c in woken { c.resume() }
             if let items { return items }
             if Task.isCancelled { return nil }
             await withTaskCancellationHandler {
@@ -173,15 +178,15 @@ final class BoundedQueue<Element: Sendable>: Sendable {
 
     /// Ends the queue: waiting producers and the consumer wake up.
     func finish() {
-        state.withLock { s in
+        let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.finished = true
-            if let c = s.consumer {
-                s.consumer = nil
-                c.resume()
-            }
-            for (_, c) in s.producers { c.resume() }
+            var woken = Array(s.producers.values)
+            if let c = s.consumer { woken.append(c) }
+            s.consumer = nil
             s.producers.removeAll()
+            return woken
         }
+        for c in woken { c.resume() }
     }
 
     /// Elements buffered now (for tests and metrics).
