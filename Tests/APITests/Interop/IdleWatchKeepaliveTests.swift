@@ -23,16 +23,12 @@ struct IdleWatchKeepaliveTests {
             group.addTask { try await server.serve() }
             defer { group.cancelAll() }
             let ep = "127.0.0.1:\(try await server.listeningPort())"
-            let watch = try Etcdctl.Background(["watch", "idle/key"], endpoint: ep)
-            defer { watch.stop() }
-            try await Task.sleep(for: .seconds(135))
-            #expect(watch.process.isRunning, "etcdctl watch exited while idle: \(watch.output)")
-            let r = try await Etcdctl.run(["put", "idle/key", "after-idle"], endpoint: ep)
-            #expect(r.status == 0, "\(r.err)")
-            let lines = await watch.waitForLines(3)
-            #expect(Array(lines.suffix(3)) == ["PUT", "idle/key", "after-idle"], "\(watch.output)")
+            let o = try await IdleWatch.hold(endpoint: ep)
+            #expect(o.stillRunningAfterIdle, "etcdctl watch exited while idle: \(o.output)")
+            #expect(o.put.status == 0, "\(o.put.err)")
+            #expect(o.lastLines == ["PUT", IdleWatch.key, IdleWatch.value], "\(o.output)")
             #expect(counting.opened.withLock { $0 } == 1, "the watch was re-opened: the idle stream died")
-            print("idle watch: opened \(counting.opened.withLock { $0 }) time(s); etcdctl output: \(watch.output)")
+            print("idle watch: opened \(counting.opened.withLock { $0 }) time(s); etcdctl output: \(o.output)")
             server.shutdown()
         }
     }
