@@ -101,14 +101,7 @@ extension ClusterAccess {
     /// a fresh revision here, then `read` at it on `node`.
     public func readFresh(_ request: RangeRequest, range: RangeID, epoch: RangeDescriptor.Epoch,
                           on node: NodeID) async throws(ProposalError) -> RangeResponse {
-        let revision: Int64
-        do throws(ProposalError) {
-            revision = try await freshRevision()
-        } catch {
-            throw .proposalDropped("no fresh revision: \(error)")
-        }
-        var atRevision = request
-        atRevision.revision = revision
+        let atRevision = try await request.atFreshRevision { () async throws(ProposalError) in try await freshRevision() }
         return try await read(atRevision, range: range, epoch: epoch, on: node)
     }
 }

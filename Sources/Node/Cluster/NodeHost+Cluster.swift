@@ -45,15 +45,8 @@ extension NodeHost {
         guard let v = view(of: range) else { throw .rangeNotFound(range) }
         if let epoch, v.descriptor.epoch != epoch { throw .epochMismatch(current: v.descriptor) }
         guard v.isLeader else { throw .notLeader(leaderHint: v.leaderNode) }
-        let revision: Int64
-        do throws(ProposalError) {
-            revision = try await freshRevision()
-        } catch {
-            throw .proposalDropped("no fresh revision: \(error)")
-        }
-        var atRevision = request
-        atRevision.revision = revision
-        return try await readIndexed(atRevision, at: revision, in: range, epoch: epoch)
+        let atRevision = try await request.atFreshRevision { () async throws(ProposalError) in try await freshRevision() }
+        return try await readIndexed(atRevision, at: atRevision.revision, in: range, epoch: epoch)
     }
 
     /// Serializable read on this node's replica at its resolved revision (or at
