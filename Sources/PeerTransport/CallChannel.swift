@@ -152,7 +152,6 @@ final class CallChannel: Sendable {
         let me = config.nodeID
         let request = StreamingClientRequest<[UInt8]> { writer in
             try await writer.write(CallFrame.encodeCalls(from: me, [CallFrame.Item]()))
-            self.markConnected()
             while let queued = await self.outbound.next() {
                 // Calls that expired or were cancelled while queued are skipped.
                 let live = self.state.withLock { s in
@@ -177,6 +176,10 @@ final class CallChannel: Sendable {
             serializer: RawBytesSerializer(), deserializer: RawBytesDeserializer(),
             options: PeerLink.callOptions
         ) { response in
+            // Up once the peer has accepted the stream (its response headers arrived), not
+            // when our first write was buffered: a stream that a refused or backing-off
+            // connection is about to fail must not take calls it then reports as timeouts.
+            if case .success = response.accepted { self.markConnected() }
             for try await message in response.messages {
                 for answer in try CallFrame.decodeAnswers(message) {
                     self.complete(answer.callID, with: .success(answer.bytes))

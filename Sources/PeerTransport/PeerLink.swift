@@ -100,7 +100,6 @@ final class PeerLink: Sendable {
             // Open the stream with an empty batch (a node heartbeat) so it is established
             // (and the peer hears from us) before any Raft traffic is queued.
             try await writer.write(PeerFrame.encode(from: self.config.nodeID, batch: []))
-            self.markConnected()
             while let frames = await self.queue.next() {
                 try await writer.write(contentsOf: frames)
                 let bytes = frames.reduce(0) { $0 + $1.count }
@@ -116,6 +115,8 @@ final class PeerLink: Sendable {
             serializer: RawBytesSerializer(), deserializer: RawBytesDeserializer(),
             options: Self.callOptions
         ) { response in
+            // Up once the peer accepted the stream (its response headers arrived).
+            if case .success = response.accepted { self.markConnected() }
             for try await _ in response.messages {}
         }
     }

@@ -46,7 +46,7 @@ struct GRPCPeerTransportTests {
         try await b.start(handler: hb)
         a.send([NodeID(2): [message(2)]])
         #expect(await eventually { hb.batches.contains { $0.1 == [message(2)] } })
-        #expect(a.isConnected(to: NodeID(2)))
+        #expect(await eventually { a.isConnected(to: NodeID(2)) }, "up once the peer has accepted the stream")
         // Stop node 2, restart it: a reconnect is counted and traffic resumes.
         await b.stop()
         #expect(await eventually { !a.isConnected(to: NodeID(2)) })
@@ -58,7 +58,7 @@ struct GRPCPeerTransportTests {
             return hb2.batches.contains { $0.1 == [message(3)] }
         }
         #expect(ok)
-        #expect(a.stats.streamReconnects >= 1)
+        #expect(await eventually { a.stats.streamReconnects >= 1 }, "a reconnect is counted once the peer accepts the new stream")
         await a.stop()
         await b2.stop()
     }
