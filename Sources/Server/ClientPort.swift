@@ -1,6 +1,8 @@
 import API
+import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Proto
 
 /// The client port's `GRPCServer` on the transport `[listen] clientTransport` names: `grpc`
 /// (grpc-swift-nio-transport's HTTP/2 server) or `lean` (`LeanServerTransport`: etcd's unary
@@ -25,7 +27,8 @@ struct ClientPort: Sendable {
             leanLimits.maxRequestMessageBytes = limits.maxReceiveMessageBytes
             // No ping policing: NIOHTTP2 answers every client PING, so etcd clients' keepalive on
             // idle Watch / LeaseKeepAlive streams never draws GOAWAY (keepaliveMinTimeMs is moot).
-            let lean = LeanServerTransport(host: host, port: port, hot: LeanKVService(kv: kv), limits: leanLimits)
+            let lean = LeanServerTransport(host: host, port: port, hot: LeanKVService(kv: kv),
+                                           native: nativeStreams(services), limits: leanLimits)
             let server = GRPCServer(transport: lean, services: services)
             return ClientPort(serve: { try await server.serve() },
                               listeningPort: { try await lean.listeningPort },
@@ -46,5 +49,27 @@ struct ClientPort: Sendable {
             throw ServerConfig.ConfigError(
                 "listen.clientTransport must be one of \(ServerConfig.clientTransports.joined(separator: ", ")), got '\(transport)'")
         }
+    }
+}
+
+extension ClientPort {
+    /// The streaming methods the lean transport serves itself: etcd's Watch and LeaseKeepAlive
+    /// (the same service methods `GRPCServer` would run). `FLOTILLA_LEAN_NATIVE_STREAMS=0`
+    /// bridges them to `GRPCServer` like every other stream (A/B measurements).
+    static func nativeStreams(_ services: [any RegistrableRPCService],
+                              environment: [String: String] = ProcessInfo.processInfo.environment) -> [any LeanStreamService] {
+        guard environment["FLOTILLA_LEAN_NATIVE_STREAMS"] != "0" else { return [] }
+        var native: [any LeanStreamService] = []
+        if let watch = services.lazy.compactMap({ $0 as? WatchService }).first {
+            native.append(LeanBidiMethod(Etcdserverpb_Watch.Method.Watch.descriptor) { request, response, context in
+                try await watch.watch(request: request, response: response, context: context)
+            })
+        }
+        if let lease = services.lazy.compactMap({ $0 as? LeaseService }).first {
+            native.append(LeanBidiMethod(Etcdserverpb_Lease.Method.LeaseKeepAlive.descriptor) { request, response, context in
+                try await lease.leaseKeepAlive(request: request, response: response, context: context)
+            })
+        }
+        return native
     }
 }

@@ -35,6 +35,8 @@ final class LeanBridgedStream: Sendable {
     let descriptor: MethodDescriptor
     let remotePeer: String
     let localPeer: String
+    /// The request carried `grpc-timeout` (such streams always go to `GRPCServer`, which enforces it).
+    let timed: Bool
     let loop: any EventLoop
     let handler: NIOLoopBound<LeanGRPCHandler>
     let inbound: AsyncThrowingStream<RPCRequestPart<LeanBytes>, any Error>
@@ -43,18 +45,20 @@ final class LeanBridgedStream: Sendable {
 
     private struct State {
         var outstandingBytes = 0
+        var peakOutstandingBytes = 0
         var waiters: [CheckedContinuation<Void, any Error>] = []
         /// Set when the stream closed (reset, connection lost) before the RPC ended it.
         var closedError: RPCError?
         var handle: ServerContext.RPCCancellationHandle?
     }
 
-    init(id: HTTP2StreamID, descriptor: MethodDescriptor, remotePeer: String, localPeer: String,
+    init(id: HTTP2StreamID, descriptor: MethodDescriptor, remotePeer: String, localPeer: String, timed: Bool = false,
          handler: NIOLoopBound<LeanGRPCHandler>, loop: any EventLoop) {
         self.id = id
         self.descriptor = descriptor
         self.remotePeer = remotePeer
         self.localPeer = localPeer
+        self.timed = timed
         self.handler = handler
         self.loop = loop
         (inbound, inboundSink) = AsyncThrowingStream.makeStream(of: RPCRequestPart<LeanBytes>.self)
@@ -63,18 +67,29 @@ final class LeanBridgedStream: Sendable {
     /// Runs the RPC: `GRPCServer`'s stream handler with this stream's inbound parts and writer.
     func run(_ streamHandler: @Sendable (RPCStream<LeanServerTransport.Inbound, LeanServerTransport.Outbound>,
                                          ServerContext) async -> Void) async {
+        await runWithContext { context in
+            let rpc = RPCStream(descriptor: descriptor,
+                                inbound: RPCAsyncSequence(wrapping: LeanInbound(stream: self)),
+                                outbound: RPCWriter.Closable(wrapping: LeanStreamWriter(stream: self)))
+            await streamHandler(rpc, context)
+        }
+    }
+
+    /// Runs the RPC on a method the transport serves itself (`LeanStreamService`).
+    func run(native service: any LeanStreamService) async {
+        await runWithContext { context in await service.run(self, context: context) }
+    }
+
+    /// Runs `body` with the RPC's `ServerContext`, its cancellation handle wired to this stream.
+    private func runWithContext(_ body: (ServerContext) async -> Void) async {
         await withServerContextRPCCancellationHandle { handle in
             let closed = state.withLock { s -> Bool in
                 s.handle = handle
                 return s.closedError != nil
             }
             if closed { handle.cancel() }
-            let rpc = RPCStream(descriptor: descriptor,
-                                inbound: RPCAsyncSequence(wrapping: LeanInbound(stream: self)),
-                                outbound: RPCWriter.Closable(wrapping: LeanStreamWriter(stream: self)))
-            let context = ServerContext(descriptor: descriptor, remotePeer: remotePeer, localPeer: localPeer,
-                                        cancellation: handle)
-            await streamHandler(rpc, context)
+            await body(ServerContext(descriptor: descriptor, remotePeer: remotePeer, localPeer: localPeer,
+                                     cancellation: handle))
         }
         // A handler that returned without a status (it should not) must not leave the stream open.
         loop.execute { [self] in handler.value.bridgedHandlerReturned(id) }
@@ -94,6 +109,9 @@ final class LeanBridgedStream: Sendable {
     }
 
     var closedError: RPCError? { state.withLock { $0.closedError } }
+
+    /// The most outbound bytes this stream ever had in flight (tests: the slow-reader bound).
+    var peakOutstandingBytes: Int { state.withLock { $0.peakOutstandingBytes } }
 
     // MARK: closing (event loop)
 
@@ -185,6 +203,7 @@ extension LeanBridgedStream {
                 if let error = s.closedError { throw error }
                 if s.outstandingBytes == 0 || s.outstandingBytes + bytes <= Self.outboundBudgetBytes {
                     s.outstandingBytes += bytes
+                    s.peakOutstandingBytes = max(s.peakOutstandingBytes, s.outstandingBytes)
                     return true
                 }
                 return false

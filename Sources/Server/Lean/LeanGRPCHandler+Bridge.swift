@@ -32,7 +32,7 @@ extension LeanGRPCHandler {
         }
         let stream = LeanBridgedStream(
             id: id, descriptor: MethodDescriptor(fullyQualifiedService: String(parts[1]), method: String(parts[2])),
-            remotePeer: remotePeer, localPeer: localPeer,
+            remotePeer: remotePeer, localPeer: localPeer, timed: headers.first(name: "grpc-timeout") != nil,
             handler: NIOLoopBound(self, eventLoop: context.eventLoop), loop: context.eventLoop)
         bridged[id] = BridgeEntry(stream: stream,
                                   reader: GRPCMessageReader(maxMessageBytes: connection.limits.maxRequestMessageBytes))
@@ -106,16 +106,9 @@ extension LeanGRPCHandler {
             Self.add(metadata, to: &headers)
             context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers)))), promise: nil)
         case .message(let message):
-            if !entry.sentHeaders {
-                entry.sentHeaders = true
-                context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: LeanConnection.responseHeaders)))),
-                              promise: nil)
-            }
             var body = context.channel.allocator.buffer(capacity: message.count + 5)
             GRPCMessageReader.write(message.buffer, into: &body)
-            let written = context.eventLoop.makePromise(of: Void.self)
-            written.futureResult.whenComplete { _ in stream.release(bytes) }
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(body))))), promise: written)
+            writeData(id, body, bytes: bytes, stream: stream, entry: &entry, context: context)
         case .status(let status, let trailers):
             entry.ended = true
             var headers: HPACKHeaders = entry.sentHeaders ? [:] : LeanConnection.responseHeaders
@@ -135,6 +128,30 @@ extension LeanGRPCHandler {
         }
         bridged[id] = entry
         scheduleFlush(context)
+    }
+
+    /// Writes already length-prefixed messages (a native stream's batch, `LeanMessageWriter`)
+    /// as one DATA write; `bytes` of budget are released as in `writeBridged`.
+    func writeFramed(_ id: HTTP2StreamID, _ body: ByteBuffer, bytes: Int, stream: LeanBridgedStream) {
+        guard let context, var entry = bridged[id], entry.stream === stream, !entry.ended else {
+            stream.release(bytes)
+            return
+        }
+        writeData(id, body, bytes: bytes, stream: stream, entry: &entry, context: context)
+        bridged[id] = entry
+        scheduleFlush(context)
+    }
+
+    private func writeData(_ id: HTTP2StreamID, _ body: ByteBuffer, bytes: Int, stream: LeanBridgedStream,
+                           entry: inout BridgeEntry, context: ChannelHandlerContext) {
+        if !entry.sentHeaders {
+            entry.sentHeaders = true
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: LeanConnection.responseHeaders)))),
+                          promise: nil)
+        }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenComplete { _ in stream.release(bytes) }
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(body))))), promise: written)
     }
 
     /// One flush for the bridged writes queued on the loop in the same tick (many watch

@@ -6,9 +6,12 @@ import Synchronization
 /// The client port's gRPC `ServerTransport` on the lean HTTP/2 path (`[listen] clientTransport
 /// = "lean"`). It owns the listening socket and every connection's HTTP/2 (`LeanHTTP2Server`):
 /// the hot unary methods of `hot` (etcd's KV) are answered inside the transport, with no
-/// per-call stream channel or task beyond the backend's; every other stream (Watch, Lease,
-/// Cluster, Maintenance, Admin, unknown methods) is handed to `GRPCServer` as an `RPCStream`
-/// (`LeanBridgedStream`), so those services run unchanged on the same port.
+/// per-call stream channel or task beyond the backend's; the streaming methods of `native`
+/// (etcd's Watch and LeaseKeepAlive) run in the transport too, on the bridged stream's flow
+/// control and cancellation (`LeanNativeStream.swift`), unless the request carries
+/// `grpc-timeout`; every other stream (Lease, Cluster, Maintenance, Admin, unknown methods)
+/// is handed to `GRPCServer` as an `RPCStream` (`LeanBridgedStream`), so those services run
+/// unchanged on the same port.
 ///
 /// Lifecycle: `listen` binds (the bound port is `listeningPort`), runs one child task per
 /// bridged stream and returns after `beginGracefulShutdown` (GOAWAY; streams in flight
@@ -23,6 +26,9 @@ final class LeanServerTransport: ServerTransport, Sendable {
     private let streams: AsyncStream<LeanBridgedStream>
     private let sink: AsyncStream<LeanBridgedStream>.Continuation
     private let bound = Mutex<BindState>(.waiting([]))
+    /// Streaming methods run in the transport instead of `GRPCServer`, by `service/method`
+    /// (not by `MethodDescriptor`: a generated descriptor also carries the method type).
+    private let native: [String: any LeanStreamService]
 
     private enum BindState {
         case waiting([CheckedContinuation<Int, any Error>])
@@ -30,10 +36,11 @@ final class LeanServerTransport: ServerTransport, Sendable {
         case failed(any Error)
     }
 
-    init(host: String, port: Int, hot: any LeanUnaryService, limits: LeanConnection.Limits,
-         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    init(host: String, port: Int, hot: any LeanUnaryService, native: [any LeanStreamService] = [],
+         limits: LeanConnection.Limits, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.host = host
         self.port = port
+        self.native = Dictionary(native.map { ($0.descriptor.fullyQualifiedMethod, $0) }, uniquingKeysWith: { first, _ in first })
         let (streams, sink) = AsyncStream.makeStream(of: LeanBridgedStream.self)
         self.streams = streams
         self.sink = sink
@@ -78,11 +85,15 @@ final class LeanServerTransport: ServerTransport, Sendable {
             resolveBind(.failure(error))
             throw error
         }
-        let server = self.server, sink = self.sink
+        let server = self.server, sink = self.sink, native = self.native
         await withTaskCancellationHandler {
             await withDiscardingTaskGroup { group in
                 for await stream in streams {
-                    group.addTask { await stream.run(streamHandler) }
+                    if !stream.timed, let service = native[stream.descriptor.fullyQualifiedMethod] {
+                        group.addTask { await stream.run(native: service) }
+                    } else {
+                        group.addTask { await stream.run(streamHandler) }
+                    }
                 }
             }
         } onCancel: {
