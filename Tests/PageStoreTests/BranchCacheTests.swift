@@ -141,7 +141,7 @@ import TestThreads
             let snapshot = rt.snapshot
             for id in PageID(2)..<snapshot.meta.pageCount {
                 let p = PageRef(base: snapshot.mapping.base + Int(id) * snapshot.pageSize)
-                guard p.rawType == PageType.branch.rawValue, p.count > 0, (try? snapshot.nodePage(id)) != nil else { continue }
+                guard p.rawType == PageType.branch.rawValue || p.isCompactBranch, p.count > 0, (try? snapshot.nodePage(id)) != nil else { continue }
                 checkedPages += 1
                 let d = DecodedBranch.make(p)
                 var probes: [[UInt8]] = [[], [0], [0xFF], bytes("p"), bytes("p/"), bytes("a/long/shared/prefix"), bytes("zzz")]

@@ -69,7 +69,34 @@ final class BTree<Element: BTreeElement> {
     // MARK: insertion
 
     /// Mutates the element with `key`, inserting `make()` first when absent.
+    ///
+    /// Fast path (session 10): walk block to block as `withElement` does — no node object is
+    /// loaded or retained on the way down (perf: retaining and releasing each level's cold
+    /// node object was a third of a put's index time) — and, when the key exists or its leaf
+    /// has room, change the leaf block in place. Only an insert into a full leaf takes the
+    /// recursive path, which splits.
     func upsert<R>(_ key: [UInt8], make: () -> Element, _ body: (inout Element) throws -> R) rethrows -> R {
+        let layout = root.layout
+        let kw = KeyWords(key)
+        var b = root.blockAddress
+        while !BTreeNode<Element>.blockIsLeaf(b) {
+            b = BTreeNode<Element>.childBlock(b, layout, BTreeNode<Element>.childIndex(block: b, layout, key, kw.prefix))
+        }
+        let (i, found) = BTreeNode<Element>.elementIndex(block: b, layout, key, kw)
+        let leaf = UnsafeMutableRawPointer(mutating: b)
+        if found {
+            return try body(&BTreeNode<Element>.mutableElementInBlock(leaf, layout, i).pointee)
+        }
+        if BTreeNode<Element>.blockCount(b) < fanout {
+            BTreeNode<Element>.insertElement(block: leaf, layout, make(), words: kw, at: i)
+            count += 1
+            return try body(&BTreeNode<Element>.mutableElementInBlock(leaf, layout, i).pointee)
+        }
+        return try upsertSplitting(key, make: make, body)
+    }
+
+    /// `upsert` through node objects, splitting full nodes on the way back up.
+    private func upsertSplitting<R>(_ key: [UInt8], make: () -> Element, _ body: (inout Element) throws -> R) rethrows -> R {
         var result: R?
         if let (sep, right) = try insert(into: root, key: key, make: make, body: body, result: &result) {
             root = BTreeNode(children: [root, right], separators: [sep], capacity: fanout + 1)

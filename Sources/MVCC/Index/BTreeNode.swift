@@ -143,14 +143,29 @@ final class BTreeNode<Element: BTreeElement> {
     }
 
     func insertElement(_ e: Element, at i: Int) {
-        precondition(isLeaf && count < capacity && i <= count)
-        (elementBase + i + 1).moveInitialize(from: elementBase + i, count: count - i)
-        (prefixes + i + 1).update(from: prefixes + i, count: count - i)
-        (tails + i + 1).update(from: tails + i, count: count - i)
-        (lengths + i + 1).update(from: lengths + i, count: count - i)
-        (elementBase + i).initialize(to: e)
-        setKeyWords(i, e.key)
-        count += 1
+        precondition(isLeaf)
+        Self.insertElement(block: block, layout, e, words: KeyWords(e.key), at: i)
+    }
+
+    /// Inserts `e` (whose key has `words`) at position `i` of leaf block `b`: the block-level
+    /// form of `insertElement(_:at:)`, for an insert that found its leaf without the node object.
+    @inline(__always)
+    static func insertElement(block b: UnsafeMutableRawPointer, _ layout: BTreeNodeLayout, _ e: Element, words: KeyWords, at i: Int) {
+        let n = b.load(as: Int.self)
+        precondition(blockIsLeaf(b) && n < layout.capacity && i <= n)
+        let prefixes = (b + BTreeNodeLayout.prefixOffset).assumingMemoryBound(to: UInt64.self)
+        let tails = (b + layout.tailOffset).assumingMemoryBound(to: UInt64.self)
+        let lengths = (b + layout.lengthOffset).assumingMemoryBound(to: UInt8.self)
+        let elements = (b + layout.payloadOffset).assumingMemoryBound(to: Element.self)
+        (elements + i + 1).moveInitialize(from: elements + i, count: n - i)
+        (prefixes + i + 1).update(from: prefixes + i, count: n - i)
+        (tails + i + 1).update(from: tails + i, count: n - i)
+        (lengths + i + 1).update(from: lengths + i, count: n - i)
+        (elements + i).initialize(to: e)
+        prefixes[i] = words.prefix
+        tails[i] = words.tail
+        lengths[i] = words.length
+        b.storeBytes(of: n + 1, as: Int.self)
     }
 
     func removeElement(at i: Int) -> Element {
@@ -173,11 +188,15 @@ final class BTreeNode<Element: BTreeElement> {
         lengths[i] = w.length
     }
 
-    /// Removes elements `from...` (moves them into the returned array).
+    /// Removes elements `from...` (moves them into the returned array: no copy, so no
+    /// retain of each moved element's buffers and release of the originals).
     func removeElements(from i: Int) -> [Element] {
-        precondition(isLeaf && i <= count)
-        let moved = Array(UnsafeBufferPointer(start: elementBase + i, count: count - i))
-        (elementBase + i).deinitialize(count: count - i)
+        let n = count
+        precondition(isLeaf && i <= n)
+        let moved = [Element](unsafeUninitializedCapacity: n - i) { buffer, initialized in
+            if n > i { buffer.baseAddress!.moveInitialize(from: elementBase + i, count: n - i) }
+            initialized = n - i
+        }
         count = i
         return moved
     }
@@ -310,6 +329,16 @@ final class BTreeNode<Element: BTreeElement> {
     @inline(__always)
     static func childBlock(_ b: UnsafeRawPointer, _ layout: BTreeNodeLayout, _ i: Int) -> UnsafeRawPointer {
         UnsafeRawPointer(bitPattern: b.load(fromByteOffset: layout.childBlockOffset + i * MemoryLayout<UInt>.stride, as: UInt.self))!
+    }
+
+    /// The entry count kept in block `b`'s header.
+    @inline(__always)
+    static func blockCount(_ b: UnsafeRawPointer) -> Int { b.load(as: Int.self) }
+
+    /// Element `i` of leaf block `b`, in place, for a change that keeps its key.
+    @inline(__always)
+    static func mutableElementInBlock(_ b: UnsafeMutableRawPointer, _ layout: BTreeNodeLayout, _ i: Int) -> UnsafeMutablePointer<Element> {
+        (b + layout.payloadOffset).assumingMemoryBound(to: Element.self) + i
     }
 
     /// Element `i` of leaf block `b`, in place.

@@ -17,6 +17,8 @@ enum PageType: UInt16 {
     case leaf = 3
     case freelist = 4
     case blob = 5
+    /// A branch page with 6-byte elements (session 10): every child id below 2^32.
+    case compactBranch = 6
 }
 
 /// Byte offsets and sizes of the page format.
@@ -33,6 +35,11 @@ enum PageLayout {
     static let leafElementSize = 12
     /// Branch element: child u64, keySize u16, unused u16, position u32.
     static let branchElementSize = 16
+    /// Compact branch element: child u32, position u16; key `i` ends where key `i + 1`
+    /// starts (the last at the page's `length`). Used when every child id is below 2^32.
+    static let compactBranchElementSize = 6
+    /// The largest child id a compact branch element holds.
+    static let compactChildMax = UInt64(UInt32.max)
     /// Leaf element flag: the value is in a blob run; the value slot holds its first page id (u64).
     static let flagBlob: UInt16 = 1
     /// Size of a blob reference in a leaf's value slot.
@@ -55,6 +62,7 @@ struct PageRef {
     var length: Int { Int(u32(PageLayout.lengthOffset)) }
     var id: PageID { u64(PageLayout.idOffset) }
     var isLeaf: Bool { rawType == PageType.leaf.rawValue }
+    var isCompactBranch: Bool { rawType == PageType.compactBranch.rawValue }
 
     // MARK: leaf elements
 
@@ -98,8 +106,18 @@ struct PageRef {
     // MARK: branch elements
 
     @inline(__always) private func branchElement(_ i: Int) -> Int { PageLayout.headerSize + i * PageLayout.branchElementSize }
-    @inline(__always) func branchChild(_ i: Int) -> PageID { u64(branchElement(i)) }
+    @inline(__always) private func compactElement(_ i: Int) -> Int { PageLayout.headerSize + i * PageLayout.compactBranchElementSize }
+    @inline(__always) func branchChild(_ i: Int) -> PageID {
+        if isCompactBranch { return PageID(u32(compactElement(i))) }
+        return u64(branchElement(i))
+    }
     @inline(__always) func branchKey(_ i: Int) -> UnsafeRawBufferPointer {
+        if isCompactBranch {
+            let e = compactElement(i)
+            let pos = Int(u16(e + 4))
+            let end = i + 1 < count ? Int(u16(e + 4 + PageLayout.compactBranchElementSize)) : length
+            return UnsafeRawBufferPointer(start: base + pos, count: end - pos)
+        }
         let e = branchElement(i)
         return UnsafeRawBufferPointer(start: base + Int(u32(e + 12)), count: Int(u16(e + 8)))
     }
@@ -110,6 +128,17 @@ struct PageRef {
     /// accessors cannot read outside it even if a checksum collision let garbage through.
     func elementsInBounds(limit pageSize: Int) -> Bool {
         let n = count
+        if isCompactBranch {
+            // Keys start after the elements, in order, and the last ends at `length`.
+            var previous = PageLayout.headerSize + n * PageLayout.compactBranchElementSize
+            if previous > pageSize || length > pageSize { return false }
+            for i in 0..<n {
+                let pos = Int(u16(compactElement(i) + 4))
+                if pos < previous || pos > length { return false }
+                previous = pos
+            }
+            return true
+        }
         let leaf = isLeaf
         let elementSize = leaf ? PageLayout.leafElementSize : PageLayout.branchElementSize
         if PageLayout.headerSize + n * elementSize > pageSize { return false }

@@ -22,7 +22,7 @@ struct Snapshot {
     @inline(__always) func nodePage(_ id: PageID) throws(PageStoreError) -> PageRef {
         let p = try page(id)
         let t = p.rawType
-        guard t == PageType.leaf.rawValue || t == PageType.branch.rawValue else {
+        guard t == PageType.leaf.rawValue || t == PageType.branch.rawValue || t == PageType.compactBranch.rawValue else {
             throw .corruptPage(id, reason: "expected a branch or leaf page, found type \(t)")
         }
         return p
@@ -50,7 +50,7 @@ struct Snapshot {
         let crc = CRC32CBridge.checksum(UnsafeRawBufferPointer(start: p.base + 4, count: checked - 4))
         guard crc == p.checksum else { throw .corruptPage(id, reason: "checksum mismatch") }
         let t = p.rawType
-        if t == PageType.leaf.rawValue || t == PageType.branch.rawValue {
+        if t == PageType.leaf.rawValue || t == PageType.branch.rawValue || t == PageType.compactBranch.rawValue {
             guard overflow == 0, p.elementsInBounds(limit: checked) else {
                 throw .corruptPage(id, reason: "elements out of bounds")
             }

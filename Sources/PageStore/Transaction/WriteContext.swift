@@ -55,9 +55,10 @@ final class WriteContext {
 
     // MARK: materialising
 
-    func materialize(_ id: PageID, parent: Node?) throws(PageStoreError) -> Node {
+    /// `slot`: the entry of `parent` pointing at `id`, when known (a hint for the spill).
+    func materialize(_ id: PageID, parent: Node?, slot: Int = -1) throws(PageStoreError) -> Node {
         if let n = nodes[id] { return n }
-        let n = Node(page: try snapshot.nodePage(id), id: id, parent: parent)
+        let n = Node(page: try snapshot.nodePage(id), id: id, parent: parent, slot: slot)
         nodes[id] = n
         return n
     }
@@ -75,7 +76,8 @@ final class WriteContext {
         var n = try rootNode(tree)
         while !n.isLeaf {
             guard n.count > 0 else { throw .corruptPage(n.page, reason: "empty branch") }
-            n = try materialize(n.child(n.childIndex(key)), parent: n)
+            let i = n.childIndex(key)
+            n = try materialize(n.child(i), parent: n, slot: i)
         }
         return n
     }

@@ -23,6 +23,13 @@ struct NodeEntry {
     var child: UInt64
 }
 
+/// A child a branch node materialised: its page id and the parent entry that pointed at it
+/// when it was materialised (-1: unknown). Plain data.
+struct MaterializedChild {
+    let page: PageID
+    let slot: Int
+}
+
 /// A branch or leaf page deserialised for modification by the write transaction that owns
 /// it (bbolt's `node`). Identified by the page it was read from (`page`, 0 for a node created
 /// in this transaction); that page is freed when the node is spilled. Unmodified entries keep
@@ -41,10 +48,11 @@ final class Node {
     var page: PageID
     @exclusivity(unchecked) var parent: Node?
     @exclusivity(unchecked) var entries: [NodeEntry] = []
-    /// Branch: page ids of children materialised under this node (appended when a child is
-    /// materialised or re-parented here; may hold stale ids, so check `child.parent === self`).
-    /// The spill visits only these instead of looking up every entry's child.
-    @exclusivity(unchecked) var materializedChildren: [PageID] = []
+    /// Branch: children materialised under this node (appended when a child is materialised
+    /// or re-parented here; may hold stale ids, so check `child.parent === self`), each with
+    /// the entry index it had then (a hint: entries may have moved since). The spill visits
+    /// only these instead of looking up every entry's child.
+    @exclusivity(unchecked) var materializedChildren: [MaterializedChild] = []
     /// Set by deletes; the commit merges underfull nodes.
     var unbalanced = false
     @exclusivity(unchecked) private(set) var source: UnsafeRawPointer?
@@ -59,12 +67,13 @@ final class Node {
     }
 
     /// Deserialises a validated page (entries point into it; nothing is copied).
-    init(page p: PageRef, id: PageID, parent: Node?) {
+    /// `slot`: the entry of `parent` that points at this page, when known (-1: unknown).
+    init(page p: PageRef, id: PageID, parent: Node?, slot: Int = -1) {
         self.isLeaf = p.isLeaf
         self.page = id
         self.parent = parent
         self.source = p.base
-        parent?.materializedChildren.append(id)
+        parent?.materializedChildren.append(MaterializedChild(page: id, slot: slot))
         let n = p.count
         let base = p.base
         let leaf = p.isLeaf
@@ -85,6 +94,13 @@ final class Node {
                         valueOffset: valuePos, valueSize: valueSize,
                         child: isBlob ? base.loadUnaligned(fromByteOffset: Int(valuePos), as: UInt64.self) : 0))
                 }
+            } else if p.isCompactBranch {
+                for i in 0..<n {
+                    let key = p.branchKey(i)
+                    (out + i).initialize(to: NodeEntry(
+                        keyOffset: UInt32(key.baseAddress! - base), keySize: UInt16(key.count), flags: 0, valueKind: .page,
+                        valueOffset: 0, valueSize: 0, child: p.branchChild(i)))
+                }
             } else {
                 for i in 0..<n {
                     let e = PageLayout.headerSize + i * PageLayout.branchElementSize
@@ -103,7 +119,7 @@ final class Node {
     /// Branch: makes materialised node `child` (one of this node's entries) a child of this one.
     func reparent(_ child: Node) {
         child.parent = self
-        materializedChildren.append(child.page)
+        materializedChildren.append(MaterializedChild(page: child.page, slot: -1))
     }
 
     var count: Int { entries.count }
@@ -244,12 +260,23 @@ final class Node {
 
     // MARK: sizes
 
+    /// Branch: the element size its pages are written with — compact (6 bytes) when every
+    /// child id fits 32 bits, else the 16-byte form. (A run of entries of a node written with
+    /// the wide form may still be encoded compact: it is then only smaller.)
+    func branchElementSize() -> Int {
+        entries.withUnsafeBufferPointer { es in
+            for e in es where e.child > PageLayout.compactChildMax { return PageLayout.branchElementSize }
+            return PageLayout.compactBranchElementSize
+        }
+    }
+
     /// Serialised size of element `i` (element header + key + value slot).
     /// `inlineMax` is the largest inline leaf element (see `WriteContext.inlineMax`); a value
-    /// whose element would be larger goes to a blob run.
-    @inline(__always) func elementSize(_ i: Int, inlineMax: Int) -> Int {
+    /// whose element would be larger goes to a blob run. `branchElement`: a branch's
+    /// `branchElementSize()` (ignored for leaves).
+    @inline(__always) func elementSize(_ i: Int, inlineMax: Int, branchElement: Int) -> Int {
         let e = entries[i]
-        if !isLeaf { return PageLayout.branchElementSize + Int(e.keySize) }
+        if !isLeaf { return branchElement + Int(e.keySize) }
         let inline = PageLayout.leafElementSize + Int(e.keySize) + Int(e.valueSize)
         let slot = e.valueKind == .blob || inline > inlineMax ? PageLayout.blobReferenceSize : Int(e.valueSize)
         return PageLayout.leafElementSize + Int(e.keySize) + slot
@@ -261,7 +288,12 @@ final class Node {
         return entries.withUnsafeBufferPointer { es -> Int in
             var s = PageLayout.headerSize
             if !leaf {
-                for e in es { s += PageLayout.branchElementSize + Int(e.keySize) }
+                var wide = false
+                for e in es {
+                    s += PageLayout.compactBranchElementSize + Int(e.keySize)
+                    wide = wide || e.child > PageLayout.compactChildMax
+                }
+                if wide { s += es.count * (PageLayout.branchElementSize - PageLayout.compactBranchElementSize) }
                 return s
             }
             for e in es {
