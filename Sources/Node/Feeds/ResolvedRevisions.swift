@@ -151,14 +151,19 @@ final class ResolvedRevisions: Sendable {
         for c in woken { c.resume() }
     }
 
-    /// The poll loop's report of applied indexes (called every round).
-    func noteApplied(_ applied: (RangeID) -> UInt64?) {
+    /// The poll loop's report of each tracked replica's applied index and the revision of
+    /// its last applied write (called every round). The latter is resolved at once: MVCC
+    /// applies a range's writes only at increasing revisions (`revisionNotIncreasing`, on every
+    /// replica alike), so once the write at revision W applied here no write of the range at
+    /// or below W can apply later. nil revision: resolve through closes only.
+    func noteApplied(_ applied: (RangeID) -> (index: UInt64, revision: Int64?)?) {
         let woken = entries.withLock { e -> [CheckedContinuation<Void, Never>] in
             guard !e.isEmpty else { return [] }
             var woken: [CheckedContinuation<Void, Never>] = []
             for (range, var entry) in e {
-                guard let a = applied(range), a != entry.applied else { continue }
-                entry.applied = a
+                guard let a = applied(range), a.index != entry.applied else { continue }
+                entry.applied = a.index
+                if let revision = a.revision { entry.resolved = max(entry.resolved, revision) }
                 entry.advance()
                 woken += entry.takeSatisfied()
                 e[range] = entry

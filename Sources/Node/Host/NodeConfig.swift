@@ -46,6 +46,12 @@ public struct NodeConfig: Sendable {
     /// false: one ReadIndex per read (as before session 9). A measurement switch; its
     /// default is true unless the environment sets FLOTILLA_READ_INDEX_PER_READ=1.
     public var batchReadIndex = !environmentFlag("FLOTILLA_READ_INDEX_PER_READ")
+    /// Whether a replica's feeds count the revision of its last applied write as resolved at
+    /// once (`ResolvedRevisions.noteApplied`), so a watch within one range gets an event as
+    /// soon as it applies instead of at the next closer round (up to `closeIntervalMs` later).
+    /// false: only closes resolve (as before session 10). A measurement switch; its default is
+    /// true unless the environment sets FLOTILLA_RESOLVE_BY_CLOSER_ONLY=1.
+    public var resolveOnApply = !environmentFlag("FLOTILLA_RESOLVE_BY_CLOSER_ONLY")
     /// Test hook: called on the node's WAL sync thread before each WAL append (a test may
     /// block in it to hold a sync in progress). nil in production.
     public var beforeWALSync: (@Sendable () -> Void)? = nil

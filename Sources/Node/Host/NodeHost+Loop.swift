@@ -86,7 +86,10 @@ extension NodeHost {
         handleReadies(&s, outbound: &outbound)
         serveReads(&s, now: now)
         startRevisionFetchIfNeeded(&s)
-        resolved.noteApplied { s.replicas[$0]?.appliedIndex }
+        let resolveOnApply = config.resolveOnApply
+        resolved.noteApplied { range in
+            s.replicas[range].map { ($0.appliedIndex, resolveOnApply ? $0.store.currentRevision : nil) }
+        }
         // Held proposals whose leader has now applied its first entry go in the next round.
         if s.rangesHolding.contains(where: { s.replicas[$0].map { $0.appliedIndex >= $0.leaderRevisions.termStartIndex } ?? true }) {
             _ = enqueue { _ in true }

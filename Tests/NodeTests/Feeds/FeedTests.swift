@@ -62,6 +62,60 @@ extension NodeClusterTests {
             #expect((c.hosts[follower]!.resolvedRevision(of: range) ?? 0) >= del.revision)
         }
 
+        /// `range`'s next feed batch on `host` from `from`, the long poll cancelled after `within`.
+        static func feed(_ host: NodeHost, _ range: RangeID, from: Int64,
+                         within: Duration) async throws -> RangeFeedItem {
+            let poll = Task {
+                try await host.nextFeedBatch(range: range, from: from, prevKV: false, maxEvents: 100, waitMs: 3_600_000)
+            }
+            let timer = Task {
+                try? await Task.sleep(for: within)
+                poll.cancel()
+            }
+            defer { timer.cancel() }
+            return try await poll.value
+        }
+
+        /// A replica resolves its range up to its last applied write without waiting for a
+        /// close (the closer is set to run once an hour here): a feed gets each write as soon
+        /// as it applied, on the leader and on a follower. With `resolveOnApply` off the same
+        /// feeds stay empty, as closes are then the only way to resolve.
+        @Test(arguments: [true, false])
+        func appliedWritesResolveWithoutACloser(resolveOnApply: Bool) async throws {
+            let seed = UInt64.random(in: 0..<1_000_000)
+            var rng = SeededGenerator(seed: seed)
+            let c = try TestCluster(ranges: 1, tune: {
+                $0.closeIntervalMs = 3_600_000
+                $0.resolveOnApply = resolveOnApply
+            })
+            defer { c.shutdown() }
+            let range = c.rangeIDs[0]
+            #expect(await c.eventually { c.leader(of: range) != nil })
+            let leader = try #require(c.leader(of: range))
+            let follower = c.hosts.keys.sorted().first { $0 != leader }!
+            var from: [NodeID: Int64] = [leader: 1, follower: 1]
+            for step in 0..<Int.random(in: 3...6, using: &rng) {
+                let key = c.key(range: 0, "k\(Int.random(in: 0..<4, using: &rng))")
+                let put = try await c.put(key, [UInt8(step)])
+                for node in [leader, follower] {
+                    // Parked polls expire on the closer's tick (hourly here): the test ends the
+                    // poll itself by cancelling it, which answers with what is resolved then.
+                    let item = try await Self.feed(c.hosts[node]!, range, from: from[node]!,
+                                                   within: .milliseconds(resolveOnApply ? 20_000 : 300))
+                    guard case .events(let events, let resolvedTo) = item else {
+                        Issue.record("seed \(seed): unexpected \(item)"); return
+                    }
+                    if resolveOnApply {
+                        #expect(events.map(\.kv.modRevision) == [put.revision] && resolvedTo >= put.revision,
+                                "seed \(seed): node \(node) step \(step): \(events.map(\.kv.modRevision)) up to \(resolvedTo)")
+                        from[node] = resolvedTo + 1
+                    } else {
+                        #expect(events.isEmpty && resolvedTo == 0, "seed \(seed): nothing resolves without closes")
+                    }
+                }
+            }
+        }
+
         @Test func feedFromACompactedRevisionSaysSo() async throws {
             let c = try TestCluster(ranges: 1)
             defer { c.shutdown() }

@@ -60,12 +60,27 @@ import Testing
         r.note(range, revision: 9, atIndex: 4)  // waits for index 4 to apply here
         let (t, done) = park(r, beyond: 0)
         #expect(await parked(r, 1))
-        r.noteApplied { _ in 3 }
+        r.noteApplied { _ in (3, nil) }
         #expect(r.waiterCount == 1)
-        r.noteApplied { _ in 4 }
+        r.noteApplied { _ in (4, nil) }
         await t.value
         #expect(done.load(ordering: .acquiring))
         #expect(r.resolved(of: range) == 9)
+    }
+
+    @Test func anAppliedWriteRevisionResolvesAndWakesWithoutAClose() async {
+        let r = ResolvedRevisions()
+        _ = r.touch(range, now: 1)
+        let (t, done) = park(r, beyond: 6)
+        #expect(await parked(r, 1))
+        r.noteApplied { _ in (2, 6) }  // the write at 6 applied: not beyond 6 yet
+        #expect(r.waiterCount == 1 && r.resolved(of: range) == 6)
+        r.noteApplied { _ in (3, 5) }  // never goes back
+        #expect(r.resolved(of: range) == 6)
+        r.noteApplied { _ in (4, 8) }
+        await t.value
+        #expect(done.load(ordering: .acquiring))
+        #expect(r.resolved(of: range) == 8)
     }
 
     @Test func deadlineCancelDropAndCloseAllReturn() async {
