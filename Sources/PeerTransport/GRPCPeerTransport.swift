@@ -14,7 +14,7 @@ import Synchronization
 /// connection (`CallChannel`), calls multiplexed by call ID and coalesced per write.
 /// Owns the peer server, one `PeerLink` and one `CallChannel` per peer and the transport
 /// counters. Lifecycle: `init` → `start(handler:callHandler:)` → `stop()`.
-public final class GRPCPeerTransport: RaftTransport, NodeCallTransport, Sendable {
+public final class GRPCPeerTransport: NodePeerTransport {
     public let config: PeerTransportConfig
     let logger: Logger
     let links: [NodeID: PeerLink]
@@ -43,7 +43,8 @@ public final class GRPCPeerTransport: RaftTransport, NodeCallTransport, Sendable
         self.links = links
         let stats = statsBox
         channels = links.mapValues { link in
-            CallChannel(peer: link.peer, config: config, client: link.client, stats: stats, logger: logger)
+            CallChannel(peer: link.peer, config: config, stats: stats, logger: logger,
+                        openStream: CallChannel.grpcStream(client: link.client))
         }
         serverTransport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: config.listen.host, port: config.listen.port),
