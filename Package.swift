@@ -178,7 +178,13 @@ let package = Package(
         .testTarget(
             name: "NodeTests", dependencies: ["Node", "MVCC", "WAL", "RaftCore", "Base", "TestThreads"], swiftSettings: strict),
         .testTarget(
-            name: "PeerTransportTests", dependencies: ["PeerTransport", "Node", "RaftCore", "Base", "TestSupport"], swiftSettings: strict),
+            name: "PeerTransportTests",
+            dependencies: [
+                "PeerTransport", "Node", "RaftCore", "Base", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "RouterTests", dependencies: ["Router", "API", "Node", "MVCC", "Base", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ServerTests",

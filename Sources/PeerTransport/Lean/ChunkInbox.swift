@@ -94,9 +94,4 @@ final class ChunkInbox: Sendable {
             channel.read()
         }
     }
-
-    /// The chunks as the stream `receiveSnapshot` consumes.
-    var stream: AsyncThrowingStream<[UInt8], any Error> {
-        AsyncThrowingStream { try await self.next() }
-    }
 }

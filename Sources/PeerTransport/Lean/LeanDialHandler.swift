@@ -19,6 +19,7 @@ final class LeanDialHandler: ChannelInboundHandler {
     let logger: Logger
     let peerDescription: String
     var settled = false
+    var failed = false
     var lastRead = NIODeadline.now()
     var timer: RepeatedTask?
 
@@ -77,6 +78,8 @@ final class LeanDialHandler: ChannelInboundHandler {
     }
 
     func fail(_ context: ChannelHandlerContext, _ error: any Error) {
+        guard !failed else { return }
+        failed = true
         if !settled {
             settled = true
             greeted.fail(error)

@@ -137,6 +137,10 @@ public enum LeanFrameCodec {
             if buffer.getBytes(at: buffer.readerIndex, length: 4)! == http2Preface {
                 throw .notLean("HTTP/2 preface received (a gRPC peer transport)")
             }
+            // An HTTP/2 frame header: 24-bit length, then type 4 (SETTINGS, a server's first frame).
+            if buffer.getInteger(at: buffer.readerIndex + 3, as: UInt8.self) == 4 && rawKind <= 1 {
+                throw .notLean("HTTP/2 SETTINGS received (a gRPC peer transport)")
+            }
             guard rawKind == LeanFrame.Kind.hello.rawValue, length == 1 + LeanHello.payloadBytes else {
                 throw .notLean("first frame has kind \(rawKind) and length \(length), not a hello")
             }

@@ -21,6 +21,7 @@ final class LeanListenHandler: ChannelInboundHandler {
     var role: LeanHello.Role?
     var outbox: AnswerOutbox?
     var inbox: ChunkInbox?
+    var refused = false
 
     init(context: LeanListenContext) { self.context = context }
 
@@ -36,7 +37,6 @@ final class LeanListenHandler: ChannelInboundHandler {
             case (.snapshot, .snapshotHeader): try startSnapshot(ctx.channel, peer, frame.payload)
             case (.snapshot, .snapshotChunk):
                 guard let inbox else { throw LeanFrameError.notLean("snapshot chunk before its header") }
-                context.stats.withLock { $0.snapshotBytesReceived += UInt64(frame.payload.count) }
                 inbox.push(frame.payload)
             case (.snapshot, .snapshotEnd):
                 guard let inbox else { throw LeanFrameError.notLean("snapshot end before its header") }
@@ -96,6 +96,8 @@ final class LeanListenHandler: ChannelInboundHandler {
     }
 
     func refuse(_ ctx: ChannelHandlerContext, _ error: any Error) {
+        guard !refused else { return }
+        refused = true
         context.logger.error("lean peer connection closed on a protocol error", metadata: [
             "remote": "\(ctx.remoteAddress.map { "\($0)" } ?? "?")", "peer": "\(peer.map { "\($0)" } ?? "?")",
             "error": "\(error)",
@@ -127,7 +129,14 @@ struct LeanListenContext: Sendable {
     func receiveSnapshot(from peer: NodeID, header: SnapshotHeader, inbox: ChunkInbox) async -> [UInt8] {
         guard let handler = handler() else { return Array("node not started".utf8) }
         do {
-            try await handler.receiveSnapshot(from: peer, header: header, chunks: inbox.stream)
+            // Bytes count as received when the node takes them (like the gRPC transport).
+            let stats = self.stats
+            let chunks = AsyncThrowingStream<[UInt8], any Error> {
+                let chunk = try await inbox.next()
+                if let chunk { stats.withLock { $0.snapshotBytesReceived += UInt64(chunk.count) } }
+                return chunk
+            }
+            try await handler.receiveSnapshot(from: peer, header: header, chunks: chunks)
             stats.withLock { $0.snapshotsReceived += 1 }
             logger.info("snapshot ingested", metadata: ["from": "\(peer)", "range": "\(header.rangeID)"])
             return []
