@@ -55,9 +55,7 @@ final class LeanListenHandler: ChannelInboundHandler {
         role = hello.role
         ctx.channel.writeFrames([LeanHello(role: hello.role, node: context.nodeID).frame])
         if hello.role == .call {
-            guard context.callHandler() != nil else {
-                throw LeanFrameError.notLean("node not started")
-            }
+            guard context.callHandler() != nil else { throw PeerTransportError.stopped }
             outbox = AnswerOutbox(channel: ctx.channel, stats: context.stats)
         }
     }
@@ -127,24 +125,7 @@ struct LeanListenContext: Sendable {
 
     /// Runs one inbound snapshot; returns the verdict (empty = installed).
     func receiveSnapshot(from peer: NodeID, header: SnapshotHeader, inbox: ChunkInbox) async -> [UInt8] {
-        guard let handler = handler() else { return Array("node not started".utf8) }
-        do {
-            // Bytes count as received when the node takes them (like the gRPC transport).
-            let stats = self.stats
-            let chunks = AsyncThrowingStream<[UInt8], any Error> {
-                let chunk = try await inbox.next()
-                if let chunk { stats.withLock { $0.snapshotBytesReceived += UInt64(chunk.count) } }
-                return chunk
-            }
-            try await handler.receiveSnapshot(from: peer, header: header, chunks: chunks)
-            stats.withLock { $0.snapshotsReceived += 1 }
-            logger.info("snapshot ingested", metadata: ["from": "\(peer)", "range": "\(header.rangeID)"])
-            return []
-        } catch {
-            stats.withLock { $0.snapshotsFailed += 1 }
-            logger.warning("snapshot rejected", metadata: ["from": "\(peer)", "range": "\(header.rangeID)", "error": "\(error)"])
-            let text = "\(error)"
-            return Array((text.isEmpty ? "rejected" : text).utf8)
-        }
+        await SnapshotReceipt.run(handler: handler(), from: peer, header: header, stats: stats, logger: logger,
+                                  next: { try await inbox.next() })
     }
 }

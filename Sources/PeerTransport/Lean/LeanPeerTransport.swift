@@ -19,10 +19,8 @@ public final class LeanPeerTransport: NodePeerTransport {
     let group: any EventLoopGroup
     let statsBox = StatsBox()
     let handlerRef = HandlerRef()
-    let callHandlerRef = CallHandlerRef()
     let links: [NodeID: LeanRaftLink]
-    let channels: [NodeID: CallChannel]
-    let stopped = Atomic<Bool>(false)
+    let calls: PeerCalls
     let running = Mutex<Running?>(nil)
     let accepted = AcceptedChannels()
 
@@ -48,14 +46,14 @@ public final class LeanPeerTransport: NodePeerTransport {
                                          openStream: CallChannel.leanStream(address: address, group: group, logger: logger))
         }
         self.links = links
-        self.channels = channels
+        calls = PeerCalls(nodeID: config.nodeID, channels: channels)
     }
 
     @discardableResult
     public func start(handler h: any RaftTransportHandler, callHandler: (any NodeCallHandler)? = nil) async throws -> Int {
         handlerRef.set(h)
-        callHandlerRef.set(callHandler ?? (h as? any NodeCallHandler))
-        let handlerRef = self.handlerRef, callHandlerRef = self.callHandlerRef
+        calls.handlerRef.set(callHandler ?? (h as? any NodeCallHandler))
+        let handlerRef = self.handlerRef, callHandlerRef = calls.handlerRef
         let context = LeanListenContext(nodeID: config.nodeID, handler: { handlerRef.get() },
                                         callHandler: { callHandlerRef.get() }, stats: statsBox, logger: logger)
         let maxLength = config.maxMessageBytes + 1
@@ -75,7 +73,7 @@ public final class LeanPeerTransport: NodePeerTransport {
             .bind(host: config.listen.host, port: config.listen.port).get()
         let port = listener.localAddress?.port ?? config.listen.port
         for link in links.values { link.start() }
-        let callTasks = channels.values.map { channel in Task { await channel.run() } }
+        let callTasks = calls.start()
         running.withLock { $0 = Running(listener: listener, callTasks: callTasks) }
         logger.info("lean peer transport listening", metadata: ["port": "\(port)", "peers": "\(links.count)"])
         return port
@@ -85,7 +83,7 @@ public final class LeanPeerTransport: NodePeerTransport {
     /// the listener, then closes every accepted connection (inbound snapshot receivers see
     /// the stream fail and end).
     public func stop() async {
-        stopped.store(true, ordering: .releasing)
+        calls.stopped.store(true, ordering: .releasing)
         guard let r = running.withLock({ s -> Running? in defer { s = nil }; return s }) else { return }
         for link in links.values { await link.stop() }
         for t in r.callTasks { t.cancel() }
@@ -110,7 +108,7 @@ public final class LeanPeerTransport: NodePeerTransport {
     public func sendSnapshot(to node: NodeID, header: SnapshotHeader,
                              chunks: AsyncThrowingStream<[UInt8], any Error>) async throws {
         guard let address = config.peers[node], node != config.nodeID else { throw PeerTransportError.unknownPeer(node) }
-        guard !stopped.load(ordering: .acquiring) else { throw PeerTransportError.stopped }
+        guard !calls.stopped.load(ordering: .acquiring) else { throw PeerTransportError.stopped }
         try await LeanSnapshotSender.send(to: address, header: header, chunks: chunks, config: config, group: group,
                                           stats: statsBox, logger: logger)
     }
@@ -118,16 +116,10 @@ public final class LeanPeerTransport: NodePeerTransport {
     // MARK: NodeCallTransport
 
     public func call(_ node: NodeID, _ request: [UInt8], timeoutMs: Int) async throws(NodeCallError) -> [UInt8] {
-        guard !stopped.load(ordering: .acquiring) else { throw .closed }
-        if node == config.nodeID {
-            guard let local = callHandlerRef.get() else { throw .unreachable(node) }
-            return await local.handleCall(from: node, request)
-        }
-        guard let channel = channels[node] else { throw .unreachable(node) }
-        return try await channel.call(request, timeoutMs: timeoutMs)
+        try await calls.call(node, request, timeoutMs: timeoutMs)
     }
 
-    public func isCallStreamConnected(to node: NodeID) -> Bool { channels[node]?.isConnected ?? false }
+    public func isCallStreamConnected(to node: NodeID) -> Bool { calls.isConnected(to: node) }
 
     // MARK: observation
 
