@@ -142,7 +142,8 @@ struct LeanWireTests {
         await b.stop()
     }
 
-    @Test("a silent (black-holed) peer: the written call times out long before its deadline, then calls are unreachable")
+    @Test("a silent (black-holed) peer: the written call times out long before its deadline, then calls are unreachable",
+          .timeLimit(.minutes(2)))
     func blackHoledPeer() async throws {
         let silent = SilentPeer()
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
