@@ -43,9 +43,6 @@ final class CallChannel: Sendable {
     let state = Mutex(State())
     /// Calls to write; never drops (the in-flight bound is checked on admission).
     let outbound = SendQueue<CallFrame.Item>(capacity: Int.max / 2)
-    /// Set by a stream that drains `outbound` itself (`takeAll`) instead of awaiting `next()`:
-    /// called after each call is queued (the lean stream schedules one event-loop drain).
-    let wake = Mutex<(@Sendable () -> Void)?>(nil)
     let everConnected = Atomic<Bool>(false)
 
     init(peer: NodeID, config: PeerTransportConfig, stats: StatsBox, logger: Logger,
@@ -79,7 +76,6 @@ final class CallChannel: Sendable {
                     c.resume(returning: .failure(refused))
                 } else {
                     outbound.push(CallFrame.Item(callID: id, bytes: request))
-                    wake.withLock { $0 }?()
                 }
             }
         } onCancel: {
