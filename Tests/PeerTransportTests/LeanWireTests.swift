@@ -70,6 +70,16 @@ final class SilentPeer: Sendable {
     func firstDial(role: UInt8) -> Bool { roles.withLock { $0.insert(role).inserted } }
 }
 
+/// Rejects a snapshot after its first chunk, without reading the rest (tests only).
+final class EarlyRejectingHandler: RaftTransportHandler, Sendable {
+    func deliver(from node: NodeID, messages: [RangeMessage]) {}
+    func peerUnreachable(_ node: NodeID) {}
+    func receiveSnapshot(from node: NodeID, header: SnapshotHeader,
+                         chunks: AsyncThrowingStream<[UInt8], any Error>) async throws {
+        for try await _ in chunks { throw SnapshotFailure("early") }
+    }
+}
+
 @Suite("lean peer transport: the wire", .serialized)
 struct LeanWireTests {
     func leanNode2(_ handler: RecordingHandler) async throws -> (LeanPeerTransport, Int) {
@@ -172,6 +182,27 @@ struct LeanWireTests {
         #expect(a.stats.callsFailed >= 1)
         await a.stop()
         try await listener.close()
+    }
+
+    @Test("a throttled snapshot rejected after its first chunk: the verdict reaches the sender before it sent it all")
+    func earlyRejection() async throws {
+        let (a, b, _) = try makePair(.lean, snapshotMBps: 8)
+        try await a.start(handler: RecordingHandler())
+        try await b.start(handler: EarlyRejectingHandler())
+        let chunk = [UInt8](repeating: 3, count: 256 * 1024)
+        let total = 64 * chunk.count  // 16 MiB: 2 s at 8 MB/s
+        await #expect(throws: PeerTransportError.snapshotRejected("\(SnapshotFailure("early"))")) {
+            try await a.sendSnapshot(
+                to: NodeID(2), header: SnapshotHeader(rangeID: RangeID(4), message: Message(type: .snapshot)),
+                chunks: AsyncThrowingStream { c in
+                    for _ in 0..<64 { c.yield(chunk) }
+                    c.finish()
+                })
+        }
+        #expect(a.stats.snapshotBytesSent < UInt64(total), "the sender sent all \(total) bytes after the rejection")
+        #expect(a.stats.snapshotsFailed == 1 && b.stats.snapshotsFailed == 1)
+        await a.stop()
+        await b.stop()
     }
 
     @Test("lean and gRPC nodes do not understand each other, and neither hangs nor crashes")
