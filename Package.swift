@@ -70,7 +70,7 @@ let package = Package(
         // L3: the router on every node: the etcd backends over all ranges (fan-out, merge,
         // one global revision, cross-range watch, cluster-wide leases).
         .target(name: "Router", dependencies: ["Base", "MVCC", "Node", "API"], swiftSettings: strict),
-        // L3: node-to-node gRPC (Raft batches on one stream per node pair, snapshots).
+        // L3: node-to-node transports (Raft batches, snapshots, node calls): gRPC or lean (swift-nio).
         .target(
             name: "PeerTransport",
             dependencies: [
@@ -78,6 +78,8 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict),
         // L4: composition root (config, wiring, lifecycle, metrics HTTP, internal propose service).
@@ -176,7 +178,13 @@ let package = Package(
         .testTarget(
             name: "NodeTests", dependencies: ["Node", "MVCC", "WAL", "RaftCore", "Base", "TestThreads"], swiftSettings: strict),
         .testTarget(
-            name: "PeerTransportTests", dependencies: ["PeerTransport", "Node", "RaftCore", "Base", "TestSupport"], swiftSettings: strict),
+            name: "PeerTransportTests",
+            dependencies: [
+                "PeerTransport", "Node", "RaftCore", "Base", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "RouterTests", dependencies: ["Router", "API", "Node", "MVCC", "Base", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ServerTests",

@@ -1,16 +1,15 @@
 import Base
 import Dispatch
-import GRPCCore
-import GRPCNIOTransportHTTP2
 import Logging
 import Node
 import Synchronization
 
 /// The client side of the node call stream to ONE peer: owns the calls in flight (by call
 /// ID, with their deadlines and waiting callers), the queue of calls not yet written, and
-/// the loop keeping one bidirectional `RawPeer/Call` stream open on the peer's shared
-/// `GRPCClient`. Every write takes all queued calls at once (coalesced into as few
-/// messages as possible); answers are matched back by call ID.
+/// the loop keeping one call stream open through `openStream` — a bidirectional
+/// `RawPeer/Call` gRPC stream on the peer's shared `GRPCClient` (`grpcStream`) or a lean
+/// TCP connection (`LeanCallStream`). Every write takes all queued calls at once
+/// (coalesced into as few messages as possible); answers are matched back by call ID.
 ///
 /// Failure semantics (what `NodeCallClient` maps for the router):
 /// - no stream up (never connected, reconnecting, peer down) → `.unreachable` at once;
@@ -36,7 +35,9 @@ final class CallChannel: Sendable {
 
     let peer: NodeID
     let config: PeerTransportConfig
-    let client: GRPCClient<HTTP2ClientTransport.Posix>
+    /// Runs ONE call stream until it fails: calls `markConnected()` once it is up, writes
+    /// what `outbound` hands over (after `takeLive`), and `complete`s answers.
+    let openStream: @Sendable (CallChannel) async throws -> Void
     let stats: StatsBox
     let logger: Logger
     let state = Mutex(State())
@@ -44,11 +45,11 @@ final class CallChannel: Sendable {
     let outbound = SendQueue<CallFrame.Item>(capacity: Int.max / 2)
     let everConnected = Atomic<Bool>(false)
 
-    init(peer: NodeID, config: PeerTransportConfig, client: GRPCClient<HTTP2ClientTransport.Posix>,
-         stats: StatsBox, logger: Logger) {
+    init(peer: NodeID, config: PeerTransportConfig, stats: StatsBox, logger: Logger,
+         openStream: @escaping @Sendable (CallChannel) async throws -> Void) {
         self.peer = peer
         self.config = config
-        self.client = client
+        self.openStream = openStream
         self.stats = stats
         self.logger = logger
     }
@@ -131,7 +132,7 @@ final class CallChannel: Sendable {
         while !Task.isCancelled {
             let opened = ContinuousClock.now
             do {
-                try await runStream()
+                try await openStream(self)
             } catch {
                 if Task.isCancelled { break }
                 logger.debug("call stream to peer failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
@@ -147,45 +148,29 @@ final class CallChannel: Sendable {
         }
     }
 
-    /// One call stream: writes queued calls in batches and matches answers until it fails.
-    func runStream() async throws {
-        let me = config.nodeID
-        let request = StreamingClientRequest<[UInt8]> { writer in
-            try await writer.write(CallFrame.encodeCalls(from: me, [CallFrame.Item]()))
-            while let queued = await self.outbound.next() {
-                // Calls that expired or were cancelled while queued are skipped.
-                let live = self.state.withLock { s in
-                    queued.filter { item in
-                        guard s.pending[item.callID] != nil else { return false }
-                        s.pending[item.callID]!.written = true
-                        return true
-                    }
-                }
-                guard !live.isEmpty else { continue }
-                let messages = CallFrame.chunks(live)
-                for chunk in messages { try await writer.write(CallFrame.encodeCalls(from: me, chunk)) }
-                self.stats.withLock {
-                    $0.callsSent += UInt64(live.count)
-                    $0.callMessagesSent += UInt64(messages.count)
-                }
-            }
-            throw CancellationError()
-        }
-        try await client.bidirectionalStreaming(
-            request: request, descriptor: PeerMethods.call,
-            serializer: RawBytesSerializer(), deserializer: RawBytesDeserializer(),
-            options: PeerLink.callOptions
-        ) { response in
-            // Up once the peer has accepted the stream (its response headers arrived), not
-            // when our first write was buffered: a stream that a refused or backing-off
-            // connection is about to fail must not take calls it then reports as timeouts.
-            if case .success = response.accepted { self.markConnected() }
-            for try await message in response.messages {
-                for answer in try CallFrame.decodeAnswers(message) {
-                    self.complete(answer.callID, with: .success(answer.bytes))
-                }
+    /// The calls of `queued` still waiting (not expired or cancelled while queued), marked
+    /// written: the stream writes exactly these.
+    func takeLive(_ queued: [CallFrame.Item]) -> [CallFrame.Item] {
+        state.withLock { s in
+            queued.filter { item in
+                guard s.pending[item.callID] != nil else { return false }
+                s.pending[item.callID]!.written = true
+                return true
             }
         }
+    }
+
+    /// Counts one coalesced write of `calls` calls in `messages` messages.
+    func countWrite(calls: Int, messages: Int) {
+        stats.withLock {
+            $0.callsSent += UInt64(calls)
+            $0.callMessagesSent += UInt64(messages)
+        }
+    }
+
+    /// Matches the answers of one answers message to their calls.
+    func receiveAnswers(_ message: [UInt8]) throws {
+        for answer in try CallFrame.decodeAnswers(message) { complete(answer.callID, with: .success(answer.bytes)) }
     }
 
     func markConnected() {

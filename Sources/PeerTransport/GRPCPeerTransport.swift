@@ -14,15 +14,13 @@ import Synchronization
 /// connection (`CallChannel`), calls multiplexed by call ID and coalesced per write.
 /// Owns the peer server, one `PeerLink` and one `CallChannel` per peer and the transport
 /// counters. Lifecycle: `init` → `start(handler:callHandler:)` → `stop()`.
-public final class GRPCPeerTransport: RaftTransport, NodeCallTransport, Sendable {
+public final class GRPCPeerTransport: NodePeerTransport {
     public let config: PeerTransportConfig
     let logger: Logger
     let links: [NodeID: PeerLink]
     let statsBox = StatsBox()
     let handlerRef: HandlerRef
-    let channels: [NodeID: CallChannel]
-    let callHandlerRef = CallHandlerRef()
-    let stopped = Atomic<Bool>(false)
+    let calls: PeerCalls
     let shutdown = ShutdownSignal()
     /// How long `stop` lets the server finish its RPCs before cancelling it.
     static let serverGraceMs = 2_000
@@ -42,9 +40,10 @@ public final class GRPCPeerTransport: RaftTransport, NodeCallTransport, Sendable
         }
         self.links = links
         let stats = statsBox
-        channels = links.mapValues { link in
-            CallChannel(peer: link.peer, config: config, client: link.client, stats: stats, logger: logger)
-        }
+        calls = PeerCalls(nodeID: config.nodeID, channels: links.mapValues { link in
+            CallChannel(peer: link.peer, config: config, stats: stats, logger: logger,
+                        openStream: CallChannel.grpcStream(client: link.client))
+        })
         serverTransport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: config.listen.host, port: config.listen.port),
             transportSecurity: .plaintext,
@@ -53,7 +52,7 @@ public final class GRPCPeerTransport: RaftTransport, NodeCallTransport, Sendable
                     minPingIntervalWithoutCalls: .milliseconds(config.keepaliveMinTimeMs), allowWithoutCalls: true)
                 c.rpc.maxRequestPayloadSize = config.maxMessageBytes
             })
-        let callHandlerRef = self.callHandlerRef
+        let callHandlerRef = calls.handlerRef
         let service = PeerService(handler: { handlerRef.get() }, callHandler: { callHandlerRef.get() },
                                   shutdown: shutdown, stats: statsBox, logger: logger)
         server = GRPCServer(transport: serverTransport, services: [service])
@@ -65,7 +64,7 @@ public final class GRPCPeerTransport: RaftTransport, NodeCallTransport, Sendable
     @discardableResult
     public func start(handler h: any RaftTransportHandler, callHandler: (any NodeCallHandler)? = nil) async throws -> Int {
         handlerRef.set(h)
-        callHandlerRef.set(callHandler ?? (h as? any NodeCallHandler))
+        calls.handlerRef.set(callHandler ?? (h as? any NodeCallHandler))
         let server = self.server
         let serveTask = Task {
             do {
@@ -76,7 +75,7 @@ public final class GRPCPeerTransport: RaftTransport, NodeCallTransport, Sendable
         }
         var started = [serveTask]
         for link in links.values { started.append(Task { await link.run() }) }
-        for channel in channels.values { started.append(Task { await channel.run() }) }
+        started += calls.start()
         tasks.withLock { $0.append(contentsOf: started) }
         let address = try await serverTransport.listeningAddress
         let port = address.ipv4?.port ?? config.listen.port
@@ -88,7 +87,7 @@ public final class GRPCPeerTransport: RaftTransport, NodeCallTransport, Sendable
     /// accepting (GOAWAY), our handlers end the peers' long-lived streams, and the server is
     /// given `serverGraceMs` to finish before it is cancelled.
     public func stop() async {
-        stopped.store(true, ordering: .releasing)
+        calls.stopped.store(true, ordering: .releasing)
         let running = tasks.withLock { t in
             defer { t = [] }
             return t
@@ -129,17 +128,11 @@ public final class GRPCPeerTransport: RaftTransport, NodeCallTransport, Sendable
 
     /// Calls `node` on its call stream (a call to this node itself runs the local handler).
     public func call(_ node: NodeID, _ request: [UInt8], timeoutMs: Int) async throws(NodeCallError) -> [UInt8] {
-        guard !stopped.load(ordering: .acquiring) else { throw .closed }
-        if node == config.nodeID {
-            guard let local = callHandlerRef.get() else { throw .unreachable(node) }
-            return await local.handleCall(from: node, request)
-        }
-        guard let channel = channels[node] else { throw .unreachable(node) }
-        return try await channel.call(request, timeoutMs: timeoutMs)
+        try await calls.call(node, request, timeoutMs: timeoutMs)
     }
 
     /// Whether the call stream to `node` is up.
-    public func isCallStreamConnected(to node: NodeID) -> Bool { channels[node]?.isConnected ?? false }
+    public func isCallStreamConnected(to node: NodeID) -> Bool { calls.isConnected(to: node) }
 
     // MARK: observation
 

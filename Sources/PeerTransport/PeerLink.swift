@@ -171,12 +171,14 @@ final class PeerLink: Sendable {
     }
 }
 
-/// Errors of the gRPC peer transport.
+/// Errors of the peer transports.
 public enum PeerTransportError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownPeer(NodeID)
     case stopped
     case snapshotRejected(String)
     case malformedSnapshotRequest(String)
+    /// The snapshot connection closed before the receiver's verdict arrived.
+    case snapshotConnectionLost
 
     public var description: String {
         switch self {
@@ -184,6 +186,7 @@ public enum PeerTransportError: Error, Sendable, Equatable, CustomStringConverti
         case .stopped: "peer transport stopped"
         case .snapshotRejected(let why): "snapshot rejected by the receiver: \(why)"
         case .malformedSnapshotRequest(let why): "malformed snapshot request: \(why)"
+        case .snapshotConnectionLost: "snapshot connection closed before the receiver answered"
         }
     }
 }

@@ -107,29 +107,11 @@ struct PeerService: RegistrableRPCService {
               let headerBytes = request.metadata[binaryValues: PeerMethods.snapshotHeaderKey].first(where: { _ in true }),
               let header = try? MessageCodec.decodeHeader(headerBytes)
         else { return Array("missing or malformed snapshot header".utf8) }
-        guard let handler = handler() else { return Array("node not started".utf8) }
-        let from = NodeID(fromRaw)
-        let stats = self.stats
         // One chunk is read off the RPC per pull of the handler, so a receiver slower than the
         // network holds the sender back (HTTP/2 flow control) instead of buffering the difference.
         let pull = ChunkPull(request.messages.makeAsyncIterator())
-        let chunks = AsyncThrowingStream<[UInt8], any Error> {
-            let chunk = try await pull.next()
-            if let chunk { stats.withLock { $0.snapshotBytesReceived += UInt64(chunk.count) } }
-            return chunk
-        }
-        do {
-            try await handler.receiveSnapshot(from: from, header: header, chunks: chunks)
-            stats.withLock { $0.snapshotsReceived += 1 }
-            logger.info("snapshot ingested", metadata: ["from": "\(from)", "range": "\(header.rangeID)"])
-            return []
-        } catch {
-            stats.withLock { $0.snapshotsFailed += 1 }
-            logger.warning("snapshot rejected", metadata: ["from": "\(from)", "range": "\(header.rangeID)",
-                                                           "error": "\(error)"])
-            let text = "\(error)"
-            return Array((text.isEmpty ? "rejected" : text).utf8)
-        }
+        return await SnapshotReceipt.run(handler: handler(), from: NodeID(fromRaw), header: header, stats: stats,
+                                         logger: logger, next: { try await pull.next() })
     }
 }
 

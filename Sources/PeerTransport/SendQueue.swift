@@ -51,7 +51,7 @@ package final class SendQueue<Element: Sendable>: Sendable {
     /// Everything queued, waiting if there is nothing; nil once closed or when the calling
     /// task is cancelled (frames stay queued for the next consumer).
     package func next() async -> [Element]? {
-        if let ready = takeAll() { return ready }
+        if let ready = takeReady() { return ready }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<[Element]?, Never>) in
                 let immediate = state.withLock { s -> [Element]?? in
@@ -78,7 +78,10 @@ package final class SendQueue<Element: Sendable>: Sendable {
         }
     }
 
-    private func takeAll() -> [Element]? {
+    /// Everything queued now (possibly nothing), without waiting.
+    package func takeAll() -> [Element] { takeReady() ?? [] }
+
+    private func takeReady() -> [Element]? {
         state.withLock { s -> [Element]? in
             guard s.frames.count > s.head else { return nil }
             let out = Array(s.frames[s.head...])

@@ -15,7 +15,7 @@ struct ClientAPI: Sendable {
     let router: Router
     let node: NodeEtcdBackend
 
-    init(config: ServerConfig, host: NodeHost, transport: GRPCPeerTransport,
+    init(config: ServerConfig, host: NodeHost, transport: any NodePeerTransport,
          peers: [NodeID: PeerTransportConfig.Address], logger: Logger) throws(ServerConfig.ConfigError) {
         let clients = try Self.clientTable(config)
         let members: [NodeEtcdBackend.Member] = peers.keys.sorted().map { id in

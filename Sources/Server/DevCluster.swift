@@ -19,6 +19,8 @@ public final class DevCluster: Sendable {
         public var extraArguments: [String] = []
         /// `listen.clientTransport` of every node.
         public var clientTransport = "lean"
+        /// `peer.transport` of every node.
+        public var peerTransport = "grpc"
         public init(executable: String) { self.executable = executable }
     }
 
@@ -58,6 +60,7 @@ public final class DevCluster: Sendable {
             c.clients = clients
             c.rangeCount = options.ranges
             c.clientTransport = options.clientTransport
+            c.peerTransport = options.peerTransport
             let configPath = options.dataDir + "/node-\(i).toml"
             try c.renderTOML().write(toFile: configPath, atomically: true, encoding: .utf8)
             let logPath = options.dataDir + "/node-\(i).log"

@@ -10,7 +10,8 @@ public import Node
 public import PeerTransport
 import Synchronization
 
-/// The composition root of one node: wires `NodeHost` + `GRPCPeerTransport` (peer port:
+/// The composition root of one node: wires `NodeHost` + its `NodePeerTransport` (peer port,
+/// `[peer] transport`: `GRPCPeerTransport` or `LeanPeerTransport`:
 /// Raft streams, snapshots and the node call channel in both directions),
 /// the Admin gRPC service (client port) and the metrics HTTP server, and owns their
 /// lifecycle: `start()` brings everything up in dependency order, `stop()` takes it down
@@ -18,7 +19,7 @@ import Synchronization
 public final class FlotillaServer: Sendable {
     public let config: ServerConfig
     public let host: NodeHost
-    public let transport: GRPCPeerTransport
+    public let transport: any NodePeerTransport
     let logger: Logger
     let peers: [NodeID: PeerTransportConfig.Address]
     let clientPort: ClientPort
@@ -42,7 +43,8 @@ public final class FlotillaServer: Sendable {
         self.config = config
         self.logger = logger
         peers = try config.validate()
-        transport = try GRPCPeerTransport(config: try config.transportConfig(peers: peers), logger: logger)
+        let kind = PeerTransportKind(rawValue: config.peerTransport) ?? .grpc
+        transport = try kind.make(config: try config.transportConfig(peers: peers), logger: logger)
         let bootstrap = BootstrapConfig(nodes: peers.keys.sorted(), rangeCount: config.rangeCount)
         let host = try NodeHost(config: config.nodeConfig, transport: transport, bootstrap: bootstrap)
         self.host = host
@@ -88,6 +90,7 @@ public final class FlotillaServer: Sendable {
         started.withLock { $0 = Started(tasks: [serveTask, sampler, leaseExpiry], metrics: metrics, ports: ports) }
         logger.info("node serving", metadata: [
             "node": "\(config.nodeID)", "ranges": "\(host.rangeIDs.count)", "clientPort": "\(clientPort)", "clientTransport": "\(config.clientTransport)",
+            "peerTransport": "\(config.peerTransport)",
             "peerPort": "\(peerPort)", "metricsPort": "\(metrics.port)", "dataDir": "\(config.dataDir)",
         ])
         return ports

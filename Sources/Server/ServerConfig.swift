@@ -17,6 +17,10 @@ public struct ServerConfig: Sendable, Equatable {
     /// lean HTTP/2 path, `LeanServerTransport`). `flotilla serve` lets
     /// FLOTILLA_CLIENT_TRANSPORT override it.
     public var clientTransport: String = "lean"
+    /// The peer port's transport: `grpc` (`GRPCPeerTransport`, grpc-swift-2 over HTTP/2) or
+    /// `lean` (`LeanPeerTransport`, swift-nio with its own framing). Every node of a cluster
+    /// must use the same one. `flotilla serve` lets FLOTILLA_PEER_TRANSPORT override it.
+    public var peerTransport: String = "grpc"
     /// `"ID=host:port"` peer addresses of every node of the cluster (this one included).
     public var peers: [String] = []
     /// `"ID=host:port"` client addresses of every node (MemberList's client URLs); a node
@@ -54,6 +58,9 @@ public struct ServerConfig: Sendable, Equatable {
 
     /// The values of `listen.clientTransport`.
     public static let clientTransports = ["grpc", "lean"]
+    /// The values of `peer.transport`, and the environment variable that overrides it.
+    public static let peerTransports = PeerTransportKind.allCases.map(\.rawValue)
+    public static let peerTransportEnvironmentKey = PeerTransportKind.environmentKey
     /// The environment variable that overrides `listen.clientTransport` in `flotilla serve`.
     public static let clientTransportEnvironmentKey = "FLOTILLA_CLIENT_TRANSPORT"
 
@@ -96,11 +103,12 @@ public struct ServerConfig: Sendable, Equatable {
         .init(table: "storage", key: "walGCIntervalMs", help: "How often WAL segments are garbage-collected.", kind: .int(\.walGCIntervalMs)),
         .init(table: "snapshot", key: "chunkBytes", help: "Uncompressed bytes per snapshot chunk.", kind: .int(\.snapshotChunkBytes)),
         .init(table: "snapshot", key: "sendMBPerSecond", help: "Snapshot send throttle in MB/s of compressed chunks (0 = unlimited).", kind: .double(\.snapshotSendMBPerSecond)),
+        .init(table: "peer", key: "transport", help: "Peer port transport: \"grpc\" (default: grpc-swift-2 over HTTP/2) or \"lean\" (swift-nio, length-prefixed frames, no HTTP/2). Every node of a cluster must use the same; FLOTILLA_PEER_TRANSPORT overrides it.", kind: .string(\.peerTransport)),
         .init(table: "transport", key: "sendQueueBatches", help: "Batches queued per peer before the oldest is dropped.", kind: .int(\.sendQueueBatches)),
         .init(table: "transport", key: "reconnectInitialMs", help: "First reconnect delay to a peer (doubles per failure).", kind: .int(\.reconnectInitialMs)),
         .init(table: "transport", key: "reconnectMaxMs", help: "Largest reconnect delay.", kind: .int(\.reconnectMaxMs)),
         .init(table: "transport", key: "reconnectJitter", help: "Random +- fraction applied to each reconnect delay.", kind: .double(\.reconnectJitter)),
-        .init(table: "transport", key: "keepaliveIntervalMs", help: "HTTP/2 keepalive ping interval on peer connections.", kind: .int(\.keepaliveIntervalMs)),
+        .init(table: "transport", key: "keepaliveIntervalMs", help: "Keepalive ping interval on peer connections (HTTP/2 pings, or the lean transport's own).", kind: .int(\.keepaliveIntervalMs)),
         .init(table: "transport", key: "keepaliveTimeoutMs", help: "A ping unanswered this long closes the connection.", kind: .int(\.keepaliveTimeoutMs)),
         .init(table: "transport", key: "keepaliveMinTimeMs", help: "Server: minimum client ping interval accepted (etcd's --grpc-keepalive-min-time).", kind: .int(\.keepaliveMinTimeMs)),
         .init(table: "transport", key: "maxMessageBytes", help: "Largest gRPC message accepted on the peer port (the client port keeps etcd's 1.5 MiB request + 512 KiB).", kind: .int(\.maxMessageBytes)),
@@ -194,6 +202,9 @@ public struct ServerConfig: Sendable, Equatable {
         _ = try Self.address(clientAddress, "listen.clientAddress")
         guard Self.clientTransports.contains(clientTransport) else {
             throw ConfigError("listen.clientTransport must be one of \(Self.clientTransports.joined(separator: ", ")), got '\(clientTransport)'")
+        }
+        guard PeerTransportKind(rawValue: peerTransport) != nil else {
+            throw ConfigError("peer.transport must be one of \(PeerTransportKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(peerTransport)'")
         }
         _ = try Self.address(metricsAddress, "listen.metricsAddress")
         let me = try Self.address(peerAddress, "listen.peerAddress")

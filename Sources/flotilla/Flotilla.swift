@@ -52,6 +52,9 @@ struct Serve: AsyncParsableCommand {
         if let transport = ProcessInfo.processInfo.environment[ServerConfig.clientTransportEnvironmentKey], !transport.isEmpty {
             c.clientTransport = transport
         }
+        if let transport = ProcessInfo.processInfo.environment[ServerConfig.peerTransportEnvironmentKey], !transport.isEmpty {
+            c.peerTransport = transport
+        }
         try bootstrapLogging(level: c.logLevel)
         let logger = Logger(label: "flotilla.node\(c.nodeID)")
         let onEventLoops = await GlobalExecutor.tasksRunOnEventLoops()
@@ -97,6 +100,8 @@ struct Dev: AsyncParsableCommand {
     @Option(help: "Log level of this supervisor.") var logLevel: String = "info"
     @Option(help: "Client port gRPC transport of every node: grpc or lean (FLOTILLA_CLIENT_TRANSPORT still overrides it).")
     var clientTransport: String?
+    @Option(help: "Peer port transport of every node: grpc or lean (FLOTILLA_PEER_TRANSPORT still overrides it).")
+    var peerTransport: String?
 
     func run() async throws {
         try bootstrapLogging(level: logLevel)
@@ -106,6 +111,12 @@ struct Dev: AsyncParsableCommand {
                 throw ValidationError("--client-transport must be one of \(ServerConfig.clientTransports.joined(separator: ", "))")
             }
             o.clientTransport = clientTransport
+        }
+        if let peerTransport {
+            guard ServerConfig.peerTransports.contains(peerTransport) else {
+                throw ValidationError("--peer-transport must be one of \(ServerConfig.peerTransports.joined(separator: ", "))")
+            }
+            o.peerTransport = peerTransport
         }
         o.ranges = ranges
         o.dataDir = dataDir

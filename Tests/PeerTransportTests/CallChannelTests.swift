@@ -69,11 +69,11 @@ final class EchoNode: RaftTransportHandler, NodeCallHandler {
     }
 }
 
-@Suite("node calls over loopback gRPC", .serialized)
+@Suite("node calls over loopback (grpc and lean)", .serialized)
 struct CallChannelTests {
     /// Two started transports; node 2 answers with `EchoNode(delayMs:)`.
-    func startPair(delayMs: Int = 0) async throws -> (GRPCPeerTransport, GRPCPeerTransport, EchoNode) {
-        let (a, b, _) = try makePair()
+    func startPair(_ kind: PeerTransportKind, delayMs: Int = 0) async throws -> (any NodePeerTransport, any NodePeerTransport, EchoNode) {
+        let (a, b, _) = try makePair(kind)
         let echo = EchoNode(delayMs: delayMs)
         try await a.start(handler: EchoNode())
         try await b.start(handler: echo)
@@ -81,8 +81,9 @@ struct CallChannelTests {
         return (a, b, echo)
     }
 
-    @Test func concurrentCallsAreMatchedBackAndCoalesced() async throws {
-        let (a, b, echo) = try await startPair()
+    @Test(arguments: PeerTransportKind.allCases)
+    func concurrentCallsAreMatchedBackAndCoalesced(kind: PeerTransportKind) async throws {
+        let (a, b, echo) = try await startPair(kind)
         let answers = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
             for i in 0..<400 {
                 group.addTask {
@@ -109,8 +110,9 @@ struct CallChannelTests {
         await b.stop()
     }
 
-    @Test func unreachableSlowStoppedAndSelf() async throws {
-        let (a, b, _) = try await startPair(delayMs: 300_000)
+    @Test(arguments: PeerTransportKind.allCases)
+    func unreachableSlowStoppedAndSelf(kind: PeerTransportKind) async throws {
+        let (a, b, _) = try await startPair(kind, delayMs: 300_000)
         // A slow answer (5 minutes): the caller gets .timeout after its 100 ms deadline (the
         // bound is loose: a loaded 2-core machine can starve the test for seconds).
         let start = ContinuousClock.now
@@ -131,19 +133,20 @@ struct CallChannelTests {
         await #expect(throws: NodeCallError.closed) { try await a.call(NodeID(2), [4], timeoutMs: 100) }
     }
 
-    @Test func theCallStreamReconnectsWhenThePeerReturns() async throws {
-        let (a, _, addrs) = try makePair()
+    @Test(arguments: PeerTransportKind.allCases)
+    func theCallStreamReconnectsWhenThePeerReturns(kind: PeerTransportKind) async throws {
+        let (a, _, addrs) = try makePair(kind)
         try await a.start(handler: EchoNode())
         await #expect(throws: NodeCallError.unreachable(NodeID(2))) { try await a.call(NodeID(2), [1], timeoutMs: 100) }
         var c2 = PeerTransportConfig(nodeID: NodeID(2), listen: addrs[NodeID(2)]!, peers: addrs)
         c2.reconnectInitialMs = 20
-        let b = try GRPCPeerTransport(config: c2)
+        let b = try kind.make(config: c2)
         try await b.start(handler: EchoNode())
         #expect(await eventually { a.isCallStreamConnected(to: NodeID(2)) })
         #expect(try await a.call(NodeID(2), [7], timeoutMs: 5_000) == [1, 7])
         await b.stop()
         #expect(await eventually { !a.isCallStreamConnected(to: NodeID(2)) })
-        let b2 = try GRPCPeerTransport(config: c2)
+        let b2 = try kind.make(config: c2)
         try await b2.start(handler: EchoNode())
         #expect(await eventually { a.isCallStreamConnected(to: NodeID(2)) })
         #expect(try await a.call(NodeID(2), [8], timeoutMs: 5_000) == [1, 8])

@@ -73,8 +73,9 @@ func message(_ i: UInt64) -> RangeMessage {
                  quiesce: i % 5 == 0)
 }
 
-/// Two transports (nodes 1 and 2) on loopback.
-func makePair(snapshotMBps: Double = 0) throws -> (GRPCPeerTransport, GRPCPeerTransport, [NodeID: PeerTransportConfig.Address]) {
+/// Two transports of `kind` (nodes 1 and 2) on loopback.
+func makePair(_ kind: PeerTransportKind, snapshotMBps: Double = 0, keepaliveMs: Int? = nil) throws
+    -> (any NodePeerTransport, any NodePeerTransport, [NodeID: PeerTransportConfig.Address]) {
     let addrs: [NodeID: PeerTransportConfig.Address] = [
         NodeID(1): .init(host: "127.0.0.1", port: freePort()),
         NodeID(2): .init(host: "127.0.0.1", port: freePort()),
@@ -84,7 +85,11 @@ func makePair(snapshotMBps: Double = 0) throws -> (GRPCPeerTransport, GRPCPeerTr
         c.snapshotMBPerSecond = snapshotMBps
         c.reconnectInitialMs = 20
         c.reconnectMaxMs = 200
+        if let keepaliveMs {
+            c.keepaliveIntervalMs = keepaliveMs
+            c.keepaliveTimeoutMs = keepaliveMs
+        }
         return c
     }
-    return (try GRPCPeerTransport(config: config(1)), try GRPCPeerTransport(config: config(2)), addrs)
+    return (try kind.make(config: config(1)), try kind.make(config: config(2)), addrs)
 }

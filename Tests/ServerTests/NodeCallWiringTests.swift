@@ -8,7 +8,8 @@ import Testing
 /// In-process `FlotillaServer`s: the node call channel is wired both ways — each node's
 /// host calls out through its peer transport and answers the other node's calls.
 @Suite(.serialized) struct NodeCallWiringTests {
-    @Test func serversAnswerEachOthersNodeCalls() async throws {
+    @Test(arguments: ServerConfig.peerTransports)
+    func serversAnswerEachOthersNodeCalls(peerTransport: String) async throws {
         let root = NSTemporaryDirectory() + "flotilla-calls-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: root) }
         let peerPorts = [freePort(), freePort()]
@@ -22,6 +23,7 @@ import Testing
             c.peerAddress = "127.0.0.1:\(peerPorts[i - 1])"
             c.peers = ["1=127.0.0.1:\(peerPorts[0])", "2=127.0.0.1:\(peerPorts[1])"]
             c.rangeCount = 1
+            c.peerTransport = peerTransport
             c.tickIntervalMs = 50
             c.reconnectInitialMs = 20
             var logger = Logger(label: "test")
@@ -30,6 +32,7 @@ import Testing
         }
         for s in servers { try await s.start() }
         let (s1, s2) = (servers[0], servers[1])
+        #expect("\(type(of: s1.transport))" == (peerTransport == "lean" ? "LeanPeerTransport" : "GRPCPeerTransport"))
         var up = false
         for _ in 0..<500 where !up {
             up = s1.transport.isCallStreamConnected(to: NodeID(2)) && s2.transport.isCallStreamConnected(to: NodeID(1))

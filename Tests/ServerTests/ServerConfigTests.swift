@@ -80,6 +80,18 @@ struct ServerConfigTests {
         #expect(throws: ServerConfig.ConfigError.self) { _ = try bad.validate() }
     }
 
+    @Test("peer.transport: grpc by default, lean accepted by file or flag, anything else rejected")
+    func peerTransport() throws {
+        #expect(ServerConfig().peerTransport == "grpc")
+        var c = try ServerConfig.load(toml: "[peer]\ntransport = \"lean\"\n[cluster]\npeers = [\"1=127.0.0.1:2380\"]")
+        #expect(c.peerTransport == "lean")
+        _ = try c.validate()
+        try c.set("peer.transport", text: "grpc")
+        #expect(c.peerTransport == "grpc")
+        try c.set("peer.transport", text: "quic")
+        #expect(throws: ServerConfig.ConfigError("peer.transport must be one of grpc, lean, got 'quic'")) { _ = try c.validate() }
+    }
+
     @Test("renderTOML round-trips a changed config")
     func roundTrip() throws {
         var c = ServerConfig()
@@ -87,6 +99,7 @@ struct ServerConfigTests {
         c.peers = ["1=a:1", "3=b:2"]
         c.reconnectJitter = 0.5
         c.logLevel = "debug"
+        c.peerTransport = "lean"
         #expect(try ServerConfig.load(toml: c.renderTOML()) == c)
     }
 }

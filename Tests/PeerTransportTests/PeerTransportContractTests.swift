@@ -5,11 +5,11 @@ import PeerTransport
 import RaftCore
 import Testing
 
-@Suite("GRPCPeerTransport over loopback", .serialized)
-struct GRPCPeerTransportTests {
-    @Test("batches, including empty heartbeat batches, arrive in order with their quiesce flags")
-    func deliversBatchesInOrder() async throws {
-        let (a, b, _) = try makePair()
+@Suite("peer transports (grpc and lean) over loopback", .serialized)
+struct PeerTransportContractTests {
+    @Test("batches, including empty heartbeat batches, arrive in order with their quiesce flags", arguments: PeerTransportKind.allCases)
+    func deliversBatchesInOrder(kind: PeerTransportKind) async throws {
+        let (a, b, _) = try makePair(kind)
         let ha = RecordingHandler(), hb = RecordingHandler()
         try await a.start(handler: ha)
         try await b.start(handler: hb)
@@ -31,9 +31,9 @@ struct GRPCPeerTransportTests {
         await b.stop()
     }
 
-    @Test("an unreachable peer is reported, and the stream reconnects once it is up")
-    func reconnects() async throws {
-        let (a, _, addrs) = try makePair()
+    @Test("an unreachable peer is reported, and the stream reconnects once it is up", arguments: PeerTransportKind.allCases)
+    func reconnects(kind: PeerTransportKind) async throws {
+        let (a, _, addrs) = try makePair(kind)
         let ha = RecordingHandler()
         try await a.start(handler: ha)
         a.send([NodeID(2): [message(1)]])
@@ -41,7 +41,7 @@ struct GRPCPeerTransportTests {
         // Bring node 2 up on its address: queued and new batches get through.
         var c2 = PeerTransportConfig(nodeID: NodeID(2), listen: addrs[NodeID(2)]!, peers: addrs)
         c2.reconnectInitialMs = 20
-        let b = try GRPCPeerTransport(config: c2)
+        let b = try kind.make(config: c2)
         let hb = RecordingHandler()
         try await b.start(handler: hb)
         a.send([NodeID(2): [message(2)]])
@@ -50,7 +50,7 @@ struct GRPCPeerTransportTests {
         // Stop node 2, restart it: a reconnect is counted and traffic resumes.
         await b.stop()
         #expect(await eventually { !a.isConnected(to: NodeID(2)) })
-        let b2 = try GRPCPeerTransport(config: c2)
+        let b2 = try kind.make(config: c2)
         let hb2 = RecordingHandler()
         try await b2.start(handler: hb2)
         let ok = await eventually {
@@ -63,9 +63,9 @@ struct GRPCPeerTransportTests {
         await b2.stop()
     }
 
-    @Test("snapshots stream their chunks intact; a rejection reaches the sender")
-    func snapshots() async throws {
-        let (a, b, _) = try makePair()
+    @Test("snapshots stream their chunks intact; a rejection reaches the sender", arguments: PeerTransportKind.allCases)
+    func snapshots(kind: PeerTransportKind) async throws {
+        let (a, b, _) = try makePair(kind)
         let hb = RecordingHandler()
         try await a.start(handler: RecordingHandler())
         try await b.start(handler: hb)
@@ -88,10 +88,10 @@ struct GRPCPeerTransportTests {
         await a.stop()
         await b.stop()
 
-        let (c, d, _) = try makePair()
+        let (c, d, _) = try makePair(kind)
         try await c.start(handler: RecordingHandler())
         try await d.start(handler: RecordingHandler(rejectSnapshots: true))
-        await #expect(throws: PeerTransportError.self) {
+        await #expect(throws: PeerTransportError.snapshotRejected("\(SnapshotFailure("test rejects"))")) {
             try await c.sendSnapshot(to: NodeID(2), header: header, chunks: AsyncThrowingStream { s in
                 s.yield([1, 2, 3])
                 s.finish()
@@ -101,9 +101,9 @@ struct GRPCPeerTransportTests {
         await d.stop()
     }
 
-    @Test("a receiver that stops pulling snapshot chunks holds the sender back (no unbounded buffering)")
-    func snapshotBackpressure() async throws {
-        let (a, b, _) = try makePair()
+    @Test("a receiver that stops pulling snapshot chunks holds the sender back (no unbounded buffering)", arguments: PeerTransportKind.allCases)
+    func snapshotBackpressure(kind: PeerTransportKind) async throws {
+        let (a, b, _) = try makePair(kind)
         let slow = SlowSnapshotHandler()
         try await a.start(handler: RecordingHandler())
         try await b.start(handler: slow)
@@ -127,6 +127,12 @@ struct GRPCPeerTransportTests {
         let readWhileStalled = b.stats.snapshotBytesReceived
         #expect(readWhileStalled == UInt64(chunk.count),
                 "the receiver read \(readWhileStalled) bytes off the RPC while its handler pulled one chunk")
+        if kind == .lean {
+            // Lean: nothing but the socket buffers and the receiver's small inbox lie between
+            // the handler and the sender, so the sender stalls far short of the 64 MiB.
+            let sentWhileStalled = a.stats.snapshotBytesSent
+            #expect(sentWhileStalled < UInt64(total / 4), "the sender got \(sentWhileStalled) bytes out while the receiver stalled")
+        }
         slow.release()
         try await send.value
         #expect(slow.received.withLock { $0 } == total)
@@ -135,9 +141,9 @@ struct GRPCPeerTransportTests {
         await b.stop()
     }
 
-    @Test("snapshot sending is throttled to the configured rate")
-    func throttled() async throws {
-        let (a, b, _) = try makePair(snapshotMBps: 1)  // 1 MB/s
+    @Test("snapshot sending is throttled to the configured rate", arguments: PeerTransportKind.allCases)
+    func throttled(kind: PeerTransportKind) async throws {
+        let (a, b, _) = try makePair(kind, snapshotMBps: 1)  // 1 MB/s
         try await a.start(handler: RecordingHandler())
         try await b.start(handler: RecordingHandler())
         let start = ContinuousClock.now
