@@ -20,7 +20,7 @@ public final class DevCluster: Sendable {
         /// `listen.clientTransport` of every node.
         public var clientTransport = "lean"
         /// `peer.transport` of every node.
-        public var peerTransport = "grpc"
+        public var peerTransport = "lean"
         public init(executable: String) { self.executable = executable }
     }
 

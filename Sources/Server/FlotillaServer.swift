@@ -43,7 +43,7 @@ public final class FlotillaServer: Sendable {
         self.config = config
         self.logger = logger
         peers = try config.validate()
-        let kind = PeerTransportKind(rawValue: config.peerTransport) ?? .grpc
+        let kind = PeerTransportKind(rawValue: config.peerTransport) ?? .lean
         transport = try kind.make(config: try config.transportConfig(peers: peers), logger: logger)
         let bootstrap = BootstrapConfig(nodes: peers.keys.sorted(), rangeCount: config.rangeCount)
         let host = try NodeHost(config: config.nodeConfig, transport: transport, bootstrap: bootstrap)

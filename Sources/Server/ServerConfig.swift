@@ -20,7 +20,7 @@ public struct ServerConfig: Sendable, Equatable {
     /// The peer port's transport: `grpc` (`GRPCPeerTransport`, grpc-swift-2 over HTTP/2) or
     /// `lean` (`LeanPeerTransport`, swift-nio with its own framing). Every node of a cluster
     /// must use the same one. `flotilla serve` lets FLOTILLA_PEER_TRANSPORT override it.
-    public var peerTransport: String = "grpc"
+    public var peerTransport: String = "lean"
     /// `"ID=host:port"` peer addresses of every node of the cluster (this one included).
     public var peers: [String] = []
     /// `"ID=host:port"` client addresses of every node (MemberList's client URLs); a node
@@ -103,7 +103,7 @@ public struct ServerConfig: Sendable, Equatable {
         .init(table: "storage", key: "walGCIntervalMs", help: "How often WAL segments are garbage-collected.", kind: .int(\.walGCIntervalMs)),
         .init(table: "snapshot", key: "chunkBytes", help: "Uncompressed bytes per snapshot chunk.", kind: .int(\.snapshotChunkBytes)),
         .init(table: "snapshot", key: "sendMBPerSecond", help: "Snapshot send throttle in MB/s of compressed chunks (0 = unlimited).", kind: .double(\.snapshotSendMBPerSecond)),
-        .init(table: "peer", key: "transport", help: "Peer port transport: \"grpc\" (default: grpc-swift-2 over HTTP/2) or \"lean\" (swift-nio, length-prefixed frames, no HTTP/2). Every node of a cluster must use the same; FLOTILLA_PEER_TRANSPORT overrides it.", kind: .string(\.peerTransport)),
+        .init(table: "peer", key: "transport", help: "Peer port transport: \"lean\" (default: swift-nio, length-prefixed frames, no HTTP/2) or \"grpc\" (grpc-swift-2 over HTTP/2). Every node of a cluster must use the same; FLOTILLA_PEER_TRANSPORT overrides it.", kind: .string(\.peerTransport)),
         .init(table: "transport", key: "sendQueueBatches", help: "Batches queued per peer before the oldest is dropped.", kind: .int(\.sendQueueBatches)),
         .init(table: "transport", key: "reconnectInitialMs", help: "First reconnect delay to a peer (doubles per failure).", kind: .int(\.reconnectInitialMs)),
         .init(table: "transport", key: "reconnectMaxMs", help: "Largest reconnect delay.", kind: .int(\.reconnectMaxMs)),

@@ -82,12 +82,12 @@ struct ServerConfigTests {
 
     @Test("peer.transport: grpc by default, lean accepted by file or flag, anything else rejected")
     func peerTransport() throws {
-        #expect(ServerConfig().peerTransport == "grpc")
-        var c = try ServerConfig.load(toml: "[peer]\ntransport = \"lean\"\n[cluster]\npeers = [\"1=127.0.0.1:2380\"]")
-        #expect(c.peerTransport == "lean")
-        _ = try c.validate()
-        try c.set("peer.transport", text: "grpc")
+        #expect(ServerConfig().peerTransport == "lean")
+        var c = try ServerConfig.load(toml: "[peer]\ntransport = \"grpc\"\n[cluster]\npeers = [\"1=127.0.0.1:2380\"]")
         #expect(c.peerTransport == "grpc")
+        _ = try c.validate()
+        try c.set("peer.transport", text: "lean")
+        #expect(c.peerTransport == "lean")
         try c.set("peer.transport", text: "quic")
         #expect(throws: ServerConfig.ConfigError("peer.transport must be one of grpc, lean, got 'quic'")) { _ = try c.validate() }
     }
@@ -99,7 +99,7 @@ struct ServerConfigTests {
         c.peers = ["1=a:1", "3=b:2"]
         c.reconnectJitter = 0.5
         c.logLevel = "debug"
-        c.peerTransport = "lean"
+        c.peerTransport = "grpc"
         #expect(try ServerConfig.load(toml: c.renderTOML()) == c)
     }
 }
