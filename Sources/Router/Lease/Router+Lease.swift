@@ -43,8 +43,8 @@ extension Router: EtcdLeaseBackend {
     }
 
     /// Deletes the keys attached to the lease in every range, each range recording the
-    /// grant as revoked (`RevokedLeases`); returns the header revision (0 with
-    /// `onlyIfDeleted` when nothing was deleted).
+    /// grant as revoked (`RevokedLeases`); returns the header revision: the deletes' revision,
+    /// or with nothing deleted a fresh one (0 with `onlyIfDeleted`).
     func revokeAttachedKeys(_ grant: LeaseGrant, onlyIfDeleted: Bool = false) async throws -> Int64 {
         let access = self.access
         let body = Self.naming([grant], .revokeLease(grant.lease))
@@ -61,8 +61,11 @@ extension Router: EtcdLeaseBackend {
             }
         }
         saw(revision)
-        if onlyIfDeleted { return deleted > 0 ? revision : 0 }
-        return revision > 0 ? revision : try await headerRevision()
+        // A range that deleted something answers its write's fresh revision (above every
+        // revision handed out before); one that deleted nothing answers its last write's,
+        // which can lie below revisions the client already saw: then a fresh one.
+        if deleted > 0 { return revision }
+        return onlyIfDeleted ? 0 : try await headerRevision()
     }
 
     public func leaseKeepAlive(id: Int64) async throws -> LeaseKeepAliveResult {
