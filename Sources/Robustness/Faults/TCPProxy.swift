@@ -28,7 +28,13 @@ public final class TCPProxy: Sendable {
         /// node's links: the connections it dials).
         var delayedSources: Set<Int> = []
         var sourceDelay: Duration = .zero
+        /// Descriptors of live connections, each closed exactly once: by the last pump of its
+        /// pair (`pumpsLeft`), never by `stop`, which only shuts them down. A second close of a
+        /// number the process has since reused closes someone else's file (it crashed a test
+        /// run: a `FileHandle` reading /proc/net/tcp lost its descriptor).
         var open: Set<Int32> = []
+        /// Pumps still running per connection pair, keyed by the client descriptor.
+        var pumpsLeft: [Int32: Int] = [:]
         var stopped = false
     }
 
@@ -79,16 +85,14 @@ public final class TCPProxy: Sendable {
         Thread.detachNewThread { [self] in acceptLoop(fd) }
     }
 
+    /// Stops accepting and shuts every live connection down. Descriptors are closed by their
+    /// owners only: the accept loop closes the listening socket, the pumps their connection.
     public func stop() {
-        let fds: [Int32] = state.withLock { s in
+        state.withLock { s in
             s.stopped = true
-            let all = [s.listenFD] + Array(s.open)
-            s.open = []
-            return all
-        }
-        for fd in fds where fd >= 0 {
-            shutdown(fd, Int32(SHUT_RDWR))
-            close(fd)
+            if s.listenFD >= 0 { shutdown(s.listenFD, Int32(SHUT_RDWR)) }
+            // Under the lock: a descriptor in `open` is not closed yet (pumps remove before closing).
+            for fd in s.open { shutdown(fd, Int32(SHUT_RDWR)) }
         }
     }
 
@@ -100,8 +104,13 @@ public final class TCPProxy: Sendable {
         return addr
     }
 
+    /// Owns the listening socket: closes it when it stops accepting.
     func acceptLoop(_ listenFD: Int32) {
-        while true {
+        defer {
+            state.withLock { $0.listenFD = -1 }
+            close(listenFD)
+        }
+        while !state.withLock({ $0.stopped }) {
             var peer = sockaddr_in()
             var len = socklen_t(MemoryLayout<sockaddr_in>.size)
             let client = withUnsafeMutablePointer(to: &peer) {
@@ -124,31 +133,43 @@ public final class TCPProxy: Sendable {
                 close(upstream)
                 continue
             }
-            state.withLock {
-                $0.open.insert(client)
-                $0.open.insert(upstream)
+            let accepted: Bool = state.withLock { s in
+                if s.stopped { return false }
+                s.open.insert(client)
+                s.open.insert(upstream)
+                s.pumpsLeft[client] = 2
+                return true
+            }
+            if !accepted {
+                close(client)
+                close(upstream)
+                return
             }
             let tainted = Shared(false)
-            Thread.detachNewThread { [self] in pump(from: client, to: upstream, source: source, tainted: tainted) }
-            Thread.detachNewThread { [self] in pump(from: upstream, to: client, source: source, tainted: tainted) }
+            Thread.detachNewThread { [self] in pump(from: client, to: upstream, pair: client, source: source, tainted: tainted) }
+            Thread.detachNewThread { [self] in pump(from: upstream, to: client, pair: client, source: source, tainted: tainted) }
         }
     }
 
-    func pump(from: Int32, to: Int32, source: Int?, tainted: Shared<Bool>) {
+    func pump(from: Int32, to: Int32, pair: Int32, source: Int?, tainted: Shared<Bool>) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         defer {
+            // Both descriptors stay open until the pair's last pump is done, so shutting them
+            // down here cannot touch a reused number; the last pump closes both, once.
             shutdown(from, Int32(SHUT_RDWR))
             shutdown(to, Int32(SHUT_RDWR))
-            let closeNow: Bool = state.withLock { s in
-                // The second pump of the pair closes both descriptors.
-                if s.open.contains(from) {
-                    s.open.remove(from)
-                    s.open.remove(to)
+            let last: Bool = state.withLock { s in
+                let left = (s.pumpsLeft[pair] ?? 1) - 1
+                if left > 0 {
+                    s.pumpsLeft[pair] = left
                     return false
                 }
+                s.pumpsLeft[pair] = nil
+                s.open.remove(from)
+                s.open.remove(to)
                 return true
             }
-            if closeNow {
+            if last {
                 close(from)
                 close(to)
             }

@@ -10,17 +10,24 @@ import Glibc
 /// The peer-link proxy forwards bytes, blackholes them while blocked, and closes a
 /// connection that lost data once healed.
 @Suite struct TCPProxyTests {
-    /// A one-connection echo server on a free port; returns (port, listening fd).
-    static func echoServer() throws -> (Int, Int32) {
+    /// A one-connection echo server on a free port; returns its port. Its thread owns both
+    /// descriptors and closes each once (the test never closes them: a close racing the
+    /// thread's `accept` could hit a number another test has since reused). `accept` gives up
+    /// after 30 s if no connection ever comes.
+    static func echoServer() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var addr = TCPProxy.loopback(port: 0)
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         listen(fd, 4)
+        var tv = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var bound = sockaddr_in()
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         Thread.detachNewThread {
             let c = accept(fd, nil, nil)
+            close(fd)
+            guard c >= 0 else { return }
             var buf = [UInt8](repeating: 0, count: 1024)
             while true {
                 let n = buf.withUnsafeMutableBytes { read(c, $0.baseAddress, $0.count) }
@@ -29,7 +36,7 @@ import Glibc
             }
             close(c)
         }
-        return (Int(UInt16(bigEndian: bound.sin_port)), fd)
+        return Int(UInt16(bigEndian: bound.sin_port))
     }
 
     static func connectTo(_ port: Int) -> Int32 {
@@ -50,8 +57,7 @@ import Glibc
     }
 
     @Test func forwardsBlackholesAndResetsAfterHeal() throws {
-        let (target, listenFD) = try Self.echoServer()
-        defer { close(listenFD) }
+        let target = try Self.echoServer()
         let proxyPort = 25000 + Int.random(in: 0..<2000)
         let proxy = TCPProxy(node: 0, listenPort: proxyPort, targetPort: target, pids: { [:] })
         try proxy.start()
@@ -67,8 +73,7 @@ import Glibc
     }
 
     @Test func ownerOfALoopbackConnectionIsFoundThroughProc() throws {
-        let (target, listenFD) = try Self.echoServer()
-        defer { close(listenFD) }
+        let target = try Self.echoServer()
         let fd = Self.connectTo(target)
         defer { close(fd) }
         var local = sockaddr_in()
@@ -82,8 +87,7 @@ import Glibc
     /// The delay fault's second direction: connections the delayed node opened (found through
     /// /proc, here this test process as node 3) are held back; others pass at once.
     @Test func delaysOnlyConnectionsOfADelayedSource() throws {
-        let (target, listenFD) = try Self.echoServer()
-        defer { close(listenFD) }
+        let target = try Self.echoServer()
         let proxyPort = 25000 + Int.random(in: 2000..<4000)
         let me = getpid()
         let proxy = TCPProxy(node: 0, listenPort: proxyPort, targetPort: target, pids: { [3: me] })
@@ -111,5 +115,27 @@ import Glibc
         start = ContinuousClock.now
         #expect(Self.roundTrip(fd, "fast again") == "fast again")
         #expect(ContinuousClock.now - start < delay)
+    }
+
+    /// `stop` while connections are live closes each descriptor once: files opened right after
+    /// `stop` (which may take the freed numbers) stay open. The old `stop` closed the
+    /// connections and then their pumps closed them again, closing whatever reused the number.
+    @Test func stopClosesEveryDescriptorOnce() throws {
+        for round in 0..<12 {
+            let target = try Self.echoServer()
+            let proxyPort = 25000 + Int.random(in: 4000..<6000)
+            let proxy = TCPProxy(node: 0, listenPort: proxyPort, targetPort: target, pids: { [:] })
+            try proxy.start()
+            let fd = Self.connectTo(proxyPort)
+            #expect(Self.roundTrip(fd, "ping") == "ping", "round \(round)")
+            proxy.stop()
+            let files = (0..<6).map { _ in open("/dev/null", O_RDONLY) }
+            usleep(150_000)  // the pumps see the shutdown and finish
+            for f in files {
+                #expect(f >= 0 && fcntl(f, F_GETFD) != -1, "round \(round): descriptor \(f) was closed by someone else")
+                if f >= 0 { close(f) }
+            }
+            close(fd)
+        }
     }
 }
