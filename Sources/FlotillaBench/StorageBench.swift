@@ -50,6 +50,7 @@ struct StorageBench: ParsableCommand {
         // Puts, committed every `batch`.
         var t0 = Self.now()
         var c0 = Self.cpu()
+        let s0 = Self.systemCPU()
         for (i, k) in ids.enumerated() {
             rev += 1
             _ = try store.put(PutRequest(key: k, value: value), revision: rev)
@@ -60,7 +61,9 @@ struct StorageBench: ParsableCommand {
         }
         var dt = Self.now() - t0
         var dc = Self.cpu() - c0
+        let ds = Self.systemCPU() - s0
         say("puts:            " + rates(keys, dt, dc, "puts"))
+        say("  put phase CPU: \(fmt(dc * 1e6 / Double(keys), 2)) µs per put, of which kernel \(fmt(ds * 1e6 / Double(keys), 2)) µs")
         let indexBytes = Self.rssAnonBytes() - anonBefore
         let onceBytes = backend.file.stats.fileBytes
 
@@ -245,6 +248,13 @@ struct StorageBench: ParsableCommand {
         var ts = timespec()
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// Kernel CPU seconds of this process so far (`getrusage`: system time of all threads).
+    static func systemCPU() -> Double {
+        var u = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+        return Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
     }
 
     func rates(_ n: Int, _ wall: Double, _ cpu: Double, _ unit: String) -> String {
