@@ -1,16 +1,3 @@
-/// Page allocation during one commit: free pages first, then the end of the file.
-struct PageAllocator {
-    var freelist: Freelist
-    var pageCount: UInt64
-
-    mutating func allocate(_ n: Int) -> PageID {
-        if let id = freelist.allocate(n) { return id }
-        let id = pageCount
-        pageCount += UInt64(n)
-        return id
-    }
-}
-
 /// A page run prepared by the commit, waiting to be written.
 struct PendingWrite {
     let id: PageID
@@ -108,7 +95,7 @@ extension WriteContext {
 
     func writeBlob(_ v: UnsafeRawBufferPointer, _ alloc: inout PageAllocator, _ writes: inout [PendingWrite]) -> PageID {
         let pages = blobPages(length: v.count)
-        let id = alloc.allocate(pages)
+        let id = alloc.allocateRun(pages)
         let buffer = newBuffer(pages: pages)
         let w = PageWriter(base: buffer.baseAddress!)
         w.writeHeader(type: .blob, count: 0, overflow: pages - 1, length: v.count, id: id)
@@ -122,11 +109,13 @@ extension WriteContext {
     // MARK: freelist
 
     /// Allocates and serialises the new freelist run: every page free after a restart.
+    /// Ends the commit's single-page allocations (`PageAllocator.finish`).
     func writeFreelist(_ alloc: inout PageAllocator, _ writes: inout [PendingWrite]) -> PageID {
+        alloc.finish()
         var guess = alloc.freelist.extents(adding: freed).count + 2
         while true {
             let pages = (Freelist.encodedSize(extents: guess) + pageSize - 1) / pageSize
-            let id = alloc.allocate(pages)
+            let id = alloc.allocateRun(pages)
             let extents = alloc.freelist.extents(adding: freed)
             if Freelist.encodedSize(extents: extents.count) > pages * pageSize {
                 for k in 0..<pages { freed.append(id + UInt64(k)) }
@@ -139,8 +128,8 @@ extension WriteContext {
             w.writeHeader(type: .freelist, count: 0, overflow: pages - 1, length: used, id: id)
             w.set64(PageLayout.headerSize, UInt64(extents.count))
             for (i, e) in extents.enumerated() {
-                w.set64(PageLayout.headerSize + 8 + i * 16, e.0)
-                w.set64(PageLayout.headerSize + 16 + i * 16, e.1)
+                w.set64(PageLayout.headerSize + 8 + i * 16, e.start)
+                w.set64(PageLayout.headerSize + 16 + i * 16, e.count)
             }
             w.zero(from: used, to: buffer.count)
             w.seal(checkedLength: used)

@@ -1,0 +1,84 @@
+@testable import PageStore
+import Base
+import Testing
+import TestThreads
+
+/// Commits write their pages in contiguous runs, and the file stays consistent and bounded.
+@Suite struct RunWriteTests {
+    /// Random overwrites and deletes of small records (many leaves rewritten per commit, their
+    /// old copies freed at random places). With slack 100 the allocator takes single pages
+    /// only from free runs of at least `minRun` pages or from the tail, so a commit's pages
+    /// form at most pages/minRun + 3 runs (the last extent taken, the tail, the freelist run).
+    @Test(arguments: [UInt64(21), 22, 23])
+    func commitsWriteFewRuns(seed: UInt64) async throws {
+        try await onOwnThread {
+            let dir = TempDir(); defer { dir.cleanup() }
+            var options = PageFileOptions()
+            options.allocationSlackPercent = 100
+            options.growthStepBytes = 64 << 10
+            let file = try PageFile.open(path: dir.file(), options: options)
+            var g = SeededGenerator(seed: seed)
+            var model = Model()
+            let name = bytes("records")
+            for commit in 0..<60 {
+                let ops: [Op] = (0..<300).map { _ in
+                    let k = bytes("k\(Int.random(in: 0..<5000, using: &g))")
+                    if Int.random(in: 0..<6, using: &g) == 0 { return .delete(name, key: k) }
+                    return .put(name, key: k, value: [UInt8](repeating: UInt8(commit), count: Int.random(in: 50...400, using: &g)))
+                }
+                let before = file.stats
+                try file.update { txn in for op in ops { try perform(op, &txn) } }
+                for op in ops { model.apply(op) }
+                let after = file.stats
+                let pages = after.pagesWritten - before.pagesWritten
+                let runs = after.runsWritten - before.runsWritten
+                #expect(runs <= pages / Int(PageAllocator.minRun) + 3,
+                        "seed \(seed) commit \(commit): \(pages) pages in \(runs) runs")
+            }
+            let report = try file.check()
+            #expect(report.problems.isEmpty, "seed \(seed): \(report.problems.prefix(5))")
+            file.close()
+            let reopened = try PageFile.open(path: dir.file(), options: options)
+            defer { reopened.close() }
+            let diff = try difference(reopened, model)
+            #expect(diff == nil, "seed \(seed): \(diff ?? "")")
+        }
+    }
+
+    /// The slack costs at most its share of the file: the same overwrite workload (some
+    /// commits rewrite every leaf, most a tenth) ends with at most `slack`% more pages than
+    /// with slack 0 (plus a small margin), and the file stops growing once warm.
+    @Test func slackCostsAtMostItsShare() async throws {
+        try await onOwnThread {
+            let seed: UInt64 = 31
+            var final: [Int: Int] = [:]
+            for slack in [0, 20] {
+                let dir = TempDir(); defer { dir.cleanup() }
+                var options = PageFileOptions()
+                options.growthStepBytes = 64 << 10
+                options.allocationSlackPercent = slack
+                let file = try PageFile.open(path: dir.file(), options: options)
+                defer { file.close() }
+                var g = SeededGenerator(seed: seed)
+                let name = bytes("records")
+                var pageCounts: [Int] = []
+                for _ in 0..<30 {
+                    for batch in 0..<10 {
+                        try file.update { txn in
+                            let b = try txn.createBucketIfNeeded(named: name)
+                            for i in 0..<400 {
+                                try b.put(bytes("key\(batch * 400 + i)"), [UInt8](repeating: 7, count: Int.random(in: 150...250, using: &g)))
+                            }
+                        }
+                    }
+                    pageCounts.append(file.stats.pageCount)
+                }
+                #expect(pageCounts.last! <= pageCounts[9] + pageCounts[9] / 8, "seed \(seed) slack \(slack): still growing: \(pageCounts)")
+                #expect(try file.check().problems.isEmpty)
+                final[slack] = pageCounts.last!
+                print("RunWriteTests: slack \(slack): pages per round \(pageCounts)")
+            }
+            #expect(final[20]! <= final[0]! + final[0]! / 4 + 16, "seed \(seed): \(final[20]!) pages with slack 20, \(final[0]!) with 0")
+        }
+    }
+}
