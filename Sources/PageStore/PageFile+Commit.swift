@@ -13,6 +13,12 @@ extension PageFile {
             PageAllocator(freelist: w.freelist, pageCount: meta.pageCount, slackPercent: options.allocationSlackPercent)
         }
         alloc.freelist.release(oldestReader: oldestReader)
+        if meta.freelist != 0 {
+            // A freelist of several pages: set a run of the last one's size aside now
+            // (`writeFreelist`).
+            let old = try ctx.snapshot.page(meta.freelist)
+            if old.overflow > 0 { alloc.reserveRun(old.overflow + 1) }
+        }
         var writes: [PendingWrite] = []
         defer { ctx.buffers.reset() }
 

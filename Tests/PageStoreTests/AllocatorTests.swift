@@ -79,6 +79,20 @@ import Testing
             var alloc = PageAllocator(freelist: freelist, pageCount: UInt64(model.pageCount), slackPercent: slack)
             let slackPages = model.pageCount * slack / 100
             let startCount = model.pageCount
+            // Sometimes a run set aside first (the commit's freelist run): best fit, no tail.
+            var reservedRun: (start: Int, count: Int)?
+            if !strictPolicy && Int.random(in: 0..<3, using: &g) == 0 {
+                let n = Int.random(in: 1...6, using: &g)
+                alloc.reserveRun(n)
+                let best = model.runs.filter { $0.count >= n }.min { a, b in a.count < b.count || (a.count == b.count && a.start < b.start) }
+                let got = alloc.reserved
+                try #require(got?.start == best.map { PageID($0.start) } && (got == nil || got!.count == n),
+                             "\(context) txid \(txid): reserved \(String(describing: got)), best fit for \(n) is \(String(describing: best))")
+                if let best {
+                    for p in best.start..<best.start + n { model.free[p] = false }
+                    reservedRun = (best.start, n)
+                }
+            }
             var last: PageID?  // the previous single page, while its run continues
             var reserved = 0..<0  // the rest of the extent the current run was taken from
             var took: [PageID] = []
@@ -139,6 +153,17 @@ import Testing
             // The allocator gives the unused rest of its run back.
             alloc.finish()
             for p in reserved { model.free[p] = true }
+            // The reserved run: its first `used` pages kept, the rest given back (as
+            // `writeFreelist` does).
+            if let r = reservedRun {
+                let taken = alloc.takeReserved()
+                try #require(taken?.start == PageID(r.start) && taken?.count == r.count, "\(context) txid \(txid): reserved run lost")
+                let used = Int.random(in: 0...r.count, using: &g)
+                alloc.freelist.giveBack(start: PageID(r.start + used), count: UInt64(r.count - used))
+                alloc.freelist.compact()
+                for p in r.start + used..<r.start + r.count { model.free[p] = true }
+                took.append(contentsOf: (r.start..<r.start + used).map { PageID($0) })
+            }
             try #require(alloc.pageCount == UInt64(model.pageCount), "\(context) txid \(txid): pageCount \(alloc.pageCount) != \(model.pageCount)")
             try #require(Set(took).count == took.count, "\(context) txid \(txid): a page was handed out twice")
             try #require(took.allSatisfy { $0 >= 2 && ($0 >= UInt64(startCount) || !inUse.contains($0)) }, "\(context): handed out a page in use")

@@ -17,6 +17,9 @@ struct PageAllocator {
     /// Holes shorter than this are filled only while more than `slackPages` pages are free.
     static let minRun: UInt64 = 8
 
+    /// Pages set aside at the start of the commit for its freelist run (`reserveRun`).
+    private(set) var reserved: (start: PageID, count: Int)?
+
     /// The extent being handed out: `[cursor, cursorEnd)`.
     private var cursor: PageID = 0
     private var cursorEnd: PageID = 0
@@ -45,6 +48,21 @@ struct PageAllocator {
         let id = pageCount
         pageCount += UInt64(n)
         return id
+    }
+
+    /// Sets aside the best-fitting run of `n` free pages (none if no extent holds `n`) before
+    /// single pages are handed out, for the commit's freelist run: a large freelist needs a
+    /// long contiguous run, and the longest-first single-page allocation would otherwise use
+    /// up the runs it fits in (the previous freelist runs, freed every commit), sending every
+    /// freelist run to the file's tail.
+    mutating func reserveRun(_ n: Int) {
+        if let id = freelist.allocateBestFit(n) { reserved = (id, n) }
+    }
+
+    /// The reserved run, if any (the caller uses it or gives it back).
+    mutating func takeReserved() -> (start: PageID, count: Int)? {
+        defer { reserved = nil }
+        return reserved
     }
 
     /// The next page of the current run, taking the next extent (or the tail) when it is used up.
