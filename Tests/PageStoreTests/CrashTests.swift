@@ -114,13 +114,17 @@ import TestThreads
             gen.keySpace = 2000
             // A first big commit, then overwrites and deletes: later commits reuse the freed
             // runs, so their writes are runs inside the file, not only at its tail.
-            let work = (0..<5).map { i in (0..<(i == 0 ? 600 : 150)).map { _ in gen.op() } }
+            let work = (0..<10).map { i in (0..<(i == 0 ? 600 : 150)).map { _ in gen.op() } }
             let dry = Box()
             let dryDir = TempDir(); defer { dryDir.cleanup() }
             let (_, inflight, dryFile, _) = try Self.run(dryDir, work, crashAt: nil, box: dry, slackPercent: 100)
             #expect(inflight == nil)
             let stats = dryFile.stats
             #expect(stats.pagesWritten >= 4 * stats.runsWritten, "seed \(seed): \(stats.pagesWritten) pages in \(stats.runsWritten) runs")
+            // Later commits write into freed runs inside the file, not only at its tail.
+            #expect(stats.pageCount + stats.pagesWritten / 4 < stats.pagesWritten,
+                    "seed \(seed): \(stats.pagesWritten) pages written, file of \(stats.pageCount)")
+            print("CrashTests: run writes: \(stats.pagesWritten) pages in \(stats.runsWritten) runs, file \(stats.pageCount) pages")
             dryFile.close()
             let points = dry.hits.withLock { $0 }
             // Data writes that continue a commit's writes (hit k-1 was a data write too),
