@@ -26,11 +26,13 @@ struct StorageBench: ParsableCommand {
     @Flag(help: "Write keys in ascending order instead of random order.") var sequential = false
     @Option(help: "While rewriting, compact every this many batches (0: 10 times per round).") var compactEvery = 1
     @Flag(help: "Keep the data file at the end (with --rounds 1 it holds the keys once, for --reads-only).") var keepFile = false
+    @Option(help: "PageFileOptions.allocationSlackPercent (free share of the file kept for contiguous page runs; default: the option's default).") var slackPercent: Int?
     @Flag(help: "Open the existing file at --path (written by a run with the same --keys, --sequential and --keep-file), rebuild the index, then time only point reads and scans.") var readsOnly = false
 
     func run() throws {
         var options = PageFileOptions()
         options.durable = !noSync
+        if let slackPercent { options.allocationSlackPercent = slackPercent }
         let ids = (0..<keys).map { sequential ? Self.sequentialKey($0) : Self.key($0) }
         if readsOnly {
             try runReads(ids, options: options)
@@ -50,6 +52,7 @@ struct StorageBench: ParsableCommand {
         // Puts, committed every `batch`.
         var t0 = Self.now()
         var c0 = Self.cpu()
+        let s0 = Self.systemCPU()
         for (i, k) in ids.enumerated() {
             rev += 1
             _ = try store.put(PutRequest(key: k, value: value), revision: rev)
@@ -60,7 +63,10 @@ struct StorageBench: ParsableCommand {
         }
         var dt = Self.now() - t0
         var dc = Self.cpu() - c0
+        let ds = Self.systemCPU() - s0
         say("puts:            " + rates(keys, dt, dc, "puts"))
+        say("  put phase CPU: \(fmt(dc * 1e6 / Double(keys), 2)) µs per put, of which kernel \(fmt(ds * 1e6 / Double(keys), 2)) µs")
+        say(writeLine(backend.file.stats, puts: keys, since: nil))
         let indexBytes = Self.rssAnonBytes() - anonBefore
         let onceBytes = backend.file.stats.fileBytes
 
@@ -114,6 +120,7 @@ struct StorageBench: ParsableCommand {
         dt = Self.now() - t0
         dc = Self.cpu() - c0
         let afterBytes = backend.file.stats.fileBytes
+        if rounds > 1 { say(writeLine(backend.file.stats, puts: keys * (rounds - 1), since: nil)) }
         say("rewrite+compact: " + rates(keys * (rounds - 1), dt, dc, "puts") + " (\(rounds - 1) rounds, compaction every \(every) batches)")
         say("file size:       \(fmt(Double(onceBytes) / 1048576, 1)) MiB once, \(fmt(Double(afterBytes) / 1048576, 1)) MiB after \(rounds) writes per key + compaction (\(fmt(Double(afterBytes) / Double(onceBytes), 2))x)")
         backend.file.close()
@@ -197,6 +204,15 @@ struct StorageBench: ParsableCommand {
         say("descending scans: " + rates(scanned, dt, dc, "keys") + " (\(scanKeys) keys per scan)")
     }
 
+    /// Data pages and contiguous runs written per put (the allocator's effect on the kernel's
+    /// work: writeback submits one bio per run).
+    func writeLine(_ s: PageFileStats, puts: Int, since: PageFileStats?) -> String {
+        let pages = s.pagesWritten - (since?.pagesWritten ?? 0)
+        let runs = s.runsWritten - (since?.runsWritten ?? 0)
+        let n = Double(max(1, puts))
+        return "  page writes:   \(fmt(Double(pages) / n, 3)) pages per put, \(fmt(Double(runs) / n, 3)) runs per put (\(fmt(Double(pages) / Double(max(1, runs)), 2)) pages per run); file \(s.pageCount) pages, \(s.freePages) free"
+    }
+
     /// Point reads per timed block (requests are built between blocks, off the clock).
     static let readBlock = 1_024
 
@@ -245,6 +261,13 @@ struct StorageBench: ParsableCommand {
         var ts = timespec()
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// Kernel CPU seconds of this process so far (`getrusage`: system time of all threads).
+    static func systemCPU() -> Double {
+        var u = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+        return Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
     }
 
     func rates(_ n: Int, _ wall: Double, _ cpu: Double, _ unit: String) -> String {

@@ -146,7 +146,7 @@ extension PageFile {
             try s.checkUsable()
             return Snapshot(mapping: s.mapping, meta: s.meta, verifyAlways: true)
         }
-        let free = writer.withLock { w in w.freelist.extents(adding: []).flatMap { e in (0..<e.1).map { e.0 + $0 } } }
+        let free = writer.withLock { w in w.freelist.extents(adding: []).flatMap { e in (0..<e.count).map { e.start + $0 } } }
         var checker = Checker(snapshot: snapshot)
         checker.run(free: free)
         return checker

@@ -9,8 +9,16 @@ extension PageFile {
             // The current meta may not be durable yet: keep the previous state's pages intact.
             oldestReader = min(oldestReader, meta.txid - 1)
         }
-        var alloc = writer.withLock { w in PageAllocator(freelist: w.freelist, pageCount: meta.pageCount) }
+        var alloc = writer.withLock { w in
+            PageAllocator(freelist: w.freelist, pageCount: meta.pageCount, slackPercent: options.allocationSlackPercent)
+        }
         alloc.freelist.release(oldestReader: oldestReader)
+        if meta.freelist != 0 {
+            // A freelist of several pages: set a run of the last one's size aside now
+            // (`writeFreelist`).
+            let old = try ctx.snapshot.page(meta.freelist)
+            if old.overflow > 0 { alloc.reserveRun(old.overflow + 1) }
+        }
         var writes: [PendingWrite] = []
         defer { ctx.buffers.reset() }
 
@@ -68,7 +76,8 @@ extension PageFile {
         }
     }
 
-    /// Grows the file if needed, writes all pages (one pwrite per page), syncs, then
+    /// Grows the file if needed, writes all pages (one pwrite per page; the allocator makes
+    /// them few contiguous runs, which writeback submits as one bio each), syncs, then
     /// writes and syncs the meta page.
     private func writeAndSync(_ writes: [PendingWrite], _ meta: Meta) throws(PageStoreError) {
         let needed = Int(meta.pageCount) * pageSize
@@ -85,7 +94,11 @@ extension PageFile {
         // a third of the CPU of a random-key commit went there). Page-sized writes keep the
         // file's cache in single pages; the syscall per page costs less than that walk.
         let sorted = writes.sorted { $0.id < $1.id }
+        var pages = 0, runs = 0, runEnd: PageID = 0
         for w in sorted {
+            if w.id != runEnd { runs += 1 }
+            runEnd = w.id + UInt64(w.buffer.count / pageSize)
+            pages += w.buffer.count / pageSize
             var offset = 0
             while offset < w.buffer.count {
                 try Self.fault(options, .writeData)
@@ -94,6 +107,7 @@ extension PageFile {
                 offset += pageSize
             }
         }
+        writer.withLock { $0.pagesWritten += pages; $0.runsWritten += runs }
         try reach(.pageStoreAfterWrite)
         try Self.fault(options, .syncData)
         if options.durable { try io.sync() }

@@ -55,6 +55,9 @@ public final class PageFile: Sendable {
     struct WriterState {
         var freelist: Freelist
         var fileSize: Int
+        /// Data pages (and contiguous runs of them) written by commits since the file was opened.
+        var pagesWritten = 0
+        var runsWritten = 0
     }
 
     /// Largest key for a page size: a quarter page minus element overhead, so that every
@@ -106,14 +109,14 @@ public final class PageFile: Sendable {
             if size < needed { throw PageStoreError.fileTruncated(path: path, expectedBytes: needed, actualBytes: size) }
             let mapBytes = roundUp(max(options.initialMapBytes, 2 * size), to: meta.pageSize)
             let mapping = try Mapping(fd: fd, length: mapBytes, pageSize: meta.pageSize, path: path)
-            var freePages: [PageID] = []
+            var freeExtents: [FreeExtent] = []
             if meta.freelist != 0 {
                 let snapshot = Snapshot(mapping: mapping, meta: meta, verifyAlways: false)
                 let page = try snapshot.page(meta.freelist)
-                freePages = try Freelist.decode(page, id: meta.freelist, pageCount: meta.pageCount, pageSize: meta.pageSize)
+                freeExtents = try Freelist.decode(page, id: meta.freelist, pageCount: meta.pageCount, pageSize: meta.pageSize)
             }
             return PageFile(path: path, options: options, fd: fd, io: io, meta: meta, mapping: mapping,
-                            freelist: Freelist(free: freePages), fileSize: size)
+                            freelist: Freelist(extents: freeExtents), fileSize: size)
         } catch {
             _ = closeDescriptor(fd)
             throw error
@@ -281,10 +284,12 @@ public final class PageFile: Sendable {
         let (meta, readers, remaps, mapBytes) = shared.withLock {
             ($0.meta, $0.readers.total, $0.remaps, $0.mapping.length)
         }
-        let (free, pending, fileSize) = writer.withLock { ($0.freelist.freeCount, $0.freelist.pendingCount, $0.fileSize) }
+        let (free, pending, fileSize, written, runs) = writer.withLock {
+            ($0.freelist.freeCount, $0.freelist.pendingCount, $0.fileSize, $0.pagesWritten, $0.runsWritten)
+        }
         return PageFileStats(txid: meta.txid, pageSize: pageSize, pageCount: Int(meta.pageCount), freePages: free,
                              pendingPages: pending, fileBytes: fileSize, openReadTransactions: readers,
-                             mapBytes: mapBytes, remaps: remaps)
+                             mapBytes: mapBytes, remaps: remaps, pagesWritten: written, runsWritten: runs)
     }
 }
 
@@ -305,6 +310,10 @@ public struct PageFileStats: Sendable, Equatable {
     public var mapBytes: Int
     /// How many times the file was mapped again because it outgrew the mapping.
     public var remaps: Int
+    /// Data pages written by commits since the file was opened (meta pages not counted).
+    public var pagesWritten: Int
+    /// Contiguous runs those pages formed, counted per commit (one bio each at writeback).
+    public var runsWritten: Int
 }
 
 /// Marks whether the transaction a value was handed to is still running; every access

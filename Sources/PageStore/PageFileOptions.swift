@@ -4,6 +4,16 @@ import Base
 public struct PageFileOptions: Sendable {
     /// Page size for a new file (power of two, 1 KiB … 64 KiB). An existing file keeps its own.
     public var pageSize: Int = 4096
+    /// Share of the file (in percent of its pages) that may stay free so that commits can
+    /// write their pages in contiguous runs: the allocator takes free extents of at least
+    /// `PageAllocator.minRun` pages (longest first) or the file's tail, and fills shorter
+    /// holes only while more than this share is free. 0 fills every hole first (the file
+    /// stays smallest; pages of a random-key commit are then mostly scattered). 0 … 100
+    /// (larger values act as 100: short holes are never filled).
+    public var allocationSlackPercent: Int {
+        get { Int(slackPercentStored) }
+        set { slackPercentStored = UInt8(clamping: min(100, max(0, newValue))) }
+    }
     /// Whether commits fdatasync (data, then meta). `false` is for benchmarks only: a crash
     /// may then lose or tear recent commits.
     public var durable: Bool = true
@@ -14,6 +24,8 @@ public struct PageFileOptions: Sendable {
     public var deferMetaSync: Bool = false
     /// When page checksums are verified on read.
     public var verification: ChecksumVerification = .oncePerPage
+    /// `allocationSlackPercent` (one byte, so that the options keep their size).
+    private var slackPercentStored: UInt8 = 20
     /// Initial size of the read-only mapping in bytes (rounded up to pages; at least twice
     /// the file). The mapping is replaced by a larger one when the file outgrows it.
     public var initialMapBytes: Int = 64 << 20

@@ -21,10 +21,12 @@ import TestThreads
     }
 
     /// Runs the workload; the fault hook throws at hit number `crashAt`.
-    static func run(_ dir: TempDir, _ work: [[Op]], crashAt: Int?, box: Box, deferMetaSync: Bool = false) throws
+    static func run(_ dir: TempDir, _ work: [[Op]], crashAt: Int?, box: Box, deferMetaSync: Bool = false,
+                    slackPercent: Int? = nil) throws
         -> (committed: Model, inflight: Model?, file: PageFile, previous: Model) {
         var options = PageFileOptions()
         options.deferMetaSync = deferMetaSync
+        if let slackPercent { options.allocationSlackPercent = slackPercent }
         options.growthStepBytes = 64 << 10
         options.faultHook = { point throws(PageStoreError) in
             if point == .initWriteMeta || point == .initSync { return }
@@ -96,6 +98,54 @@ import TestThreads
                     let again = try reopened.check()
                     #expect(again.problems.isEmpty, "\(context) after a further commit: \(again.problems.prefix(5))")
                 }
+            }
+        }
+    }
+
+    /// Commits whose pages are written as long contiguous runs (slack 100: single pages only
+    /// from free runs of at least `minRun` pages or the tail) crash in the middle of a run:
+    /// the reopened file holds exactly the last committed state, whatever part of the run
+    /// (and of the runs before it) reached the disk.
+    @Test(arguments: modes)
+    func crashInTheMiddleOfARunWrite(mode: CrashableFileIO.CrashMode) async throws {
+        try await onOwnThread {
+            let seed: UInt64 = 0x5EED_0003
+            var gen = OpGenerator(seed: seed)
+            gen.keySpace = 2000
+            // A first big commit, then overwrites and deletes: later commits reuse the freed
+            // runs, so their writes are runs inside the file, not only at its tail.
+            let work = (0..<10).map { i in (0..<(i == 0 ? 600 : 150)).map { _ in gen.op() } }
+            let dry = Box()
+            let dryDir = TempDir(); defer { dryDir.cleanup() }
+            let (_, inflight, dryFile, _) = try Self.run(dryDir, work, crashAt: nil, box: dry, slackPercent: 100)
+            #expect(inflight == nil)
+            let stats = dryFile.stats
+            #expect(stats.pagesWritten >= 4 * stats.runsWritten, "seed \(seed): \(stats.pagesWritten) pages in \(stats.runsWritten) runs")
+            // Later commits write into freed runs inside the file, not only at its tail.
+            #expect(stats.pageCount + stats.pagesWritten / 4 < stats.pagesWritten,
+                    "seed \(seed): \(stats.pagesWritten) pages written, file of \(stats.pageCount)")
+            print("CrashTests: run writes: \(stats.pagesWritten) pages in \(stats.runsWritten) runs, file \(stats.pageCount) pages")
+            dryFile.close()
+            let points = dry.hits.withLock { $0 }
+            // Data writes that continue a commit's writes (hit k-1 was a data write too),
+            // every third one, in the commits after the first.
+            let firstSync = max(1, points.firstIndex(of: .syncMeta) ?? 1)
+            let mid = (firstSync..<points.count).filter { points[$0] == .writeData && points[$0 - 1] == .writeData }
+            #expect(mid.count > 20)
+            for k in mid where k % 3 == 0 {
+                let dir = TempDir(); defer { dir.cleanup() }
+                let box = Box()
+                let context = "seed \(seed) mode \(mode) crash at data write hit \(k)"
+                let (committed, inflight, file, _) = try Self.run(dir, work, crashAt: k, box: box, slackPercent: 100)
+                try #require(inflight != nil, "\(context): the fault did not fire")
+                try box.io.withLock { $0 }!.crash(mode)
+                file.abandonForTesting()
+                let reopened = try PageFile.open(path: dir.file())
+                defer { reopened.close() }
+                let report = try reopened.check()
+                #expect(report.problems.isEmpty, "\(context): \(report.problems.prefix(5))")
+                let diff = try difference(reopened, committed)
+                #expect(diff == nil, "\(context): \(diff ?? "")")
             }
         }
     }

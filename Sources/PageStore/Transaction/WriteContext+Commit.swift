@@ -1,16 +1,3 @@
-/// Page allocation during one commit: free pages first, then the end of the file.
-struct PageAllocator {
-    var freelist: Freelist
-    var pageCount: UInt64
-
-    mutating func allocate(_ n: Int) -> PageID {
-        if let id = freelist.allocate(n) { return id }
-        let id = pageCount
-        pageCount += UInt64(n)
-        return id
-    }
-}
-
 /// A page run prepared by the commit, waiting to be written.
 struct PendingWrite {
     let id: PageID
@@ -108,7 +95,7 @@ extension WriteContext {
 
     func writeBlob(_ v: UnsafeRawBufferPointer, _ alloc: inout PageAllocator, _ writes: inout [PendingWrite]) -> PageID {
         let pages = blobPages(length: v.count)
-        let id = alloc.allocate(pages)
+        let id = alloc.allocateRun(pages)
         let buffer = newBuffer(pages: pages)
         let w = PageWriter(base: buffer.baseAddress!)
         w.writeHeader(type: .blob, count: 0, overflow: pages - 1, length: v.count, id: id)
@@ -122,25 +109,47 @@ extension WriteContext {
     // MARK: freelist
 
     /// Allocates and serialises the new freelist run: every page free after a restart.
+    /// Ends the commit's single-page allocations (`PageAllocator.finish`).
+    ///
+    /// A freelist of several pages gets a run with headroom (an eighth more pages than it
+    /// needs; only the pages holding bytes are written, the rest of the run is unspecified),
+    /// and the next commits reuse a run of that size (set aside at their start,
+    /// `PageAllocator.reserveRun`): the run freed two commits earlier, so consecutive
+    /// freelists alternate between two places instead of claiming the file's tail whenever
+    /// the freelist grows by a page.
     func writeFreelist(_ alloc: inout PageAllocator, _ writes: inout [PendingWrite]) -> PageID {
-        var guess = alloc.freelist.extents(adding: freed).count + 2
+        alloc.finish()
+        var reserved = alloc.takeReserved()
         while true {
-            let pages = (Freelist.encodedSize(extents: guess) + pageSize - 1) / pageSize
-            let id = alloc.allocate(pages)
+            // Giving a reserved run back can add one extent: hence the margin of 2.
+            let need = (Freelist.encodedSize(extents: alloc.freelist.extents(adding: freed).count + 2) + pageSize - 1) / pageSize
+            let id: PageID
+            let runPages: Int
+            if let r = reserved, need <= r.count {
+                (id, runPages) = (r.start, r.count)
+            } else {
+                if let r = reserved {
+                    alloc.freelist.giveBack(start: r.start, count: UInt64(r.count))
+                    alloc.freelist.compact()
+                }
+                runPages = need > 1 ? need + need / 8 + 1 : 1
+                id = alloc.allocateRun(runPages)
+            }
+            reserved = nil
             let extents = alloc.freelist.extents(adding: freed)
-            if Freelist.encodedSize(extents: extents.count) > pages * pageSize {
-                for k in 0..<pages { freed.append(id + UInt64(k)) }
-                guess = extents.count + pages + 2
+            let used = Freelist.encodedSize(extents: extents.count)
+            if used > need * pageSize {
+                for k in 0..<runPages { freed.append(id + UInt64(k)) }
                 continue
             }
+            let pages = (used + pageSize - 1) / pageSize
             let buffer = newBuffer(pages: pages)
             let w = PageWriter(base: buffer.baseAddress!)
-            let used = Freelist.encodedSize(extents: extents.count)
-            w.writeHeader(type: .freelist, count: 0, overflow: pages - 1, length: used, id: id)
+            w.writeHeader(type: .freelist, count: 0, overflow: runPages - 1, length: used, id: id)
             w.set64(PageLayout.headerSize, UInt64(extents.count))
             for (i, e) in extents.enumerated() {
-                w.set64(PageLayout.headerSize + 8 + i * 16, e.0)
-                w.set64(PageLayout.headerSize + 16 + i * 16, e.1)
+                w.set64(PageLayout.headerSize + 8 + i * 16, e.start)
+                w.set64(PageLayout.headerSize + 16 + i * 16, e.count)
             }
             w.zero(from: used, to: buffer.count)
             w.seal(checkedLength: used)

@@ -137,7 +137,7 @@ extension WriteContext {
     /// separator is the first key of the page, cut to `separatorLength` bytes when given.
     private func writePage(_ n: Node, _ range: Range<Int>, _ alloc: inout PageAllocator, _ writes: inout [PendingWrite],
                            separatorLength: Int?) -> SpillPart {
-        let id = alloc.allocate(1)
+        let id = alloc.allocatePage()
         let buffer = newBuffer(pages: 1)
         let keyOffset = n.encode(range, into: buffer.baseAddress!, id: id, pageSize: pageSize)
         writes.append(PendingWrite(id: id, buffer: buffer))
