@@ -38,6 +38,7 @@ public struct ServerConfig: Sendable, Equatable {
     public var applyCommitIntervalMs: Int = 50
     public var applyCommitMaxOps: Int = 1_000
     public var walGCIntervalMs: Int = 1_000
+    public var allocationSlackPercent: Int = 20
     public var snapshotChunkBytes: Int = 1 << 20
     /// `NodeConfig.syncCommitOnlyHardStates` (not a file setting: `flotilla serve` sets it
     /// from FLOTILLA_SYNC_COMMIT_ONLY=1, a measurement/escape switch).
@@ -100,6 +101,7 @@ public struct ServerConfig: Sendable, Equatable {
         .init(table: "storage", key: "walSegmentBytes", help: "Size of one WAL segment file.", kind: .int(\.walSegmentBytes)),
         .init(table: "storage", key: "applyCommitIntervalMs", help: "Applied state is committed to data.db at least this often...", kind: .int(\.applyCommitIntervalMs)),
         .init(table: "storage", key: "applyCommitMaxOps", help: "...or after this many applied commands.", kind: .int(\.applyCommitMaxOps)),
+        .init(table: "storage", key: "allocationSlackPercent", help: "Free share of data.db (percent, 0-100) kept so each commit writes its pages in contiguous runs: fewer, larger writes for a larger file; 0 fills every hole first (smallest file).", kind: .int(\.allocationSlackPercent)),
         .init(table: "storage", key: "walGCIntervalMs", help: "How often WAL segments are garbage-collected.", kind: .int(\.walGCIntervalMs)),
         .init(table: "snapshot", key: "chunkBytes", help: "Uncompressed bytes per snapshot chunk.", kind: .int(\.snapshotChunkBytes)),
         .init(table: "snapshot", key: "sendMBPerSecond", help: "Snapshot send throttle in MB/s of compressed chunks (0 = unlimited).", kind: .double(\.snapshotSendMBPerSecond)),
@@ -242,6 +244,7 @@ public struct ServerConfig: Sendable, Equatable {
         n.applyCommitIntervalMs = applyCommitIntervalMs
         n.applyCommitMaxOps = applyCommitMaxOps
         n.walGCIntervalMs = walGCIntervalMs
+        n.allocationSlackPercent = allocationSlackPercent
         n.snapshotChunkBytes = snapshotChunkBytes
         n.syncCommitOnlyHardStates = syncCommitOnlyHardStates
         return n

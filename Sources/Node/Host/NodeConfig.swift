@@ -16,6 +16,9 @@ public struct NodeConfig: Sendable {
     /// How often the WAL's garbage collector runs.
     public var walGCIntervalMs: Int = 1_000
     public var walSegmentBytes: Int = 64 << 20
+    /// The data file's `PageFileOptions.allocationSlackPercent`: the free share of the file
+    /// kept so a commit's pages can be written in contiguous runs (0: smallest file).
+    public var allocationSlackPercent: Int = 20
     /// Ranges quiesce after this many idle ticks with every follower caught up.
     public var quiesceAfterTicks: Int = 3
     /// Proposals without a result after this long fail with `.timeout`.

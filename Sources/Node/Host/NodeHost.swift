@@ -86,7 +86,9 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         let durableReport = DurableReport()
         syncer = WALSyncer(wal: wal, name: "flotilla-node-\(config.nodeID.rawValue)-wal", beforeSync: config.beforeWALSync,
                            onDurable: { seq in durableReport.host?.noteDurable(seq) })
-        backend = try PageStoreBackend.open(path: dir.dataFilePath)
+        var pageOptions = PageFileOptions()
+        pageOptions.allocationSlackPercent = config.allocationSlackPercent
+        backend = try PageStoreBackend.open(path: dir.dataFilePath, options: pageOptions)
         systemBackend = PageStoreBackend(file: backend.file, bucketNames: Self.systemBucketNames)
 
         var replicas: [RangeID: RangeReplica] = [:]
