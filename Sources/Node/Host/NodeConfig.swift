@@ -52,6 +52,12 @@ public struct NodeConfig: Sendable {
     /// false: only closes resolve (as before session 10). A measurement switch; its default is
     /// true unless the environment sets FLOTILLA_RESOLVE_BY_CLOSER_ONLY=1.
     public var resolveOnApply = !environmentFlag("FLOTILLA_RESOLVE_BY_CLOSER_ONLY")
+    /// Whether a feed consumer may ask for a range to be closed before the closer's next tick
+    /// (`NodeHost.demandClose`: a watch spanning ranges holds events of one range until the
+    /// others are resolved past them). false: such events wait for the tick, up to
+    /// `closeIntervalMs` (as before session 11). A measurement switch; its default is true
+    /// unless the environment sets FLOTILLA_NO_CLOSE_ON_DEMAND=1.
+    public var closeOnDemand = !environmentFlag("FLOTILLA_NO_CLOSE_ON_DEMAND")
     /// Test hook: called on the node's WAL sync thread before each WAL append (a test may
     /// block in it to hold a sync in progress). nil in production.
     public var beforeWALSync: (@Sendable () -> Void)? = nil

@@ -65,7 +65,7 @@ final class SharedRangeFeeds: Sendable {
                               from: from) { [weak self] hub in self?.remove(hub, key) }
             h[key] = hub
             let sub = hub.join(from: from, span: span, eager: eager)!
-            hub.start(access.feed(range: range, epoch: epoch, from: from, prevKV: prevKV, on: node))
+            hub.start(access.feed(range: range, epoch: epoch, from: from, prevKV: prevKV, interest: hub.interest, on: node))
             return sub
         }
         guard let joined else { return access.feed(range: range, epoch: epoch, from: from, prevKV: prevKV, on: node) }
