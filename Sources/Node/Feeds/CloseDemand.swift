@@ -37,7 +37,12 @@ final class CloseDemand: Sendable {
                 group.cancelAll()
             }
         }
-        return state.withLock { s in
+        return take()
+    }
+
+    /// The demanded ranges now (forgotten), without waiting.
+    func take() -> Set<RangeID> {
+        state.withLock { s in
             defer { s.ranges = [] }
             return s.ranges
         }

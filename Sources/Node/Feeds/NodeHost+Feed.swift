@@ -44,21 +44,29 @@ extension NodeHost {
 
     /// The closer: every `closeIntervalMs` it expires parked long polls and closes every
     /// range with feed consumers; in between it closes the ranges demanded (`demandClose`)
-    /// as soon as they are.
+    /// as soon as they are, at most one on-demand round per `closeOnDemandGapMs`.
     func startCloser() {
         let intervalNs = UInt64(max(1, config.closeIntervalMs)) * 1_000_000
+        let gapNs = UInt64(max(0, config.closeOnDemandGapMs)) * 1_000_000
         let demand = closeDemand
         let task = Task.detached { [weak self] in
             var nextTick = Self.nowNs() + intervalNs
+            var lastDemandRoundNs: UInt64 = 0
             while !Task.isCancelled {
                 let now = Self.nowNs()
-                let demanded = now < nextTick ? await demand.wait(timeout: .nanoseconds(nextTick - now)) : []
+                var demanded = now < nextTick ? await demand.wait(timeout: .nanoseconds(nextTick - now)) : []
+                if !demanded.isEmpty, lastDemandRoundNs + gapNs > Self.nowNs() {
+                    // Paced: later demands join this round.
+                    try? await Task.sleep(for: .nanoseconds(lastDemandRoundNs + gapNs - Self.nowNs()))
+                    demanded.formUnion(demand.take())
+                }
                 guard let self, !self.stopped.load(ordering: .acquiring), !Task.isCancelled else { return }
                 if Self.nowNs() >= nextTick {
                     nextTick = Self.nowNs() + intervalNs
                     self.resolved.expireWaiters(now: Self.nowNs())
                     await self.closeFeedRanges()
                 } else if !demanded.isEmpty {
+                    lastDemandRoundNs = Self.nowNs()
                     self.closesOnDemand.add(1, ordering: .relaxed)
                     if await !self.closeFeedRanges(only: demanded) {
                         // A range could not be closed (no leader, timeout): its consumers demand
