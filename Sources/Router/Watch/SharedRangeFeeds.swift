@@ -1,4 +1,5 @@
 import Base
+import Glibc
 import MVCC
 import Node
 import Synchronization
@@ -31,6 +32,10 @@ final class SharedRangeFeeds: Sendable {
         var retain: Duration = .seconds(2)
         /// How often an item wakes every subscriber, not only those it concerns (progress).
         var progressEvery: Duration = .milliseconds(100)
+        /// Whether a hub hands its node what its subscribers watch (`FeedInterest`), so that the
+        /// node wakes it on apply only for writes of watched keys. A measurement switch: on
+        /// unless the environment sets FLOTILLA_NO_FEED_INTEREST=1.
+        var passInterest = getenv("FLOTILLA_NO_FEED_INTEREST").map { String(cString: $0) != "1" } ?? true
     }
 
     let access: any ClusterAccess
@@ -65,7 +70,8 @@ final class SharedRangeFeeds: Sendable {
                               from: from) { [weak self] hub in self?.remove(hub, key) }
             h[key] = hub
             let sub = hub.join(from: from, span: span, eager: eager)!
-            hub.start(access.feed(range: range, epoch: epoch, from: from, prevKV: prevKV, interest: hub.interest, on: node))
+            hub.start(access.feed(range: range, epoch: epoch, from: from, prevKV: prevKV,
+                                  interest: settings.passInterest ? hub.interest : nil, on: node))
             return sub
         }
         guard let joined else { return access.feed(range: range, epoch: epoch, from: from, prevKV: prevKV, on: node) }
