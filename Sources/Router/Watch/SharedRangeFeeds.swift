@@ -33,9 +33,10 @@ final class SharedRangeFeeds: Sendable {
         /// How often an item wakes every subscriber, not only those it concerns (progress).
         var progressEvery: Duration = .milliseconds(100)
         /// Whether a hub hands its node what its subscribers watch (`FeedInterest`), so that the
-        /// node wakes it on apply only for writes of watched keys. A measurement switch: on
-        /// unless the environment sets FLOTILLA_NO_FEED_INTEREST=1.
-        var passInterest = getenv("FLOTILLA_NO_FEED_INTEREST").map { String(cString: $0) != "1" } ?? true
+        /// node wakes it on apply only for writes of watched keys. Off unless the environment
+        /// sets FLOTILLA_FEED_INTEREST=1: it cut the feed wake-ups but showed no gain in events/s
+        /// or CPU per event on the shared 2-core machine (docs/bench.md, session 11: watch).
+        var passInterest = getenv("FLOTILLA_FEED_INTEREST").map { String(cString: $0) == "1" } ?? false
     }
 
     let access: any ClusterAccess

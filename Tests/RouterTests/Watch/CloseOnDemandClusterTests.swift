@@ -102,4 +102,45 @@ extension NodeClusterAccessTests {
         RouterWatchTests.check(events, acked.sorted { $0.revision < $1.revision }, synced: synced, seed: seed)
         #expect((synced.last ?? 0) >= last, "seed \(seed): the watch caught up with the last write")
     }
+
+    /// Single-key watches whose hubs hand the node their keys (`FeedInterest`, on here and off
+    /// as the control): every watcher gets exactly its key's events, once and in order, while
+    /// writes of unwatched keys of the same range are applied in between (they wake no feed on
+    /// apply and reach the hubs with the closer's ticks). The seed is printed.
+    @Test(arguments: [true, false])
+    func singleKeyWatchesGetExactlyTheirEventsWithFeedInterest(passInterest: Bool) async throws {
+        let seed = UInt64.random(in: 0..<1_000_000)
+        var rng = SeededGenerator(seed: seed)
+        let c = try AccessCluster(ranges: 1)
+        defer { c.shutdown() }
+        let range = c.bootstrap.descriptors[0]
+        #expect(await c.eventually { c.leader(of: range.rangeID) != nil })
+        let nodes = c.hosts.keys.sorted()
+        let router = Router(access: c.access[nodes[Int.random(in: 0..<nodes.count, using: &rng)]]!, config: Router.Config())
+        router.feeds.settings.withLock { $0.passInterest = passInterest }
+        let writer = Router(access: c.access[nodes[Int.random(in: 0..<nodes.count, using: &rng)]]!, config: Router.Config())
+        let keys = (0..<6).map { Array("key-\($0)".utf8) }
+        let watched = Array(keys.prefix(3))
+        let start = try await router.currentRevision() + 1
+        var feeds: [WatchEventStream] = []
+        for k in watched { feeds.append(try await router.watch(WatchSpec(key: k, startRevision: start))) }
+        var acked: [(key: [UInt8], revision: Int64, put: Bool)] = []
+        for i in 0..<Int.random(in: 20...40, using: &rng) {
+            let k = keys[Int.random(in: 0..<keys.count, using: &rng)]
+            let r = try await writer.put(PutRequest(key: k, value: Array("v\(i)".utf8)))
+            acked.append((k, r.revision, true))
+        }
+        let last = try #require(acked.last?.revision)
+        for (k, feed) in zip(watched, feeds) {
+            let mine = acked.filter { $0.key == k }
+            let consumer = Task { try await RouterWatchTests.collect(feed, until: last) }
+            let timer = Task {
+                try? await Task.sleep(for: .seconds(30))
+                consumer.cancel()
+            }
+            let (events, synced) = try await consumer.value
+            timer.cancel()
+            RouterWatchTests.check(events, mine, synced: synced, seed: seed)
+        }
+    }
 }
