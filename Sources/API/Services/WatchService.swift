@@ -17,11 +17,11 @@ public struct WatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
     static let maxResponsesPerWrite = 64
 
     /// Whether the writer, woken by the first response of a burst, yields once before taking
-    /// it (so responses of other groups woken with it join the write). Off since session 11:
-    /// the yield puts the writer behind every job queued on the pool, and without it the watch
-    /// bench spent ~12% less CPU per event (a group's responses to one item are queued together
-    /// anyway). FLOTILLA_WATCH_WRITER_YIELD=1 turns it back on (measurements).
-    static let writerYields = getenv("FLOTILLA_WATCH_WRITER_YIELD").map { String(cString: $0) == "1" } ?? false
+    /// it, so that the responses of other groups woken with it (queued behind it on the pool)
+    /// join the write. A measurement switch: on unless the environment sets
+    /// FLOTILLA_WATCH_WRITER_NO_YIELD=1 (session 11: two pairs without it used less CPU per
+    /// event, a third did not; the yield costs one reschedule per burst, docs/bench.md).
+    static let writerYields = getenv("FLOTILLA_WATCH_WRITER_NO_YIELD").map { String(cString: $0) != "1" } ?? true
 
     public init(backend: any EtcdWatchBackend, cluster: any EtcdClusterBackend, limits: EtcdLimits = EtcdLimits()) {
         self.backend = backend
@@ -40,6 +40,8 @@ public struct WatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
             group.addTask {
                 // A burst (one put seen by many watchers of the stream) goes out in one
                 // write: one flush instead of one per response.
+                // Woken by the first response of a burst, it yields once first (`writerYields`),
+                // so the other watchers woken with it (queued behind it on the pool) add theirs.
                 while let batch = await session.queue.popBatch(max: Self.maxResponsesPerWrite,
                                                                 yieldAfterWait: Self.writerYields) {
                     if batch.count == 1 {
