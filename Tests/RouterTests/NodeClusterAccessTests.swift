@@ -17,7 +17,7 @@ final class AccessCluster: @unchecked Sendable {
     var access: [NodeID: NodeClusterAccess] = [:]
     let members: [NodeRecord]
 
-    init(ranges: Int = 2, callTimeoutMs: Int = 5_000) throws {
+    init(ranges: Int = 2, callTimeoutMs: Int = 5_000, tune: (inout NodeConfig) -> Void = { _ in }) throws {
         let nodes = (1...3).map { NodeID(UInt64($0)) }
         bootstrap = BootstrapConfig(nodes: nodes, rangeCount: ranges)
         members = nodes.map { NodeRecord(nodeID: $0, name: "n\($0.rawValue)", clientURLs: ["http://127.0.0.1:\(2378 + Int($0.rawValue))"],
@@ -31,6 +31,7 @@ final class AccessCluster: @unchecked Sendable {
             c.electionTicks = 10
             c.applyCommitIntervalMs = 20
             c.proposalTimeoutMs = 3_000
+            tune(&c)
             let host = try NodeHost(config: c, transport: network.transport(for: n), bootstrap: bootstrap)
             host.callTransport = network.transport(for: n)
             network.register(n, host)

@@ -1,3 +1,4 @@
+import Glibc
 public import GRPCCore
 public import Proto
 
@@ -14,6 +15,13 @@ public struct WatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
 
     /// Responses handed to the transport in one write at most.
     static let maxResponsesPerWrite = 64
+
+    /// Whether the writer, woken by the first response of a burst, yields once before taking
+    /// it, so that the responses of other groups woken with it (queued behind it on the pool)
+    /// join the write. A measurement switch: on unless the environment sets
+    /// FLOTILLA_WATCH_WRITER_NO_YIELD=1 (session 11: two pairs without it used less CPU per
+    /// event, a third did not; the yield costs one reschedule per burst, docs/bench.md).
+    static let writerYields = getenv("FLOTILLA_WATCH_WRITER_NO_YIELD").map { String(cString: $0) != "1" } ?? true
 
     public init(backend: any EtcdWatchBackend, cluster: any EtcdClusterBackend, limits: EtcdLimits = EtcdLimits()) {
         self.backend = backend
@@ -32,10 +40,10 @@ public struct WatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
             group.addTask {
                 // A burst (one put seen by many watchers of the stream) goes out in one
                 // write: one flush instead of one per response.
-                // Woken by the first response of a burst, it yields once first, so the other
-                // watchers woken with it (queued behind it on the pool) add theirs.
+                // Woken by the first response of a burst, it yields once first (`writerYields`),
+                // so the other watchers woken with it (queued behind it on the pool) add theirs.
                 while let batch = await session.queue.popBatch(max: Self.maxResponsesPerWrite,
-                                                                yieldAfterWait: true) {
+                                                                yieldAfterWait: Self.writerYields) {
                     if batch.count == 1 {
                         try await response.write(batch[0])
                     } else {

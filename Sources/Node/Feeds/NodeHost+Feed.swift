@@ -27,26 +27,72 @@ extension NodeHost {
         }
     }
 
+    /// Asks for `range` to be closed now rather than at the next closer tick: a consumer
+    /// holds events of another range that it can release only once this one is resolved past
+    /// them (a watch spanning ranges, `MergedWatchFeed`). Demands are coalesced: the closer
+    /// takes every range demanded since its last round in one close round (one fresh
+    /// revision, a ReadIndex or close call per range), and runs at most one round at a time.
+    /// The fresh revision is above every revision handed out before the round started, so
+    /// above the events that prompted the demand. No-op with `NodeConfig.closeOnDemand` off.
+    public func demandClose(_ range: RangeID) {
+        guard config.closeOnDemand else { return }
+        closeDemand.add(range)
+    }
+
+    /// Close rounds the closer ran on demand rather than on its tick (tests, metrics).
+    public var closeRoundsOnDemand: UInt64 { closesOnDemand.load(ordering: .relaxed) }
+
+    /// The closer: every `closeIntervalMs` it expires parked long polls and closes every
+    /// range with feed consumers; in between it closes the ranges demanded (`demandClose`)
+    /// as soon as they are, at most one on-demand round per `closeOnDemandGapMs`.
     func startCloser() {
-        let interval = max(1, config.closeIntervalMs)
+        let intervalNs = UInt64(max(1, config.closeIntervalMs)) * 1_000_000
+        let gapNs = UInt64(max(0, config.closeOnDemandGapMs)) * 1_000_000
+        let demand = closeDemand
         let task = Task.detached { [weak self] in
+            var nextTick = Self.nowNs() + intervalNs
+            var lastDemandRoundNs: UInt64 = 0
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(interval))
-                guard let self, !self.stopped.load(ordering: .acquiring) else { return }
-                self.resolved.expireWaiters(now: Self.nowNs())
-                await self.closeFeedRanges()
+                let now = Self.nowNs()
+                var demanded = now < nextTick ? await demand.wait(timeout: .nanoseconds(nextTick - now)) : []
+                if !demanded.isEmpty, lastDemandRoundNs + gapNs > Self.nowNs() {
+                    // Paced: later demands join this round.
+                    try? await Task.sleep(for: .nanoseconds(lastDemandRoundNs + gapNs - Self.nowNs()))
+                    demanded.formUnion(demand.take())
+                }
+                guard let self, !self.stopped.load(ordering: .acquiring), !Task.isCancelled else { return }
+                if Self.nowNs() >= nextTick {
+                    nextTick = Self.nowNs() + intervalNs
+                    self.resolved.expireWaiters(now: Self.nowNs())
+                    await self.closeFeedRanges()
+                } else if !demanded.isEmpty {
+                    lastDemandRoundNs = Self.nowNs()
+                    self.closesOnDemand.add(1, ordering: .relaxed)
+                    if await !self.closeFeedRanges(only: demanded) {
+                        // A range could not be closed (no leader, timeout): its consumers demand
+                        // it again at once; pace the retries.
+                        try? await Task.sleep(for: .milliseconds(Self.demandRetryPauseMs))
+                    }
+                }
             }
         }
         closer.withLock { $0 = task }
     }
 
-    /// One closer step for every range with feed consumers.
-    func closeFeedRanges() async {
-        let ranges = resolved.activeConsumers(now: Self.nowNs(), idleNs: Self.feedIdleNs)
-        guard !ranges.isEmpty, let revision = try? await freshRevision() else { return }
+    /// Pause after a demanded close round in which some close failed.
+    static let demandRetryPauseMs = 10
+
+    /// One closer step for every range with feed consumers (`only`: those of them). False when
+    /// some range could not be closed.
+    @discardableResult
+    func closeFeedRanges(only wanted: Set<RangeID>? = nil) async -> Bool {
+        var ranges = resolved.activeConsumers(now: Self.nowNs(), idleNs: Self.feedIdleNs)
+        if let wanted { ranges = ranges.filter { wanted.contains($0) } }
+        guard !ranges.isEmpty else { return true }
+        guard let revision = try? await freshRevision() else { return false }
         // Without an explicit closer, ask the leader through the node calls.
         let remote: RemoteCloser? = remoteCloser.withLock { $0 } ?? defaultRemoteCloser()
-        await withTaskGroup(of: Void.self) { group in
+        return await withTaskGroup(of: Bool.self) { group in
             for range in ranges {
                 guard let view = view(of: range) else {
                     resolved.forget(range)
@@ -62,14 +108,18 @@ extension NodeHost {
                         index = nil
                     }
                     if let index { resolved.note(range, revision: revision, atIndex: index) }
+                    return index != nil
                 }
             }
+            var all = true
+            for await closed in group where !closed { all = false }
+            return all
         }
     }
 
     /// The next feed batch of `range` from `from` (see `NodeHost+Cluster.swift`).
     func feedBatch(range: RangeID, epoch: RangeDescriptor.Epoch?, from: Int64, prevKV: Bool, maxEvents: Int,
-                   waitMs: Int) async throws(ProposalError) -> RangeFeedItem {
+                   waitMs: Int, interest: FeedInterest? = nil) async throws(ProposalError) -> RangeFeedItem {
         let from = max(from, 1)
         let deadline = Self.nowNs() + UInt64(max(0, waitMs)) * 1_000_000
         while true {
@@ -109,7 +159,7 @@ extension NodeHost {
                 return .events([], resolved: resolvedNow)
             }
             // Parked until the closer or apply moves the resolved revision (or the deadline).
-            await resolved.waitForAdvance(range, beyond: resolvedNow, deadlineNs: deadline)
+            await resolved.waitForAdvance(range, beyond: resolvedNow, deadlineNs: deadline, interest: interest)
         }
     }
 

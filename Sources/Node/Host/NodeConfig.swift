@@ -55,6 +55,18 @@ public struct NodeConfig: Sendable {
     /// false: only closes resolve (as before session 10). A measurement switch; its default is
     /// true unless the environment sets FLOTILLA_RESOLVE_BY_CLOSER_ONLY=1.
     public var resolveOnApply = !environmentFlag("FLOTILLA_RESOLVE_BY_CLOSER_ONLY")
+    /// Whether a feed consumer may ask for a range to be closed before the closer's next tick
+    /// (`NodeHost.demandClose`: a watch spanning ranges holds events of one range until the
+    /// others are resolved past them). false: such events wait for the tick, up to
+    /// `closeIntervalMs` (as before session 11). A measurement switch; its default is true
+    /// unless the environment sets FLOTILLA_NO_CLOSE_ON_DEMAND=1.
+    public var closeOnDemand = !environmentFlag("FLOTILLA_NO_CLOSE_ON_DEMAND")
+    /// The closer's on-demand rounds start at least this long after the previous one began:
+    /// demands arriving meanwhile share the next round. Bounds their cost (each round is a
+    /// fresh revision and a ReadIndex or close call per demanded range) to at most one round
+    /// per gap, at up to one gap of added latency. FLOTILLA_CLOSE_ON_DEMAND_GAP_MS overrides it
+    /// (measurements).
+    public var closeOnDemandGapMs = environmentInt("FLOTILLA_CLOSE_ON_DEMAND_GAP_MS") ?? 10
     /// Test hook: called on the node's WAL sync thread before each WAL append (a test may
     /// block in it to hold a sync in progress). nil in production.
     public var beforeWALSync: (@Sendable () -> Void)? = nil
@@ -63,6 +75,12 @@ public struct NodeConfig: Sendable {
         self.nodeID = nodeID
         self.dataDirectory = dataDirectory
     }
+}
+
+/// The environment variable `name` as a non-negative integer (nil when unset or not one).
+func environmentInt(_ name: String) -> Int? {
+    guard let v = getenv(name), let n = Int(String(cString: v)), n >= 0 else { return nil }
+    return n
 }
 
 /// Whether the environment variable `name` is set to "1" (measurement switches).

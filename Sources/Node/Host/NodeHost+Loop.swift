@@ -88,7 +88,8 @@ extension NodeHost {
         startRevisionFetchIfNeeded(&s)
         let resolveOnApply = config.resolveOnApply
         resolved.noteApplied { range in
-            s.replicas[range].map { ($0.appliedIndex, resolveOnApply ? $0.store.currentRevision : nil) }
+            s.replicas[range].map { ($0.appliedIndex, resolveOnApply ? $0.store.currentRevision : nil,
+                                     $0.appliedWrites.take()) }
         }
         // Held proposals whose leader has now applied its first entry go in the next round.
         if s.rangesHolding.contains(where: { s.replicas[$0].map { $0.appliedIndex >= $0.leaderRevisions.termStartIndex } ?? true }) {

@@ -58,6 +58,10 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     /// How ranges led by another node get closed for this node's feeds: (leader, range,
     /// revision) → the leader's index to wait for. Set by the cluster wiring.
     let remoteCloser = Mutex<RemoteCloser?>(nil)
+    /// Ranges whose feeds asked for a close before the next closer tick (`demandClose`).
+    let closeDemand = CloseDemand()
+    /// Close rounds the closer ran on demand (not on its tick).
+    let closesOnDemand = Atomic<UInt64>(0)
 
     /// Opens (or creates) the node in `config.dataDirectory`. On a fresh directory the
     /// replicas this node holds in `bootstrap` are created; otherwise the ranges recorded in

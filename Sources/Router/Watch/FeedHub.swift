@@ -89,6 +89,11 @@ final class FeedHub: Sendable {
     struct Detached: Error {}
 
     let state: Mutex<State>
+    /// What the subscribers watch, handed to the node with the feed's long polls: a node
+    /// wakes the feed on apply only for writes of a watched key (or always while a subscriber
+    /// watches a span or is eager); other writes arrive with the next close. Updated under
+    /// `state`'s lock by `join` and `leave`.
+    let interest = FeedInterest()
     let maxBacklog: Int
     let retain: Duration
     let progressEvery: Duration
@@ -113,8 +118,10 @@ final class FeedHub: Sendable {
                                                  resolved: from - 1)
             if !eager, let key = Self.singleKey(span) {
                 s.byKey[key, default: []].append(s.nextID)
+                interest.add(key: key)
             } else {
                 s.scanned.insert(s.nextID)
+                interest.addEverything()
             }
             return s.nextID
         }
@@ -256,9 +263,14 @@ final class FeedHub: Sendable {
         let (empty, pump, parked) = state.withLock { s -> (Bool, Task<Void, Never>?, CheckedContinuation<Void, Never>?) in
             let removed = s.subscribers.removeValue(forKey: id)
             let parked = removed?.parked
-            if let removed, s.scanned.remove(id) == nil, let key = Self.singleKey(removed.span) {
-                s.byKey[key]?.removeAll { $0 == id }
-                if s.byKey[key]?.isEmpty == true { s.byKey[key] = nil }
+            if let removed {
+                if s.scanned.remove(id) != nil {
+                    interest.removeEverything()
+                } else if let key = Self.singleKey(removed.span) {
+                    s.byKey[key]?.removeAll { $0 == id }
+                    if s.byKey[key]?.isEmpty == true { s.byKey[key] = nil }
+                    interest.remove(key: key)
+                }
             }
             guard s.subscribers.isEmpty, !s.stopped else { return (false, nil, parked) }
             s.stopped = true

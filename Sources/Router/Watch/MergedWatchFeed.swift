@@ -17,6 +17,13 @@ import Node
 /// + 1: nothing is lost and nothing delivered twice. Other failures re-subscribe on
 /// another replica after a backoff.
 ///
+/// Close on demand: while it holds events that wait for laggards (or only some sub-feeds are
+/// at the minimum, so the others are not pulled), it asks the nodes to close all its ranges
+/// now (`ClusterAccess.demandClose`) instead of waiting for their closer's next tick
+/// (`closeIntervalMs`), so an event of one range is released about one close round after it
+/// applied, not up to a tick later; after such a round every sub-feed is at one revision and
+/// pulled, and nothing is demanded until the next event.
+///
 /// Cost: the range feeds are the router's shared ones (`SharedRangeFeeds`): one
 /// underlying feed per (range, epoch, node) for all watchers, handing each sub-feed only
 /// the events of its span (a feed of its own carries every event of its range; events
@@ -114,6 +121,9 @@ final class MergedWatchFeed: @unchecked Sendable {
             for sub in subs where sub.resolved < minResolved { minResolved = sub.resolved }
             if let item = release(through: minResolved) { return item }
             let laggards = subs.count == 1 ? subs : subs.filter { $0.resolved == minResolved }
+            if subs.count > 1, !pending.isEmpty || subs.contains(where: { $0.resolved > minResolved }) {
+                demandCloses()  // held events wait for the laggards, or the laggards alone are pulled
+            }
             let outcomes: [(Int, Result<RangeFeedItem?, any Error>)]
             if laggards.count == 1 {
                 outcomes = [(0, await laggards[0].pull())]  // no child task for the common case
@@ -123,7 +133,16 @@ final class MergedWatchFeed: @unchecked Sendable {
                         group.addTask { (i, await sub.pull()) }
                     }
                     var out: [(Int, Result<RangeFeedItem?, any Error>)] = []
-                    for await o in group { out.append(o) }
+                    var demanded = false
+                    for await o in group {
+                        out.append(o)
+                        // Events of one range now wait for the laggards still pulling.
+                        if !demanded, out.count < laggards.count, case .success(.events(let events, _)) = o.1,
+                           !events.isEmpty {
+                            demanded = true
+                            demandCloses()
+                        }
+                    }
                     return out.sorted { $0.0 < $1.0 }
                 }
             }
@@ -151,6 +170,18 @@ final class MergedWatchFeed: @unchecked Sendable {
             }
             // One feed's events come in order; several are merged (stable: sub order kept).
             if subs.count > 1 { pending.sort { $0.kv.modRevision < $1.kv.modRevision } }
+        }
+    }
+
+    /// Asks the nodes serving the sub-feeds to close all their ranges now rather than at their
+    /// closer's next tick (coalesced there: one round, one fresh revision for all of a node's
+    /// demands). All of them, not only the laggards: closed together they end at one revision,
+    /// so every sub-feed is at the minimum and pulled, and a later event of any range is seen
+    /// (and prompts the next round) — a range left ahead would not be pulled until the
+    /// laggards moved, which without writes to them is the closer's tick.
+    private func demandCloses() {
+        for sub in subs {
+            router.access.demandClose(range: sub.route.descriptor.rangeID, on: sub.node)
         }
     }
 

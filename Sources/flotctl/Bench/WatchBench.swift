@@ -15,6 +15,8 @@ struct WatchBench: AsyncParsableCommand {
     @OptionGroup var options: BenchOptions
     @Option(help: "Total number of watchers.") var watchers: Int = 100
     @Option(help: "Number of Watch streams the watchers are spread over.") var streams: Int = 10
+    @Flag(help: "Every watcher watches the whole keyspace (with 8 ranges: a watch spanning them all) instead of one key; puts go to --key-space keys.")
+    var watchAll = false
 
     /// Events received and their latencies, shared by the stream readers.
     final class Delivery: Sendable {
@@ -41,9 +43,10 @@ struct WatchBench: AsyncParsableCommand {
         let o = options
         let watchers = max(1, watchers)
         let streams = max(1, min(streams, watchers))
-        let watchedKeys = min(o.keySpace, watchers)
-        var perKey = [Int](repeating: 0, count: watchedKeys)
-        for j in 0..<watchers { perKey[j % watchedKeys] += 1 }
+        let watchedKeys = watchAll ? o.keySpace : min(o.keySpace, watchers)
+        var perKey = [Int](repeating: watchAll ? watchers : 0, count: watchedKeys)
+        if !watchAll { for j in 0..<watchers { perKey[j % watchedKeys] += 1 } }
+        let watchAll = self.watchAll
         let watchersPerKey = perKey
         let valSize = max(8, o.valSize)
         do {
@@ -59,7 +62,12 @@ struct WatchBench: AsyncParsableCommand {
                                 request: StreamingClientRequest { writer in
                                     for j in mine {
                                         var r = Etcdserverpb_WatchRequest()
-                                        r.createRequest.key = o.key(j % watchedKeys)
+                                        if watchAll {
+                                            r.createRequest.key = Data([0])
+                                            r.createRequest.rangeEnd = Data([0])
+                                        } else {
+                                            r.createRequest.key = o.key(j % watchedKeys)
+                                        }
                                         try await writer.write(r)
                                     }
                                     while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }

@@ -116,6 +116,42 @@ extension NodeClusterTests {
             }
         }
 
+        /// A range without writes is closed when a consumer demands it (`demandClose`: a watch
+        /// spanning ranges holds another range's events), not only at the closer's tick (an
+        /// hour here): its feed on a follower resolves past a write made elsewhere at once, in
+        /// one close round for several demands. With `closeOnDemand` off it stays unresolved.
+        @Test(arguments: [true, false])
+        func aDemandedCloseResolvesAnIdleRangeBeforeTheTick(closeOnDemand: Bool) async throws {
+            let c = try TestCluster(ranges: 2, tune: {
+                $0.closeIntervalMs = 3_600_000
+                $0.closeOnDemand = closeOnDemand
+            })
+            defer { c.shutdown() }
+            let (written, idle) = (c.rangeIDs[0], c.rangeIDs[1])
+            #expect(await c.eventually { c.leader(of: written) != nil && c.leader(of: idle) != nil })
+            let leader = try #require(c.leader(of: idle))
+            let follower = c.hosts.keys.sorted().first { $0 != leader }!
+            let host = c.hosts[follower]!
+            host.setRemoteCloser(NodeHost.remoteCloser(over: InProcessCalls(hosts: c.hosts)))
+            // A consumer of the idle range (tracked from now on), nothing resolved yet.
+            let first = try await host.nextFeedBatch(range: idle, from: 1, prevKV: false, maxEvents: 10, waitMs: 0)
+            guard case .events(let none, let resolvedBefore) = first, none.isEmpty else {
+                Issue.record("unexpected \(first)"); return
+            }
+            let put = try await c.put(c.key(range: 0, "k"), [1])
+            for _ in 0..<3 { host.demandClose(idle) }
+            let item = try await Self.feed(host, idle, from: resolvedBefore + 1,
+                                           within: .milliseconds(closeOnDemand ? 20_000 : 500))
+            guard case .events(let events, let resolvedTo) = item else { Issue.record("unexpected \(item)"); return }
+            #expect(events.isEmpty)
+            if closeOnDemand {
+                #expect(resolvedTo > put.revision, "closed above the write in the other range")
+                #expect(host.closeRoundsOnDemand >= 1 && host.closeRoundsOnDemand <= 3)
+            } else {
+                #expect(resolvedTo == resolvedBefore && host.closeRoundsOnDemand == 0, "nothing closes before the tick")
+            }
+        }
+
         @Test func feedFromACompactedRevisionSaysSo() async throws {
             let c = try TestCluster(ranges: 1)
             defer { c.shutdown() }
