@@ -11,7 +11,7 @@ extension NodeHost {
     /// this call started (batched per node: one outstanding oracle request per node at a
     /// time; asks the system range leader, local or remote through the node calls).
     public func freshRevision() async throws(ProposalError) -> Int64 {
-        try await batchedRevisions(count: 1).get().lowerBound
+        try await loopOrBatchedRevisions(count: 1).get().lowerBound
     }
 
     /// Proposes `body` to `range` on this node (which must lead it). The leader assigns the

@@ -75,6 +75,8 @@ struct Mailbox {
     var unreachable: Set<NodeID> = []
     var proposals: [ProposalRequest] = []
     var reads: [ReadRequest] = []
+    /// `freshRevision` callers waiting for the loop's oracle (`NodeHost+LoopOracle`).
+    var oracleCalls: [OracleCall.Waiter] = []
     /// Answers of the loop's oracle fetches: (fetch sequence number, revisions or error).
     var revisionAnswers: [(UInt64, Result<ClosedRange<Int64>, ProposalError>)] = []
     /// Leadership transfer requests: (range, target node).
@@ -88,7 +90,8 @@ struct Mailbox {
     var stopping = false
 
     var isEmpty: Bool {
-        inbound.isEmpty && unreachable.isEmpty && proposals.isEmpty && reads.isEmpty && installs.isEmpty
+        inbound.isEmpty && unreachable.isEmpty && proposals.isEmpty && reads.isEmpty && oracleCalls.isEmpty
+            && installs.isEmpty
             && transfers.isEmpty && revisionAnswers.isEmpty
             && snapshotReports.isEmpty && durableBatch == 0
     }

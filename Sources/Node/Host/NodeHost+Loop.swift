@@ -27,6 +27,7 @@ extension NodeHost {
                     m.proposals += inbox.proposals
                     m.installs += inbox.installs
                     m.reads += inbox.reads
+                    m.oracleCalls += inbox.oracleCalls
                 }
                 return
             }
@@ -68,6 +69,7 @@ extension NodeHost {
         handleRevisionAnswers(inbox.revisionAnswers, &s)
         handleProposals(inbox.proposals, &s)
         handleReads(inbox.reads, &s)
+        handleOracleCalls(inbox.oracleCalls, &s)
         for (range, node) in inbox.transfers {
             guard let r = s.replicas[range], let target = r.descriptor.replica(on: node) else { continue }
             r.wake()
@@ -85,6 +87,7 @@ extension NodeHost {
 
         handleReadies(&s, outbound: &outbound)
         serveReads(&s, now: now)
+        serveLoopOracle(&s, now: now)
         startRevisionFetchIfNeeded(&s)
         let resolveOnApply = config.resolveOnApply
         resolved.noteApplied { range in

@@ -151,6 +151,13 @@ extension NodeHost {
         s.revisionDemand = demand
         s.metrics.revisionFetches += 1
         let seq = s.revisionFetchSeq
+        if loopOracleServes(s) {
+            // The loop confirms and takes the revisions itself (`NodeHost+LoopOracle`); the
+            // ReadIndex's heartbeats leave with the next round's Ready, which this wakes.
+            issueOracleConfirmation([.fetch(seq: seq, count: total)], &s)
+            _ = enqueue { _ in true }
+            return
+        }
         Task { [self] in
             let answer = await batchedRevisions(count: total)
             _ = enqueue { m in

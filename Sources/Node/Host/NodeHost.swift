@@ -150,12 +150,14 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         // (a simulated crash) the unsynced hard states queued after the last batch are lost.
         syncer.stop(dropUnsynced: !flush)
         let leftovers = mailbox.withLock { m in
-            let x = (m.proposals, m.installs, m.reads)
+            let x = (m.proposals, m.installs, m.reads, m.oracleCalls)
             m.proposals = []
             m.installs = []
             m.reads = []
+            m.oracleCalls = []
             return x
         }
+        for w in leftovers.3 { w.continuation.resume(returning: .failure(.proposalDropped("node stopped"))) }
         for p in leftovers.0 { p.waiters.resume(.failure(.proposalDropped("node stopped"))) }
         for i in leftovers.1 { i.continuation.resume(returning: .failure(SnapshotFailure("node stopped"))) }
         for q in leftovers.2 { q.fail(.proposalDropped("node stopped")) }
@@ -165,6 +167,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
             for r in s.replicas.values { failUnappended(of: r, .proposalDropped("node stopped"), &s) }
             for (_, q) in s.pendingReads { q.request.fail(.proposalDropped("node stopped")) }
             s.pendingReads = [:]
+            failLoopOracle(&s)
             s.readBatches = [:]
             if flush { try? commitApplied(&s, force: true) }
             s.replicas = [:]
@@ -323,6 +326,8 @@ struct HostState {
     var lastGCNs: UInt64
     /// WAL sync batches in flight, oldest first: (sequence number, the Readies it holds).
     var syncingBatches: [(seq: UInt64, readies: [HeldReady])] = []
+    /// The poll loop's own oracle confirmations in flight (`NodeHost+LoopOracle`).
+    var loopOracle = LoopOracle()
     /// Snapshot installs for replicas that were waiting for a sync (installed once it ends).
     var deferredInstalls: [SnapshotInstall] = []
     /// Set when the WAL GC found ranges holding segments back: commit at the next round.

@@ -1,0 +1,206 @@
+import Base
+import MVCC
+import RaftCore
+
+/// The oracle served inside the poll loop when this node leads the system range (session 11).
+///
+/// The async oracle path (`freshRevisions` → `oracleRevisions` → `confirmSystemLeadership`)
+/// costs a chain of task hops per fetch: the loop starts a task, the `RevisionBatcher`
+/// another, the confirmation rounds a third, whose ReadIndex read goes back through the
+/// mailbox into the loop and out again through three continuations before the answer
+/// re-enters the mailbox. Here the loop does the same steps itself, with no task:
+/// 1. the round's wants — the loop's own fetch for writes waiting for revisions
+///    (`startRevisionFetchIfNeeded`) and the `freshRevision` calls taken from the mailbox
+///    (read points of linearizable reads) — are collected, and ONE ReadIndex is issued on
+///    the system range for them, in the round they arrived in (so after every one arrived);
+/// 2. once Raft confirmed it (a heartbeat quorum in the leader's term) and the system
+///    replica applied the read index, the loop checks that its replica still leads in the
+///    term it issued the ReadIndex in, starts the term's leader session if needed, and takes
+///    the revisions from the session's block in memory.
+/// That is `confirmSystemLeadership` + `takeOracleRevisions` step for step (a confirmation
+/// that started after the request arrived, bracketed by the term; its safety argument is in
+/// `NodeHost+SystemLeadership.swift`), without the hops. Whatever this path cannot serve at
+/// once — the block is exhausted (an allocation must run through Raft), the term moved, the
+/// replica stopped leading, the confirmation timed out — falls back to the async path,
+/// which handles those cases as before. `NodeConfig.oracleInLoop` (env
+/// `FLOTILLA_ORACLE_IN_LOOP=0` turns it off) is the switch.
+extension NodeHost {
+    /// Whether the loop serves oracle revisions itself now: the switch is on, no configured
+    /// source, and this node's replica of the system range leads (as the loop knows it).
+    func loopOracleServes(_ s: HostState) -> Bool {
+        config.oracleInLoop && config.revisionSource == nil && s.replicas[.system]?.isLeader == true
+    }
+
+    /// `count` fresh revisions for a caller outside the loop (`freshRevision`): through the
+    /// loop's oracle when this node leads the system range, else the batched async path.
+    func loopOrBatchedRevisions(count: Int) async -> Result<ClosedRange<Int64>, ProposalError> {
+        guard config.oracleInLoop, config.revisionSource == nil, view(of: .system)?.isLeader == true else {
+            return await batchedRevisions(count: count)
+        }
+        return await withCheckedContinuation { (c: CheckedContinuation<Result<ClosedRange<Int64>, ProposalError>, Never>) in
+            let accepted = enqueue { m in
+                guard !m.stopping else { return false }
+                m.oracleCalls.append(OracleCall.Waiter(count: count, continuation: c))
+                return true
+            }
+            if !accepted { c.resume(returning: .failure(.proposalDropped("node stopped"))) }
+        }
+    }
+
+    /// Takes the round's oracle calls from the mailbox and issues their confirmation (step 1).
+    func handleOracleCalls(_ calls: [OracleCall.Waiter], _ s: inout HostState) {
+        guard !calls.isEmpty else { return }
+        let wants = calls.map { LoopOracle.Want.caller($0) }
+        guard loopOracleServes(s) else {
+            fallBack(wants)
+            return
+        }
+        issueOracleConfirmation(wants, &s)
+    }
+
+    /// One ReadIndex on the system range for `wants` (step 1); the replica is marked touched
+    /// so this round's Ready carries the heartbeats.
+    func issueOracleConfirmation(_ wants: [LoopOracle.Want], _ s: inout HostState) {
+        guard let r = s.replicas[.system] else {
+            fallBack(wants)
+            return
+        }
+        let term = r.raw.status.hardState.term
+        let batch = nextRequestID()
+        s.readBatches[batch] = ReadBatch(rangeID: .system)
+        s.readBatches[batch]?.members = 1
+        s.readsPerRange[.system, default: 0] += 1
+        s.loopOracle.confirming[batch] = LoopOracle.Confirmation(
+            term: term, deadlineNs: Self.nowNs() + UInt64(config.proposalTimeoutMs) * 1_000_000, wants: wants)
+        r.wake()
+        r.touched = true
+        var context = BinaryWriter(capacity: 8)
+        context.write(batch)
+        r.raw.readIndex(context: context.bytes)
+        s.metrics.readIndexRequests += 1
+        s.metrics.loopOracleRounds += 1
+    }
+
+    /// Serves every confirmation whose read index the system replica has applied (step 2);
+    /// falls back for those that can no longer be served here.
+    func serveLoopOracle(_ s: inout HostState, now: UInt64) {
+        guard !s.loopOracle.confirming.isEmpty else { return }
+        for (batch, c) in s.loopOracle.confirming {
+            guard let r = s.replicas[.system], r.isLeader else {
+                endConfirmation(batch, &s)
+                fallBack(c.wants)
+                continue
+            }
+            guard let index = s.readBatches[batch]?.index, r.appliedIndex >= index else {
+                if c.deadlineNs <= now {
+                    endConfirmation(batch, &s)
+                    fallBack(c.wants)
+                }
+                continue
+            }
+            endConfirmation(batch, &s)
+            let st = r.raw.status
+            guard st.softState.role == .leader, st.hardState.term == c.term else {
+                fallBack(c.wants)
+                continue
+            }
+            do {
+                try system.startSession(term: c.term, store: r.store, nowNs: now)
+            } catch {
+                fail(c.wants, .proposalDropped("system range state unreadable: \(error)"))
+                continue
+            }
+            let total = c.wants.reduce(0) { $0 + $1.count }
+            switch system.take(total, term: c.term) {
+            case .served(let revisions, let refill):
+                if refill { Task { await self.runOracleAllocation(atLeast: 1) } }
+                var next = revisions.lowerBound
+                for w in c.wants {
+                    deliver(w, .success(next...(next + Int64(w.count) - 1)))
+                    next += Int64(w.count)
+                }
+            case .needBlock, .staleTerm:
+                fallBack(c.wants)
+            }
+        }
+    }
+
+    private func endConfirmation(_ batch: UInt64, _ s: inout HostState) {
+        s.loopOracle.confirming[batch] = nil
+        s.leaveReadBatch(batch)
+        s.readsPerRange[.system, default: 1] -= 1
+        if s.readsPerRange[.system] == 0 { s.readsPerRange[.system] = nil }
+    }
+
+    /// Hands an answer to its want: a caller's continuation, or the loop's own fetch through
+    /// the mailbox (handled at the start of the next round, which the enqueue triggers).
+    private func deliver(_ w: LoopOracle.Want, _ answer: Result<ClosedRange<Int64>, ProposalError>) {
+        switch w {
+        case .caller(let waiter):
+            waiter.continuation.resume(returning: answer)
+        case .fetch(let seq, _):
+            _ = enqueue { m in
+                m.revisionAnswers.append((seq, answer))
+                return true
+            }
+        }
+    }
+
+    private func fail(_ wants: [LoopOracle.Want], _ e: ProposalError) {
+        for w in wants { deliver(w, .failure(e)) }
+    }
+
+    /// The async path for wants this loop cannot serve (it confirms, allocates and follows
+    /// leader hints as before session 11).
+    func fallBack(_ wants: [LoopOracle.Want]) {
+        guard !wants.isEmpty else { return }
+        for w in wants {
+            Task { [self] in deliver(w, await batchedRevisions(count: w.count)) }
+        }
+    }
+
+    /// Fails the oracle calls still waiting (the node stops).
+    func failLoopOracle(_ s: inout HostState) {
+        let all = s.loopOracle.confirming.values.flatMap(\.wants)
+        s.loopOracle.confirming = [:]
+        for w in all {
+            if case .caller(let waiter) = w { waiter.continuation.resume(returning: .failure(.proposalDropped("node stopped"))) }
+        }
+    }
+}
+
+extension OracleCall {
+    /// A `freshRevision` caller waiting in the mailbox for the loop's oracle.
+    struct Waiter: Sendable {
+        var count: Int
+        var continuation: CheckedContinuation<Result<ClosedRange<Int64>, ProposalError>, Never>
+    }
+}
+
+/// The loop oracle's confirmations in flight, by ReadIndex batch ID (`NodeHost+LoopOracle`).
+/// Owned by the poll loop (`HostState.loopOracle`).
+struct LoopOracle {
+    /// Who waits for revisions: the loop's own fetch for waiting writes (answered through
+    /// the mailbox as `revisionAnswers`), or a caller outside the loop.
+    enum Want {
+        case fetch(seq: UInt64, count: Int)
+        case caller(OracleCall.Waiter)
+
+        var count: Int {
+            switch self {
+            case .fetch(_, let n): n
+            case .caller(let w): w.count
+            }
+        }
+    }
+
+    struct Confirmation {
+        /// The system range term the ReadIndex was issued in (the revisions are taken only
+        /// if the replica still leads in it).
+        var term: UInt64
+        var deadlineNs: UInt64
+        var wants: [Want]
+    }
+
+    var confirming: [UInt64: Confirmation] = [:]
+}

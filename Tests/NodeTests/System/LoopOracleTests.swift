@@ -1,0 +1,123 @@
+import Base
+import Foundation
+import MVCC
+@testable import Node
+import Synchronization
+import Testing
+
+extension NodeClusterTests {
+    /// The oracle served inside the poll loop (session 11, `NodeHost+LoopOracle`): with no
+    /// configured revision source, the system range leader's writes and `freshRevision` read
+    /// points take their revisions from the loop's own confirmation rounds, and they keep the
+    /// oracle's promise (unique, above everything handed out before the call started) — also
+    /// for a leader cut off from its quorum that still believes it leads.
+    @Suite struct LoopOracleTests {
+        /// A cluster whose nodes use the system range's oracle (not the shared in-memory one).
+        static func cluster(inLoop: Bool, tune: @escaping @Sendable (inout NodeConfig) -> Void = { _ in }) throws -> TestCluster {
+            try TestCluster(ranges: 1) { cfg in
+                cfg.revisionSource = nil
+                cfg.oracleInLoop = inLoop
+                tune(&cfg)
+            }
+        }
+
+        /// Four workers on the system range's leader (which also leads the user range) each
+        /// take a read point and then put; every revision is unique and above everything
+        /// that ended before its call started, every put's revision is above the read point
+        /// its worker took before it, and the loop ran the confirmations itself exactly when
+        /// the switch is on (with it off the async path serves everything, as before).
+        @Test(arguments: [true, false])
+        func writesAndReadPointsKeepTheOraclesPromise(inLoop: Bool) async throws {
+            let c = try Self.cluster(inLoop: inLoop)
+            defer { c.shutdown() }
+            let leader = try #require(await c.systemLeader())
+            let range = c.rangeIDs[0]
+            if c.leader(of: range) != leader {
+                _ = await c.eventually(10) { c.leader(of: range) != nil }
+                c.hosts[c.leader(of: range)!]?.transferLeadership(of: range, to: leader)
+            }
+            #expect(await c.eventually(10) { c.leader(of: range) == leader })
+            let host = c.hosts[leader]!
+            let history = OracleHistory()
+            let problems = Mutex<[String]>([])
+            await withTaskGroup(of: Void.self) { group in
+                for w in 0..<4 {
+                    group.addTask {
+                        for i in 0..<50 {
+                            do {
+                                let start = OracleCheck.nowNs()
+                                let point = try await host.freshRevision()
+                                let mid = OracleCheck.nowNs()
+                                history.record(OracleCallRecord(startNs: start, endNs: mid, revisions: point...point, node: leader))
+                                let put = PutRequest(key: c.key(range: 0, "w\(w)-\(i)"), value: [UInt8(i)])
+                                guard case .put(let resp) = try await host.propose(.put(put), to: range) else {
+                                    problems.withLock { $0.append("worker \(w): put \(i) answered something else") }
+                                    continue
+                                }
+                                history.record(OracleCallRecord(startNs: mid, endNs: OracleCheck.nowNs(),
+                                                                revisions: resp.revision...resp.revision, node: leader))
+                                if resp.revision <= point {
+                                    problems.withLock { $0.append("worker \(w): put at \(resp.revision) after read point \(point)") }
+                                }
+                            } catch {
+                                problems.withLock { $0.append("worker \(w): \(error)") }
+                            }
+                        }
+                    }
+                }
+            }
+            #expect(problems.withLock { $0 }.isEmpty, "\(problems.withLock { $0.prefix(5) })")
+            #expect(history.count == 400)
+            let problem = OracleCheck.violation(in: history.all)
+            #expect(problem == nil, "\(problem ?? "")")
+            // Metrics are published on tick rounds.
+            let rounds = { host.metrics.loopOracleRounds }
+            if inLoop {
+                #expect(await c.eventually(5) { rounds() > 0 }, "the loop never served the oracle")
+            } else {
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(rounds() == 0)
+            }
+        }
+
+        /// The system range leader is cut off (it notices only after 3 s) while every node
+        /// keeps asking its own `freshRevision`: the deposed leader's loop must not hand out
+        /// anything below what the new leader already handed out — its confirmation never
+        /// reaches a quorum, so its callers wait and fall back instead.
+        @Test func partitionedLeaderServesNothingStaleFromTheLoop() async throws {
+            let c = try Self.cluster(inLoop: true) { cfg in
+                if cfg.nodeID == NodeID(1) { cfg.electionTicks = 60 }
+            }
+            defer { c.shutdown() }
+            let old = try #require(await c.systemLeader())
+            let history = OracleHistory()
+            _ = try await c.hosts[old]!.freshRevision()  // the old leader holds a block and a session
+            #expect(await c.eventually(5) { c.hosts[old]!.metrics.loopOracleRounds > 0 })
+            for n in c.hosts.keys where n != old { c.network.partition(old, n) }
+            let hosts = c.hosts
+            let workers = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for host in hosts.values {
+                        group.addTask {
+                            while !history.stopped.load(ordering: .relaxed) {
+                                let start = OracleCheck.nowNs()
+                                if let r = try? await host.freshRevision() {
+                                    history.record(OracleCallRecord(startNs: start, endNs: OracleCheck.nowNs(), revisions: r...r,
+                                                                    node: host.nodeID))
+                                }
+                                try? await Task.sleep(for: .milliseconds(3))
+                            }
+                        }
+                    }
+                }
+            }
+            let moved = await c.eventually(20) { history.all.contains { $0.node != old } }
+            try await Task.sleep(for: .milliseconds(1_000))
+            history.stopped.store(true, ordering: .relaxed)
+            await workers.value
+            #expect(moved, "no new leader served")
+            let problem = OracleCheck.violation(in: history.all)
+            #expect(problem == nil, "\(problem ?? "")")
+        }
+    }
+}
