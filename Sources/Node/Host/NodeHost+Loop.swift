@@ -85,6 +85,10 @@ extension NodeHost {
             for node in s.peers.keys { outbound[node] = [] }
         }
 
+        // With the loop's own oracle, the next fetch's ReadIndex on range 1 goes out in this
+        // round's Ready, in the same peer batches as the appends of the writes just given
+        // revisions (`NodeHost+LoopOracle`); the call after the applies catches retries.
+        if loopOracleServes(s) { startRevisionFetchIfNeeded(&s) }
         handleReadies(&s, outbound: &outbound)
         serveReads(&s, now: now)
         serveLoopOracle(&s, now: now)

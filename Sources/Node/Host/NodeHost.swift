@@ -190,18 +190,24 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     /// Hands a proposal to the loop and waits for its outcome.
     func submit(_ body: RaftCommand.Body, to range: RangeID, epoch: RangeDescriptor.Epoch?, requestID: UInt64,
                 deduplicate: Bool) async throws(ProposalError) -> CommandResult {
-        let deadline = Self.nowNs() + UInt64(config.proposalTimeoutMs) * 1_000_000
         let result = await withCheckedContinuation { (c: CheckedContinuation<Result<CommandResult, ProposalError>, Never>) in
-            let req = ProposalRequest(requestID: requestID, rangeID: range, epoch: epoch, body: body, deadlineNs: deadline,
-                                      deduplicate: deduplicate, waiters: ProposalWaiters(c))
-            let accepted = enqueue { m in
-                guard !m.stopping else { return false }
-                m.proposals.append(req)
-                return true
-            }
-            if !accepted { c.resume(returning: .failure(.proposalDropped("node stopped"))) }
+            submit(body, to: range, epoch: epoch, requestID: requestID, deduplicate: deduplicate, waiters: ProposalWaiters(c))
         }
         return try result.get()
+    }
+
+    /// Hands a proposal to the loop; `waiters` get its outcome (on the loop thread).
+    func submit(_ body: RaftCommand.Body, to range: RangeID, epoch: RangeDescriptor.Epoch?, requestID: UInt64,
+                deduplicate: Bool, waiters: ProposalWaiters) {
+        let deadline = Self.nowNs() + UInt64(config.proposalTimeoutMs) * 1_000_000
+        let req = ProposalRequest(requestID: requestID, rangeID: range, epoch: epoch, body: body, deadlineNs: deadline,
+                                  deduplicate: deduplicate, waiters: waiters)
+        let accepted = enqueue { m in
+            guard !m.stopping else { return false }
+            m.proposals.append(req)
+            return true
+        }
+        if !accepted { waiters.resume(.failure(.proposalDropped("node stopped"))) }
     }
 
     // MARK: inbound transport

@@ -143,6 +143,38 @@ extension NodeHost {
                 m.revisionAnswers.append((seq, answer))
                 return true
             }
+        case .reads(let reads):
+            switch answer {
+            case .success(let revisions):
+                // One read point for the round's fresh reads: it is above every revision
+                // handed out before any of them reached the loop. Back to the loop as reads
+                // at it (the range's ReadIndex is issued after the point was taken).
+                let at = reads.map { q -> ReadRequest in
+                    var q = q
+                    q.revision = revisions.lowerBound
+                    q.takesFreshPoint = false
+                    return q
+                }
+                let accepted = enqueue { m in
+                    guard !m.stopping else { return false }
+                    m.reads += at
+                    return true
+                }
+                if !accepted { for q in at { q.fail(.proposalDropped("node stopped")) } }
+            case .failure(let e):
+                for q in reads { q.fail(.proposalDropped("no fresh revision: \(e)")) }
+            }
+        }
+    }
+
+    /// Takes one read point for the round's fresh reads (already checked: this node leads
+    /// their ranges): through the loop's oracle, else one async fetch.
+    func fetchReadPoint(for reads: [ReadRequest], _ s: inout HostState) {
+        let want = LoopOracle.Want.reads(reads)
+        if loopOracleServes(s) {
+            issueOracleConfirmation([want], &s)
+        } else {
+            fallBack([want])
         }
     }
 
@@ -164,7 +196,11 @@ extension NodeHost {
         let all = s.loopOracle.confirming.values.flatMap(\.wants)
         s.loopOracle.confirming = [:]
         for w in all {
-            if case .caller(let waiter) = w { waiter.continuation.resume(returning: .failure(.proposalDropped("node stopped"))) }
+            switch w {
+            case .caller(let waiter): waiter.continuation.resume(returning: .failure(.proposalDropped("node stopped")))
+            case .reads(let reads): for q in reads { q.fail(.proposalDropped("node stopped")) }
+            case .fetch: break
+            }
         }
     }
 }
@@ -185,11 +221,14 @@ struct LoopOracle {
     enum Want {
         case fetch(seq: UInt64, count: Int)
         case caller(OracleCall.Waiter)
+        /// Fresh reads (`readFresh`) sharing one read point.
+        case reads([ReadRequest])
 
         var count: Int {
             switch self {
             case .fetch(_, let n): n
             case .caller(let w): w.count
+            case .reads: 1
             }
         }
     }

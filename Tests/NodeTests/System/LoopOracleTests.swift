@@ -39,7 +39,7 @@ extension NodeClusterTests {
             #expect(await c.eventually(10) { c.leader(of: range) == leader })
             let host = c.hosts[leader]!
             let history = OracleHistory()
-            let problems = Mutex<[String]>([])
+            let problems = ProblemLog()
             await withTaskGroup(of: Void.self) { group in
                 for w in 0..<4 {
                     group.addTask {
@@ -51,22 +51,22 @@ extension NodeClusterTests {
                                 history.record(OracleCallRecord(startNs: start, endNs: mid, revisions: point...point, node: leader))
                                 let put = PutRequest(key: c.key(range: 0, "w\(w)-\(i)"), value: [UInt8(i)])
                                 guard case .put(let resp) = try await host.propose(.put(put), to: range) else {
-                                    problems.withLock { $0.append("worker \(w): put \(i) answered something else") }
+                                    problems.add("worker \(w): put \(i) answered something else")
                                     continue
                                 }
                                 history.record(OracleCallRecord(startNs: mid, endNs: OracleCheck.nowNs(),
                                                                 revisions: resp.revision...resp.revision, node: leader))
                                 if resp.revision <= point {
-                                    problems.withLock { $0.append("worker \(w): put at \(resp.revision) after read point \(point)") }
+                                    problems.add("worker \(w): put at \(resp.revision) after read point \(point)")
                                 }
                             } catch {
-                                problems.withLock { $0.append("worker \(w): \(error)") }
+                                problems.add("worker \(w): \(error)")
                             }
                         }
                     }
                 }
             }
-            #expect(problems.withLock { $0 }.isEmpty, "\(problems.withLock { $0.prefix(5) })")
+            #expect(problems.all.isEmpty, "\(problems.all.prefix(5))")
             #expect(history.count == 400)
             let problem = OracleCheck.violation(in: history.all)
             #expect(problem == nil, "\(problem ?? "")")
@@ -119,5 +119,85 @@ extension NodeClusterTests {
             let problem = OracleCheck.violation(in: history.all)
             #expect(problem == nil, "\(problem ?? "")")
         }
+
+        /// One node call through `handleCall(from:_:answer:)`; checks it is answered exactly once.
+        static func call(_ h: NodeHost, _ nc: NodeCall) async -> NodeCallAnswer? {
+            let answers = AnswerCount()
+            let bytes = await withCheckedContinuation { (k: CheckedContinuation<[UInt8], Never>) in
+                h.handleCall(from: NodeID(9), nc.encoded()) { a in
+                    if answers.n.add(1, ordering: .relaxed).newValue == 1 { k.resume(returning: a) }
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(1))
+            #expect(answers.n.load(ordering: .relaxed) == 1, "answered \(answers.n.load(ordering: .relaxed)) times")
+            return try? NodeCallAnswer.decode(bytes)
+        }
+
+        /// Forwarded proposals and fresh reads answered without a task (`handleCall(from:_:answer:)`,
+        /// session 11): on the leader of both ranges, concurrent calls put distinct keys and read
+        /// them back; every fresh read issued after a put was answered sees it, at a read point
+        /// above its revision; a node that does not lead answers notLeader with the hint; a
+        /// malformed call answers a failure. Each answer arrives exactly once.
+        @Test func hotCallsAnsweredFromTheLoop() async throws {
+            let c = try Self.cluster(inLoop: true)
+            defer { c.shutdown() }
+            let leader = try #require(await c.systemLeader())
+            let range = c.rangeIDs[0]
+            if c.leader(of: range) != leader {
+                _ = await c.eventually(10) { c.leader(of: range) != nil }
+                c.hosts[c.leader(of: range)!]?.transferLeadership(of: range, to: leader)
+            }
+            #expect(await c.eventually(10) { c.leader(of: range) == leader })
+            let host = c.hosts[leader]!
+            let epoch = host.descriptor(of: range)!.epoch
+            let problems = ProblemLog()
+            await withTaskGroup(of: Void.self) { group in
+                for w in 0..<4 {
+                    group.addTask {
+                        for i in 0..<25 {
+                            let key = c.key(range: 0, "c\(w)-\(i)")
+                            let put = PutRequest(key: key, value: [UInt8(w), UInt8(i)])
+                            let id = UInt64(w * 1_000 + i + 1) << 8
+                            guard case .result(.put(let p)) = await Self.call(host, .propose(.put(put), range: range, epoch: epoch, requestID: id)) else {
+                                problems.add("put \(w)/\(i) not answered with a put result")
+                                continue
+                            }
+                            guard case .range(let r) = await Self.call(host, .readFresh(RangeRequest(key: key), range: range, epoch: epoch)) else {
+                                problems.add("read \(w)/\(i) not answered with a range")
+                                continue
+                            }
+                            if r.kvs.first?.value != [UInt8(w), UInt8(i)] || r.revision <= p.revision {
+                                problems.add("read \(w)/\(i): \(r.kvs.first?.value ?? []) at \(r.revision) after put at \(p.revision)")
+                            }
+                        }
+                    }
+                }
+            }
+            #expect(problems.all.isEmpty, "\(problems.all.prefix(5))")
+            let follower = c.hosts.first { $0.key != leader }!.value
+            let refused = await Self.call(follower, .readFresh(RangeRequest(key: [1]), range: range, epoch: epoch))
+            #expect(refused == .failure(.notLeader(leaderHint: leader)), "\(String(describing: refused))")
+            let refusedPut = await Self.call(follower, .propose(.put(PutRequest(key: [1], value: [1])), range: range, epoch: epoch, requestID: 7))
+            #expect(refusedPut == .failure(.notLeader(leaderHint: leader)), "\(String(describing: refusedPut))")
+            let malformed = await withCheckedContinuation { (k: CheckedContinuation<[UInt8], Never>) in
+                host.handleCall(from: NodeID(9), [0x10, 0xFF]) { k.resume(returning: $0) }
+            }
+            guard case .failure = try NodeCallAnswer.decode(malformed) else {
+                Issue.record("a malformed call was not answered with a failure")
+                return
+            }
+        }
     }
+}
+
+/// How many times a call was answered (`LoopOracleTests.call`).
+final class AnswerCount: Sendable {
+    let n = Atomic<Int>(0)
+}
+
+/// Problems found by concurrent workers.
+final class ProblemLog: Sendable {
+    let list = Mutex<[String]>([])
+    func add(_ p: String) { list.withLock { $0.append(p) } }
+    var all: [String] { list.withLock { $0 } }
 }
