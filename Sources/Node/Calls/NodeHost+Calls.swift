@@ -25,7 +25,8 @@ extension NodeHost: NodeCallHandler {
         return await answer(call, from: node).encoded()
     }
 
-    /// The hot calls without a task (session 11): a forwarded proposal or fresh read is
+    /// The hot calls without a task (session 11): a forwarded proposal, fresh read or (on
+    /// the system range leader) a peer's oracle fetch is
     /// handed to the poll loop with `answer` as its reply, so the answer is encoded and
     /// queued on the loop when the entry applies or the read is served — no task to start
     /// when the call arrives, none to resume when it ends. Every other call runs in a task
@@ -47,6 +48,13 @@ extension NodeHost: NodeCallHandler {
             readFresh(request, in: range, epoch: epoch) { result in
                 switch result {
                 case .success(let r): answer(NodeCallAnswer.range(r).encoded())
+                case .failure(let e): answer(NodeCallAnswer.failure(e).encoded())
+                }
+            }
+        case .oracleRevisions(let count) where (1...Self.maxOracleRevisionsPerCall).contains(count):
+            oracleRevisions(count: count) { result in
+                switch result {
+                case .success(let r): answer(NodeCallAnswer.revisions(r).encoded())
                 case .failure(let e): answer(NodeCallAnswer.failure(e).encoded())
                 }
             }

@@ -88,7 +88,7 @@ extension NodeHost {
         // With the loop's own oracle, the next fetch's ReadIndex on range 1 goes out in this
         // round's Ready, in the same peer batches as the appends of the writes just given
         // revisions (`NodeHost+LoopOracle`); the call after the applies catches retries.
-        if loopOracleServes(s) { startRevisionFetchIfNeeded(&s) }
+        if loopOracleServes(s) { startRevisionFetchIfNeeded(&s, beforeReadies: true) }
         handleReadies(&s, outbound: &outbound)
         serveReads(&s, now: now)
         serveLoopOracle(&s, now: now)

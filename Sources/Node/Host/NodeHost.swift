@@ -157,7 +157,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
             m.oracleCalls = []
             return x
         }
-        for w in leftovers.3 { w.continuation.resume(returning: .failure(.proposalDropped("node stopped"))) }
+        for w in leftovers.3 { w.reply(.failure(.proposalDropped("node stopped"))) }
         for p in leftovers.0 { p.waiters.resume(.failure(.proposalDropped("node stopped"))) }
         for i in leftovers.1 { i.continuation.resume(returning: .failure(SnapshotFailure("node stopped"))) }
         for q in leftovers.2 { q.fail(.proposalDropped("node stopped")) }

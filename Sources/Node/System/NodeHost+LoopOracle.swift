@@ -40,11 +40,27 @@ extension NodeHost {
         return await withCheckedContinuation { (c: CheckedContinuation<Result<ClosedRange<Int64>, ProposalError>, Never>) in
             let accepted = enqueue { m in
                 guard !m.stopping else { return false }
-                m.oracleCalls.append(OracleCall.Waiter(count: count, continuation: c))
+                m.oracleCalls.append(OracleCall.Waiter(count: count, direct: false, reply: { c.resume(returning: $0) }))
                 return true
             }
             if !accepted { c.resume(returning: .failure(.proposalDropped("node stopped"))) }
         }
+    }
+
+    /// A peer's `oracleRevisions` call (tag 0x15) answered through the loop's oracle when
+    /// this node leads the system range (no task), else through `oracleRevisions` in a task.
+    func oracleRevisions(count: Int, reply: @escaping @Sendable (Result<ClosedRange<Int64>, ProposalError>) -> Void) {
+        let waiter = OracleCall.Waiter(count: count, direct: true, reply: reply)
+        guard config.oracleInLoop, config.revisionSource == nil, view(of: .system)?.isLeader == true else {
+            fallBack([.caller(waiter)])
+            return
+        }
+        let accepted = enqueue { m in
+            guard !m.stopping else { return false }
+            m.oracleCalls.append(waiter)
+            return true
+        }
+        if !accepted { reply(.failure(.proposalDropped("node stopped"))) }
     }
 
     /// Takes the round's oracle calls from the mailbox and issues their confirmation (step 1).
@@ -137,7 +153,7 @@ extension NodeHost {
     private func deliver(_ w: LoopOracle.Want, _ answer: Result<ClosedRange<Int64>, ProposalError>) {
         switch w {
         case .caller(let waiter):
-            waiter.continuation.resume(returning: answer)
+            waiter.reply(answer)
         case .fetch(let seq, _):
             _ = enqueue { m in
                 m.revisionAnswers.append((seq, answer))
@@ -187,6 +203,16 @@ extension NodeHost {
     func fallBack(_ wants: [LoopOracle.Want]) {
         guard !wants.isEmpty else { return }
         for w in wants {
+            if case .caller(let waiter) = w, waiter.direct {
+                Task { [self] in
+                    do throws(ProposalError) {
+                        deliver(w, .success(try await oracleRevisions(count: waiter.count)))
+                    } catch {
+                        deliver(w, .failure(error))
+                    }
+                }
+                continue
+            }
             Task { [self] in deliver(w, await batchedRevisions(count: w.count)) }
         }
     }
@@ -197,7 +223,7 @@ extension NodeHost {
         s.loopOracle.confirming = [:]
         for w in all {
             switch w {
-            case .caller(let waiter): waiter.continuation.resume(returning: .failure(.proposalDropped("node stopped")))
+            case .caller(let waiter): waiter.reply(.failure(.proposalDropped("node stopped")))
             case .reads(let reads): for q in reads { q.fail(.proposalDropped("node stopped")) }
             case .fetch: break
             }
@@ -209,7 +235,12 @@ extension OracleCall {
     /// A `freshRevision` caller waiting in the mailbox for the loop's oracle.
     struct Waiter: Sendable {
         var count: Int
-        var continuation: CheckedContinuation<Result<ClosedRange<Int64>, ProposalError>, Never>
+        /// A peer's `oracleRevisions` call (it must be answered by the system range leader:
+        /// the fallback runs `oracleRevisions`, which refuses elsewhere with the leader hint),
+        /// not a local `freshRevision` (whose fallback fetches wherever the oracle is).
+        var direct: Bool
+        /// Called once, on the poll loop or the fallback's task; must not call back into the host.
+        var reply: @Sendable (Result<ClosedRange<Int64>, ProposalError>) -> Void
     }
 }
 

@@ -133,11 +133,12 @@ extension NodeClusterTests {
             return try? NodeCallAnswer.decode(bytes)
         }
 
-        /// Forwarded proposals and fresh reads answered without a task (`handleCall(from:_:answer:)`,
-        /// session 11): on the leader of both ranges, concurrent calls put distinct keys and read
-        /// them back; every fresh read issued after a put was answered sees it, at a read point
-        /// above its revision; a node that does not lead answers notLeader with the hint; a
-        /// malformed call answers a failure. Each answer arrives exactly once.
+        /// Forwarded proposals, fresh reads and peers' oracle fetches answered without a task
+        /// (`handleCall(from:_:answer:)`, session 11): on the leader of both ranges, concurrent
+        /// calls put distinct keys and read them back; every fresh read issued after a put was
+        /// answered sees it, at a read point above its revision; oracle calls get fresh, rising
+        /// revisions; a node that does not lead answers notLeader with the hint; a malformed call
+        /// answers a failure. Each answer arrives exactly once.
         @Test func hotCallsAnsweredFromTheLoop() async throws {
             let c = try Self.cluster(inLoop: true)
             defer { c.shutdown() }
@@ -179,6 +180,17 @@ extension NodeClusterTests {
             #expect(refused == .failure(.notLeader(leaderHint: leader)), "\(String(describing: refused))")
             let refusedPut = await Self.call(follower, .propose(.put(PutRequest(key: [1], value: [1])), range: range, epoch: epoch, requestID: 7))
             #expect(refusedPut == .failure(.notLeader(leaderHint: leader)), "\(String(describing: refusedPut))")
+            // A peer's oracle fetch: served by the system range leader's loop, refused elsewhere.
+            var last: Int64 = 0
+            for n in 1...20 {
+                guard case .revisions(let r) = await Self.call(host, .oracleRevisions(count: n)), r.count == n, r.lowerBound > last else {
+                    Issue.record("oracle call \(n) not answered with \(n) fresh revisions above \(last)")
+                    break
+                }
+                last = r.upperBound
+            }
+            let refusedOracle = await Self.call(follower, .oracleRevisions(count: 2))
+            #expect(refusedOracle == .failure(.notLeader(leaderHint: leader)), "\(String(describing: refusedOracle))")
             let malformed = await withCheckedContinuation { (k: CheckedContinuation<[UInt8], Never>) in
                 host.handleCall(from: NodeID(9), [0x10, 0xFF]) { k.resume(returning: $0) }
             }
