@@ -86,7 +86,7 @@ enum AttemptDeadline {
 
 /// The deadlines of the attempts in flight, watched by one sweeping task that runs only
 /// while some are registered: it sleeps until the earliest deadline (at most
-/// `sweepIntervalMax`, so a later-registered earlier deadline is seen within that), fires
+/// `sweepIntervalMax`, 200 ms, so a later-registered earlier deadline is seen within that), fires
 /// the overdue ones and ends when none is left. Owns the registered deadlines and their
 /// expiry actions.
 final class AttemptTimers: Sendable {
@@ -103,7 +103,7 @@ final class AttemptTimers: Sendable {
         var sweepersStarted = 0
     }
 
-    static let sweepIntervalMax: Duration = .milliseconds(50)
+    static let sweepIntervalMax: Duration = .milliseconds(200)
     let state = Mutex(State())
 
     /// Registers `expire` to run once `limit` has passed, unless cancelled first; returns
