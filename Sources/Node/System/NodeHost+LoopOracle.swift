@@ -75,8 +75,14 @@ extension NodeHost {
     }
 
     /// One ReadIndex on the system range for `wants` (step 1); the replica is marked touched
-    /// so this round's Ready carries the heartbeats.
+    /// so this round's Ready carries the heartbeats. At most one confirmation is in flight (as
+    /// the async path's batcher keeps one fetch outstanding): wants arriving meanwhile wait
+    /// and share the next one, which starts after they arrived.
     func issueOracleConfirmation(_ wants: [LoopOracle.Want], _ s: inout HostState) {
+        guard s.loopOracle.confirming.isEmpty else {
+            s.loopOracle.queued += wants
+            return
+        }
         guard let r = s.replicas[.system] else {
             fallBack(wants)
             return
@@ -100,7 +106,7 @@ extension NodeHost {
     /// Serves every confirmation whose read index the system replica has applied (step 2);
     /// falls back for those that can no longer be served here.
     func serveLoopOracle(_ s: inout HostState, now: UInt64) {
-        guard !s.loopOracle.confirming.isEmpty else { return }
+        guard !s.loopOracle.confirming.isEmpty || !s.loopOracle.queued.isEmpty else { return }
         for (batch, c) in s.loopOracle.confirming {
             guard let r = s.replicas[.system], r.isLeader else {
                 endConfirmation(batch, &s)
@@ -137,6 +143,16 @@ extension NodeHost {
                 }
             case .needBlock, .staleTerm:
                 fallBack(c.wants)
+            }
+        }
+        if s.loopOracle.confirming.isEmpty && !s.loopOracle.queued.isEmpty {
+            let queued = s.loopOracle.queued
+            s.loopOracle.queued = []
+            if loopOracleServes(s) {
+                issueOracleConfirmation(queued, &s)
+                _ = enqueue { _ in true }  // this round's Readies are collected: send it next round
+            } else {
+                fallBack(queued)
             }
         }
     }
@@ -219,8 +235,9 @@ extension NodeHost {
 
     /// Fails the oracle calls still waiting (the node stops).
     func failLoopOracle(_ s: inout HostState) {
-        let all = s.loopOracle.confirming.values.flatMap(\.wants)
+        let all = s.loopOracle.confirming.values.flatMap(\.wants) + s.loopOracle.queued
         s.loopOracle.confirming = [:]
+        s.loopOracle.queued = []
         for w in all {
             switch w {
             case .caller(let waiter): waiter.reply(.failure(.proposalDropped("node stopped")))
@@ -273,4 +290,6 @@ struct LoopOracle {
     }
 
     var confirming: [UInt64: Confirmation] = [:]
+    /// Wants that arrived while a confirmation was in flight: they share the next one.
+    var queued: [Want] = []
 }
