@@ -123,6 +123,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     public func start() {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let thread = Thread { [self] in
+            nameOSThread("flotilla-loop")
             runLoop()
             loopExited.signal()
         }
