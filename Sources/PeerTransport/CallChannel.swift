@@ -118,11 +118,21 @@ final class CallChannel: Sendable {
         failAll(stopping: true)
     }
 
+    /// Sleeps until the earliest pending deadline — at least `callSweepIntervalMs` (the
+    /// timeouts' granularity), at most `callSweepIdleMs` (a call registered meanwhile with a
+    /// nearer deadline is failed at most that late) — then fails the overdue calls. (Until
+    /// session 11 it woke every `callSweepIntervalMs` per peer, busy or idle: ~100 timer
+    /// wake-ups per second per node, each waking dispatch's timer thread and a pool thread.)
     func expireLoop() async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(config.callSweepIntervalMs))
             let now = Self.nowNs()
-            let overdue = state.withLock { s in s.pending.filter { $0.value.deadlineNs <= now }.map(\.key) }
+            let earliest = state.withLock { s in s.pending.values.lazy.map(\.deadlineNs).min() }
+            let floorNs = UInt64(config.callSweepIntervalMs) * 1_000_000
+            let capNs = UInt64(max(config.callSweepIntervalMs, config.callSweepIdleMs)) * 1_000_000
+            let waitNs = min(max(earliest.map { $0 > now ? $0 - now : 0 } ?? capNs, floorNs), capNs)
+            try? await Task.sleep(for: .nanoseconds(Int64(waitNs)))
+            let after = Self.nowNs()
+            let overdue = state.withLock { s in s.pending.filter { $0.value.deadlineNs <= after }.map(\.key) }
             for id in overdue { complete(id, with: nil) }
         }
     }

@@ -37,8 +37,11 @@ public struct PeerTransportConfig: Sendable {
     public var maxMessageBytes: Int = 64 << 20
     /// Node calls in flight per peer before new ones are refused (as unreachable).
     public var maxCallsInFlight: Int = 65_536
-    /// How often overdue node calls are failed (their timeouts' granularity).
+    /// The node call timeouts' granularity: overdue calls are failed at most this often.
     public var callSweepIntervalMs: Int = 20
+    /// The longest the deadline sweep sleeps (until the earliest pending deadline, capped
+    /// here; also how late a call registered during a sleep with a nearer deadline may fail).
+    public var callSweepIdleMs: Int = 200
 
     public init(nodeID: NodeID, listen: Address, peers: [NodeID: Address]) {
         self.nodeID = nodeID

@@ -30,6 +30,8 @@ enum PrometheusText {
         one("flotilla_poll_rounds_total", "counter", "Poll rounds of the node loop.", node.pollRounds)
         one("flotilla_read_index_requests_total", "counter",
             "Raft ReadIndex requests issued (one per led range per poll round with reads).", node.readIndexRequests)
+        one("flotilla_loop_oracle_rounds_total", "counter",
+            "Oracle confirmations run by the poll loop itself (system range led here).", node.loopOracleRounds)
         one("flotilla_wal_unsynced_hard_states_total", "counter",
             "Commit-only hard states written without a sync of their own.", node.unsyncedHardStates)
         one("flotilla_mvcc_commits_total", "counter", "Batched data.db commits.", node.mvccCommits)

@@ -25,6 +25,44 @@ extension NodeHost: NodeCallHandler {
         return await answer(call, from: node).encoded()
     }
 
+    /// The hot calls without a task (session 11): a forwarded proposal, fresh read or (on
+    /// the system range leader) a peer's oracle fetch is
+    /// handed to the poll loop with `answer` as its reply, so the answer is encoded and
+    /// queued on the loop when the entry applies or the read is served — no task to start
+    /// when the call arrives, none to resume when it ends. Every other call runs in a task
+    /// as `handleCall(from:_:)` does.
+    public func handleCall(from node: NodeID, _ request: [UInt8], answer: @escaping @Sendable ([UInt8]) -> Void) {
+        guard let tag = request.first, tag >= NodeCall.tagRange.lowerBound, let call = try? NodeCall.decode(request) else {
+            Task { answer(await handleCall(from: node, request)) }
+            return
+        }
+        switch call {
+        case .propose(let body, let range, let epoch, let requestID):
+            submit(body, to: range, epoch: epoch, requestID: requestID, deduplicate: true, waiters: ProposalWaiters { result in
+                switch result {
+                case .success(let r): answer(NodeCallAnswer.result(r).encoded())
+                case .failure(let e): answer(NodeCallAnswer.failure(e).encoded())
+                }
+            })
+        case .readFresh(let request, let range, let epoch):
+            readFresh(request, in: range, epoch: epoch) { result in
+                switch result {
+                case .success(let r): answer(NodeCallAnswer.range(r).encoded())
+                case .failure(let e): answer(NodeCallAnswer.failure(e).encoded())
+                }
+            }
+        case .oracleRevisions(let count) where (1...Self.maxOracleRevisionsPerCall).contains(count):
+            oracleRevisions(count: count) { result in
+                switch result {
+                case .success(let r): answer(NodeCallAnswer.revisions(r).encoded())
+                case .failure(let e): answer(NodeCallAnswer.failure(e).encoded())
+                }
+            }
+        default:
+            Task { answer(await self.answer(call, from: node).encoded()) }
+        }
+    }
+
     /// Runs one decoded call on this node.
     public func answer(_ call: NodeCall, from node: NodeID) async -> NodeCallAnswer {
         do throws(ProposalError) {

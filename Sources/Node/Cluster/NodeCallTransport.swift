@@ -19,6 +19,17 @@ public protocol NodeCallTransport: Sendable {
 public protocol NodeCallHandler: Sendable {
     /// Answers one call from `node`. Never throws: errors travel encoded in the answer.
     func handleCall(from node: NodeID, _ request: [UInt8]) async -> [UInt8]
+    /// Answers one call through `answer` (called once, on any thread), for a transport that
+    /// receives calls on an event loop: a handler may answer its hot calls without a task
+    /// (`NodeHost`: proposals and fresh reads are answered from the poll loop). The default
+    /// runs `handleCall` in a task.
+    func handleCall(from node: NodeID, _ request: [UInt8], answer: @escaping @Sendable ([UInt8]) -> Void)
+}
+
+extension NodeCallHandler {
+    public func handleCall(from node: NodeID, _ request: [UInt8], answer: @escaping @Sendable ([UInt8]) -> Void) {
+        Task { answer(await handleCall(from: node, request)) }
+    }
 }
 
 /// Why a node call produced no answer.

@@ -11,7 +11,7 @@ extension NodeHost {
     /// this call started (batched per node: one outstanding oracle request per node at a
     /// time; asks the system range leader, local or remote through the node calls).
     public func freshRevision() async throws(ProposalError) -> Int64 {
-        try await batchedRevisions(count: 1).get().lowerBound
+        try await loopOrBatchedRevisions(count: 1).get().lowerBound
     }
 
     /// Proposes `body` to `range` on this node (which must lead it). The leader assigns the
@@ -42,11 +42,25 @@ extension NodeHost {
     /// `proposalDropped` (it says nothing about this range's leader).
     public func readFresh(_ request: RangeRequest, in range: RangeID,
                           epoch: RangeDescriptor.Epoch?) async throws(ProposalError) -> RangeResponse {
-        guard let v = view(of: range) else { throw .rangeNotFound(range) }
-        if let epoch, v.descriptor.epoch != epoch { throw .epochMismatch(current: v.descriptor) }
-        guard v.isLeader else { throw .notLeader(leaderHint: v.leaderNode) }
-        let atRevision = try await request.atFreshRevision { () async throws(ProposalError) in try await freshRevision() }
-        return try await readIndexed(atRevision, at: atRevision.revision, in: range, epoch: epoch)
+        let result = await withCheckedContinuation { (c: CheckedContinuation<Result<RangeResponse, ProposalError>, Never>) in
+            readFresh(request, in: range, epoch: epoch) { c.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    /// `readFresh` without a task: the poll loop takes the read point (its own oracle when
+    /// this node leads the system range, else one `freshRevision` fetch for the round's
+    /// fresh reads), then reads at it as `read(at:)` does; `reply` gets the outcome, on the
+    /// poll loop or the fetching task (it must not call back into the host).
+    func readFresh(_ request: RangeRequest, in range: RangeID, epoch: RangeDescriptor.Epoch?,
+                   reply: @escaping ReadRequest.ReadReply) {
+        guard let v = view(of: range) else { return reply(.failure(.rangeNotFound(range))) }
+        if let epoch, v.descriptor.epoch != epoch { return reply(.failure(.epochMismatch(current: v.descriptor))) }
+        guard v.isLeader else { return reply(.failure(.notLeader(leaderHint: v.leaderNode))) }
+        let req = ReadRequest(requestID: nextRequestID(), rangeID: range, epoch: epoch, revision: 0,
+                              deadlineNs: Self.nowNs() + UInt64(config.proposalTimeoutMs) * 1_000_000,
+                              purpose: .read(request, reply), takesFreshPoint: true)
+        if !enqueueRead(req) { req.fail(.proposalDropped("node stopped")) }
     }
 
     /// Serializable read on this node's replica at its resolved revision (or at

@@ -3,17 +3,23 @@ import MVCC
 import RaftCore
 
 /// Everyone waiting for one proposal's outcome: its proposer and the retries of the same
-/// request ID that joined it (request de-duplication).
+/// request ID that joined it (request de-duplication). Each waits through a reply called
+/// once, on the poll loop: a suspended task's continuation, or (a node call answered
+/// without a task, `NodeHost.handleCall(from:_:answer:)`) a closure that encodes and queues
+/// the answer — it must not call back into the host.
 struct ProposalWaiters: Sendable {
-    var continuations: [CheckedContinuation<Result<CommandResult, ProposalError>, Never>]
+    typealias Reply = @Sendable (Result<CommandResult, ProposalError>) -> Void
+    var replies: [Reply]
 
-    init(_ c: CheckedContinuation<Result<CommandResult, ProposalError>, Never>) { continuations = [c] }
+    init(_ c: CheckedContinuation<Result<CommandResult, ProposalError>, Never>) { replies = [{ c.resume(returning: $0) }] }
+
+    init(reply: @escaping Reply) { replies = [reply] }
 
     func resume(_ result: Result<CommandResult, ProposalError>) {
-        for c in continuations { c.resume(returning: result) }
+        for r in replies { r(result) }
     }
 
-    mutating func join(_ other: ProposalWaiters) { continuations += other.continuations }
+    mutating func join(_ other: ProposalWaiters) { replies += other.replies }
 }
 
 /// A proposal waiting in the mailbox for the poll loop (and, for a write, for its revision).
@@ -75,6 +81,8 @@ struct Mailbox {
     var unreachable: Set<NodeID> = []
     var proposals: [ProposalRequest] = []
     var reads: [ReadRequest] = []
+    /// `freshRevision` callers waiting for the loop's oracle (`NodeHost+LoopOracle`).
+    var oracleCalls: [OracleCall.Waiter] = []
     /// Answers of the loop's oracle fetches: (fetch sequence number, revisions or error).
     var revisionAnswers: [(UInt64, Result<ClosedRange<Int64>, ProposalError>)] = []
     /// Leadership transfer requests: (range, target node).
@@ -88,7 +96,8 @@ struct Mailbox {
     var stopping = false
 
     var isEmpty: Bool {
-        inbound.isEmpty && unreachable.isEmpty && proposals.isEmpty && reads.isEmpty && installs.isEmpty
+        inbound.isEmpty && unreachable.isEmpty && proposals.isEmpty && reads.isEmpty && oracleCalls.isEmpty
+            && installs.isEmpty
             && transfers.isEmpty && revisionAnswers.isEmpty
             && snapshotReports.isEmpty && durableBatch == 0
     }

@@ -67,6 +67,12 @@ public struct NodeConfig: Sendable {
     /// per gap, at up to one gap of added latency. FLOTILLA_CLOSE_ON_DEMAND_GAP_MS overrides it
     /// (measurements).
     public var closeOnDemandGapMs = environmentInt("FLOTILLA_CLOSE_ON_DEMAND_GAP_MS") ?? 10
+    /// Whether the poll loop serves oracle revisions itself while this node leads the
+    /// system range (write revisions and `freshRevision` read points: one ReadIndex on range
+    /// 1 per round's wants, no task hops; `NodeHost+LoopOracle`). false: every fetch takes
+    /// the async path (as before session 11). A measurement switch; its default is true
+    /// unless the environment sets FLOTILLA_ORACLE_BY_TASKS=1.
+    public var oracleInLoop = !environmentFlag("FLOTILLA_ORACLE_BY_TASKS")
     /// Test hook: called on the node's WAL sync thread before each WAL append (a test may
     /// block in it to hold a sync in progress). nil in production.
     public var beforeWALSync: (@Sendable () -> Void)? = nil

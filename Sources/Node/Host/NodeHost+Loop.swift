@@ -27,6 +27,7 @@ extension NodeHost {
                     m.proposals += inbox.proposals
                     m.installs += inbox.installs
                     m.reads += inbox.reads
+                    m.oracleCalls += inbox.oracleCalls
                 }
                 return
             }
@@ -68,6 +69,7 @@ extension NodeHost {
         handleRevisionAnswers(inbox.revisionAnswers, &s)
         handleProposals(inbox.proposals, &s)
         handleReads(inbox.reads, &s)
+        handleOracleCalls(inbox.oracleCalls, &s)
         for (range, node) in inbox.transfers {
             guard let r = s.replicas[range], let target = r.descriptor.replica(on: node) else { continue }
             r.wake()
@@ -83,8 +85,13 @@ extension NodeHost {
             for node in s.peers.keys { outbound[node] = [] }
         }
 
+        // With the loop's own oracle, the next fetch's ReadIndex on range 1 goes out in this
+        // round's Ready, in the same peer batches as the appends of the writes just given
+        // revisions (`NodeHost+LoopOracle`); the call after the applies catches retries.
+        if loopOracleServes(s) { startRevisionFetchIfNeeded(&s, beforeReadies: true) }
         handleReadies(&s, outbound: &outbound)
         serveReads(&s, now: now)
+        serveLoopOracle(&s, now: now)
         startRevisionFetchIfNeeded(&s)
         let resolveOnApply = config.resolveOnApply
         resolved.noteApplied { range in

@@ -131,8 +131,10 @@ extension NodeHost {
 
     // MARK: revisions
 
-    /// Starts an oracle fetch for every waiting write when none is outstanding.
-    func startRevisionFetchIfNeeded(_ s: inout HostState) {
+    /// Starts an oracle fetch for every waiting write when none is outstanding. `beforeReadies`:
+    /// called before the round collects its Readies, which then carry the loop oracle's
+    /// ReadIndex (no extra round needed to send it).
+    func startRevisionFetchIfNeeded(_ s: inout HostState, beforeReadies: Bool = false) {
         guard !s.revisionFetchInFlight, !s.rangesAwaitingRevisions.isEmpty else { return }
         var demand: [RevisionDemand] = []
         var total = 0
@@ -151,6 +153,13 @@ extension NodeHost {
         s.revisionDemand = demand
         s.metrics.revisionFetches += 1
         let seq = s.revisionFetchSeq
+        if loopOracleServes(s) {
+            // The loop confirms and takes the revisions itself (`NodeHost+LoopOracle`); the
+            // ReadIndex's heartbeats leave with the next round's Ready, which this wakes.
+            issueOracleConfirmation([.fetch(seq: seq, count: total)], &s)
+            if !beforeReadies { _ = enqueue { _ in true } }
+            return
+        }
         Task { [self] in
             let answer = await batchedRevisions(count: total)
             _ = enqueue { m in

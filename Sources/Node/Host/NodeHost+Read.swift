@@ -29,7 +29,7 @@ extension NodeHost {
         let deadline = Self.nowNs() + UInt64(config.proposalTimeoutMs) * 1_000_000
         let result = await withCheckedContinuation { (c: CheckedContinuation<Result<RangeResponse, ProposalError>, Never>) in
             let req = ReadRequest(requestID: id, rangeID: range, epoch: epoch, revision: revision, deadlineNs: deadline,
-                                  purpose: .read(request, c))
+                                  purpose: .read(request, { c.resume(returning: $0) }))
             if !enqueueRead(req) { req.fail(.proposalDropped("node stopped")) }
         }
         return try result.get()
@@ -68,6 +68,7 @@ extension NodeHost {
     /// gave each read (see the type comment).
     func handleReads(_ reads: [ReadRequest], _ s: inout HostState) {
         var batches: [RangeID: UInt64] = [:]
+        var fresh: [ReadRequest] = []
         for q in reads {
             guard let r = s.replicas[q.rangeID] else {
                 q.fail(.rangeNotFound(q.rangeID))
@@ -80,6 +81,11 @@ extension NodeHost {
             r.wake()
             guard r.isLeader else {
                 q.fail(.notLeader(leaderHint: r.leaderNode))
+                continue
+            }
+            if q.takesFreshPoint {
+                // The read point first (`NodeHost+LoopOracle`); the read comes back with it.
+                fresh.append(q)
                 continue
             }
             var inFlight: UInt64 = 0
@@ -107,6 +113,7 @@ extension NodeHost {
             guard let r = s.replicas[range] else { continue }
             issueReadIndex(batch, on: r, &s)
         }
+        if !fresh.isEmpty { fetchReadPoint(for: fresh, &s) }
     }
 
     private func issueReadIndex(_ batch: UInt64, on r: RangeReplica, _ s: inout HostState) {
@@ -187,9 +194,14 @@ extension NodeHost {
 
 /// A linearizable read or a range close waiting in the mailbox.
 struct ReadRequest: Sendable {
+    /// How a read's answer reaches its caller, called once on the poll loop: a suspended
+    /// task's continuation, or a node call's answer closure (it must not call back into the
+    /// host).
+    typealias ReadReply = @Sendable (Result<RangeResponse, ProposalError>) -> Void
+
     enum Purpose: Sendable {
         /// Answer `RangeRequest` from MVCC.
-        case read(RangeRequest, CheckedContinuation<Result<RangeResponse, ProposalError>, Never>)
+        case read(RangeRequest, ReadReply)
         /// Answer the log index that makes every write <= `revision` applied.
         case close(CheckedContinuation<Result<UInt64, ProposalError>, Never>)
     }
@@ -201,16 +213,19 @@ struct ReadRequest: Sendable {
     var revision: Int64
     var deadlineNs: UInt64
     var purpose: Purpose
+    /// The loop first takes a fresh read point for it (`readFresh`, `NodeHost+LoopOracle`),
+    /// then handles it as a read at that revision.
+    var takesFreshPoint = false
 
     func fail(_ e: ProposalError) { finish(.failure(e)) }
 
     func finish(_ outcome: ReadOutcome) {
         switch (purpose, outcome) {
-        case (.read(_, let c), .response(let r)): c.resume(returning: .success(r))
-        case (.read(_, let c), .failure(let e)): c.resume(returning: .failure(e))
+        case (.read(_, let reply), .response(let r)): reply(.success(r))
+        case (.read(_, let reply), .failure(let e)): reply(.failure(e))
         case (.close(let c), .closed(let i)): c.resume(returning: .success(i))
         case (.close(let c), .failure(let e)): c.resume(returning: .failure(e))
-        case (.read(_, let c), .closed): c.resume(returning: .failure(.proposalDropped("internal: close answer to a read")))
+        case (.read(_, let reply), .closed): reply(.failure(.proposalDropped("internal: close answer to a read")))
         case (.close(let c), .response): c.resume(returning: .failure(.proposalDropped("internal: read answer to a close")))
         }
     }

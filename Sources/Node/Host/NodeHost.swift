@@ -129,6 +129,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     public func start() {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let thread = Thread { [self] in
+            nameOSThread("flotilla-loop")
             runLoop()
             loopExited.signal()
         }
@@ -156,12 +157,14 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         // (a simulated crash) the unsynced hard states queued after the last batch are lost.
         syncer.stop(dropUnsynced: !flush)
         let leftovers = mailbox.withLock { m in
-            let x = (m.proposals, m.installs, m.reads)
+            let x = (m.proposals, m.installs, m.reads, m.oracleCalls)
             m.proposals = []
             m.installs = []
             m.reads = []
+            m.oracleCalls = []
             return x
         }
+        for w in leftovers.3 { w.reply(.failure(.proposalDropped("node stopped"))) }
         for p in leftovers.0 { p.waiters.resume(.failure(.proposalDropped("node stopped"))) }
         for i in leftovers.1 { i.continuation.resume(returning: .failure(SnapshotFailure("node stopped"))) }
         for q in leftovers.2 { q.fail(.proposalDropped("node stopped")) }
@@ -171,6 +174,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
             for r in s.replicas.values { failUnappended(of: r, .proposalDropped("node stopped"), &s) }
             for (_, q) in s.pendingReads { q.request.fail(.proposalDropped("node stopped")) }
             s.pendingReads = [:]
+            failLoopOracle(&s)
             s.readBatches = [:]
             if flush { try? commitApplied(&s, force: true) }
             s.replicas = [:]
@@ -193,18 +197,24 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     /// Hands a proposal to the loop and waits for its outcome.
     func submit(_ body: RaftCommand.Body, to range: RangeID, epoch: RangeDescriptor.Epoch?, requestID: UInt64,
                 deduplicate: Bool) async throws(ProposalError) -> CommandResult {
-        let deadline = Self.nowNs() + UInt64(config.proposalTimeoutMs) * 1_000_000
         let result = await withCheckedContinuation { (c: CheckedContinuation<Result<CommandResult, ProposalError>, Never>) in
-            let req = ProposalRequest(requestID: requestID, rangeID: range, epoch: epoch, body: body, deadlineNs: deadline,
-                                      deduplicate: deduplicate, waiters: ProposalWaiters(c))
-            let accepted = enqueue { m in
-                guard !m.stopping else { return false }
-                m.proposals.append(req)
-                return true
-            }
-            if !accepted { c.resume(returning: .failure(.proposalDropped("node stopped"))) }
+            submit(body, to: range, epoch: epoch, requestID: requestID, deduplicate: deduplicate, waiters: ProposalWaiters(c))
         }
         return try result.get()
+    }
+
+    /// Hands a proposal to the loop; `waiters` get its outcome (on the loop thread).
+    func submit(_ body: RaftCommand.Body, to range: RangeID, epoch: RangeDescriptor.Epoch?, requestID: UInt64,
+                deduplicate: Bool, waiters: ProposalWaiters) {
+        let deadline = Self.nowNs() + UInt64(config.proposalTimeoutMs) * 1_000_000
+        let req = ProposalRequest(requestID: requestID, rangeID: range, epoch: epoch, body: body, deadlineNs: deadline,
+                                  deduplicate: deduplicate, waiters: waiters)
+        let accepted = enqueue { m in
+            guard !m.stopping else { return false }
+            m.proposals.append(req)
+            return true
+        }
+        if !accepted { waiters.resume(.failure(.proposalDropped("node stopped"))) }
     }
 
     // MARK: inbound transport
@@ -329,6 +339,8 @@ struct HostState {
     var lastGCNs: UInt64
     /// WAL sync batches in flight, oldest first: (sequence number, the Readies it holds).
     var syncingBatches: [(seq: UInt64, readies: [HeldReady])] = []
+    /// The poll loop's own oracle confirmations in flight (`NodeHost+LoopOracle`).
+    var loopOracle = LoopOracle()
     /// Snapshot installs for replicas that were waiting for a sync (installed once it ends).
     var deferredInstalls: [SnapshotInstall] = []
     /// Set when the WAL GC found ranges holding segments back: commit at the next round.

@@ -23,6 +23,9 @@ public struct NodeMetrics: Sendable, Equatable {
     /// ReadIndex requests the poll loop handed to Raft: one per range per round with
     /// linearizable reads or closes (each one heartbeat round unless served at once).
     public var readIndexRequests: UInt64 = 0
+    /// Oracle confirmations the poll loop ran itself (this node leads the system range:
+    /// one ReadIndex on range 1 for a round's revision wants, `NodeHost+LoopOracle`).
+    public var loopOracleRounds: UInt64 = 0
     /// Record batches the poll loop handed to the WAL sync thread (one per round that had
     /// anything to persist; the thread may write several in one fdatasync: compare `fsyncs`).
     public var walBatchesHandedOff: UInt64 = 0

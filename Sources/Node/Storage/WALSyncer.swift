@@ -1,6 +1,9 @@
 import Base
 import Dispatch
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import WAL
 
@@ -46,7 +49,10 @@ final class WALSyncer: Sendable {
         self.wal = wal
         self.onDurable = onDurable
         self.beforeSync = beforeSync
-        let thread = Thread { [self] in run() }
+        let thread = Thread { [self] in
+            nameOSThread("flotilla-wal")
+            run()
+        }
         thread.name = name
         thread.start()
     }
@@ -141,4 +147,18 @@ final class DurableReport: Sendable {
         get { box.withLock { $0.host } }
         set { box.withLock { $0.host = newValue } }
     }
+}
+
+/// Names the calling thread for the OS (`/proc/*/task/*/comm`, `top -H`, `perf`; at most 15
+/// bytes on Linux): Foundation's `Thread.name` does not reach it there, so the poll loop and
+/// the WAL thread showed up as `com.apple.root.default-qos` like the cooperative pool.
+func nameOSThread(_ name: String) {
+    #if os(Linux)
+    // Glibc's module does not export pthread_setname_np; the thread's comm file is its name.
+    let fd = open("/proc/thread-self/comm", O_WRONLY)
+    guard fd >= 0 else { return }
+    let bytes = Array(name.utf8.prefix(15))
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    close(fd)
+    #endif
 }

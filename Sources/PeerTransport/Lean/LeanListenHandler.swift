@@ -7,7 +7,8 @@ import NIOCore
 /// frame must be a hello (answered with ours); it fixes the connection's role and peer:
 /// - `raft`: each batch is decoded and handed to `RaftTransportHandler.deliver` right
 ///   here on the event loop (the node enqueues it into its mailbox);
-/// - `call`: each call runs in a task of its own; answers go back through an
+/// - `call`: each call goes to `NodeCallHandler.handleCall(from:_:answer:)` (the node answers
+///   proposals and fresh reads from its poll loop, other calls in a task); answers go back through an
 ///   `AnswerOutbox` (coalesced: one write and flush per event-loop turn);
 /// - `snapshot`: the header starts `receiveSnapshot` in a task, chunks go through a
 ///   bounded `ChunkInbox`, and the verdict is written back as `snapshotResult`.
@@ -73,8 +74,8 @@ final class LeanListenHandler: ChannelInboundHandler {
         let (from, calls) = try CallFrame.decodeCalls(payload)
         guard let handler = context.callHandler(), let outbox else { return }
         for call in calls {
-            Task {
-                let answer = await handler.handleCall(from: from, call.bytes)
+            // The handler answers hot calls without a task (`NodeHost`: from its poll loop).
+            handler.handleCall(from: from, call.bytes) { answer in
                 outbox.push(CallFrame.Item(callID: call.callID, bytes: answer))
             }
         }

@@ -21,7 +21,7 @@ extension NodeClusterTests {
                     group.addTask {
                         await withCheckedContinuation { (c: CheckedContinuation<Result<RangeResponse, ProposalError>, Never>) in
                             let q = ReadRequest(requestID: host.nextRequestID(), rangeID: range, epoch: nil, revision: revision,
-                                                deadlineNs: NodeHost.nowNs() + 10_000_000_000, purpose: .read(request, c))
+                                                deadlineNs: NodeHost.nowNs() + 10_000_000_000, purpose: .read(request, { c.resume(returning: $0) }))
                             let all = gathered.value.withLock { g -> [ReadRequest]? in
                                 g.append(q)
                                 return g.count == count ? g : nil

@@ -110,4 +110,28 @@ import Testing
         let bad = results.filter { $0 != "answered" && $0 != "expired" }
         #expect(bad.isEmpty, "seed \(seed): \(bad)")
     }
+
+    /// Session 11: deadlines share one sweeper instead of a timer task per attempt. 300
+    /// attempts in a row that answer at once start at most a handful of sweepers (before:
+    /// one `Task.sleep` timer task per attempt), and a cancelled deadline never fires.
+    @Test func attemptsShareOneSweeper() async {
+        let before = AttemptDeadline.timers.sweepersStarted
+        for i in 0..<300 {
+            let outcome = await AttemptDeadline.run(.seconds(30)) { () async throws(ProposalError) -> Int in i }
+            guard case .answered(.success(i)) = outcome else {
+                Issue.record("attempt \(i): got \(outcome)")
+                return
+            }
+        }
+        let started = AttemptDeadline.timers.sweepersStarted - before
+        #expect(started <= 10, "\(started) sweepers for 300 attempts")
+        let fired = Atomic<Int>(0)
+        let timers = AttemptTimers()
+        let token = timers.register(after: .milliseconds(5)) { fired.add(1, ordering: .relaxed) }
+        timers.cancel(token)
+        _ = timers.register(after: .milliseconds(5)) { fired.add(10, ordering: .relaxed) }
+        for _ in 0..<400 where fired.load(ordering: .relaxed) == 0 { try? await Task.sleep(for: .milliseconds(5)) }
+        #expect(fired.load(ordering: .relaxed) == 10, "the cancelled deadline fired or the live one did not")
+        #expect(timers.registered == 0)
+    }
 }
