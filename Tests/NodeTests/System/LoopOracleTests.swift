@@ -13,6 +13,19 @@ extension NodeClusterTests {
     /// for a leader cut off from its quorum that still believes it leads.
     @Suite struct LoopOracleTests {
         /// A cluster whose nodes use the system range's oracle (not the shared in-memory one).
+        /// Moves the user range's leadership to the system range's leader (the loop oracle serves
+        /// only there); returns both.
+        static func colocate(_ c: TestCluster) async throws -> (NodeID, RangeID) {
+            let leader = try #require(await c.systemLeader())
+            let range = c.rangeIDs[0]
+            if c.leader(of: range) != leader {
+                _ = await c.eventually(10) { c.leader(of: range) != nil }
+                c.hosts[c.leader(of: range)!]?.transferLeadership(of: range, to: leader)
+            }
+            #expect(await c.eventually(10) { c.leader(of: range) == leader })
+            return (leader, range)
+        }
+
         static func cluster(inLoop: Bool, tune: @escaping @Sendable (inout NodeConfig) -> Void = { _ in }) throws -> TestCluster {
             try TestCluster(ranges: 1) { cfg in
                 cfg.revisionSource = nil
@@ -30,13 +43,7 @@ extension NodeClusterTests {
         func writesAndReadPointsKeepTheOraclesPromise(inLoop: Bool) async throws {
             let c = try Self.cluster(inLoop: inLoop)
             defer { c.shutdown() }
-            let leader = try #require(await c.systemLeader())
-            let range = c.rangeIDs[0]
-            if c.leader(of: range) != leader {
-                _ = await c.eventually(10) { c.leader(of: range) != nil }
-                c.hosts[c.leader(of: range)!]?.transferLeadership(of: range, to: leader)
-            }
-            #expect(await c.eventually(10) { c.leader(of: range) == leader })
+            let (leader, range) = try await Self.colocate(c)
             let host = c.hosts[leader]!
             let history = OracleHistory()
             let problems = ProblemLog()
@@ -142,13 +149,7 @@ extension NodeClusterTests {
         @Test func hotCallsAnsweredFromTheLoop() async throws {
             let c = try Self.cluster(inLoop: true)
             defer { c.shutdown() }
-            let leader = try #require(await c.systemLeader())
-            let range = c.rangeIDs[0]
-            if c.leader(of: range) != leader {
-                _ = await c.eventually(10) { c.leader(of: range) != nil }
-                c.hosts[c.leader(of: range)!]?.transferLeadership(of: range, to: leader)
-            }
-            #expect(await c.eventually(10) { c.leader(of: range) == leader })
+            let (leader, range) = try await Self.colocate(c)
             let host = c.hosts[leader]!
             let epoch = host.descriptor(of: range)!.epoch
             let problems = ProblemLog()
