@@ -21,6 +21,19 @@ import TestThreads
     }
 
     /// Runs the workload; the fault hook throws at hit number `crashAt`.
+    /// A process death after the fault fired: the file I/O crashes in `mode`, the file is
+    /// abandoned without a clean close, and the reopened file must pass the checker. The
+    /// caller closes the returned file.
+    static func crashAndReopen(_ box: Box, _ file: PageFile, mode: CrashableFileIO.CrashMode, dir: TempDir,
+                               context: String) throws -> PageFile {
+        try box.io.withLock { $0 }!.crash(mode)
+        file.abandonForTesting()
+        let reopened = try PageFile.open(path: dir.file())
+        let report = try reopened.check()
+        #expect(report.problems.isEmpty, "\(context): \(report.problems.prefix(5))")
+        return reopened
+    }
+
     static func run(_ dir: TempDir, _ work: [[Op]], crashAt: Int?, box: Box, deferMetaSync: Bool = false,
                     slackPercent: Int? = nil) throws
         -> (committed: Model, inflight: Model?, file: PageFile, previous: Model) {
@@ -75,17 +88,13 @@ import TestThreads
                 do {
                     let (committed, inflight, file, _) = try Self.run(dir, work, crashAt: k, box: box)
                     try #require(inflight != nil, "\(context): the fault did not fire")
-                    try box.io.withLock { $0 }!.crash(mode)
-                    file.abandonForTesting()  // a process death: no clean close
                     let mayBeNew: Bool
                     switch mode {
                     case .keepAll, .dropRandom: mayBeNew = points[k] == .syncMeta
                     case .dropUnsynced, .tearLastWrite: mayBeNew = false
                     }
-                    let reopened = try PageFile.open(path: dir.file())
+                    let reopened = try Self.crashAndReopen(box, file, mode: mode, dir: dir, context: context)
                     defer { reopened.close() }
-                    let report = try reopened.check()
-                    #expect(report.problems.isEmpty, "\(context): \(report.problems.prefix(5))")
                     let diffOld = try difference(reopened, committed)
                     let diffNew = try difference(reopened, inflight!)
                     if mayBeNew {
@@ -138,12 +147,8 @@ import TestThreads
                 let context = "seed \(seed) mode \(mode) crash at data write hit \(k)"
                 let (committed, inflight, file, _) = try Self.run(dir, work, crashAt: k, box: box, slackPercent: 100)
                 try #require(inflight != nil, "\(context): the fault did not fire")
-                try box.io.withLock { $0 }!.crash(mode)
-                file.abandonForTesting()
-                let reopened = try PageFile.open(path: dir.file())
+                let reopened = try Self.crashAndReopen(box, file, mode: mode, dir: dir, context: context)
                 defer { reopened.close() }
-                let report = try reopened.check()
-                #expect(report.problems.isEmpty, "\(context): \(report.problems.prefix(5))")
                 let diff = try difference(reopened, committed)
                 #expect(diff == nil, "\(context): \(diff ?? "")")
             }
@@ -169,12 +174,8 @@ import TestThreads
                 let context = "seed \(seed) deferred mode \(mode) crash at hit \(k) (\(points[k]))"
                 let (committed, inflight, file, previous) = try Self.run(dir, work, crashAt: k, box: box, deferMetaSync: true)
                 try #require(inflight != nil, "\(context): the fault did not fire")
-                try box.io.withLock { $0 }!.crash(mode)
-                file.abandonForTesting()
-                let reopened = try PageFile.open(path: dir.file())
+                let reopened = try Self.crashAndReopen(box, file, mode: mode, dir: dir, context: context)
                 defer { reopened.close() }
-                let report = try reopened.check()
-                #expect(report.problems.isEmpty, "\(context): \(report.problems.prefix(5))")
                 let diffLast = try difference(reopened, committed)
                 let diffPrevious = try difference(reopened, previous)
                 #expect(diffLast == nil || diffPrevious == nil, "\(context): neither last nor previous commit: \(diffLast ?? "")")
