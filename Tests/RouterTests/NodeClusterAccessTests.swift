@@ -47,6 +47,12 @@ final class AccessCluster: @unchecked Sendable {
         return l.count == 1 ? l[0] : nil
     }
 
+    /// Waits until the system range and every user range of the bootstrap have one leader each.
+    func everyRangeHasALeader(within seconds: Double = 30) async -> Bool {
+        let ranges = bootstrap.descriptors.map(\.rangeID) + [.system]
+        return await eventually(seconds) { ranges.allSatisfy { leader(of: $0) != nil } }
+    }
+
     func eventually(_ seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {

@@ -97,33 +97,13 @@ extension NodeClusterTests {
             }
             defer { c.shutdown() }
             let old = try #require(await c.systemLeader())
-            let history = OracleHistory()
             _ = try await c.hosts[old]!.freshRevision()  // the old leader holds a block and a session
             #expect(await c.eventually(5) { c.hosts[old]!.metrics.loopOracleRounds > 0 })
-            for n in c.hosts.keys where n != old { c.network.partition(old, n) }
-            let hosts = c.hosts
-            let workers = Task {
-                await withTaskGroup(of: Void.self) { group in
-                    for host in hosts.values {
-                        group.addTask {
-                            while !history.stopped.load(ordering: .relaxed) {
-                                let start = OracleCheck.nowNs()
-                                if let r = try? await host.freshRevision() {
-                                    history.record(OracleCallRecord(startNs: start, endNs: OracleCheck.nowNs(), revisions: r...r,
-                                                                    node: host.nodeID))
-                                }
-                                try? await Task.sleep(for: .milliseconds(3))
-                            }
-                        }
-                    }
-                }
+            let (moved, problem) = try await OracleCheck.partitionAndFetch(c, old: old) { host in
+                let r = try await host.freshRevision()
+                return r...r
             }
-            let moved = await c.eventually(20) { history.all.contains { $0.node != old } }
-            try await Task.sleep(for: .milliseconds(1_000))
-            history.stopped.store(true, ordering: .relaxed)
-            await workers.value
             #expect(moved, "no new leader served")
-            let problem = OracleCheck.violation(in: history.all)
             #expect(problem == nil, "\(problem ?? "")")
         }
 

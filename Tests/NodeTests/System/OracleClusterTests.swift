@@ -131,33 +131,11 @@ extension NodeClusterTests {
             }
             defer { c.shutdown() }
             let old = try #require(await c.systemLeader())  // node 1 campaigns first; any leader keeps the check valid
-            let history = OracleHistory()
             _ = try await c.hosts[old]!.oracleRevisions(count: 1)  // the old leader holds a block
-            for n in c.hosts.keys where n != old { c.network.partition(old, n) }
-            let hosts = c.hosts
-            let workers = Task {
-                await withTaskGroup(of: Void.self) { group in
-                    for host in hosts.values {
-                        group.addTask {
-                            while !history.stopped.load(ordering: .relaxed) {
-                                let start = OracleCheck.nowNs()
-                                if let r = try? await host.oracleRevisions(count: 1) {
-                                    history.record(OracleCallRecord(startNs: start, endNs: OracleCheck.nowNs(), revisions: r,
-                                                                    node: host.nodeID))
-                                }
-                                // Paced, so the old leader's block lasts through the window.
-                                try? await Task.sleep(for: .milliseconds(3))
-                            }
-                        }
-                    }
-                }
+            let (moved, problem) = try await OracleCheck.partitionAndFetch(c, old: old) { host in
+                try await host.oracleRevisions(count: 1)
             }
-            let moved = await c.eventually(20) { history.all.contains { $0.node != old } }
-            try await Task.sleep(for: .milliseconds(1_000))
-            history.stopped.store(true, ordering: .relaxed)
-            await workers.value
             #expect(moved, "no new leader served")
-            let problem = OracleCheck.violation(in: history.all)
             #expect(problem == nil, "\(problem ?? "")")
         }
     

@@ -74,3 +74,38 @@ enum OracleCheck {
         return nil
     }
 }
+
+extension OracleCheck {
+    /// Cuts `old` (the system range leader) off from every other node while each host keeps
+    /// calling `fetch` (paced, so the old leader's block lasts through the window); returns
+    /// whether another node served, and the first violation of the oracle's promise in what
+    /// every caller saw.
+    static func partitionAndFetch(
+        _ c: TestCluster, old: NodeID,
+        fetch: @escaping @Sendable (NodeHost) async throws -> ClosedRange<Int64>
+    ) async throws -> (moved: Bool, violation: String?) {
+        let history = OracleHistory()
+        for n in c.hosts.keys where n != old { c.network.partition(old, n) }
+        let hosts = c.hosts
+        let workers = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for host in hosts.values {
+                    group.addTask {
+                        while !history.stopped.load(ordering: .relaxed) {
+                            let start = nowNs()
+                            if let r = try? await fetch(host) {
+                                history.record(OracleCallRecord(startNs: start, endNs: nowNs(), revisions: r, node: host.nodeID))
+                            }
+                            try? await Task.sleep(for: .milliseconds(3))
+                        }
+                    }
+                }
+            }
+        }
+        let moved = await c.eventually(20) { history.all.contains { $0.node != old } }
+        try await Task.sleep(for: .milliseconds(1_000))
+        history.stopped.store(true, ordering: .relaxed)
+        await workers.value
+        return (moved, violation(in: history.all))
+    }
+}

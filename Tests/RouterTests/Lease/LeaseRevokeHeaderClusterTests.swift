@@ -14,8 +14,7 @@ extension NodeClusterAccessTests {
     @Test func revokeOfALeaseWithoutKeysAnswersAtLeastTheRevisionsSeenBefore() async throws {
         let c = try AccessCluster(ranges: 2)
         defer { c.shutdown() }
-        let ranges = c.bootstrap.descriptors
-        #expect(await c.eventually { c.leader(of: .system) != nil && ranges.allSatisfy { c.leader(of: $0.rangeID) != nil } })
+        #expect(await c.everyRangeHasALeader())
         let node = c.hosts.keys.sorted()[0]
         let router = Router(access: c.access[node]!, config: Router.Config())
         for round in 0..<3 {

@@ -16,7 +16,7 @@ extension NodeClusterAccessTests {
         let c = try AccessCluster(ranges: 2)
         defer { c.shutdown() }
         let ranges = c.bootstrap.descriptors
-        #expect(await c.eventually { c.leader(of: .system) != nil && ranges.allSatisfy { c.leader(of: $0.rangeID) != nil } })
+        #expect(await c.everyRangeHasALeader())
         let systemLeader = try #require(c.leader(of: .system))
         let dyingNode = c.hosts.keys.sorted().first { $0 != systemLeader }!
         var config = Router.Config()

@@ -18,7 +18,7 @@ extension NodeClusterAccessTests {
             let c = try AccessCluster(ranges: 2, callTimeoutMs: 60_000)
             defer { c.shutdown() }
             let user = c.bootstrap.descriptors.filter { $0.rangeID != .system }
-            #expect(await c.eventually { (user.map(\.rangeID) + [.system]).allSatisfy { c.leader(of: $0) != nil } })
+            #expect(await c.everyRangeHasALeader())
             let d = try #require(user.first)
             let paused = try #require(c.leader(of: d.rangeID))
             let routerNode = c.bootstrap.nodes.first { $0 != paused }!

@@ -21,7 +21,7 @@ extension NodeClusterAccessTests {
         }
         defer { c.shutdown() }
         let ranges = c.bootstrap.descriptors
-        #expect(await c.eventually { ranges.allSatisfy { c.leader(of: $0.rangeID) != nil } })
+        #expect(await c.everyRangeHasALeader())
         let idle = ranges[1]
         // A node that does not lead the idle range: its close goes to the leader.
         let node = try #require(c.hosts.keys.sorted().first { $0 != c.leader(of: idle.rangeID) })
@@ -60,7 +60,7 @@ extension NodeClusterAccessTests {
         let c = try AccessCluster(ranges: 3) { $0.closeIntervalMs = 3_600_000 }
         defer { c.shutdown() }
         let ranges = c.bootstrap.descriptors
-        #expect(await c.eventually { ranges.allSatisfy { c.leader(of: $0.rangeID) != nil } })
+        #expect(await c.everyRangeHasALeader())
         let nodes = c.hosts.keys.sorted()
         let watcher = Router(access: c.access[nodes[Int.random(in: 0..<nodes.count, using: &rng)]]!, config: Router.Config())
         let writers = nodes.map { Router(access: c.access[$0]!, config: Router.Config()) }
