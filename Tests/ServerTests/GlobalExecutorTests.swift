@@ -20,7 +20,7 @@ extension ClusterProcessSuites {
         /// Starts `flotilla serve` with `FLOTILLA_EXECUTOR=value` and returns its "executor"
         /// log line (then stops it). Runs on a thread of its own (blocking pipe reads).
         static func executorLine(_ value: String) async throws -> String {
-            try await onOwnThread {
+            try await onOwnThread(cpuBound: false) {
                 let dir = NSTemporaryDirectory() + "flotilla-executor-\(UUID().uuidString)"
                 defer { try? FileManager.default.removeItem(atPath: dir) }
                 let p = Process()

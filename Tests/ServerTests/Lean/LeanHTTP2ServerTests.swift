@@ -122,7 +122,7 @@ import TestSupport
                 var rng = SeededGenerator(seed: seed)
                 let garbage = (0..<Int.random(in: 30...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
                 let bytes = seed % 2 == 0 ? preface + [0, 0, 0, 4, 0, 0, 0, 0, 0] + garbage : garbage
-                let closed = try await onOwnThread { rawExchange(port: port, bytes: bytes) }
+                let closed = try await onOwnThread(cpuBound: false) { rawExchange(port: port, bytes: bytes) }
                 #expect(closed, "seed \(seed): the server kept a garbage connection open")
             }
             let answer4 = try await Self.call(client, LeanEchoService.path, [5])
