@@ -27,12 +27,14 @@ struct StorageBench: ParsableCommand {
     @Option(help: "While rewriting, compact every this many batches (0: 10 times per round).") var compactEvery = 1
     @Flag(help: "Keep the data file at the end (with --rounds 1 it holds the keys once, for --reads-only).") var keepFile = false
     @Option(help: "PageFileOptions.allocationSlackPercent (free share of the file kept for contiguous page runs; default: the option's default).") var slackPercent: Int?
+    @Flag(help: "PageFileOptions.writesFreelist: every commit writes the freelist run (the format before session 12).") var writesFreelist = false
     @Flag(help: "Open the existing file at --path (written by a run with the same --keys, --sequential and --keep-file), rebuild the index, then time only point reads and scans.") var readsOnly = false
 
     func run() throws {
         var options = PageFileOptions()
         options.durable = !noSync
         if let slackPercent { options.allocationSlackPercent = slackPercent }
+        options.writesFreelist = writesFreelist
         let ids = (0..<keys).map { sequential ? Self.sequentialKey($0) : Self.key($0) }
         if readsOnly {
             try runReads(ids, options: options)
