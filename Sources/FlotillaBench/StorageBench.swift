@@ -27,12 +27,15 @@ struct StorageBench: ParsableCommand {
     @Option(help: "While rewriting, compact every this many batches (0: 10 times per round).") var compactEvery = 1
     @Flag(help: "Keep the data file at the end (with --rounds 1 it holds the keys once, for --reads-only).") var keepFile = false
     @Option(help: "PageFileOptions.allocationSlackPercent (free share of the file kept for contiguous page runs; default: the option's default).") var slackPercent: Int?
+    @Flag(help: "PageFileOptions.writesFreelist: every commit writes the freelist run (the format before session 12).") var writesFreelist = false
+    @Flag(help: "After the reopen, time the point reads and scans again over the rebuilt index (same process, same file).") var readsAfterReopen = false
     @Flag(help: "Open the existing file at --path (written by a run with the same --keys, --sequential and --keep-file), rebuild the index, then time only point reads and scans.") var readsOnly = false
 
     func run() throws {
         var options = PageFileOptions()
         options.durable = !noSync
         if let slackPercent { options.allocationSlackPercent = slackPercent }
+        options.writesFreelist = writesFreelist
         let ids = (0..<keys).map { sequential ? Self.sequentialKey($0) : Self.key($0) }
         if readsOnly {
             try runReads(ids, options: options)
@@ -70,6 +73,7 @@ struct StorageBench: ParsableCommand {
         let indexBytes = Self.rssAnonBytes() - anonBefore
         let onceBytes = backend.file.stats.fileBytes
 
+        say("  heap:          \(Self.hugePagesLine())")
         var rng = SeededGenerator(seed: 1)
         try timeReads(store, ids, &rng)
 
@@ -94,6 +98,11 @@ struct StorageBench: ParsableCommand {
         precondition(store.indexedKeyCount == keys)
         say("reopen+rebuild:  \(fmt(dt, 2)) s wall, \(fmt(dc, 2)) CPU s for \(keys) keys")
         say("index memory:    \(fmt(Double(indexBytes) / Double(keys), 1)) B/key after puts, \(fmt(Double(rebuiltBytes) / Double(keys), 1)) B/key for a rebuilt index (RssAnon delta / keys, heap trimmed first)")
+        if readsAfterReopen {
+            say("reads over the rebuilt index (same process):")
+            var again = SeededGenerator(seed: 1)
+            try timeReads(store, ids, &again)
+        }
 
         // Rewrite every key `rounds - 1` more times, compacting after each batch.
         let every = compactEvery > 0 ? compactEvery : max(1, keys / batch / 10)
@@ -135,6 +144,7 @@ struct StorageBench: ParsableCommand {
         let store = try MVCCStore.open(backend: backend, rangeID: RangeID(2))
         precondition(store.indexedKeyCount == keys, "the file holds \(store.indexedKeyCount) keys, not --keys \(keys)")
         say("open+rebuild:    \(fmt(Self.now() - t0, 2)) s wall, \(fmt(Self.cpu() - c0, 2)) CPU s")
+        say("  heap:          \(Self.hugePagesLine())")
         var rng = SeededGenerator(seed: 1)
         try timeReads(store, ids, &rng)
         backend.file.close()
@@ -280,6 +290,23 @@ struct StorageBench: ParsableCommand {
         guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
         typealias Trim = @convention(c) (Int) -> Int32
         _ = unsafeBitCast(sym, to: Trim.self)(0)
+    }
+
+    /// Anonymous memory and how much of it sits in transparent huge pages (the MVCC index's
+    /// block chunks are advised for them; whether the kernel finds huge pages varies from run
+    /// to run and changes what an index walk costs in TLB misses), from /proc/self/smaps_rollup.
+    static func hugePagesLine() -> String {
+        guard let f = fopen("/proc/self/smaps_rollup", "r") else { return "no smaps_rollup" }
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 256)
+        var anon = 0, huge = 0
+        while fgets(&line, 256, f) != nil {
+            let s = String(cString: line)
+            let kb = Int(s.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "0") ?? 0
+            if s.hasPrefix("Anonymous:") { anon = kb }
+            if s.hasPrefix("AnonHugePages:") { huge = kb }
+        }
+        return "\(huge / 1024) MiB of \(anon / 1024) MiB anonymous memory in transparent huge pages"
     }
 
     /// Anonymous resident memory (heap), from /proc/self/status.

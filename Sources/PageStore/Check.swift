@@ -59,7 +59,12 @@ struct Checker {
             if n != count { problem("bucket \(name) header says \(count) keys, tree has \(n)") }
             report.keys += n
         }
-        if snapshot.meta.freelist != 0 {
+        if !snapshot.meta.storesFreelist {
+            // Rebuilt at open: the free pages below must be exactly the unreachable ones.
+            if snapshot.meta.freelist != Meta.freelistSentinel {
+                problem("meta without a stored freelist names freelist page \(snapshot.meta.freelist), not \(Meta.freelistSentinel)")
+            }
+        } else if snapshot.meta.freelist != 0 {
             do {
                 let p = try snapshot.page(snapshot.meta.freelist)
                 _ = try Freelist.decode(p, id: snapshot.meta.freelist, pageCount: snapshot.meta.pageCount, pageSize: snapshot.pageSize)

@@ -13,7 +13,7 @@ extension PageFile {
             PageAllocator(freelist: w.freelist, pageCount: meta.pageCount, slackPercent: options.allocationSlackPercent)
         }
         alloc.freelist.release(oldestReader: oldestReader)
-        if meta.freelist != 0 {
+        if options.writesFreelist && meta.storesFreelist && meta.freelist != 0 {
             // A freelist of several pages: set a run of the last one's size aside now
             // (`writeFreelist`).
             let old = try ctx.snapshot.page(meta.freelist)
@@ -30,13 +30,22 @@ extension PageFile {
         }
         try ctx.rebalanceAll()
         try ctx.spillTree(ctx.directory, &alloc, &writes)
-        if meta.freelist != 0 {
+        if meta.storesFreelist && meta.freelist != 0 {
             let old = try ctx.snapshot.page(meta.freelist)
             for k in 0...old.overflow { ctx.freePage(meta.freelist + UInt64(k)) }
         }
-        let freelistPage = ctx.writeFreelist(&alloc, &writes)
-        let newMeta = Meta(pageSize: pageSize, directory: ctx.directory.root.page, freelist: freelistPage,
+        let newMeta: Meta
+        if options.writesFreelist {
+            let freelistPage = ctx.writeFreelist(&alloc, &writes)
+            newMeta = Meta(pageSize: pageSize, directory: ctx.directory.root.page, freelist: freelistPage,
                            pageCount: alloc.pageCount, txid: meta.txid + 1)
+        } else {
+            // No freelist run (rebuilt at open, `Meta.freelistNotStored`): only end the
+            // commit's single-page allocations.
+            alloc.finish()
+            newMeta = Meta(pageSize: pageSize, directory: ctx.directory.root.page, freelist: Meta.freelistSentinel,
+                           pageCount: alloc.pageCount, txid: meta.txid + 1, flags: Meta.freelistNotStored)
+        }
 
         do {
             try writeAndSync(writes, newMeta)

@@ -109,9 +109,16 @@ public final class PageFile: Sendable {
             if size < needed { throw PageStoreError.fileTruncated(path: path, expectedBytes: needed, actualBytes: size) }
             let mapBytes = roundUp(max(options.initialMapBytes, 2 * size), to: meta.pageSize)
             let mapping = try Mapping(fd: fd, length: mapBytes, pageSize: meta.pageSize, path: path)
+            if meta.flags & ~Meta.knownFlags != 0 {
+                throw PageStoreError.unsupportedFormat(
+                    path: path, reason: "meta flags 0x\(String(meta.flags, radix: 16)) (this version knows 0x\(String(Meta.knownFlags, radix: 16)))")
+            }
             var freeExtents: [FreeExtent] = []
-            if meta.freelist != 0 {
-                let snapshot = Snapshot(mapping: mapping, meta: meta, verifyAlways: false)
+            let snapshot = Snapshot(mapping: mapping, meta: meta, verifyAlways: false)
+            if !meta.storesFreelist {
+                // No stored freelist (session 12): every page no tree reaches is free.
+                freeExtents = try FreelistRebuild.extents(of: snapshot)
+            } else if meta.freelist != 0 {
                 let page = try snapshot.page(meta.freelist)
                 freeExtents = try Freelist.decode(page, id: meta.freelist, pageCount: meta.pageCount, pageSize: meta.pageSize)
             }

@@ -24,6 +24,11 @@ public struct PageFileOptions: Sendable {
     public var deferMetaSync: Bool = false
     /// When page checksums are verified on read.
     public var verification: ChecksumVerification = .oncePerPage
+    /// Whether every commit writes the freelist run (the format before session 12). `false`
+    /// (the default, like etcd's bbolt `NoFreelistSync`): commits write no freelist and mark
+    /// their meta `freelistNotStored`; opening the file rebuilds the free pages by walking
+    /// every tree. Either setting opens files written with the other.
+    public var writesFreelist: Bool = false
     /// `allocationSlackPercent` (one byte, so that the options keep their size).
     private var slackPercentStored: UInt8 = 20
     /// Initial size of the read-only mapping in bytes (rounded up to pages; at least twice

@@ -22,6 +22,8 @@ public enum PageStoreError: Error, Equatable, Sendable, CustomStringConvertible 
     case locked(path: String)
     /// A transaction was used outside the closure that received it.
     case transactionClosed
+    /// The file uses a format feature this code does not know (a newer writer's meta flags).
+    case unsupportedFormat(path: String, reason: String)
     /// Test-only: a named fault point fired.
     case injectedFault(String)
 
@@ -42,6 +44,7 @@ public enum PageStoreError: Error, Equatable, Sendable, CustomStringConvertible 
         case .failed(let reason): "pagestore: file handle failed and must be reopened: \(reason)"
         case .locked(let path): "pagestore: \(path) is locked by another handle"
         case .transactionClosed: "pagestore: transaction used outside its closure"
+        case .unsupportedFormat(let path, let reason): "pagestore: \(path) uses an unsupported format feature: \(reason)"
         case .injectedFault(let name): "pagestore: injected fault at \(name)"
         }
     }

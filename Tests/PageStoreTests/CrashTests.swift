@@ -35,10 +35,11 @@ import TestThreads
     }
 
     static func run(_ dir: TempDir, _ work: [[Op]], crashAt: Int?, box: Box, deferMetaSync: Bool = false,
-                    slackPercent: Int? = nil) throws
+                    slackPercent: Int? = nil, writesFreelist: Bool = false) throws
         -> (committed: Model, inflight: Model?, file: PageFile, previous: Model) {
         var options = PageFileOptions()
         options.deferMetaSync = deferMetaSync
+        options.writesFreelist = writesFreelist
         if let slackPercent { options.allocationSlackPercent = slackPercent }
         options.growthStepBytes = 64 << 10
         options.faultHook = { point throws(PageStoreError) in
@@ -69,24 +70,26 @@ import TestThreads
 
     static let modes: [CrashableFileIO.CrashMode] = [.keepAll, .dropUnsynced, .dropRandom(seed: 7), .tearLastWrite]
 
-    @Test(arguments: modes)
-    func crashAtEveryFaultPoint(mode: CrashableFileIO.CrashMode) async throws {
+    /// With and without a stored freelist run (`writesFreelist`; without, the reopen rebuilds
+    /// the free pages and the checker compares them with the unreachable ones).
+    @Test(arguments: modes, [false, true])
+    func crashAtEveryFaultPoint(mode: CrashableFileIO.CrashMode, writesFreelist: Bool) async throws {
         // Long synchronous work: on a thread of its own, not a cooperative pool thread.
         try await onOwnThread {
             let seed: UInt64 = 0x5EED_0001
             let work = Self.workload(seed: seed)
             let dry = Box()
             let dryDir = TempDir(); defer { dryDir.cleanup() }
-            let (_, inflight, _, _) = try Self.run(dryDir, work, crashAt: nil, box: dry)
+            let (_, inflight, _, _) = try Self.run(dryDir, work, crashAt: nil, box: dry, writesFreelist: writesFreelist)
             #expect(inflight == nil)
             let points = dry.hits.withLock { $0 }
             #expect(points.count >= work.count * 4, "every commit passes at least 4 fault points")
             for k in 0..<points.count {
                 let dir = TempDir(); defer { dir.cleanup() }
                 let box = Box()
-                let context = "seed \(seed) mode \(mode) crash at hit \(k) (\(points[k]))"
+                let context = "seed \(seed) mode \(mode) writesFreelist \(writesFreelist) crash at hit \(k) (\(points[k]))"
                 do {
-                    let (committed, inflight, file, _) = try Self.run(dir, work, crashAt: k, box: box)
+                    let (committed, inflight, file, _) = try Self.run(dir, work, crashAt: k, box: box, writesFreelist: writesFreelist)
                     try #require(inflight != nil, "\(context): the fault did not fire")
                     let mayBeNew: Bool
                     switch mode {

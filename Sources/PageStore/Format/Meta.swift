@@ -12,12 +12,30 @@ struct Meta: Equatable, Sendable {
     var pageSize: Int
     /// Root page of the bucket directory tree (0 = no buckets).
     var directory: PageID
-    /// First page of the freelist run (0 = empty freelist).
+    /// First page of the freelist run (0 = empty freelist); `freelistSentinel` when the
+    /// meta has `freelistNotStored`.
     var freelist: PageID
     /// High-water mark: pages `[0, pageCount)` are either in use or free.
     var pageCount: UInt64
     /// The transaction that wrote this meta.
     var txid: UInt64
+    /// Feature bits (`freelistNotStored`); a file whose newest meta has a bit this code does
+    /// not know is refused at open (`PageStoreError.unsupportedFormat`).
+    var flags: UInt32 = 0
+
+    /// Flag bit 0 (session 12): no freelist run is stored; the free pages are every page below
+    /// `pageCount` that no tree reaches (rebuilt at open). `freelist` then holds
+    /// `freelistSentinel`.
+    static let freelistNotStored: UInt32 = 1
+    /// Every flag this code understands.
+    static let knownFlags: UInt32 = freelistNotStored
+    /// The `freelist` field of a meta without a stored freelist: page 1, a meta page, so code
+    /// older than the flag refuses the file ("expected a freelist page, found type 1") instead
+    /// of opening it with an empty freelist.
+    static let freelistSentinel: PageID = 1
+
+    /// Whether the committed state has a freelist run to read (else it is rebuilt).
+    var storesFreelist: Bool { flags & Self.freelistNotStored == 0 }
 
     /// Encodes into a zeroed page buffer of `pageSize` bytes, checksum included.
     func encode(into buffer: UnsafeMutableRawPointer) {
@@ -26,7 +44,7 @@ struct Meta: Equatable, Sendable {
         w.set32(Self.magicOffset, Self.magic)
         w.set32(Self.versionOffset, Self.formatVersion)
         w.set32(Self.pageSizeOffset, UInt32(pageSize))
-        w.set32(Self.flagsOffset, 0)
+        w.set32(Self.flagsOffset, flags)
         w.set64(Self.directoryOffset, directory)
         w.set64(Self.freelistOffset, freelist)
         w.set64(Self.pageCountOffset, pageCount)
@@ -60,6 +78,6 @@ struct Meta: Equatable, Sendable {
         guard crc == p.checksum else { return .failure(.badChecksum) }
         guard p.id == slot, p.rawType == PageType.meta.rawValue else { return .failure(.badSlot) }
         return .success(Meta(pageSize: pageSize, directory: p.u64(directoryOffset), freelist: p.u64(freelistOffset),
-                             pageCount: p.u64(pageCountOffset), txid: p.u64(txidOffset)))
+                             pageCount: p.u64(pageCountOffset), txid: p.u64(txidOffset), flags: p.u32(flagsOffset)))
     }
 }
