@@ -43,7 +43,9 @@ let package = Package(
         .target(name: "WAL", dependencies: ["Base", "RaftCore", "FileIO"], swiftSettings: strict),
 
         // L2: the node runtime (batch system, range replicas, apply, snapshots).
-        .target(name: "Node", dependencies: ["Base", "RaftCore", "WAL", "MVCC", "PageStore", "LZ4"], swiftSettings: strict),
+        // Pure leader-placement decisions (cluster view in, leader transfers out); imports only Base.
+        .target(name: "Placement", dependencies: ["Base"], swiftSettings: strict),
+        .target(name: "Node", dependencies: ["Base", "RaftCore", "WAL", "MVCC", "PageStore", "LZ4", "Placement"], swiftSettings: strict),
 
         // Generated protobuf + gRPC code (etcd v3 API, peer protocol); Tools/generate-protos.
         .target(
@@ -151,6 +153,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["API", "TestThreads"], path: "Tests/TestSupport", swiftSettings: strict),
 
         .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
+        .testTarget(name: "PlacementTests", dependencies: ["Placement", "Base"], swiftSettings: strict),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "Base", "TestThreads"], exclude: ["testdata"], swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "RaftCore", "Base", "TestThreads"], swiftSettings: strict),
         .testTarget(name: "LZ4Tests", dependencies: ["LZ4", "TestThreads"], swiftSettings: strict),
