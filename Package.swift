@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Base", "Node", "RaftCore", "MVCC", "PeerTransport", "API", "Router", "Proto", "CExecutorHook",
+                "Base", "Node", "Placement", "RaftCore", "MVCC", "PeerTransport", "API", "Router", "Proto", "CExecutorHook",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -179,7 +179,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "WALTests", dependencies: ["WAL", "RaftCore", "Base", "TestThreads"], swiftSettings: strict),
         .testTarget(
-            name: "NodeTests", dependencies: ["Node", "MVCC", "WAL", "RaftCore", "Base", "TestThreads"], swiftSettings: strict),
+            name: "NodeTests", dependencies: ["Node", "Placement", "MVCC", "WAL", "RaftCore", "Base", "TestThreads"], swiftSettings: strict),
         .testTarget(
             name: "PeerTransportTests",
             dependencies: [
