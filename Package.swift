@@ -192,7 +192,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Node", "Base", "TestSupport", "Proto", "Robustness",
+                "Server", "Node", "Placement", "Base", "TestSupport", "Proto", "Robustness",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],

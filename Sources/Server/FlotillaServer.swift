@@ -126,7 +126,8 @@ public final class FlotillaServer: Sendable {
         switch path {
         case "/metrics":
             return (.ok, "text/plain; version=0.0.4",
-                    PrometheusText.render(node: host.metrics, transport: transport.stats, nodeID: host.nodeID))
+                    PrometheusText.render(node: host.metrics, transport: transport.stats, nodeID: host.nodeID,
+                                          placement: host.placementStats))
         case "/health":
             return (.ok, "text/plain", "ok\n")
         case "/status":
