@@ -67,6 +67,9 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     /// policy is `none`) and its planner's counters.
     let placementTask = Mutex<Task<Void, Never>?>(nil)
     let placementCounters = Mutex(PlacementPlanner.Stats())
+    /// The peers not marked down, published by the loop on tick rounds (read by the placement
+    /// driver without waiting for a round).
+    let publishedLivePeers = Mutex<[NodeID]>([])
 
     /// Opens (or creates) the node in `config.dataDirectory`. On a fresh directory the
     /// replicas this node holds in `bootstrap` are created; otherwise the ranges recorded in

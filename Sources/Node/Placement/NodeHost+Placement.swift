@@ -36,10 +36,11 @@ extension NodeHost {
     }
 
     /// What this node knows for placement now: every replica's leader and voters (the system
-    /// range's too), the system range's leader, and the peers not marked down (plus itself).
+    /// range's too), the system range's leader, and the peers not marked down (plus itself) as
+    /// the loop last published them (every tick): never waits for a poll round.
     public func placementView() -> PlacementView {
         let replicas = views.withLock { $0 }
-        let live = state.withLock { s in s.peers.filter { $0.value.alive }.map(\.key) }
+        let live = publishedLivePeers.withLock { $0 }
         let system = systemLeader()
         let ranges = replicas.values.map { v in
             PlacementView.Range(rangeID: v.descriptor.rangeID,
