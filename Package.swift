@@ -43,7 +43,9 @@ let package = Package(
         .target(name: "WAL", dependencies: ["Base", "RaftCore", "FileIO"], swiftSettings: strict),
 
         // L2: the node runtime (batch system, range replicas, apply, snapshots).
-        .target(name: "Node", dependencies: ["Base", "RaftCore", "WAL", "MVCC", "PageStore", "LZ4"], swiftSettings: strict),
+        // Pure leader-placement decisions (cluster view in, leader transfers out); imports only Base.
+        .target(name: "Placement", dependencies: ["Base"], swiftSettings: strict),
+        .target(name: "Node", dependencies: ["Base", "RaftCore", "WAL", "MVCC", "PageStore", "LZ4", "Placement"], swiftSettings: strict),
 
         // Generated protobuf + gRPC code (etcd v3 API, peer protocol); Tools/generate-protos.
         .target(
@@ -86,7 +88,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Base", "Node", "RaftCore", "MVCC", "PeerTransport", "API", "Router", "Proto", "CExecutorHook",
+                "Base", "Node", "Placement", "RaftCore", "MVCC", "PeerTransport", "API", "Router", "Proto", "CExecutorHook",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -151,6 +153,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["API", "TestThreads"], path: "Tests/TestSupport", swiftSettings: strict),
 
         .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
+        .testTarget(name: "PlacementTests", dependencies: ["Placement", "Base"], swiftSettings: strict),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "Base", "TestThreads"], exclude: ["testdata"], swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "RaftCore", "Base", "TestThreads"], swiftSettings: strict),
         .testTarget(name: "LZ4Tests", dependencies: ["LZ4", "TestThreads"], swiftSettings: strict),
@@ -176,7 +179,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "WALTests", dependencies: ["WAL", "RaftCore", "Base", "TestThreads"], swiftSettings: strict),
         .testTarget(
-            name: "NodeTests", dependencies: ["Node", "MVCC", "WAL", "RaftCore", "Base", "TestThreads"], swiftSettings: strict),
+            name: "NodeTests", dependencies: ["Node", "Placement", "MVCC", "WAL", "RaftCore", "Base", "TestThreads"], swiftSettings: strict),
         .testTarget(
             name: "PeerTransportTests",
             dependencies: [
@@ -189,7 +192,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Node", "Base", "TestSupport", "Proto", "Robustness",
+                "Server", "Node", "Placement", "Base", "TestSupport", "Proto", "Robustness",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],

@@ -69,11 +69,12 @@ struct PeerService: RegistrableRPCService {
             }
             while let ready = await answers.next() {
                 let chunks = CallFrame.chunks(ready)
-                for chunk in chunks { try await writer.write(CallFrame.encodeAnswers(chunk)) }
+                // Counted before the write: a caller that got its answer sees it counted.
                 stats.withLock {
                     $0.callsAnswered += UInt64(ready.count)
                     $0.callAnswerMessagesSent += UInt64(chunks.count)
                 }
+                for chunk in chunks { try await writer.write(CallFrame.encodeAnswers(chunk)) }
             }
             group.cancelAll()
             try await group.waitForAll()

@@ -21,6 +21,8 @@ public final class DevCluster: Sendable {
         public var clientTransport = "lean"
         /// `peer.transport` of every node.
         public var peerTransport = "lean"
+        /// `placement.policy` of every node (nil: the config default).
+        public var placementPolicy: String? = nil
         public init(executable: String) { self.executable = executable }
     }
 
@@ -61,6 +63,7 @@ public final class DevCluster: Sendable {
             c.rangeCount = options.ranges
             c.clientTransport = options.clientTransport
             c.peerTransport = options.peerTransport
+            if let policy = options.placementPolicy { c.placementPolicy = policy }
             let configPath = options.dataDir + "/node-\(i).toml"
             try c.renderTOML().write(toFile: configPath, atomically: true, encoding: .utf8)
             let logPath = options.dataDir + "/node-\(i).log"

@@ -8,6 +8,7 @@ public import Logging
 import NIOHTTP1
 public import Node
 public import PeerTransport
+import Placement
 import Synchronization
 
 /// The composition root of one node: wires `NodeHost` + its `NodePeerTransport` (peer port,
@@ -45,7 +46,8 @@ public final class FlotillaServer: Sendable {
         peers = try config.validate()
         let kind = PeerTransportKind(rawValue: config.peerTransport) ?? .lean
         transport = try kind.make(config: try config.transportConfig(peers: peers), logger: logger)
-        let bootstrap = BootstrapConfig(nodes: peers.keys.sorted(), rangeCount: config.rangeCount)
+        let bootstrap = BootstrapConfig(nodes: peers.keys.sorted(), rangeCount: config.rangeCount,
+                                        leadersWithSystem: config.placementSettings.policy == .withSystem)
         let host = try NodeHost(config: config.nodeConfig, transport: transport, bootstrap: bootstrap)
         self.host = host
         // The node calls other nodes (oracle, leases, forwarded feeds) on the peer port's
@@ -124,7 +126,8 @@ public final class FlotillaServer: Sendable {
         switch path {
         case "/metrics":
             return (.ok, "text/plain; version=0.0.4",
-                    PrometheusText.render(node: host.metrics, transport: transport.stats, nodeID: host.nodeID))
+                    PrometheusText.render(node: host.metrics, transport: transport.stats, nodeID: host.nodeID,
+                                          placement: host.placementStats))
         case "/health":
             return (.ok, "text/plain", "ok\n")
         case "/status":

@@ -1,12 +1,14 @@
 import Base
 import Node
 import PeerTransport
+import Placement
 import WAL
 
 /// Renders node and transport counters in the Prometheus text exposition format. Pure;
 /// owns nothing.
 enum PrometheusText {
-    static func render(node: NodeMetrics, transport: PeerTransportStats, nodeID: NodeID) -> String {
+    static func render(node: NodeMetrics, transport: PeerTransportStats, nodeID: NodeID,
+                       placement: PlacementPlanner.Stats = .init()) -> String {
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -38,6 +40,10 @@ enum PrometheusText {
         one("flotilla_ranges", "gauge", "Range replicas on this node.", node.rangeCount)
         one("flotilla_leader_ranges", "gauge", "Ranges this node leads.", node.leaderCount)
         one("flotilla_quiesced_ranges", "gauge", "Quiesced range replicas.", node.quiescedCount)
+        one("flotilla_placement_transfers_total", "counter",
+            "Leader transfers this node's placement driver ordered.", placement.transfersOrdered)
+        one("flotilla_placement_pins_total", "counter",
+            "Ranges placement pinned after a leader move it would not have made (an operator's).", placement.holds)
         metric("flotilla_range_applied_index", "gauge", "Applied index of each range replica.",
                node.appliedIndex.sorted { $0.key < $1.key }.map { ("{range=\"\($0.key.rawValue)\"}", "\($0.value)") })
         one("flotilla_snapshots_sent_total", "counter", "Snapshots sent.", node.snapshotsSent)

@@ -1,6 +1,7 @@
 public import Base
 public import Node
 public import PeerTransport
+public import Placement
 
 /// Every setting of one `flotilla serve` node, with its default. Values come from (in
 /// order) the defaults here, the TOML file, then command-line flags (`--key value`,
@@ -52,6 +53,14 @@ public struct ServerConfig: Sendable, Equatable {
     public var keepaliveTimeoutMs: Int = 5_000
     public var keepaliveMinTimeMs: Int = 5_000
     public var maxMessageBytes: Int = 64 << 20
+    /// Leader placement (`[placement]`, `PlacementSettings`): the policy's name and its
+    /// driver's timings. `flotilla serve` lets FLOTILLA_PLACEMENT override the policy.
+    public var placementPolicy: String = "with-system"
+    public var placementIntervalMs: Int = 500
+    public var placementSettleMs: Int = 2_000
+    public var placementRetryMs: Int = 5_000
+    public var placementOperatorHoldMs: Int = 300_000
+    public var placementMaxTransfersPerStep: Int = 2
     public var logLevel: String = "info"
     public var shutdownGraceMs: Int = 5_000
 
@@ -62,6 +71,10 @@ public struct ServerConfig: Sendable, Equatable {
     /// The values of `peer.transport`, and the environment variable that overrides it.
     public static let peerTransports = PeerTransportKind.allCases.map(\.rawValue)
     public static let peerTransportEnvironmentKey = PeerTransportKind.environmentKey
+    /// The values of `placement.policy`, and the environment variable that overrides it in
+    /// `flotilla serve`.
+    public static let placementPolicies = PlacementPolicy.names
+    public static let placementEnvironmentKey = "FLOTILLA_PLACEMENT"
     /// The environment variable that overrides `listen.clientTransport` in `flotilla serve`.
     public static let clientTransportEnvironmentKey = "FLOTILLA_CLIENT_TRANSPORT"
 
@@ -114,6 +127,12 @@ public struct ServerConfig: Sendable, Equatable {
         .init(table: "transport", key: "keepaliveTimeoutMs", help: "A ping unanswered this long closes the connection.", kind: .int(\.keepaliveTimeoutMs)),
         .init(table: "transport", key: "keepaliveMinTimeMs", help: "Server: minimum client ping interval accepted (etcd's --grpc-keepalive-min-time).", kind: .int(\.keepaliveMinTimeMs)),
         .init(table: "transport", key: "maxMessageBytes", help: "Largest gRPC message accepted on the peer port (the client port keeps etcd's 1.5 MiB request + 512 KiB).", kind: .int(\.maxMessageBytes)),
+        .init(table: "placement", key: "policy", help: "Which node leads each user range: \"with-system\" (default: the system range's leader, where oracle fetches are local; bootstrap campaigns there too), \"spread\" (balance leader counts across live nodes) or \"none\" (where elections put them). FLOTILLA_PLACEMENT overrides it.", kind: .string(\.placementPolicy)),
+        .init(table: "placement", key: "intervalMs", help: "How often each node's placement driver looks at its ranges' leaders.", kind: .int(\.placementIntervalMs)),
+        .init(table: "placement", key: "settleMs", help: "After a node starts and after a range's leader changed, placement leaves the range alone this long.", kind: .int(\.placementSettleMs)),
+        .init(table: "placement", key: "retryMs", help: "After placement ordered a range's transfer, it orders none for that range this long.", kind: .int(\.placementRetryMs)),
+        .init(table: "placement", key: "operatorHoldMs", help: "A leader move between live nodes that the policy would not make (flotctl transfer-leader) pins the range this long.", kind: .int(\.placementOperatorHoldMs)),
+        .init(table: "placement", key: "maxTransfersPerStep", help: "At most this many leader transfers per node per placement step.", kind: .int(\.placementMaxTransfersPerStep)),
         .init(table: "log", key: "level", help: "trace, debug, info, notice, warning, error or critical.", kind: .string(\.logLevel)),
         .init(table: "shutdown", key: "graceMs", help: "On SIGTERM/SIGINT, wait this long for in-flight work before exiting.", kind: .int(\.shutdownGraceMs)),
     ]
@@ -208,6 +227,16 @@ public struct ServerConfig: Sendable, Equatable {
         guard PeerTransportKind(rawValue: peerTransport) != nil else {
             throw ConfigError("peer.transport must be one of \(PeerTransportKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(peerTransport)'")
         }
+        guard PlacementPolicy(name: placementPolicy) != nil else {
+            throw ConfigError("placement.policy must be one of \(Self.placementPolicies.joined(separator: ", ")), got '\(placementPolicy)'")
+        }
+        for (name, v) in [("placement.intervalMs", placementIntervalMs), ("placement.maxTransfersPerStep", placementMaxTransfersPerStep)] where v <= 0 {
+            throw ConfigError("\(name) must be positive")
+        }
+        for (name, v) in [("placement.settleMs", placementSettleMs), ("placement.retryMs", placementRetryMs),
+                          ("placement.operatorHoldMs", placementOperatorHoldMs)] where v < 0 {
+            throw ConfigError("\(name) must not be negative")
+        }
         _ = try Self.address(metricsAddress, "listen.metricsAddress")
         let me = try Self.address(peerAddress, "listen.peerAddress")
         var table: [NodeID: PeerTransportConfig.Address] = [:]
@@ -247,7 +276,19 @@ public struct ServerConfig: Sendable, Equatable {
         n.allocationSlackPercent = allocationSlackPercent
         n.snapshotChunkBytes = snapshotChunkBytes
         n.syncCommitOnlyHardStates = syncCommitOnlyHardStates
+        n.placement = placementSettings
         return n
+    }
+
+    /// The leader-placement settings (`validate` checked the policy's name).
+    public var placementSettings: PlacementSettings {
+        var p = PlacementSettings(policy: PlacementPolicy(name: placementPolicy) ?? PlacementPolicy.none)
+        p.intervalMs = placementIntervalMs
+        p.settleMs = placementSettleMs
+        p.retryMs = placementRetryMs
+        p.operatorHoldMs = placementOperatorHoldMs
+        p.maxTransfersPerStep = placementMaxTransfersPerStep
+        return p
     }
 
     /// The peer transport's settings.

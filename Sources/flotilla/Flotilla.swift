@@ -55,6 +55,9 @@ struct Serve: AsyncParsableCommand {
         if let transport = ProcessInfo.processInfo.environment[ServerConfig.peerTransportEnvironmentKey], !transport.isEmpty {
             c.peerTransport = transport
         }
+        if let policy = ProcessInfo.processInfo.environment[ServerConfig.placementEnvironmentKey], !policy.isEmpty {
+            c.placementPolicy = policy
+        }
         try bootstrapLogging(level: c.logLevel)
         let logger = Logger(label: "flotilla.node\(c.nodeID)")
         let onEventLoops = await GlobalExecutor.tasksRunOnEventLoops()
@@ -102,6 +105,8 @@ struct Dev: AsyncParsableCommand {
     var clientTransport: String?
     @Option(help: "Peer port transport of every node: grpc or lean (FLOTILLA_PEER_TRANSPORT still overrides it).")
     var peerTransport: String?
+    @Option(help: "Leader placement policy of every node: with-system, spread or none (FLOTILLA_PLACEMENT still overrides it).")
+    var placement: String?
 
     func run() async throws {
         try bootstrapLogging(level: logLevel)
@@ -117,6 +122,12 @@ struct Dev: AsyncParsableCommand {
                 throw ValidationError("--peer-transport must be one of \(ServerConfig.peerTransports.joined(separator: ", "))")
             }
             o.peerTransport = peerTransport
+        }
+        if let placement {
+            guard ServerConfig.placementPolicies.contains(placement) else {
+                throw ValidationError("--placement must be one of \(ServerConfig.placementPolicies.joined(separator: ", "))")
+            }
+            o.placementPolicy = placement
         }
         o.ranges = ranges
         o.dataDir = dataDir

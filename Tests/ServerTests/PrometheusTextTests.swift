@@ -1,6 +1,7 @@
 import Base
 import Node
 import PeerTransport
+import Placement
 @testable import Server
 import Testing
 import WAL
@@ -40,5 +41,16 @@ import WAL
             .split(separator: "\n").map(String.init)
         #expect(lines.contains("# TYPE flotilla_read_index_requests_total counter"))
         #expect(lines.contains { $0.hasPrefix("flotilla_read_index_requests_total") && $0.hasSuffix(" 7") })
+    }
+
+    @Test func placementCountersAreExported() {
+        var stats = PlacementPlanner.Stats()
+        stats.transfersOrdered = 5
+        stats.holds = 2
+        let lines = PrometheusText.render(node: NodeMetrics(), transport: PeerTransportStats(), nodeID: NodeID(1), placement: stats)
+            .split(separator: "\n").map(String.init)
+        #expect(lines.contains("# TYPE flotilla_placement_transfers_total counter"))
+        #expect(lines.contains("flotilla_placement_transfers_total 5"))
+        #expect(lines.contains("flotilla_placement_pins_total 2"))
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 public import Base
+public import Placement
 
 /// Settings of one `NodeHost`. Times are wall-clock milliseconds; Raft timeouts are in ticks.
 public struct NodeConfig: Sendable {
@@ -73,6 +74,10 @@ public struct NodeConfig: Sendable {
     /// the async path (as before session 11). A measurement switch; its default is true
     /// unless the environment sets FLOTILLA_ORACLE_BY_TASKS=1.
     public var oracleInLoop = !environmentFlag("FLOTILLA_ORACLE_BY_TASKS")
+    /// Leader placement (`NodeHost+Placement`): the policy and its driver's timings. The
+    /// node runtime's default is `none` (leaders stay where elections put them); `flotilla
+    /// serve` sets it from `[placement]`.
+    public var placement = PlacementSettings()
     /// Test hook: called on the node's WAL sync thread before each WAL append (a test may
     /// block in it to hold a sync in progress). nil in production.
     public var beforeWALSync: (@Sendable () -> Void)? = nil

@@ -120,6 +120,8 @@ extension NodeHost {
             }
             let m = s.metrics
             publishedMetrics.withLock { $0 = m }
+            let live = s.peers.compactMap { $0.value.alive ? $0.key : nil }
+            publishedLivePeers.withLock { $0 = live }
         }
         guard !s.viewsDirty.isEmpty else { return }
         let dirty = s.viewsDirty

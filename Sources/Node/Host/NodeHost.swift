@@ -3,6 +3,7 @@ public import MVCC
 import Dispatch
 import Foundation
 import PageStore
+import Placement
 public import RaftCore
 import Synchronization
 import WAL
@@ -62,6 +63,13 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     let closeDemand = CloseDemand()
     /// Close rounds the closer ran on demand (not on its tick).
     let closesOnDemand = Atomic<UInt64>(0)
+    /// The leader-placement driver (`NodeHost+Placement`; started by `start` unless the
+    /// policy is `none`) and its planner's counters.
+    let placementTask = Mutex<Task<Void, Never>?>(nil)
+    let placementCounters = Mutex(PlacementPlanner.Stats())
+    /// The peers not marked down, published by the loop on tick rounds (read by the placement
+    /// driver without waiting for a round).
+    let publishedLivePeers = Mutex<[NodeID]>([])
 
     /// Opens (or creates) the node in `config.dataDirectory`. On a fresh directory the
     /// replicas this node holds in `bootstrap` are created; otherwise the ranges recorded in
@@ -136,6 +144,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         thread.name = "flotilla-node-\(nodeID.rawValue)-raft"
         thread.start()
         startCloser()
+        startPlacement()
     }
 
     /// Stops the loop, fails waiting proposals, and closes the WAL and the data file.
@@ -145,6 +154,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     public func stop(flush: Bool = true) {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         closer.withLock { $0?.cancel() }
+        placementTask.withLock { $0?.cancel() }
         resolved.close()
         if started.load(ordering: .acquiring) {
             mailbox.withLock { $0.stopping = true }

@@ -37,10 +37,11 @@ final class AnswerOutbox: Sendable {
         }
         guard !items.isEmpty else { return }
         let chunks = CallFrame.chunks(items)
-        channel.writeFrames(chunks.map { LeanFrame(.answers, CallFrame.encodeAnswers($0)) })
+        // Counted before the write: a caller that got its answer sees it counted.
         stats.withLock {
             $0.callsAnswered += UInt64(items.count)
             $0.callAnswerMessagesSent += UInt64(chunks.count)
         }
+        channel.writeFrames(chunks.map { LeanFrame(.answers, CallFrame.encodeAnswers($0)) })
     }
 }
