@@ -193,6 +193,7 @@ extension NodeHost {
         }
         if !outbound.isEmpty { transport.send(outbound) }
         finish(free, &s)
+        if config.applyBeforeSync { applyDurableCommitted(of: held, &s) }
     }
 
     /// The rest of a Ready once its records are durable (or it had none): soft state,
