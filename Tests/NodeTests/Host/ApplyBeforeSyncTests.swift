@@ -40,7 +40,7 @@ final class SyncTurnstile: Sendable {
 extension NodeClusterTests {
     /// A held Ready's committed entries that its replica already held durably are applied at
     /// once, not after the Ready's own sync (`NodeHost.applyDurableCommitted`); the Ready's
-    /// own new entries still wait for it. Fails with FLOTILLA_APPLY_AFTER_SYNC=1 (the old
+    /// own new entries still wait for it. Fails with `applyBeforeSync` false (the default
     /// rule: the first `eventually` runs out while the sync is held).
     @Suite struct ApplyBeforeSyncTests {
         @Test func committedDurableEntriesApplyWhileTheNextSyncIsHeld() async throws {
@@ -49,6 +49,7 @@ extension NodeClusterTests {
             let c = try TestCluster(nodes: 3, ranges: 1) { config in
                 let gate = gates[config.nodeID]
                 config.beforeWALSync = { gate?.pass() }
+                config.applyBeforeSync = true
             }
             defer { c.shutdown() }
             let range = c.rangeIDs[0]
