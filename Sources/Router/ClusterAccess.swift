@@ -66,12 +66,6 @@ public protocol ClusterAccess: Sendable {
     func feed(range: RangeID, epoch: RangeDescriptor.Epoch, from: Int64, prevKV: Bool,
               on node: NodeID) -> AsyncThrowingStream<RangeFeedItem, any Error>
 
-    /// `feed` whose consumers watch only what `interest` says (kept up to date by the
-    /// caller): the serving node may then skip waking it for writes nobody of them watches
-    /// (they arrive with the next close instead). A hint; the items are the same.
-    func feed(range: RangeID, epoch: RangeDescriptor.Epoch, from: Int64, prevKV: Bool, interest: FeedInterest?,
-              on node: NodeID) -> AsyncThrowingStream<RangeFeedItem, any Error>
-
     /// Asks `node` to close `range` for its feeds now instead of at its closer's next tick
     /// (`NodeHost.demandClose`): a watch spanning ranges holds events it can release only once
     /// `range`'s feed is resolved past them. Best effort and coalesced by the node; a no-op
@@ -110,12 +104,6 @@ public protocol ClusterAccess: Sendable {
 }
 
 extension ClusterAccess {
-    /// Ignores the interest: the feed is woken by every write.
-    public func feed(range: RangeID, epoch: RangeDescriptor.Epoch, from: Int64, prevKV: Bool, interest: FeedInterest?,
-                     on node: NodeID) -> AsyncThrowingStream<RangeFeedItem, any Error> {
-        feed(range: range, epoch: epoch, from: from, prevKV: prevKV, on: node)
-    }
-
     /// No close on demand: feeds resolve at the node's closer ticks.
     public func demandClose(range: RangeID, on node: NodeID) {}
 

@@ -123,12 +123,6 @@ public final class NodeClusterAccess: ClusterAccess {
     /// move nothing (a poll that timed out with no news) are not passed on.
     public func feed(range: RangeID, epoch: RangeDescriptor.Epoch, from: Int64, prevKV: Bool,
                      on node: NodeID) -> AsyncThrowingStream<RangeFeedItem, any Error> {
-        feed(range: range, epoch: epoch, from: from, prevKV: prevKV, interest: nil, on: node)
-    }
-
-    /// The interest reaches local long polls only (a remote node's feed is woken by every write).
-    public func feed(range: RangeID, epoch: RangeDescriptor.Epoch, from: Int64, prevKV: Bool, interest: FeedInterest?,
-                     on node: NodeID) -> AsyncThrowingStream<RangeFeedItem, any Error> {
         let cursor = FeedCursor(next: from)
         let host = self.host, client = self.client, local = localNode, settings = self.settings
         return AsyncThrowingStream(unfolding: {
@@ -138,8 +132,7 @@ public final class NodeClusterAccess: ClusterAccess {
                 let item: RangeFeedItem
                 if node == local {
                     item = try await host.nextFeedBatch(range: range, epoch: epoch, from: from, prevKV: prevKV,
-                                                        maxEvents: settings.feedMaxEvents, waitMs: settings.feedWaitMs,
-                                                        interest: interest)
+                                                        maxEvents: settings.feedMaxEvents, waitMs: settings.feedWaitMs)
                 } else {
                     item = try await client.nextFeedBatch(range: range, epoch: epoch, from: from, prevKV: prevKV,
                                                           maxEvents: settings.feedMaxEvents, waitMs: settings.feedWaitMs,

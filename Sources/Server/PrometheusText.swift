@@ -29,6 +29,8 @@ enum PrometheusText {
         one("flotilla_proposals_total", "counter", "Proposals received.", node.proposals)
         one("flotilla_proposals_failed_total", "counter", "Proposals that failed.", node.proposalsFailed)
         one("flotilla_applied_commands_total", "counter", "Commands applied to MVCC.", node.appliedCommands)
+        one("flotilla_applied_before_sync_total", "counter",
+            "Entries applied from a held Ready before its WAL sync (durable before it).", node.appliedBeforeSync)
         one("flotilla_poll_rounds_total", "counter", "Poll rounds of the node loop.", node.pollRounds)
         one("flotilla_read_index_requests_total", "counter",
             "Raft ReadIndex requests issued (one per led range per poll round with reads).", node.readIndexRequests)

@@ -98,14 +98,10 @@ extension NodeHost {
     /// `waitMs` for something new. Throws `.rangeNotFound`, and `.epochMismatch` when
     /// `epoch` (the caller's route) is given and the replica's descriptor has another one,
     /// checked before and after the scan: a feed opened on a stale route (a split or merge
-    /// it has not seen) fails instead of serving a different key span. `interest`: what the
-    /// caller's consumers watch; while the poll waits, writes applied here wake it only when
-    /// they may concern it (others reach it with the next close), nil: every write does.
+    /// it has not seen) fails instead of serving a different key span.
     public func nextFeedBatch(range: RangeID, epoch: RangeDescriptor.Epoch? = nil, from: Int64, prevKV: Bool,
-                              maxEvents: Int, waitMs: Int,
-                              interest: FeedInterest? = nil) async throws(ProposalError) -> RangeFeedItem {
-        try await feedBatch(range: range, epoch: epoch, from: from, prevKV: prevKV, maxEvents: maxEvents, waitMs: waitMs,
-                            interest: interest)
+                              maxEvents: Int, waitMs: Int) async throws(ProposalError) -> RangeFeedItem {
+        try await feedBatch(range: range, epoch: epoch, from: from, prevKV: prevKV, maxEvents: maxEvents, waitMs: waitMs)
     }
 
     /// Every user range this node knows with the leader it believes in (its replicas'

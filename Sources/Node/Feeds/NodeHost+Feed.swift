@@ -119,7 +119,7 @@ extension NodeHost {
 
     /// The next feed batch of `range` from `from` (see `NodeHost+Cluster.swift`).
     func feedBatch(range: RangeID, epoch: RangeDescriptor.Epoch?, from: Int64, prevKV: Bool, maxEvents: Int,
-                   waitMs: Int, interest: FeedInterest? = nil) async throws(ProposalError) -> RangeFeedItem {
+                   waitMs: Int) async throws(ProposalError) -> RangeFeedItem {
         let from = max(from, 1)
         let deadline = Self.nowNs() + UInt64(max(0, waitMs)) * 1_000_000
         while true {
@@ -151,7 +151,9 @@ extension NodeHost {
                     // cut short by `maxEvents` covers up to its last revision only.
                     let complete = next - 1 >= store.currentRevision
                     let upTo = complete ? resolvedNow : min(resolvedNow, next - 1)
-                    return .events(events.filter { $0.kv.modRevision <= upTo }, resolved: upTo)
+                    // Usually every event is <= upTo: no copy then.
+                    let last = events.last?.kv.modRevision ?? 0
+                    return .events(last <= upTo ? events : events.filter { $0.kv.modRevision <= upTo }, resolved: upTo)
                 }
             }
             if Self.nowNs() >= deadline || Task.isCancelled || stopped.load(ordering: .acquiring) {
@@ -159,7 +161,7 @@ extension NodeHost {
                 return .events([], resolved: resolvedNow)
             }
             // Parked until the closer or apply moves the resolved revision (or the deadline).
-            await resolved.waitForAdvance(range, beyond: resolvedNow, deadlineNs: deadline, interest: interest)
+            await resolved.waitForAdvance(range, beyond: resolvedNow, deadlineNs: deadline)
         }
     }
 

@@ -11,8 +11,7 @@ import Synchronization
 /// consumers (`touch`). Entries whose consumers went away are dropped by the closer.
 /// Also owns the feeds' long-poll waiters: a feed that found nothing resolved past what it
 /// needs parks here (`waitForAdvance`) and is resumed when the range's resolved revision
-/// moves (by applied writes alone: only when they may concern its `FeedInterest`), its
-/// deadline passes (`expireWaiters`, from the closer loop), the range is
+/// moves, its deadline passes (`expireWaiters`, from the closer loop), the range is
 /// dropped, or its task is cancelled — instead of polling on a timer.
 final class ResolvedRevisions: Sendable {
     /// A parked long poll: resumed once `resolved > beyond` or at `deadlineNs`.
@@ -20,9 +19,6 @@ final class ResolvedRevisions: Sendable {
         var id: UInt64
         var beyond: Int64
         var deadlineNs: UInt64
-        /// What its consumers watch: an advance by applied writes wakes it only when they
-        /// may concern it (nil: every advance does). Closes wake it whatever was written.
-        var interest: FeedInterest?
         var continuation: CheckedContinuation<Void, Never>
     }
 
@@ -42,16 +38,11 @@ final class ResolvedRevisions: Sendable {
             for d in done { resolved = max(resolved, d.revision) }
         }
 
-        /// Removes and returns the waiters the current resolved revision satisfies (`writes`:
-        /// only those whose interest they may concern — an advance by applied writes alone).
-        mutating func takeSatisfied(by writes: AppliedWrites? = nil) -> [CheckedContinuation<Void, Never>] {
+        /// Removes and returns the waiters the current resolved revision satisfies.
+        mutating func takeSatisfied() -> [CheckedContinuation<Void, Never>] {
             guard !waiters.isEmpty else { return [] }
             let r = resolved
-            let (done, rest) = partition(waiters) { w in
-                guard w.beyond < r else { return false }
-                guard let writes, let interest = w.interest else { return true }
-                return interest.concerns(writes)
-            }
+            let (done, rest) = partition(waiters) { $0.beyond < r }
             waiters = rest
             return done.map(\.continuation)
         }
@@ -79,7 +70,7 @@ final class ResolvedRevisions: Sendable {
     /// Parks the caller until `range`'s resolved revision exceeds `beyond`, `deadlineNs`
     /// passes (with the closer's granularity), the range stops being tracked, or the task is
     /// cancelled. Returns at once when any of these already holds.
-    func waitForAdvance(_ range: RangeID, beyond: Int64, deadlineNs: UInt64, interest: FeedInterest? = nil) async {
+    func waitForAdvance(_ range: RangeID, beyond: Int64, deadlineNs: UInt64) async {
         let id = nextWaiterID.add(1, ordering: .relaxed).newValue
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
@@ -88,8 +79,7 @@ final class ResolvedRevisions: Sendable {
                     // found no waiter to resume is seen here.
                     guard !Task.isCancelled, !closed.load(ordering: .acquiring), var entry = e[range],
                           entry.resolved <= beyond else { return false }
-                    entry.waiters.append(Waiter(id: id, beyond: beyond, deadlineNs: deadlineNs, interest: interest,
-                                                continuation: c))
+                    entry.waiters.append(Waiter(id: id, beyond: beyond, deadlineNs: deadlineNs, continuation: c))
                     e[range] = entry
                     return true
                 }
@@ -161,15 +151,12 @@ final class ResolvedRevisions: Sendable {
         for c in woken { c.resume() }
     }
 
-    /// The poll loop's report of each tracked replica's applied index, the revision of its
-    /// last applied write and the keys written since the last report (called every round).
-    /// The revision is resolved at once: MVCC applies a range's writes only at increasing
-    /// revisions (`revisionNotIncreasing`, on every replica alike), so once the write at
-    /// revision W applied here no write of the range at or below W can apply later. nil
-    /// revision: resolve through closes only. An advance by applied writes alone wakes only
-    /// the long polls whose `FeedInterest` they may concern (the others learn of it at the
-    /// next close); an advance by a close wakes every satisfied one.
-    func noteApplied(_ applied: (RangeID) -> (index: UInt64, revision: Int64?, writes: AppliedWrites)?) {
+    /// The poll loop's report of each tracked replica's applied index and the revision of its
+    /// last applied write (called every round). The revision is resolved at once: MVCC applies
+    /// a range's writes only at increasing revisions (`revisionNotIncreasing`, on every
+    /// replica alike), so once the write at revision W applied here no write of the range at
+    /// or below W can apply later. nil revision: resolve through closes only.
+    func noteApplied(_ applied: (RangeID) -> (index: UInt64, revision: Int64?)?) {
         let woken = entries.withLock { e -> [CheckedContinuation<Void, Never>] in
             guard !e.isEmpty else { return [] }
             var woken: [CheckedContinuation<Void, Never>] = []
@@ -177,9 +164,8 @@ final class ResolvedRevisions: Sendable {
                 guard let a = applied(range), a.index != entry.applied else { continue }
                 entry.applied = a.index
                 if let revision = a.revision { entry.resolved = max(entry.resolved, revision) }
-                let byWrites = entry.resolved
                 entry.advance()
-                woken += entry.takeSatisfied(by: entry.resolved > byWrites ? nil : a.writes)
+                woken += entry.takeSatisfied()
                 e[range] = entry
             }
             return woken

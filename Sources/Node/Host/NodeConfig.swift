@@ -78,6 +78,13 @@ public struct NodeConfig: Sendable {
     /// node runtime's default is `none` (leaders stay where elections put them); `flotilla
     /// serve` sets it from `[placement]`.
     public var placement = PlacementSettings()
+    /// Whether a held Ready's committed entries that its replica held durably before it are
+    /// applied at once instead of after the Ready's own sync (`NodeHost.applyDurableCommitted`,
+    /// session 12). false (the default): every committed entry of a held Ready waits for its
+    /// sync, as before. Off until a quiet-machine A/B shows a gain and a crash-point
+    /// robustness batch ran with it (docs/bench.md, session 12: no difference measurable on
+    /// the loaded machine); the environment's FLOTILLA_APPLY_BEFORE_SYNC=1 turns it on.
+    public var applyBeforeSync = environmentFlag("FLOTILLA_APPLY_BEFORE_SYNC")
     /// Test hook: called on the node's WAL sync thread before each WAL append (a test may
     /// block in it to hold a sync in progress). nil in production.
     public var beforeWALSync: (@Sendable () -> Void)? = nil

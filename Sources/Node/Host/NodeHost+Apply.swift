@@ -96,7 +96,6 @@ extension NodeHost {
         if cmd.epoch != r.descriptor.epoch {
             return .failure(.epochMismatch(current: r.descriptor))
         }
-        r.appliedWrites.note(cmd.body)  // which feeds the round's writes wake (FeedInterest)
         let store = r.store
         // Writes carry their oracle revision; 0 only in logs written before global revisions.
         let revision = cmd.revision > 0 ? cmd.revision : store.currentRevision + 1

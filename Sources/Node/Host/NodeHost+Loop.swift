@@ -93,11 +93,6 @@ extension NodeHost {
         serveReads(&s, now: now)
         serveLoopOracle(&s, now: now)
         startRevisionFetchIfNeeded(&s)
-        let resolveOnApply = config.resolveOnApply
-        resolved.noteApplied { range in
-            s.replicas[range].map { ($0.appliedIndex, resolveOnApply ? $0.store.currentRevision : nil,
-                                     $0.appliedWrites.take()) }
-        }
         // Held proposals whose leader has now applied its first entry go in the next round.
         if s.rangesHolding.contains(where: { s.replicas[$0].map { $0.appliedIndex >= $0.leaderRevisions.termStartIndex } ?? true }) {
             _ = enqueue { _ in true }
@@ -105,6 +100,12 @@ extension NodeHost {
 
         if tick { quiesceIdleLeaders(&s) }
         commitAppliedIfDue(&s, now: now)
+        // The feeds learn of the round's applies after the MVCC commit: a feed woken before it
+        // would block a pool thread on its store's lock for the commit's fdatasyncs.
+        let resolveOnApply = config.resolveOnApply
+        resolved.noteApplied { range in
+            s.replicas[range].map { ($0.appliedIndex, resolveOnApply ? $0.store.currentRevision : nil) }
+        }
         collectWALGarbageIfDue(&s, now: now)
         if tick { refreshGauges(&s) }
         publishViews(&s, tick: tick)
@@ -194,6 +195,7 @@ extension NodeHost {
         }
         if !outbound.isEmpty { transport.send(outbound) }
         finish(free, &s)
+        if config.applyBeforeSync { applyDurableCommitted(of: held, &s) }
     }
 
     /// The rest of a Ready once its records are durable (or it had none): soft state,

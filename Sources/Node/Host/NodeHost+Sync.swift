@@ -10,7 +10,9 @@ import WAL
 /// - of a held Ready only heartbeats, heartbeat responses and the leader's appends leave
 ///   before the sync (`leavesBeforeSync`); every acknowledgement (append and vote responses)
 ///   and everything else leaves after it;
-/// - its committed entries are applied, and its `advance` called, only after the sync.
+/// - its `advance` is called only after the sync; its committed entries are applied then,
+///   except those its replica held durably before it, which are applied at once
+///   (`applyDurableCommitted`).
 extension NodeHost {
     /// The sync thread reports every batch up to `seq` durable.
     func noteDurable(_ seq: UInt64) {
@@ -43,6 +45,40 @@ extension NodeHost {
         guard !finished.isEmpty else { return }
         if !outbound.isEmpty { transport.send(outbound) }
         finish(finished, &s)
+    }
+
+    /// Applies at once, for each held Ready, the committed entries its replica held durably
+    /// before that Ready: every committed entry below the Ready's first new entry. They need
+    /// not wait for the Ready's own sync: the replica's previous Ready finished its sync
+    /// before this one was collected (one Ready in flight per replica), so they are durable
+    /// here, and committed, so durable on a quorum — what a Ready without records (finished
+    /// at once) rests on too. A leader counts its own match at append, so an entry it
+    /// appended in THIS Ready may already count as committed (a single voter commits on
+    /// append): those are at or above the first new entry and wait for the sync. Without
+    /// this, in a steady write stream every entry's apply (and its client's answer, and its
+    /// watch events) waited for the fdatasync of the entries appended after it.
+    ///
+    /// Only for a Ready that changes nothing `finish` must see before applying (no soft state,
+    /// snapshot, term or vote change), and only up to its first conf change (that and what
+    /// follows wait for `finish`). `finish` later skips what was applied here (`apply` skips
+    /// entries at or below the applied index). `NodeConfig.applyBeforeSync`.
+    func applyDurableCommitted(of held: [HeldReady], _ s: inout HostState) {
+        for h in held {
+            let rd = h.ready
+            guard !rd.committedEntries.isEmpty, rd.softState == nil, rd.snapshot == nil, !h.rule.changesTermOrVote
+            else { continue }
+            let firstNew = rd.entries.first?.index ?? .max
+            let r = h.replica
+            guard s.replicas[r.rangeID] === r else { continue }  // removed by an earlier apply (a merge)
+            let durable = rd.committedEntries.prefix { $0.index < firstNew && $0.type != .confChange }
+            guard let last = durable.last, last.index > r.appliedIndex else { continue }
+            let before = r.appliedIndex
+            CrashPoint.beforeApply.hit()
+            apply(Array(durable), to: r, &s)
+            CrashPoint.afterApply.hit()
+            s.metrics.appliedBeforeSync += r.appliedIndex - before
+            if r.isLeader { r.leaderRevisions.pruneApplied(r.appliedIndex) }
+        }
     }
 
     /// What decides which messages of a held Ready leave before its sync: whether the

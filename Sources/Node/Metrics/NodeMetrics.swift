@@ -19,6 +19,9 @@ public struct NodeMetrics: Sendable, Equatable {
     public var proposals: UInt64 = 0
     public var proposalsFailed: UInt64 = 0
     public var appliedCommands: UInt64 = 0
+    /// Entries applied from a held Ready before its sync (they were durable before it;
+    /// `NodeHost.applyDurableCommitted`, session 12).
+    public var appliedBeforeSync: UInt64 = 0
     public var pollRounds: UInt64 = 0
     /// ReadIndex requests the poll loop handed to Raft: one per range per round with
     /// linearizable reads or closes (each one heartbeat round unless served at once).

@@ -41,8 +41,6 @@ final class RangeReplica {
     /// Leader known from the last soft state (replica ID, 0 = none).
     var leader: ReplicaID = 0
     var isLeader = false
-    /// Keys written since the poll loop last reported this replica to its feeds.
-    var appliedWrites = AppliedWrites()
     /// Closed revision, writes waiting for revisions, in-flight writes (while leading).
     var leaderRevisions = LeaderRevisions()
     /// Request IDs applied within the de-duplication window and their results (in memory,

@@ -89,11 +89,6 @@ final class FeedHub: Sendable {
     struct Detached: Error {}
 
     let state: Mutex<State>
-    /// What the subscribers watch, handed to the node with the feed's long polls: a node
-    /// wakes the feed on apply only for writes of a watched key (or always while a subscriber
-    /// watches a span or is eager); other writes arrive with the next close. Updated under
-    /// `state`'s lock by `join` and `leave`.
-    let interest = FeedInterest()
     let maxBacklog: Int
     let retain: Duration
     let progressEvery: Duration
@@ -118,10 +113,8 @@ final class FeedHub: Sendable {
                                                  resolved: from - 1)
             if !eager, let key = Self.singleKey(span) {
                 s.byKey[key, default: []].append(s.nextID)
-                interest.add(key: key)
             } else {
                 s.scanned.insert(s.nextID)
-                interest.addEverything()
             }
             return s.nextID
         }
@@ -166,7 +159,7 @@ final class FeedHub: Sendable {
     private func append(_ item: RangeFeedItem) {
         let now = ContinuousClock.now
         let wake = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.trim(now: now, retain: retain)  // once per item, not per pull: a pass over every subscriber
+            s.trim(now: now, retain: retain)  // per item, not per pull; paced (see `trim`)
             s.log.append(item)
             s.appendedAt.append(now)
             if s.log.count > maxBacklog {
@@ -264,12 +257,9 @@ final class FeedHub: Sendable {
             let removed = s.subscribers.removeValue(forKey: id)
             let parked = removed?.parked
             if let removed {
-                if s.scanned.remove(id) != nil {
-                    interest.removeEverything()
-                } else if let key = Self.singleKey(removed.span) {
+                if s.scanned.remove(id) == nil, let key = Self.singleKey(removed.span) {
                     s.byKey[key]?.removeAll { $0 == id }
                     if s.byKey[key]?.isEmpty == true { s.byKey[key] = nil }
-                    interest.remove(key: key)
                 }
             }
             guard s.subscribers.isEmpty, !s.stopped else { return (false, nil, parked) }
@@ -286,7 +276,15 @@ final class FeedHub: Sendable {
 extension FeedHub.State {
     /// Drops the items every subscriber has taken and older than `retain` (and at least
     /// `atLeast` items, the backlog overflow); what they covered is no longer held.
+    ///
+    /// Paced: without an overflow it does nothing until the oldest item is `retain` plus a
+    /// sixteenth of it old, then drops everything due at once. A trim is a pass over every
+    /// subscriber (a copy of each) and shifts the whole log; it ran per item (one per applied
+    /// write on every node with watchers: about a quarter of the hub's samples in the watch
+    /// profile, docs/bench.md session 12), now about sixteen times per `retain`. Items stay
+    /// at most about `retain * 17 / 16` after every subscriber took them (joiners lose nothing).
     mutating func trim(now: ContinuousClock.Instant, retain: Duration, atLeast: Int = 0) {
+        guard atLeast > 0 || appendedAt.first.map({ now - $0 >= retain + retain / 16 }) == true else { return }
         var low = base + UInt64(log.count)
         for sub in subscribers.values where sub.cursor < low { low = sub.cursor }
         let taken = low > base ? Int(low - base) : 0

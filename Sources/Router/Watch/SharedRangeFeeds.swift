@@ -1,5 +1,4 @@
 import Base
-import Glibc
 import MVCC
 import Node
 import Synchronization
@@ -32,11 +31,6 @@ final class SharedRangeFeeds: Sendable {
         var retain: Duration = .seconds(2)
         /// How often an item wakes every subscriber, not only those it concerns (progress).
         var progressEvery: Duration = .milliseconds(100)
-        /// Whether a hub hands its node what its subscribers watch (`FeedInterest`), so that the
-        /// node wakes it on apply only for writes of watched keys. Off unless the environment
-        /// sets FLOTILLA_FEED_INTEREST=1: it cut the feed wake-ups but showed no gain in events/s
-        /// or CPU per event on the shared 2-core machine (docs/bench.md, session 11: watch).
-        var passInterest = getenv("FLOTILLA_FEED_INTEREST").map { String(cString: $0) == "1" } ?? false
     }
 
     let access: any ClusterAccess
@@ -71,8 +65,7 @@ final class SharedRangeFeeds: Sendable {
                               from: from) { [weak self] hub in self?.remove(hub, key) }
             h[key] = hub
             let sub = hub.join(from: from, span: span, eager: eager)!
-            hub.start(access.feed(range: range, epoch: epoch, from: from, prevKV: prevKV,
-                                  interest: settings.passInterest ? hub.interest : nil, on: node))
+            hub.start(access.feed(range: range, epoch: epoch, from: from, prevKV: prevKV, on: node))
             return sub
         }
         guard let joined else { return access.feed(range: range, epoch: epoch, from: from, prevKV: prevKV, on: node) }

@@ -103,12 +103,10 @@ extension NodeClusterAccessTests {
         #expect((synced.last ?? 0) >= last, "seed \(seed): the watch caught up with the last write")
     }
 
-    /// Single-key watches whose hubs hand the node their keys (`FeedInterest`, on here and off
-    /// as the control): every watcher gets exactly its key's events, once and in order, while
-    /// writes of unwatched keys of the same range are applied in between (they wake no feed on
-    /// apply and reach the hubs with the closer's ticks). The seed is printed.
-    @Test(arguments: [true, false])
-    func singleKeyWatchesGetExactlyTheirEventsWithFeedInterest(passInterest: Bool) async throws {
+    /// Single-key watches sharing one hub: every watcher gets exactly its key's events, once
+    /// and in order, while writes of unwatched keys of the same range are applied in between.
+    /// The seed is printed.
+    @Test func singleKeyWatchesGetExactlyTheirEvents() async throws {
         let seed = UInt64.random(in: 0..<1_000_000)
         var rng = SeededGenerator(seed: seed)
         let c = try AccessCluster(ranges: 1)
@@ -117,7 +115,6 @@ extension NodeClusterAccessTests {
         #expect(await c.eventually { c.leader(of: range.rangeID) != nil })
         let nodes = c.hosts.keys.sorted()
         let router = Router(access: c.access[nodes[Int.random(in: 0..<nodes.count, using: &rng)]]!, config: Router.Config())
-        router.feeds.settings.withLock { $0.passInterest = passInterest }
         let writer = Router(access: c.access[nodes[Int.random(in: 0..<nodes.count, using: &rng)]]!, config: Router.Config())
         let keys = (0..<6).map { Array("key-\($0)".utf8) }
         let watched = Array(keys.prefix(3))

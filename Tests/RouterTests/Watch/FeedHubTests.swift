@@ -131,4 +131,61 @@ import Testing
         await task.value
         cont.finish()
     }
+
+    /// The log's trim is paced: it drops nothing until the oldest item is `retain` plus a
+    /// sixteenth old, then everything due at once — only items every subscriber took and at
+    /// least `retain` old (the joiners' guarantee), with `coveredFrom` past them. A model run
+    /// of random appends, subscriber progress and times (seed printed) checks both per call,
+    /// and that trims that drop anything happen about sixteen times per `retain`, not per
+    /// item (the old trim dropped on nearly every append once the log was `retain` old).
+    @Test func trimIsPacedAndDropsOnlyTakenItemsPastRetention() {
+        let seed = UInt64.random(in: 0..<1_000_000)
+        var rng = SeededGenerator(seed: seed)
+        let retain: Duration = .milliseconds(160)
+        let t0 = ContinuousClock.now
+        var s = FeedHub.State(coveredFrom: 1)
+        for id: UInt64 in 1...3 {
+            s.subscribers[id] = FeedHub.Subscriber(cursor: 0, from: 1, span: Self.span("k"), eager: false, resolved: 0)
+        }
+        var now = t0
+        var revision: Int64 = 0
+        var droppingTrims = 0
+        for _ in 0..<2_000 {
+            now = now + .microseconds(Int64.random(in: 100...2_000, using: &rng))
+            revision += 1
+            s.log.append(.events([Self.put("k", revision)], resolved: revision))
+            s.appendedAt.append(now)
+            for id: UInt64 in 1...3 where Int.random(in: 0..<4, using: &rng) > 0 {  // a subscriber takes up to the end
+                s.subscribers[id]!.cursor = s.base + UInt64(Int.random(in: 0...s.log.count, using: &rng))
+                    .clamped(min: s.subscribers[id]!.cursor)
+            }
+            let before = (base: s.base, log: s.log, at: s.appendedAt)
+            let low = s.subscribers.values.map(\.cursor).min()!
+            s.trim(now: now, retain: retain)
+            let dropped = Int(s.base - before.base)
+            if dropped > 0 { droppingTrims += 1 }
+            for i in 0..<dropped {
+                #expect(before.base + UInt64(i) < low, "seed \(seed): dropped an item a subscriber had not taken")
+                #expect(now - before.at[i] >= retain, "seed \(seed): dropped an item younger than retain")
+            }
+            if dropped > 0, case .events(_, let r) = before.log[dropped - 1] {
+                #expect(s.coveredFrom == r + 1, "seed \(seed): coveredFrom past the dropped items")
+            }
+            if dropped == 0, let first = before.at.first, before.base < low, now - first >= retain + retain / 16 {
+                Issue.record("seed \(seed): an item taken by all and past the pacing bound was kept")
+            }
+        }
+        let span = now - t0
+        let bound = Int(span / (retain / 16)) + 1
+        #expect(droppingTrims > 0 && droppingTrims <= bound,
+                "seed \(seed): \(droppingTrims) trims dropped items over \(span), at most \(bound) expected")
+        // An overflow trims at once, paced or not.
+        let base = s.base
+        s.trim(now: now, retain: retain, atLeast: 1)
+        #expect(s.base > base, "seed \(seed)")
+    }
+}
+
+extension UInt64 {
+    fileprivate func clamped(min low: UInt64) -> UInt64 { Swift.max(self, low) }
 }
