@@ -49,7 +49,7 @@ struct OracleLease: Equatable, Sendable {
     /// Whether the lease of `term` has less than half of `durationNs` left (or none): time
     /// for a renewal round, so that callers keep finding it valid.
     func wantsRenewal(term: UInt64, nowNs: UInt64, durationNs: UInt64) -> Bool {
-        !holds(term: term, nowNs: nowNs) || expiresNs - nowNs < durationNs / 2
+        !holds(term: term, nowNs: nowNs) || expiresNs <= nowNs || expiresNs - nowNs < durationNs / 2
     }
 
     /// No lease in `term` or any earlier one from now on (a leadership transfer began).
