@@ -48,8 +48,8 @@ final class BufferedWriteTxn: MVCCWriteTxn {
     let buffersPuts: Bool
     /// As `BufferedReadTxn.lowestBuffered`, lowered by this transaction's buffered puts.
     private(set) var lowestBuffered: Int64
-    /// Records this transaction put into the buffer.
-    private(set) var bufferedPuts = 0
+    /// Record keys this transaction put into the buffer, in order.
+    private(set) var bufferedKeys: [[UInt8]] = []
 
     init(inner: any MVCCWriteTxn, buffersPuts: Bool, lowestBuffered: Int64) {
         self.inner = inner
@@ -89,8 +89,8 @@ final class BufferedWriteTxn: MVCCWriteTxn {
         guard bucket == .records, buffersPuts else { return try inner.put(bucket, key, value) }
         let bk = BufferKey.make(recordKey: key)
         lowestBuffered = min(lowestBuffered, bk.withUnsafeBytes { BufferKey.mainRevision(ofBufferKey: $0) })
-        bufferedPuts += 1
         try inner.put(.buffer, bk, value)
+        bufferedKeys.append(key)
     }
 
     func putInOrder(_ bucket: MVCCBucket, _ key: [UInt8], _ value: [UInt8]) throws {

@@ -18,20 +18,20 @@ public final class WriteBufferedBackend: MVCCBackend {
     /// lock, so a reader holding that lock never sees a value above its records' true minimum.
     private let lowest: Atomic<Int64>
 
-    /// Wraps `inner`, counting the records its buffer holds (one pass over the buffer).
+    /// Wraps `inner`, reading the record keys its buffer holds (one pass over the buffer).
     public init(inner: any MVCCBackend, options: WriteBufferOptions = .init()) throws {
         self.inner = inner
         self.options = options
-        var count = 0
+        var keys: [[UInt8]] = []
         var first = Int64.max
         try inner.view { rtx in
             try rtx.scan(.buffer, from: [], to: nil, reverse: false) { bk, _ in
-                if count == 0 { first = BufferKey.mainRevision(ofBufferKey: bk) }
-                count += 1
+                if keys.isEmpty { first = BufferKey.mainRevision(ofBufferKey: bk) }
+                keys.append(BufferKey.recordKey(bk))
                 return true
             }
         }
-        flusher = StateLock(WriteBufferFlusher(buffered: count))
+        flusher = StateLock(WriteBufferFlusher(bufferedKeys: keys))
         lowest = Atomic(first)
     }
 
@@ -64,7 +64,7 @@ public final class WriteBufferedBackend: MVCCBackend {
                 let txn = BufferedWriteTxn(
                     inner: wtx, buffersPuts: options.buffersPuts, lowestBuffered: lowest.load(ordering: .acquiring))
                 let r = try body(txn)
-                step = try f.step(wtx, bufferedPuts: txn.bufferedPuts, options: options)
+                step = try f.step(wtx, bufferedKeys: txn.bufferedKeys, options: options)
                 try wtx.scan(.buffer, from: [], to: nil, reverse: false) { bk, _ in
                     newLowest = BufferKey.mainRevision(ofBufferKey: bk)
                     return false
