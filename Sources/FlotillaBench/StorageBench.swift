@@ -30,7 +30,8 @@ struct StorageBench: ParsableCommand {
     @Flag(help: "PageFileOptions.writesFreelist: every commit writes the freelist run (the format before session 12).") var writesFreelist = false
     @Flag(help: "After the reopen, time the point reads and scans again over the rebuilt index (same process, same file).") var readsAfterReopen = false
     @Flag(help: "Put records through MVCC's write buffer (WriteBufferedBackend, session 13).") var writeBuffer = false
-    @Option(help: "With --write-buffer: records buffered before a flush cycle starts.") var flushThreshold = WriteBufferOptions().flushThreshold
+    @Option(help: "With --write-buffer: least records buffered before a flush cycle starts.") var flushThreshold = WriteBufferOptions().flushThreshold
+    @Option(help: "With --write-buffer: a cycle starts at this share of the records tree's size (if above --flush-threshold; 0: the threshold alone).") var flushFraction = WriteBufferOptions().flushFraction
     @Option(help: "With --write-buffer: least records a commit moves while a cycle runs.") var flushMinChunk = WriteBufferOptions().minChunk
     @Flag(help: "Open the existing file at --path (written by a run with the same --keys, --sequential and --keep-file), rebuild the index, then time only point reads and scans.") var readsOnly = false
 
@@ -148,7 +149,8 @@ struct StorageBench: ParsableCommand {
     /// The MVCC backend over `file`: through a write buffer with `--write-buffer`.
     func mvccBackend(_ file: PageStoreBackend) throws -> any MVCCBackend {
         guard writeBuffer else { return file }
-        let options = WriteBufferOptions(flushThreshold: flushThreshold, minChunk: flushMinChunk, buffersPuts: writeBuffer)
+        let options = WriteBufferOptions(
+            flushThreshold: flushThreshold, flushFraction: flushFraction, minChunk: flushMinChunk, buffersPuts: writeBuffer)
         return try WriteBufferedBackend(inner: file, options: options)
     }
 

@@ -35,9 +35,14 @@ public protocol MVCCWriteTxn: MVCCReadTxn {
     /// A put that is part of a large key-ordered batch (snapshot ingest, restore): a write
     /// buffer stores it in the ordered tree at once. Default: `put`.
     func putInOrder(_ bucket: MVCCBucket, _ key: [UInt8], _ value: [UInt8]) throws
+    /// Number of keys in `bucket` including this transaction's changes, when the backend
+    /// knows it cheaply (nil otherwise). Default: nil.
+    func keyCount(_ bucket: MVCCBucket) throws -> Int?
 }
 
 extension MVCCWriteTxn {
+    public func keyCount(_ bucket: MVCCBucket) throws -> Int? { nil }
+
     public func putInOrder(_ bucket: MVCCBucket, _ key: [UInt8], _ value: [UInt8]) throws {
         try put(bucket, key, value)
     }

@@ -154,6 +154,10 @@ public final class PageStoreBackend: MVCCBackend {
             _ = try existing(bucket)?.delete(key)
         }
 
+        func keyCount(_ bucket: MVCCBucket) throws -> Int? {
+            try existing(bucket)?.count ?? 0
+        }
+
         func deleteRange(_ bucket: MVCCBucket, from: [UInt8], to: [UInt8]?) throws -> Int {
             try existing(bucket)?.deleteRange(from: from, to: to) ?? 0
         }

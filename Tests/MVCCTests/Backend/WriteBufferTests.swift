@@ -263,3 +263,37 @@ extension ModelBasedTests {
         }
     }
 }
+
+extension WriteBufferTests {
+    /// A cycle waits for `flushFraction` of the records tree's size, not only the absolute
+    /// threshold (a small absolute threshold would keep a large tree's leaves rewritten for a
+    /// handful of records each).
+    @Test func theWindowFollowsTheRecordsTreeSize() throws {
+        #expect(WriteBufferOptions(flushThreshold: 10, flushFraction: 0.25).threshold(records: 400) == 100)
+        #expect(WriteBufferOptions(flushThreshold: 10, flushFraction: 0.25).threshold(records: 8) == 10)
+        #expect(WriteBufferOptions(flushThreshold: 10, flushFraction: 0).threshold(records: 400) == 10)
+        // 400 records reach the tree through an ingest (ordered puts go straight to it).
+        let source = try freshStore(InMemoryBackend())
+        for i in 0..<400 { try source.put(Self.key(i), "s", at: Int64(2 + i)) }
+        try source.commit(appliedIndex: 1)
+        var chunks: [[UInt8]] = []
+        try source.writeSnapshot { chunks.append($0) }
+        let inner = InMemoryBackend()
+        let backend = try WriteBufferedBackend(inner: inner, options: .init(flushThreshold: 10, flushFraction: 0.25, minChunk: 1000))
+        let s = try MVCCStore.ingestSnapshot(backend: backend, chunks: chunks)
+        #expect(inner.contents(.records).count == 400 && inner.contents(.buffer).isEmpty)
+        let treeWrites = inner.writeCount(.records)
+        var rev: Int64 = 1000
+        for i in 0..<99 {
+            rev += 1
+            try s.put(Self.key(i), "b", at: rev)
+            try s.commit(appliedIndex: UInt64(10 + i))
+        }
+        #expect(inner.writeCount(.records) == treeWrites, "99 buffered records < 25% of 400: no cycle yet")
+        rev += 1
+        try s.put(Self.key(99), "b", at: rev)
+        try s.commit(appliedIndex: 200)
+        #expect(inner.writeCount(.records) == treeWrites + 100, "the 100th buffered record starts the cycle (one chunk copies all)")
+        #expect(try s.range(RangeRequest(key: [0], rangeEnd: [0])).kvs.filter { $0.value == b("b") }.count == 100)
+    }
+}

@@ -1,6 +1,6 @@
 /// The flush cycle of a write buffer (`WriteBufferedBackend`), a state machine run at the
-/// end of every write transaction. A cycle starts when the buffer holds `flushThreshold`
-/// records: its window is every record buffered then, in record-key order. Each commit then
+/// end of every write transaction. A cycle starts when the buffer holds
+/// `WriteBufferOptions.threshold(records:)` records: its window is every record buffered then, in record-key order. Each commit then
 /// copies the next chunk of the window into `mvcc.records` (skipping records deleted from
 /// the buffer meanwhile: compaction, drop, ingest), and once all are copied, deletes the
 /// window from the buffer in arrival order (≈ buffer order), a chunk per commit.
@@ -60,7 +60,9 @@ struct WriteBufferFlusher {
         let trimmed = self.trimmed
         var windowCount = windowArrivals.count
         if windowArrivals.isEmpty {
-            guard buffered + bufferedKeys.count >= options.flushThreshold else { return step }
+            guard buffered + bufferedKeys.count >= options.flushThreshold,
+                buffered + bufferedKeys.count >= options.threshold(records: try wtx.keyCount(.records))
+            else { return step }
             window = Self.mergeAll(runs + [Self.sortedRun(bufferedKeys)])
             guard !window.isEmpty else { return step }
             windowCount = window.count
