@@ -216,7 +216,7 @@ extension ModelBasedTests {
     /// all the time), crash-and-reopen included (the cycle's memory is lost, the inner
     /// backend keeps its last commit); at the end the logical records equal those of a
     /// replica without a buffer.
-    @Test(arguments: [UInt64(21), 22, 23, 24])
+    @Test(arguments: [UInt64(21), 22, 23, 24, 25, 26, 27, 28])
     func writeBufferedInMemory(seed: UInt64) async throws {
         try await onOwnThread {
             var g = SeededGenerator(seed: seed)
@@ -234,7 +234,7 @@ extension ModelBasedTests {
         }
     }
 
-    @Test(arguments: [UInt64(31), 32])
+    @Test(arguments: [UInt64(31), 32, 33])
     func writeBufferedPageStore(seed: UInt64) async throws {
         try await onOwnThread {
             var g = SeededGenerator(seed: seed)
