@@ -61,7 +61,8 @@ struct WriteBufferFlusher {
         var windowCount = windowArrivals.count
         if windowArrivals.isEmpty {
             guard buffered + bufferedKeys.count >= options.flushThreshold,
-                buffered + bufferedKeys.count >= options.threshold(records: try wtx.keyCount(.records))
+                buffered + bufferedKeys.count
+                    >= options.threshold(records: try wtx.keyCount(.records).map { $0 + buffered + bufferedKeys.count })
             else { return step }
             window = Self.mergeAll(runs + [Self.sortedRun(bufferedKeys)])
             guard !window.isEmpty else { return step }
