@@ -31,6 +31,13 @@ public struct RawNode<Storage: RaftStorage> {
         try raft.step(Message(type: .hup, from: raft.id))
     }
 
+    /// Forgets a follower's leader when the application's failure detector has not heard
+    /// from the leader for at least an election timeout (etcd raft's `ForgetLeader`, plus
+    /// the elapsed timeout): the follower grants pre-votes at once and campaigns after the
+    /// random part of its election timeout, instead of a full timeout more. No effect on a
+    /// leader, a candidate or a follower without a leader.
+    public mutating func forgetLeader() { raft.forgetLeader() }
+
     /// Proposes `data` for appending to the log. On a follower the proposal is forwarded
     /// to the leader (it is then dropped silently if the leader cannot take it).
     public mutating func propose(_ data: [UInt8]) throws(RaftError) {

@@ -21,6 +21,12 @@ public protocol ClusterAccess: Sendable {
     /// per range. Together they cover the user keyspace `[[], nil)`.
     func routes() async throws -> [RangeRoute]
 
+    /// When this node's failure detector has marked `hinted` (a cached leader of `range`)
+    /// down: the leader this node's own replica of `range` follows if it names another
+    /// node, else `.none` (unknown: probe another replica). nil while `hinted` is not known
+    /// to be down (keep it). Cheap: read on every attempt.
+    func leaderInstead(of hinted: NodeID, range: RangeID) -> NodeID?
+
     // MARK: revisions
 
     /// A revision from the oracle strictly greater than every revision handed out (to a
@@ -104,6 +110,9 @@ public protocol ClusterAccess: Sendable {
 }
 
 extension ClusterAccess {
+    /// No failure detector: every hint is kept until its attempt fails.
+    public func leaderInstead(of hinted: NodeID, range: RangeID) -> NodeID? { nil }
+
     /// No close on demand: feeds resolve at the node's closer ticks.
     public func demandClose(range: RangeID, on node: NodeID) {}
 

@@ -41,6 +41,12 @@ public final class NodeClusterAccess: ClusterAccess {
 
     public var localNode: NodeID { host.nodeID }
 
+    public func leaderInstead(of hinted: NodeID, range: RangeID) -> NodeID? {
+        guard host.peerIsDown(hinted) else { return nil }
+        let local = host.leaderHint(of: range)
+        return local == hinted ? .none : local
+    }
+
     // MARK: routing table
 
     /// The local node's table; when it does not cover the user keyspace (this node lacks

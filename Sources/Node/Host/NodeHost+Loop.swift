@@ -128,6 +128,8 @@ extension NodeHost {
             publishedMetrics.withLock { $0 = m }
             let live = s.peers.compactMap { $0.value.alive ? $0.key : nil }
             publishedLivePeers.withLock { $0 = live }
+            let down = Set(s.peers.compactMap { $0.value.alive ? nil : $0.key })
+            publishedDownPeers.withLock { $0 = down }
         }
         guard !s.viewsDirty.isEmpty else { return }
         let dirty = s.viewsDirty

@@ -60,11 +60,20 @@ extension NodeHost {
     }
 
     /// Marks peers not heard from for an election timeout as down and wakes the ranges
-    /// they lead.
+    /// they lead. Those replicas also forget their leader (`RawNode.forgetLeader`): the
+    /// leader's node has been silent for a whole election timeout already, so they grant
+    /// pre-votes at once and campaign after the random part of their election timeout
+    /// only — a leader that is stopped or cut off (its connections still open) is
+    /// replaced about one election timeout sooner. The oracle lease's argument (§11) holds:
+    /// a voter forgets only more than an election timeout after it last heard from the
+    /// leader's node, so after any confirmation round it acknowledged.
     func checkLiveness(_ s: inout HostState, now: UInt64) {
         for (node, p) in s.peers where p.alive && now > p.lastHeardNs && now - p.lastHeardNs > electionTimeoutNs {
             s.peers[node]?.alive = false
-            for r in s.replicas.values where r.leaderNode == node { r.wake() }
+            for r in s.replicas.values where r.leaderNode == node {
+                r.wake()
+                r.raw.forgetLeader()
+            }
         }
     }
 

@@ -70,6 +70,9 @@ public final class NodeHost: RaftTransportHandler, Sendable {
     /// The peers not marked down, published by the loop on tick rounds (read by the placement
     /// driver without waiting for a round).
     let publishedLivePeers = Mutex<[NodeID]>([])
+    /// The peers the loop's failure detector marked down (not heard from for an election
+    /// timeout), published with `publishedLivePeers` (read by the router, `peerIsDown`).
+    let publishedDownPeers = Mutex<Set<NodeID>>([])
 
     /// Opens (or creates) the node in `config.dataDirectory`. On a fresh directory the
     /// replicas this node holds in `bootstrap` are created; otherwise the ranges recorded in
@@ -277,6 +280,11 @@ public final class NodeHost: RaftTransportHandler, Sendable {
 
     /// The published view of this node's replica of `range` (never waits for a round).
     public func view(of range: RangeID) -> ReplicaView? { views.withLock { $0[range] } }
+
+    /// Whether this node's failure detector has marked `node` down: a peer not heard from
+    /// (not even its per-tick heartbeat batch) for an election timeout. False for nodes
+    /// that are not peers of this node, and for this node itself.
+    public func peerIsDown(_ node: NodeID) -> Bool { publishedDownPeers.withLock { $0.contains(node) } }
 
     /// The MVCC store of this node's replica of `range`.
     public func store(for range: RangeID) -> MVCCStore? { view(of: range)?.store }

@@ -238,6 +238,19 @@ struct Raft {
         return holdsVotesAtStart && ticksSinceStart < electionTimeout
     }
 
+    /// A follower forgets its leader because something outside Raft (the node's failure
+    /// detector) says the leader has been silent for at least an election timeout: it
+    /// stops ignoring (pre-)vote requests at once (`ignoresVoteRequests` needs a leader)
+    /// and counts that timeout as elapsed, so it campaigns after only the random part of
+    /// its election timeout. Hearing from the leader again restores it. Safety is
+    /// unchanged (who may win an election is Raft's vote rule alone); a leader, candidate
+    /// or leaderless follower is left as it is.
+    mutating func forgetLeader() {
+        guard state == .follower, lead != 0 else { return }
+        lead = 0
+        electionElapsed = max(electionElapsed, electionTimeout)
+    }
+
     mutating func tickElection() {
         electionElapsed += 1
         if promotable && pastElectionTimeout {

@@ -244,8 +244,16 @@ extension Router {
 
     /// The node to send a range operation to: the leader hint, else the local replica,
     /// else the first replica.
+    /// The node to send an attempt for `route` to: its cached leader hint — unless this
+    /// node's failure detector marked that node down (a leader stopped or cut off with its
+    /// connections open would hold every attempt for the whole attempt timeout), then the
+    /// leader this node's replica now follows, or the next replica to probe.
     func target(_ route: RangeRoute) -> NodeID {
-        if route.leaderHint != .none { return route.leaderHint }
+        let hint = route.leaderHint
+        if hint != .none {
+            guard let instead = access.leaderInstead(of: hint, range: route.descriptor.rangeID) else { return hint }
+            return instead != .none ? instead : nextReplica(after: hint, in: route.descriptor)
+        }
         if route.descriptor.replica(on: access.localNode) != nil { return access.localNode }
         return route.descriptor.replicas.first?.nodeID ?? access.localNode
     }
