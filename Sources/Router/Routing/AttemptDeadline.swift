@@ -44,9 +44,11 @@ enum AttemptDeadline {
     }
 
     /// Runs `body` with a deadline of `limit`; the caller's cancellation ends the wait too
-    /// (as `.expired`).
+    /// (as `.expired`), and so does `abandon` answering true at one of the sweeper's passes
+    /// (at most 200 ms apart): the attempt's node was marked down meanwhile.
     static func run<T: Sendable>(
-        _ limit: Duration, _ body: @escaping @Sendable () async throws(ProposalError) -> T
+        _ limit: Duration, abandon: (@Sendable () -> Bool)? = nil,
+        _ body: @escaping @Sendable () async throws(ProposalError) -> T
     ) async -> Outcome<T> {
         let race = Race<T>()
         return await withTaskCancellationHandler {
@@ -67,7 +69,7 @@ enum AttemptDeadline {
                         race.finish(.answered(.failure(error)))
                     }
                 }
-                let timer = timers.register(after: limit) { race.finish(.expired) }
+                let timer = timers.register(after: limit, abandon: abandon) { race.finish(.expired) }
                 let already = race.state.withLock { s -> Bool in
                     s.work = work
                     s.timer = timer
@@ -92,6 +94,8 @@ enum AttemptDeadline {
 final class AttemptTimers: Sendable {
     struct Entry {
         var deadline: ContinuousClock.Instant
+        /// Asked at every pass: true ends the wait before the deadline.
+        var abandon: (@Sendable () -> Bool)?
         var expire: @Sendable () -> Void
     }
 
@@ -106,14 +110,15 @@ final class AttemptTimers: Sendable {
     static let sweepIntervalMax: Duration = .milliseconds(200)
     let state = Mutex(State())
 
-    /// Registers `expire` to run once `limit` has passed, unless cancelled first; returns
-    /// the token for `cancel`.
-    func register(after limit: Duration, _ expire: @escaping @Sendable () -> Void) -> UInt64 {
+    /// Registers `expire` to run once `limit` has passed, or at the first pass where
+    /// `abandon` answers true, unless cancelled first; returns the token for `cancel`.
+    func register(after limit: Duration, abandon: (@Sendable () -> Bool)? = nil,
+                  _ expire: @escaping @Sendable () -> Void) -> UInt64 {
         let deadline = ContinuousClock.now + limit
         let (token, start) = state.withLock { s -> (UInt64, Bool) in
             let token = s.next
             s.next += 1
-            s.entries[token] = Entry(deadline: deadline, expire: expire)
+            s.entries[token] = Entry(deadline: deadline, abandon: abandon, expire: expire)
             guard !s.sweeping else { return (token, false) }
             s.sweeping = true
             s.sweepersStarted += 1
@@ -139,7 +144,7 @@ final class AttemptTimers: Sendable {
                 var due: [@Sendable () -> Void] = []
                 var earliest: ContinuousClock.Instant?
                 for (token, e) in s.entries {
-                    if e.deadline <= now {
+                    if e.deadline <= now || e.abandon?() == true {
                         due.append(e.expire)
                         s.entries[token] = nil
                     } else if earliest.map({ e.deadline < $0 }) ?? true {

@@ -163,13 +163,16 @@ extension Router {
             // paused while its router runs, and the race's two task hops per attempt are CPU
             // on the hot local path (main had no bound there either).
             if let limit = config.attemptTimeout, node != access.localNode {
-                let attemptRoute = route, span = part.span
-                let outcome = await AttemptDeadline.run(limit) { () async throws(ProposalError) -> T in
+                let attemptRoute = route, span = part.span, access = self.access
+                // Ended early once this node's failure detector marks `node` down.
+                let abandon: @Sendable () -> Bool = { access.leaderInstead(of: node, range: rangeID) != nil }
+                let outcome = await AttemptDeadline.run(limit, abandon: abandon) { () async throws(ProposalError) -> T in
                     try await op(attemptRoute, span, node, requestID)
                 }
                 guard case .answered(let a) = outcome else {
-                    // No answer within a few election timeouts: the node may be paused or cut
-                    // off while the others elected a new leader. Its answer (if any) is
+                    // No answer within a few election timeouts, or the node was marked down
+                    // meanwhile: it may be paused or cut off while the others elected a new
+                    // leader. Its answer (if any) is
                     // dropped; the retry keeps the request ID, so the range de-duplicates it
                     // (reads are simply repeated).
                     if Task.isCancelled { throw CancellationError() }

@@ -46,5 +46,43 @@ extension NodeClusterAccessTests {
             #expect(elapsed < .seconds(30), "took \(elapsed)")
             #expect(c.leader(of: d.rangeID) != paused)
         }
+
+        /// Session 14: an attempt in flight to a node this node's failure detector marks
+        /// down ends then, not at the attempt timeout, and the retry goes to the leader the
+        /// local replica follows. With a 60 s attempt timeout the put would otherwise wait
+        /// 60 s (fails the 30 s hang bound); the leader is paused after the first attempt of
+        /// the second put was sent to it.
+        @Test func anAttemptToANodeMarkedDownEndsBeforeItsTimeout() async throws {
+            let c = try AccessCluster(ranges: 2, callTimeoutMs: 120_000)
+            defer { c.shutdown() }
+            let user = c.bootstrap.descriptors.filter { $0.rangeID != .system }
+            #expect(await c.everyRangeHasALeader())
+            let d = try #require(user.first)
+            let paused = try #require(c.leader(of: d.rangeID))
+            let routerNode = c.bootstrap.nodes.first { $0 != paused }!
+            if c.leader(of: .system) == paused {
+                c.hosts[paused]!.transferLeadership(of: .system, to: routerNode)
+                #expect(await c.eventually { c.leader(of: .system) == routerNode })
+            }
+            var config = Router.Config()
+            config.attemptTimeout = .seconds(60)
+            config.requestIDSeed = 1 << 21
+            let router = Router(access: c.access[routerNode]!, config: config)
+            let key = d.startKey.isEmpty ? [UInt8]([0x01, 0x62]) : d.startKey + [0x62]
+            _ = try await router.put(PutRequest(key: key, value: [1]))  // caches `paused` as leader
+            #expect(!c.hosts[routerNode]!.peerIsDown(paused))
+            c.network.setPaused(paused, true)
+            let clock = ContinuousClock()
+            let start = clock.now
+            let put = try await router.put(PutRequest(key: key, value: [2]))
+            let elapsed = clock.now - start
+            #expect(c.hosts[routerNode]!.peerIsDown(paused), "the detector marked the paused node down")
+            let read = try await router.range(RangeRequest(key: key))
+            c.network.setPaused(paused, false)
+            #expect(put.revision > 0)
+            #expect(read.kvs.first?.value == [2])
+            #expect(elapsed < .seconds(30), "took \(elapsed): the attempt waited for its timeout")
+            #expect(c.leader(of: d.rangeID) != paused)
+        }
     }
 }
