@@ -23,12 +23,23 @@ extension NodeHost {
                 if target == .none { target = await discoverSystemLeader() }
                 if target == .none { continue }
                 if target == nodeID { return try await oracleRevisions(count: count) }
-                return try await callClient(timeoutMs: config.proposalTimeoutMs).oracleRevisions(count: count, on: target)
+                // A leader marked down (stopped, cut off) is not waited for: its revisions,
+                // if it handed any out, are a gap, never reused; the range 1 replicas elect
+                // another, which this node's own view (`systemLeader`) then names.
+                let client = callClient(timeoutMs: config.proposalTimeoutMs), node = target
+                guard let answer = try await unlessMarkedDown(node, timeoutMs: config.proposalTimeoutMs, {
+                    () async throws(ProposalError) -> ClosedRange<Int64> in
+                    try await client.oracleRevisions(count: count, on: node)
+                }) else {
+                    throw ProposalError.notLeader(leaderHint: .none)
+                }
+                return answer
             } catch {
                 lastError = error
                 if case .notLeader(let hint) = error {
                     if hint != .none && view(of: .system) == nil { noteSystemLeader(hint) }
                     target = hint != .none ? hint : systemLeader()
+                    if target != .none && peerIsDown(target) { target = .none }
                     continue
                 }
                 throw error
@@ -43,7 +54,8 @@ extension NodeHost {
     /// (`noteSystemLeader`) on a node without a replica of range 1; `.none` when nobody knows.
     /// The one way both the oracle (`freshRevisions`) and the router's lease calls find it: a
     /// node without a replica of range 1 (the 4th and 5th node of a 5-node cluster) learns it
-    /// no other way.
+    /// no other way. Peers this node's failure detector marked down are neither asked nor
+    /// believed.
     public func discoverSystemLeader(alsoAsking extra: [NodeID] = []) async -> NodeID {
         let known = systemLeader()
         if known != .none { return known }
@@ -56,8 +68,13 @@ extension NodeHost {
         }
         for n in extra where n != nodeID && n != .none && !peers.contains(n) { peers.append(n) }
         let client = callClient(timeoutMs: config.proposalTimeoutMs)
-        for p in peers {
-            if let leader = try? await client.systemLeader(on: p), leader != .none {
+        // Peers marked down are not asked: a stopped process would hold the question for
+        // the whole call timeout (5 s) while the others elect a new leader.
+        for p in peers where !peerIsDown(p) {
+            let answer = try? await unlessMarkedDown(p, timeoutMs: config.proposalTimeoutMs, {
+                () async throws(ProposalError) -> NodeID in try await client.systemLeader(on: p)
+            })
+            if let leader = answer ?? nil, leader != .none, !peerIsDown(leader) {
                 if view(of: .system) == nil { noteSystemLeader(leader) }
                 return leader
             }

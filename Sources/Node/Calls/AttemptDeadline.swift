@@ -1,7 +1,7 @@
-import Node
 import Synchronization
 
-/// Bounds one attempt of a range operation: the first of the operation's answer or the
+/// Bounds one attempt of a call to another node (the router's range operations, the
+/// node's oracle calls): the first of the operation's answer or the
 /// deadline wins, without waiting for an operation that ignores cancellation (a node call
 /// to a paused process only ends at its own call timeout; a task group would wait for it).
 /// The loser is cancelled; a late answer is dropped. Owns the one continuation.
@@ -10,12 +10,12 @@ import Synchronization
 /// attempt: a `Task.sleep` per attempt cost a task, a dispatch timer registration (a wake-up
 /// of dispatch's timer thread) and a later timer firing (another wake-up) on every remote
 /// call of the hot path, even when the answer came first (session 11).
-enum AttemptDeadline {
+public enum AttemptDeadline {
     /// The sweeper every attempt registers its deadline with.
-    static let timers = AttemptTimers()
+    public static let timers = AttemptTimers()
 
     /// How an attempt ended.
-    enum Outcome<T: Sendable>: Sendable {
+    public enum Outcome<T: Sendable>: Sendable {
         case answered(Result<T, ProposalError>)
         /// No answer within the deadline (the operation may still apply: outcome unknown).
         case expired
@@ -46,7 +46,7 @@ enum AttemptDeadline {
     /// Runs `body` with a deadline of `limit`; the caller's cancellation ends the wait too
     /// (as `.expired`), and so does `abandon` answering true at one of the sweeper's passes
     /// (at most 200 ms apart): the attempt's node was marked down meanwhile.
-    static func run<T: Sendable>(
+    public static func run<T: Sendable>(
         _ limit: Duration, abandon: (@Sendable () -> Bool)? = nil,
         _ body: @escaping @Sendable () async throws(ProposalError) -> T
     ) async -> Outcome<T> {
@@ -91,7 +91,7 @@ enum AttemptDeadline {
 /// `sweepIntervalMax`, 200 ms, so a later-registered earlier deadline is seen within that), fires
 /// the overdue ones and ends when none is left. Owns the registered deadlines and their
 /// expiry actions.
-final class AttemptTimers: Sendable {
+public final class AttemptTimers: Sendable {
     struct Entry {
         var deadline: ContinuousClock.Instant
         /// Asked at every pass: true ends the wait before the deadline.
@@ -110,9 +110,11 @@ final class AttemptTimers: Sendable {
     static let sweepIntervalMax: Duration = .milliseconds(200)
     let state = Mutex(State())
 
+    public init() {}
+
     /// Registers `expire` to run once `limit` has passed, or at the first pass where
     /// `abandon` answers true, unless cancelled first; returns the token for `cancel`.
-    func register(after limit: Duration, abandon: (@Sendable () -> Bool)? = nil,
+    public func register(after limit: Duration, abandon: (@Sendable () -> Bool)? = nil,
                   _ expire: @escaping @Sendable () -> Void) -> UInt64 {
         let deadline = ContinuousClock.now + limit
         let (token, start) = state.withLock { s -> (UInt64, Bool) in
@@ -128,14 +130,14 @@ final class AttemptTimers: Sendable {
         return token
     }
 
-    func cancel(_ token: UInt64) {
+    public func cancel(_ token: UInt64) {
         _ = state.withLock { $0.entries.removeValue(forKey: token) }
     }
 
     /// Deadlines registered and not yet fired or cancelled.
-    var registered: Int { state.withLock { $0.entries.count } }
+    public var registered: Int { state.withLock { $0.entries.count } }
 
-    var sweepersStarted: Int { state.withLock { $0.sweepersStarted } }
+    public var sweepersStarted: Int { state.withLock { $0.sweepersStarted } }
 
     private func sweep() async {
         while true {
