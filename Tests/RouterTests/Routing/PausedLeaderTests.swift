@@ -84,5 +84,41 @@ extension NodeClusterAccessTests {
             #expect(elapsed < .seconds(30), "took \(elapsed): the attempt waited for its timeout")
             #expect(c.leader(of: d.rangeID) != paused)
         }
+
+        /// Session 14: the paused node leads the range AND the system range (the oracle).
+        /// The write's revisions must come from the new system leader: neither the node's
+        /// one oracle call in flight nor the search for the system leader (which asked the
+        /// paused node first) may wait for their 60 s timeouts.
+        @Test func writesMoveOffAPausedNodeThatAlsoLeadsTheSystemRange() async throws {
+            let c = try AccessCluster(ranges: 2, callTimeoutMs: 120_000) { $0.proposalTimeoutMs = 60_000 }
+            defer { c.shutdown() }
+            let user = c.bootstrap.descriptors.filter { $0.rangeID != .system }
+            #expect(await c.everyRangeHasALeader())
+            let d = try #require(user.first)
+            let paused = try #require(c.leader(of: d.rangeID))
+            if c.leader(of: .system) != paused {
+                let from = try #require(c.leader(of: .system))
+                c.hosts[from]!.transferLeadership(of: .system, to: paused)
+                #expect(await c.eventually { c.leader(of: .system) == paused })
+            }
+            let routerNode = c.bootstrap.nodes.first { $0 != paused }!
+            var config = Router.Config()
+            config.attemptTimeout = .seconds(60)
+            config.requestIDSeed = 1 << 22
+            let router = Router(access: c.access[routerNode]!, config: config)
+            let key = d.startKey.isEmpty ? [UInt8]([0x01, 0x63]) : d.startKey + [0x63]
+            _ = try await router.put(PutRequest(key: key, value: [1]))
+            c.network.setPaused(paused, true)
+            let clock = ContinuousClock()
+            let start = clock.now
+            let put = try await router.put(PutRequest(key: key, value: [2]))
+            let elapsed = clock.now - start
+            let read = try await router.range(RangeRequest(key: key))
+            c.network.setPaused(paused, false)
+            #expect(put.revision > 0)
+            #expect(read.kvs.first?.value == [2])
+            #expect(elapsed < .seconds(30), "took \(elapsed): something waited for a 60 s timeout")
+            #expect(c.leader(of: .system) != paused && c.leader(of: d.rangeID) != paused)
+        }
     }
 }
