@@ -136,11 +136,36 @@ public final class PageStoreBackend: MVCCBackend {
             return try b.withValue(forKey: key, body)
         }
 
+        func withValue<R>(
+            _ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
+        ) throws -> R {
+            guard let b = try existing(bucket) else { return try body(nil) }
+            return try b.withValue(forRawKey: rawKey, body)
+        }
+
         func scan(
             _ bucket: MVCCBucket, from: [UInt8], to: [UInt8]?, reverse: Bool,
             _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
         ) throws {
             try existing(bucket)?.scan(from: from, to: to, reverse: reverse, body)
+        }
+
+        /// The value goes from the source's page (or node) straight into the target's leaf:
+        /// two different trees, so the source bytes stay valid while the target changes.
+        func copyValue(from source: MVCCBucket, rawKey: UnsafeRawBufferPointer, to target: MVCCBucket, key: [UInt8]) throws -> Bool {
+            precondition(source != target, "copyValue within one bucket")
+            guard let from = try existing(source) else { return false }
+            if target == .buffer { txn.requireFeature(.writeBuffer) }
+            let to = try writable(target)
+            return try from.withValue(forRawKey: rawKey) { v in
+                guard let v else { return false }
+                try key.withUnsafeBytes { try to.put(rawKey: $0, rawValue: v) }
+                return true
+            }
+        }
+
+        func deleteSorted(_ bucket: MVCCBucket, _ keys: [[UInt8]]) throws -> Int {
+            try existing(bucket)?.deleteSorted(keys) ?? 0
         }
 
         func put(_ bucket: MVCCBucket, _ key: [UInt8], _ value: [UInt8]) throws {

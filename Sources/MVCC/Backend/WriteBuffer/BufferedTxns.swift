@@ -9,6 +9,8 @@ struct BufferedReadTxn: MVCCReadTxn {
     /// No buffered record of this view's ranges has a main revision below this (read before
     /// the snapshot was taken): lookups of older records skip the buffer.
     let lowestBuffered: Int64
+    /// Which record keys may be buffered (read before the snapshot was taken; nil: any).
+    var filters: BufferedKeyFilters? = nil
 
     func get(_ bucket: MVCCBucket, _ key: [UInt8]) throws -> [UInt8]? {
         try withValue(bucket, key) { $0.map { [UInt8]($0) } }
@@ -22,7 +24,7 @@ struct BufferedReadTxn: MVCCReadTxn {
         _ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
     ) throws -> R {
         guard bucket == .records else { return try inner.withValue(bucket, rawKey: rawKey, body) }
-        return try BufferedRecords.lookup(TxnLookup(txn: inner), rawKey, lowestBuffered: lowestBuffered, body)
+        return try BufferedRecords.lookup(TxnLookup(txn: inner), rawKey, lowestBuffered: lowestBuffered, filters: filters, body)
     }
 
     func scan(
@@ -127,12 +129,15 @@ final class BufferedWriteTxn: MVCCWriteTxn {
 /// and the backend's point-read path).
 enum BufferedRecords {
     /// Looks record key `rk` up in the buffer (unless its revision is below
-    /// `lowestBuffered`), then in the records tree.
+    /// `lowestBuffered` or `filters` say it is not buffered), then in the records tree.
     @inline(__always)
     static func lookup<L: RecordLookup, R>(
-        _ source: L, _ rk: UnsafeRawBufferPointer, lowestBuffered: Int64, _ body: (UnsafeRawBufferPointer?) throws -> R
+        _ source: L, _ rk: UnsafeRawBufferPointer, lowestBuffered: Int64, filters: BufferedKeyFilters?,
+        _ body: (UnsafeRawBufferPointer?) throws -> R
     ) throws -> R {
-        if rk.count >= BufferKey.minRecordKeyBytes, BufferKey.mainRevision(ofRecordKey: rk) >= lowestBuffered {
+        if rk.count >= BufferKey.minRecordKeyBytes, BufferKey.mainRevision(ofRecordKey: rk) >= lowestBuffered,
+            filters?.mayContain(rk) ?? true
+        {
             let hit: R?? = try BufferKey.withBufferKey(recordKey: rk) { bk in
                 try source.withValue(.buffer, rawKey: bk) { v -> R?? in
                     guard let v else { return .none }

@@ -1,0 +1,107 @@
+import Base
+import Synchronization
+import Testing
+import TestThreads
+
+@testable import MVCC
+
+/// Session 14: the record-key filters that let reads skip the buffer (`RecordKeyFilter`,
+/// `BufferedKeyFilters`), and the trim's bucket order (`BufferKey.sorted`).
+extension WriteBufferTests {
+    /// An inner backend that counts point lookups in the buffer bucket (the probe a read
+    /// makes before looking in the records tree).
+    final class BufferProbeCounter: MVCCBackend, Sendable {
+        let inner = InMemoryBackend()
+        let probes = Mutex(0)
+
+        func view<R>(_ body: (any MVCCReadTxn) throws -> R) throws -> R { try inner.view(body) }
+        func update<R>(_ body: (any MVCCWriteTxn) throws -> R) throws -> R { try inner.update(body) }
+        func withLatestValue<R>(
+            _ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
+        ) throws -> R {
+            if bucket == .buffer { probes.withLock { $0 += 1 } }
+            return try inner.withLatestValue(bucket, rawKey: rawKey, body)
+        }
+    }
+
+    /// Two ranges share the node's buffer with revisions of their own: range B's records, low
+    /// revisions, stay buffered while range A's records (high revisions) are flushed and
+    /// trimmed. The lowest buffered revision then says nothing about A's records; the filter
+    /// does: point reads of A's flushed records do not probe the buffer, reads of B's buffered
+    /// records do and find them. (Before session 14 every read of A probed the buffer.)
+    @Test func pointReadsOfFlushedRecordsSkipTheBuffer() throws {
+        let counter = BufferProbeCounter()
+        let backend = try WriteBufferedBackend(inner: counter, options: .init(flushThreshold: 10, flushFraction: 0, minChunk: 1000))
+        let a = try MVCCStore.create(backend: backend, rangeID: RangeID(2), start: b("a"), end: b("b"))
+        let bRange = try MVCCStore.create(backend: backend, rangeID: RangeID(3), start: b("b"), end: nil)
+        var revA: Int64 = 1000
+        for i in 0..<10 {  // the 10th buffered record starts a cycle; one chunk copies all
+            revA += 1
+            try a.put("a\(i)", "va\(i)", at: revA)
+            try a.commit(appliedIndex: UInt64(revA))
+        }
+        #expect(backend.flushing)
+        var revB: Int64 = 1
+        for i in 0..<3 {  // arrive after the window was taken; the 1st of these commits trims it
+            revB += 1
+            try bRange.put("b\(i)", "vb\(i)", at: revB)
+            try bRange.commit(appliedIndex: UInt64(revB))
+        }
+        #expect(!backend.flushing && counter.inner.contents(.buffer).count == 3, "A's window trimmed, B's records buffered")
+        let before = counter.probes.withLock { $0 }
+        for i in 0..<10 { #expect(try a.get("a\(i)")?.value == b("va\(i)")) }
+        #expect(counter.probes.withLock { $0 } == before, "no buffer probe for flushed records")
+        for i in 0..<3 { #expect(try bRange.get("b\(i)")?.value == b("vb\(i)")) }
+        #expect(counter.probes.withLock { $0 } == before + 3, "buffered records are looked up in the buffer")
+        // A reopened backend builds the filter from the buffer it finds.
+        let reopened = try WriteBufferedBackend(inner: counter, options: backend.options)
+        let a2 = try MVCCStore.open(backend: reopened, rangeID: RangeID(2))
+        let b2 = try MVCCStore.open(backend: reopened, rangeID: RangeID(3))
+        let mid = counter.probes.withLock { $0 }
+        for i in 0..<10 { #expect(try a2.get("a\(i)")?.value == b("va\(i)")) }
+        for i in 0..<3 { #expect(try b2.get("b\(i)")?.value == b("vb\(i)")) }
+        #expect(counter.probes.withLock { $0 } == mid + 3)
+    }
+
+    /// Every key added is reported (no false negatives), through growth by rebuilds; absent
+    /// keys are rarely reported.
+    @Test(arguments: [UInt64(41), 42, 43])
+    func recordKeyFilterHasNoFalseNegatives(seed: UInt64) {
+        var g = SeededGenerator(seed: seed)
+        func randomKey() -> [UInt8] { (0..<Int.random(in: 1...40, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) } }
+        var all: [[UInt8]] = []
+        var filter = RecordKeyFilter.empty
+        for round in 0..<60 {
+            let batch = (0..<Int.random(in: 0...300, using: &g)).map { _ in randomKey() }
+            filter = filter.adding(batch) { all + batch }
+            all += batch
+            #expect(filter.count == all.count, "seed \(seed) round \(round)")
+            for k in all { #expect(k.withUnsafeBytes { filter.mayContain($0) }, "seed \(seed) round \(round): a false negative") }
+        }
+        let present = Set(all)
+        var falsePositives = 0
+        var absent = 0
+        while absent < 20_000 {
+            let k = randomKey()
+            if present.contains(k) { continue }
+            absent += 1
+            if k.withUnsafeBytes({ filter.mayContain($0) }) { falsePositives += 1 }
+        }
+        #expect(falsePositives < 200, "seed \(seed): \(falsePositives) false positives of 20,000")
+        #expect(!RecordKeyFilter.empty.mayContain(UnsafeRawBufferPointer(start: nil, count: 0)))
+    }
+
+    /// The trim's batch is in bucket order: revision as integers first, then the bytes.
+    @Test(arguments: [UInt64(51), 52])
+    func bufferKeysSortInBucketOrder(seed: UInt64) {
+        var g = SeededGenerator(seed: seed)
+        for round in 0..<50 {
+            let keys: [[UInt8]] = (0..<Int.random(in: 0...200, using: &g)).map { _ in
+                let user = (0..<Int.random(in: 0...6, using: &g)).map { _ in UInt8.random(in: 0...3, using: &g) }
+                let rev = Revision(main: Int64.random(in: 1...20, using: &g), sub: Int64.random(in: 0...2, using: &g))
+                return BufferKey.make(recordKey: RecordKey.make(user, rev))
+            }
+            #expect(BufferKey.sorted(keys) == keys.sorted(by: Bytes.less), "seed \(seed) round \(round)")
+        }
+    }
+}
