@@ -39,8 +39,9 @@ public protocol MVCCWriteTxn: MVCCReadTxn {
     /// knows it cheaply (nil otherwise). Default: nil.
     func keyCount(_ bucket: MVCCBucket) throws -> Int?
     /// Copies the value of `rawKey` in `source` to `key` in `target` without an intermediate
-    /// array (a write buffer's flush); returns false (and writes nothing) when `rawKey` is
-    /// absent. Default: a lookup and a `put`.
+    /// array (a write buffer's flush); an empty source value (a compaction marker) deletes
+    /// `key` from `target` instead. Returns false (and writes nothing) when `rawKey` is
+    /// absent. Default: a lookup and a `put` or `delete`.
     func copyValue(from source: MVCCBucket, rawKey: UnsafeRawBufferPointer, to target: MVCCBucket, key: [UInt8]) throws -> Bool
     /// Deletes `keys` (in bucket order); returns how many existed. Backends that can delete a
     /// sorted batch one leaf at a time do (a write buffer's trim). Default: one `delete` each.
@@ -53,7 +54,7 @@ extension MVCCWriteTxn {
 
     public func copyValue(from source: MVCCBucket, rawKey: UnsafeRawBufferPointer, to target: MVCCBucket, key: [UInt8]) throws -> Bool {
         guard let value = try withValue(source, rawKey: rawKey, { $0.map { [UInt8]($0) } }) else { return false }
-        try put(target, key, value)
+        if value.isEmpty { try delete(target, key) } else { try put(target, key, value) }
         return true
     }
 

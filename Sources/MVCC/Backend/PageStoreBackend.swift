@@ -151,7 +151,8 @@ public final class PageStoreBackend: MVCCBackend {
         }
 
         /// The value goes from the source's page (or node) straight into the target's leaf:
-        /// two different trees, so the source bytes stay valid while the target changes.
+        /// two different trees, so the source bytes stay valid while the target changes. An
+        /// empty value (a write buffer's compaction marker) deletes the target key.
         func copyValue(from source: MVCCBucket, rawKey: UnsafeRawBufferPointer, to target: MVCCBucket, key: [UInt8]) throws -> Bool {
             precondition(source != target, "copyValue within one bucket")
             guard let from = try existing(source) else { return false }
@@ -159,7 +160,11 @@ public final class PageStoreBackend: MVCCBackend {
             let to = try writable(target)
             return try from.withValue(forRawKey: rawKey) { v in
                 guard let v else { return false }
-                try key.withUnsafeBytes { try to.put(rawKey: $0, rawValue: v) }
+                if v.isEmpty {
+                    try to.delete(key)  // a compaction marker
+                } else {
+                    try key.withUnsafeBytes { try to.put(rawKey: $0, rawValue: v) }
+                }
                 return true
             }
         }

@@ -105,3 +105,50 @@ extension WriteBufferTests {
         }
     }
 }
+
+extension WriteBufferTests {
+    /// Compaction through the buffer (session 14): deleting flushed records writes compaction
+    /// markers to the buffer, not tree deletes (before: one tree delete per record, each a
+    /// leaf rewrite of its own); reads and a reopen no longer see the compacted records; the
+    /// next cycle deletes them from the tree in its key-ordered pass and trims the markers.
+    @Test func compactionDeletesReachTheTreeThroughTheFlush() throws {
+        let inner = InMemoryBackend()
+        let backend = try WriteBufferedBackend(inner: inner, options: .init(flushThreshold: 20, flushFraction: 0, minChunk: 1000))
+        let store = try freshStore(backend)
+        var rev: Int64 = 1
+        func put(_ key: String, _ value: String) throws {
+            rev += 1
+            try store.put(key, value, at: rev)
+            try store.commit(appliedIndex: UInt64(rev))
+        }
+        for i in 0..<20 { try put(Self.key(i), "old\(i)") }  // the 20th starts a cycle that copies all
+        try put(Self.key(0), "new0")  // trims the window
+        #expect(!backend.flushing && inner.contents(.records).count == 20 && inner.contents(.buffer).count == 1)
+        for i in 1..<5 { try put(Self.key(i), "new\(i)") }
+        let treeWrites = inner.writeCount(.records)
+        try store.compact(rev)
+        try store.commit(appliedIndex: UInt64(rev) + 1)
+        #expect(!backend.flushing, "5 records + 5 markers: below the threshold")
+        #expect(inner.writeCount(.records) == treeWrites, "the compaction commit writes markers, no tree deletes")
+        #expect(inner.contents(.records).count == 20, "the compacted records are still in the tree")
+        #expect(inner.contents(.buffer).filter { $0.1.isEmpty }.count == 5, "one marker per compacted record")
+        #expect(try Self.records(backend).count == 20, "the union hides the compacted records")
+        #expect(mvccError { _ = try store.get(Self.key(1), at: 3) } == .compacted)
+        let expected = try store.range(RangeRequest(key: [0], rangeEnd: [0]))
+        #expect(expected.kvs.map(\.value) == (0..<20).map { b($0 < 5 ? "new\($0)" : "old\($0)") })
+        // A reopen rebuilds the index without the compacted records.
+        let reopened = try MVCCStore.open(backend: try WriteBufferedBackend(inner: inner, options: backend.options), rangeID: RangeID(2))
+        #expect(try reopened.range(RangeRequest(key: [0], rangeEnd: [0])) == expected)
+        #expect(try reopened.hashKV().hash == store.hashKV().hash)
+        // The next cycle (10 more puts reach the threshold) applies the markers in its pass.
+        for i in 20..<30 { try put(Self.key(i), "more\(i)") }
+        let tree = inner.contents(.records).map(\.0)
+        for i in 0..<5 {
+            #expect(!tree.contains(RecordKey.make(b(Self.key(i)), Revision(main: Int64(2 + i)))), "record \(i) deleted by the flush")
+        }
+        #expect(tree.count == 30, "20 keys' live records + 10 new")
+        try put(Self.key(0), "trim")
+        #expect(inner.contents(.buffer).count == 1, "the trim removed the markers with the window")
+        #expect(try store.range(RangeRequest(key: [0], rangeEnd: [0])).kvs.count == 30)
+    }
+}

@@ -45,6 +45,11 @@ struct WriteBufferFlusher {
 
     var active: Bool { !windowArrivals.isEmpty }
 
+    /// The cycle's records already copied into the tree, in key order (some may be trimmed
+    /// already: those are only in the tree). A compaction marker under one of their buffer
+    /// keys would be trimmed unapplied, so compaction deletes these directly.
+    var copiedWindow: ArraySlice<[UInt8]> { window[..<copied] }
+
     /// What one transaction did; applied by `apply` only once the transaction committed.
     struct Step {
         /// The record keys the transaction buffered, in its order.

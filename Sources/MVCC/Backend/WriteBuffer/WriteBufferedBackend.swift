@@ -71,7 +71,8 @@ public final class WriteBufferedBackend: MVCCBackend {
             var newLowest = Int64.max
             let result = try inner.update { wtx in
                 let txn = BufferedWriteTxn(
-                    inner: wtx, buffersPuts: options.buffersPuts, lowestBuffered: lowest.load(ordering: .acquiring))
+                    inner: wtx, buffersPuts: options.buffersPuts, lowestBuffered: lowest.load(ordering: .acquiring),
+                    copiedWindow: f.copiedWindow, windowFilter: f.filters.window)
                 let r = try body(txn)
                 step = try f.step(wtx, bufferedKeys: txn.bufferedKeys, options: options)
                 let widened = step.filters
