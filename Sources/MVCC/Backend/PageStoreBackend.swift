@@ -176,7 +176,11 @@ public final class PageStoreBackend: MVCCBackend {
         func put(_ bucket: MVCCBucket, _ key: [UInt8], _ value: [UInt8]) throws {
             // A file holding write-buffered records must be refused by code without the
             // buffer (`Meta.writeBuffer`): mark it with the first buffered record.
-            if bucket == .buffer { txn.requireFeature(.writeBuffer) }
+            if bucket == .buffer {
+                txn.requireFeature(.writeBuffer)
+                // A compaction marker (empty value): session-13 code would read it as a record.
+                if value.isEmpty { txn.requireFeature(.compactionMarkers) }
+            }
             try writable(bucket).put(key, value)
         }
 

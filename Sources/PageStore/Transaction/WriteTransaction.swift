@@ -149,10 +149,13 @@ public struct WriteBucket {
 public enum PageFileFeature: Sendable {
     /// MVCC's write-buffer bucket (session 13): records may live outside `mvcc.records`.
     case writeBuffer
+    /// Compaction markers in the write-buffer bucket (session 14).
+    case compactionMarkers
 
     var flag: UInt32 {
         switch self {
         case .writeBuffer: Meta.writeBuffer
+        case .compactionMarkers: Meta.compactionMarkers
         }
     }
 }

@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Base
+@testable import PageStore
 import Synchronization
 import Testing
 import TestThreads
@@ -150,5 +154,35 @@ extension WriteBufferTests {
         try put(Self.key(0), "trim")
         #expect(inner.contents(.buffer).count == 1, "the trim removed the markers with the window")
         #expect(try store.range(RangeRequest(key: [0], rangeEnd: [0])).kvs.count == 30)
+    }
+}
+
+extension WriteBufferTests {
+    /// The first compaction marker marks the file with PageStore meta flag `compactionMarkers`
+    /// (session-13 code, which knows only `writeBuffer`, would read a marker as a record); the
+    /// flag is sticky like `writeBuffer`.
+    @Test func compactionMarkersMarkTheFile() throws {
+        let path = "/tmp/flotilla-wb-marker-flag-\(getpid()).db"
+        unlink(path)
+        defer { unlink(path) }
+        var backend = try PageStoreBackend.open(path: path)
+        let buffered = try WriteBufferedBackend(inner: backend, options: .init(flushThreshold: 1000))
+        let store = try MVCCStore.create(backend: buffered, rangeID: RangeID(2), start: [], end: nil)
+        try store.put("a", "1", at: 2)
+        try store.put("a", "2", at: 3)
+        try store.commit(appliedIndex: 1)
+        let flags = backend.file.currentMetaForTesting.flags
+        #expect(flags & Meta.writeBuffer != 0 && flags & Meta.compactionMarkers == 0, "puts only: no marker flag")
+        try store.compact(3)
+        try store.commit(appliedIndex: 2)
+        #expect(backend.file.currentMetaForTesting.flags & Meta.compactionMarkers != 0)
+        #expect(try store.get("a")?.value == b("2"))
+        backend.file.close()
+        backend = try PageStoreBackend.open(path: path)
+        #expect(backend.file.currentMetaForTesting.flags & Meta.compactionMarkers != 0, "sticky")
+        let reopened = try MVCCStore.open(backend: try WriteBufferedBackend(inner: backend), rangeID: RangeID(2))
+        #expect(try reopened.get("a")?.value == b("2"))
+        #expect(mvccError { _ = try reopened.get("a", at: 2) } == .compacted)
+        backend.file.close()
     }
 }
