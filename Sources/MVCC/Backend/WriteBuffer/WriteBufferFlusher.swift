@@ -2,8 +2,9 @@
 /// end of every write transaction. A cycle starts when the buffer holds
 /// `WriteBufferOptions.threshold(records:)` records: its window is every record buffered then, in record-key order. Each commit then
 /// copies the next chunk of the window into `mvcc.records` (skipping records deleted from
-/// the buffer meanwhile: compaction, drop, ingest), and once all are copied, deletes the
-/// window from the buffer in arrival order (≈ buffer order), a chunk per commit.
+/// the buffer meanwhile by drop or ingest; a compaction marker deletes the tree record), and
+/// once all are copied, deletes the window from the buffer in arrival order (≈ buffer order),
+/// a chunk per commit, each chunk sorted into bucket order and deleted leaf by leaf.
 ///
 /// The window is built without a pass over the buffer or a big sort on the commit path:
 /// every commit's buffered record keys arrive as a sorted run, and runs of similar size are
@@ -14,8 +15,9 @@
 /// changes) and a record leaves the buffer only in a commit after the one that copied it,
 /// so a crash at any point leaves every record in the buffer, the tree or both; the next
 /// process rebuilds the runs from the buffer (`init(bufferedKeys:)`) and starts a new cycle
-/// over whatever the buffer holds. Owns the record keys of the buffered records (shared with
-/// nothing; ~100 bytes per record).
+/// over whatever the buffer holds (markers are applied again: deletes are idempotent too).
+/// Owns the record keys of the buffered records (shared with nothing; ~100 bytes per record)
+/// and the record-key filters it hands to readers (`filters`).
 struct WriteBufferFlusher {
     /// Records in the buffer (+ buffered puts; exact at each cycle start).
     private(set) var buffered: Int
