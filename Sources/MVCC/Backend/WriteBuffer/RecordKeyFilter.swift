@@ -4,7 +4,9 @@
 /// for the ~90% of reads whose record was flushed long ago). Immutable once built, so readers
 /// use it without a lock after taking a reference; a commit publishes a new one
 /// (`adding(_:rebuildingFrom:)`) before its records become visible. About 12–24 bits per key,
-/// 6 probes (≤ 0.1% false positives at 16 bits per key). Owns its bit array only.
+/// 6 probes, all in one 64-byte block chosen by the key's first hash (a blocked Bloom filter:
+/// one cache miss per lookup instead of up to six; ~0.2–0.5% false positives at these
+/// sizes). Owns its bit array only.
 final class RecordKeyFilter: Sendable {
     /// Bit count − 1 (a power of two − 1).
     private let mask: UInt64
@@ -62,28 +64,34 @@ final class RecordKeyFilter: Sendable {
     func mayContain(_ rk: UnsafeRawBufferPointer) -> Bool {
         if count == 0 { return false }
         let (h1, h2) = Self.hashes(rk)
+        let block = Self.block(h1, mask)
         return words.withUnsafeBufferPointer { w in
-            var h = h1
+            var h = h2
             for _ in 0..<Self.probes {
-                let bit = h & mask
-                if w[Int(bit >> 6)] & (1 << (bit & 63)) == 0 { return false }
-                h &+= h2
+                let bit = h & 511  // a bit of the block's 512
+                if w[block + Int(bit >> 6)] & (1 << (bit & 63)) == 0 { return false }
+                h >>= 9
             }
             return true
         }
     }
 
+    /// The first word of `h1`'s 512-bit block.
+    @inline(__always)
+    private static func block(_ h1: UInt64, _ mask: UInt64) -> Int { Int((h1 & mask) >> 9) << 3 }
+
     private static func set(_ words: inout [UInt64], _ mask: UInt64, _ rk: UnsafeRawBufferPointer) {
         let (h1, h2) = hashes(rk)
-        var h = h1
+        let block = block(h1, mask)
+        var h = h2
         for _ in 0..<probes {
-            let bit = h & mask
-            words[Int(bit >> 6)] |= 1 << (bit & 63)
-            h &+= h2
+            let bit = h & 511
+            words[block + Int(bit >> 6)] |= 1 << (bit & 63)
+            h >>= 9
         }
     }
 
-    /// Two 64-bit hashes of `b` (a multiply-xorshift over 8-byte words; double hashing).
+    /// Two 64-bit hashes of `b` (a multiply-xorshift over 8-byte words): the block, and 6 × 9 bits in it.
     @inline(__always)
     static func hashes(_ b: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(b.count)
@@ -102,7 +110,7 @@ final class RecordKeyFilter: Sendable {
             }
             h = mix(h ^ tail)
         }
-        let h2 = mix(h ^ 0xC2B2_AE3D_27D4_EB4F) | 1
+        let h2 = mix(h ^ 0xC2B2_AE3D_27D4_EB4F)
         return (h, h2)
     }
 
