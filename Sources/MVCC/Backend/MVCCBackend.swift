@@ -38,10 +38,35 @@ public protocol MVCCWriteTxn: MVCCReadTxn {
     /// Number of keys in `bucket` including this transaction's changes, when the backend
     /// knows it cheaply (nil otherwise). Default: nil.
     func keyCount(_ bucket: MVCCBucket) throws -> Int?
+    /// Copies the value of `rawKey` in `source` to `key` in `target` without an intermediate
+    /// array (a write buffer's flush); an empty source value (a compaction marker) deletes
+    /// `key` from `target` instead. Returns false (and writes nothing) when `rawKey` is
+    /// absent. Default: a lookup and a `put` or `delete`.
+    func copyValue(from source: MVCCBucket, rawKey: UnsafeRawBufferPointer, to target: MVCCBucket, key: [UInt8]) throws -> Bool
+    /// Deletes `keys` (in bucket order); returns how many existed. Backends that can delete a
+    /// sorted batch one leaf at a time do (a write buffer's trim). Default: one `delete` each.
+    @discardableResult
+    func deleteSorted(_ bucket: MVCCBucket, _ keys: [[UInt8]]) throws -> Int
 }
 
 extension MVCCWriteTxn {
     public func keyCount(_ bucket: MVCCBucket) throws -> Int? { nil }
+
+    public func copyValue(from source: MVCCBucket, rawKey: UnsafeRawBufferPointer, to target: MVCCBucket, key: [UInt8]) throws -> Bool {
+        guard let value = try withValue(source, rawKey: rawKey, { $0.map { [UInt8]($0) } }) else { return false }
+        if value.isEmpty { try delete(target, key) } else { try put(target, key, value) }
+        return true
+    }
+
+    @discardableResult
+    public func deleteSorted(_ bucket: MVCCBucket, _ keys: [[UInt8]]) throws -> Int {
+        var n = 0
+        for k in keys where try get(bucket, k) != nil {
+            try delete(bucket, k)
+            n += 1
+        }
+        return n
+    }
 
     public func putInOrder(_ bucket: MVCCBucket, _ key: [UInt8], _ value: [UInt8]) throws {
         try put(bucket, key, value)

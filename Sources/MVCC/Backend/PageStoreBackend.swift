@@ -136,6 +136,13 @@ public final class PageStoreBackend: MVCCBackend {
             return try b.withValue(forKey: key, body)
         }
 
+        func withValue<R>(
+            _ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
+        ) throws -> R {
+            guard let b = try existing(bucket) else { return try body(nil) }
+            return try b.withValue(forRawKey: rawKey, body)
+        }
+
         func scan(
             _ bucket: MVCCBucket, from: [UInt8], to: [UInt8]?, reverse: Bool,
             _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
@@ -143,10 +150,37 @@ public final class PageStoreBackend: MVCCBackend {
             try existing(bucket)?.scan(from: from, to: to, reverse: reverse, body)
         }
 
+        /// The value goes from the source's page (or node) straight into the target's leaf:
+        /// two different trees, so the source bytes stay valid while the target changes. An
+        /// empty value (a write buffer's compaction marker) deletes the target key.
+        func copyValue(from source: MVCCBucket, rawKey: UnsafeRawBufferPointer, to target: MVCCBucket, key: [UInt8]) throws -> Bool {
+            precondition(source != target, "copyValue within one bucket")
+            guard let from = try existing(source) else { return false }
+            if target == .buffer { txn.requireFeature(.writeBuffer) }
+            let to = try writable(target)
+            return try from.withValue(forRawKey: rawKey) { v in
+                guard let v else { return false }
+                if v.isEmpty {
+                    try to.delete(key)  // a compaction marker
+                } else {
+                    try key.withUnsafeBytes { try to.put(rawKey: $0, rawValue: v) }
+                }
+                return true
+            }
+        }
+
+        func deleteSorted(_ bucket: MVCCBucket, _ keys: [[UInt8]]) throws -> Int {
+            try existing(bucket)?.deleteSorted(keys) ?? 0
+        }
+
         func put(_ bucket: MVCCBucket, _ key: [UInt8], _ value: [UInt8]) throws {
             // A file holding write-buffered records must be refused by code without the
             // buffer (`Meta.writeBuffer`): mark it with the first buffered record.
-            if bucket == .buffer { txn.requireFeature(.writeBuffer) }
+            if bucket == .buffer {
+                txn.requireFeature(.writeBuffer)
+                // A compaction marker (empty value): session-13 code would read it as a record.
+                if value.isEmpty { txn.requireFeature(.compactionMarkers) }
+            }
             try writable(bucket).put(key, value)
         }
 

@@ -32,10 +32,14 @@ struct Meta: Equatable, Sendable {
     /// those records, so it must refuse the file. Set by a transaction that writes such a
     /// bucket (`WriteTransaction.requireFeature(.writeBuffer)`) and kept by every later commit.
     static let writeBuffer: UInt32 = 2
+    /// Flag bit 2 (session 14): the write-buffer bucket may hold compaction markers (empty
+    /// values: `mvcc-format.md`, "Write buffer"), which session-13 code would read as records.
+    /// Set by a transaction that writes one (`requireFeature(.compactionMarkers)`); sticky.
+    static let compactionMarkers: UInt32 = 4
     /// Flags that, once set, every later commit keeps (format features, not per-commit facts).
-    static let stickyFlags: UInt32 = writeBuffer
+    static let stickyFlags: UInt32 = writeBuffer | compactionMarkers
     /// Every flag this code understands.
-    static let knownFlags: UInt32 = freelistNotStored | writeBuffer
+    static let knownFlags: UInt32 = freelistNotStored | writeBuffer | compactionMarkers
     /// The `freelist` field of a meta without a stored freelist: page 1, a meta page, so code
     /// older than the flag refuses the file ("expected a freelist page, found type 1") instead
     /// of opening it with an empty freelist.

@@ -113,6 +113,16 @@ final class WriteContext {
     /// Inserts or replaces; returns true when the key is new.
     @discardableResult
     func put(_ tree: BucketState, key: UnsafeRawBufferPointer, value: [UInt8]) throws(PageStoreError) -> Bool {
+        let result = value.withUnsafeBytes { v in
+            Result { () throws(PageStoreError) -> Bool in try put(tree, key: key, rawValue: v) }
+        }
+        return try result.get()
+    }
+
+    /// As `put`, with the value as raw bytes (copied into the leaf's arena; `value` may point
+    /// into any page of the snapshot or another tree's node, never into `tree`'s own nodes).
+    @discardableResult
+    func put(_ tree: BucketState, key: UnsafeRawBufferPointer, rawValue value: UnsafeRawBufferPointer) throws(PageStoreError) -> Bool {
         try validate(key: key)
         if value.count > maxValueSize { throw .valueTooLarge(size: value.count, max: maxValueSize) }
         let leaf = try leafFor(tree, key)
@@ -120,10 +130,10 @@ final class WriteContext {
         tree.dirty = true
         if i < leaf.count && compareBytes(leaf.key(i), key) == 0 {
             freeValue(leaf, i)
-            value.withUnsafeBytes { leaf.setValue(at: i, $0) }
+            leaf.setValue(at: i, value)
             return false
         }
-        value.withUnsafeBytes { leaf.insert(at: i, key: key, value: $0) }
+        leaf.insert(at: i, key: key, value: value)
         tree.count += 1
         return true
     }
@@ -143,6 +153,54 @@ final class WriteContext {
         tree.count -= 1
         tree.dirty = true
         return true
+    }
+
+    /// Removes the keys `keys` (strictly ascending) leaf by leaf: one descent per affected
+    /// leaf, whose matching entries are removed in one pass (the trim of a write buffer's
+    /// flush cycle). Keys that do not exist are skipped and materialise nothing. Returns how
+    /// many were removed.
+    func deleteSorted(_ tree: BucketState, keys: [[UInt8]]) throws -> Int {
+        var removed = 0
+        var i = 0
+        while i < keys.count {
+            let exists = try keys[i].withUnsafeBytes { k in try reader.withValue(tree.root, k) { $0 != nil } }
+            guard exists else {
+                i += 1
+                continue
+            }
+            let leaf = try keys[i].withUnsafeBytes { try leafFor(tree, $0) }
+            let n = leaf.count
+            var r = keys[i].withUnsafeBytes { leaf.lowerBound($0) }
+            var w = r  // entries[..<w] are kept; entries[r...] are not visited yet
+            var gone = 0
+            // Merge the leaf's entries from `start` with the keys; stop at the leaf's end
+            // (later keys may belong to the next leaf).
+            while r < n && i < keys.count {
+                let c = keys[i].withUnsafeBytes { compareBytes(leaf.key(r), $0) }
+                if c < 0 {
+                    if w != r { leaf.entries[w] = leaf.entries[r] }
+                    w += 1
+                    r += 1
+                } else if c == 0 {
+                    freeValue(leaf, r)
+                    r += 1
+                    i += 1
+                    gone += 1
+                } else {
+                    i += 1  // keys[i] would be in this leaf: it does not exist
+                }
+            }
+            if gone == 0 {  // not reached: keys[i] exists, so it is in this leaf at `start`
+                i += 1
+                continue
+            }
+            leaf.entries.removeSubrange(w..<r)
+            leaf.unbalanced = true
+            tree.count -= gone
+            tree.dirty = true
+            removed += gone
+        }
+        return removed
     }
 
     /// Removes every key in `[lo, hi)` leaf by leaf: each affected leaf is materialised once

@@ -81,6 +81,23 @@ public struct WriteBucket {
         return try key.withUnsafeBytes { k in try context.delete(state, key: k) }
     }
 
+    /// Inserts or replaces `key` with the bytes of `value` (which may point into a value
+    /// another bucket's lookup handed out in this transaction; not into this bucket's).
+    public func put(rawKey key: UnsafeRawBufferPointer, rawValue value: UnsafeRawBufferPointer) throws {
+        try checkOpen()
+        context.mutations += 1
+        try context.put(state, key: key, rawValue: value)
+    }
+
+    /// Removes `keys` (strictly ascending), one descent per affected leaf; returns how many
+    /// existed.
+    @discardableResult
+    public func deleteSorted(_ keys: [[UInt8]]) throws -> Int {
+        try checkOpen()
+        context.mutations += 1
+        return try context.deleteSorted(state, keys: keys)
+    }
+
     /// Removes every key with `lo ≤ key < hi` (nil = unbounded); returns how many.
     @discardableResult
     public func deleteRange(from lo: [UInt8]?, to hi: [UInt8]?) throws -> Int {
@@ -100,6 +117,12 @@ public struct WriteBucket {
     public func withValue<R>(forKey key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
         try checkOpen()
         return try key.withUnsafeBytes { try context.reader.withValue(state.root, $0, body) }
+    }
+
+    /// As `withValue(forKey:)` with the key as raw bytes (valid only during the call).
+    public func withValue<R>(forRawKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        try checkOpen()
+        return try context.reader.withValue(state.root, key, body)
     }
 
     /// Visits entries with `lo ≤ key < hi` (nil = unbounded) in order (or reverse) until
@@ -126,10 +149,13 @@ public struct WriteBucket {
 public enum PageFileFeature: Sendable {
     /// MVCC's write-buffer bucket (session 13): records may live outside `mvcc.records`.
     case writeBuffer
+    /// Compaction markers in the write-buffer bucket (session 14).
+    case compactionMarkers
 
     var flag: UInt32 {
         switch self {
         case .writeBuffer: Meta.writeBuffer
+        case .compactionMarkers: Meta.compactionMarkers
         }
     }
 }

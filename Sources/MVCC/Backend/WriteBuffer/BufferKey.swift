@@ -53,4 +53,25 @@ enum BufferKey {
     static func mainRevision(ofBufferKey bk: UnsafeRawBufferPointer) -> Int64 {
         Int64(bitPattern: readBigEndian(bk, at: 0))
     }
+
+    /// `keys` (buffer keys) in bucket order: by revision as integers (cheap: a commit's puts
+    /// arrive in record-key order, not revision order), ties (records of different ranges
+    /// with equal revisions) by bytes.
+    static func sorted(_ keys: [[UInt8]]) -> [[UInt8]] {
+        var order: [(main: UInt64, sub: UInt64, index: Int)] = []
+        order.reserveCapacity(keys.count)
+        var inOrder = true
+        for (i, k) in keys.enumerated() {
+            let (main, sub) = k.withUnsafeBytes { (readBigEndian($0, at: 0), readBigEndian($0, at: 8)) }
+            if let last = order.last, (last.main, last.sub) >= (main, sub) { inOrder = false }
+            order.append((main, sub, i))
+        }
+        if inOrder { return keys }
+        order.sort { a, b in
+            if a.main != b.main { return a.main < b.main }
+            if a.sub != b.sub { return a.sub < b.sub }
+            return Bytes.less(keys[a.index], keys[b.index])
+        }
+        return order.map { keys[$0.index] }
+    }
 }

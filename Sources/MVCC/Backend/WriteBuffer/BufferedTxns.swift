@@ -9,6 +9,8 @@ struct BufferedReadTxn: MVCCReadTxn {
     /// No buffered record of this view's ranges has a main revision below this (read before
     /// the snapshot was taken): lookups of older records skip the buffer.
     let lowestBuffered: Int64
+    /// Which record keys may be buffered (read before the snapshot was taken; nil: any).
+    var filters: BufferedKeyFilters? = nil
 
     func get(_ bucket: MVCCBucket, _ key: [UInt8]) throws -> [UInt8]? {
         try withValue(bucket, key) { $0.map { [UInt8]($0) } }
@@ -22,7 +24,7 @@ struct BufferedReadTxn: MVCCReadTxn {
         _ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
     ) throws -> R {
         guard bucket == .records else { return try inner.withValue(bucket, rawKey: rawKey, body) }
-        return try BufferedRecords.lookup(TxnLookup(txn: inner), rawKey, lowestBuffered: lowestBuffered, body)
+        return try BufferedRecords.lookup(TxnLookup(txn: inner), rawKey, lowestBuffered: lowestBuffered, filters: filters, body)
     }
 
     func scan(
@@ -42,19 +44,46 @@ struct BufferedReadTxn: MVCCReadTxn {
 }
 
 /// The write side: record puts go to the buffer (unless `buffersPuts` is off or the put is
-/// part of an ordered batch), record deletes remove both copies.
+/// part of an ordered batch); record deletes (compaction) become **compaction markers** in
+/// the buffer — an empty value under the record's buffer key, replacing a buffered copy —
+/// that the flush cycle taking them applies to the tree in the same key-ordered pass as the
+/// puts, so compaction rewrites no tree leaf of its own (session 14). A record the current
+/// cycle already copied but has not trimmed is deleted from both at once instead (a marker
+/// under its buffer key would be trimmed unapplied).
 final class BufferedWriteTxn: MVCCWriteTxn {
     let inner: any MVCCWriteTxn
     let buffersPuts: Bool
     /// As `BufferedReadTxn.lowestBuffered`, lowered by this transaction's buffered puts.
     private(set) var lowestBuffered: Int64
-    /// Record keys this transaction put into the buffer, in order.
+    /// Record keys this transaction put into the buffer (records and markers), in order.
     private(set) var bufferedKeys: [[UInt8]] = []
+    /// The current cycle's records already copied into the tree, in key order, and a filter
+    /// of the whole window (nil between cycles).
+    let copiedWindow: ArraySlice<[UInt8]>
+    let windowFilter: RecordKeyFilter?
 
-    init(inner: any MVCCWriteTxn, buffersPuts: Bool, lowestBuffered: Int64) {
+    init(
+        inner: any MVCCWriteTxn, buffersPuts: Bool, lowestBuffered: Int64,
+        copiedWindow: ArraySlice<[UInt8]> = [], windowFilter: RecordKeyFilter? = nil
+    ) {
         self.inner = inner
         self.buffersPuts = buffersPuts
         self.lowestBuffered = lowestBuffered
+        self.copiedWindow = copiedWindow
+        self.windowFilter = windowFilter
+    }
+
+    /// Whether record key `rk` is one the current cycle copied and has not trimmed yet.
+    func inCopiedWindow(_ rk: [UInt8]) -> Bool {
+        guard !copiedWindow.isEmpty, let windowFilter, rk.withUnsafeBytes({ windowFilter.mayContain($0) }) else { return false }
+        var lo = copiedWindow.startIndex, hi = copiedWindow.endIndex
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            let c = Bytes.compare(copiedWindow[mid], rk)
+            if c == 0 { return true }
+            if c < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return false
     }
 
     private var reader: BufferedReadTxn { BufferedReadTxn(inner: inner, lowestBuffered: lowestBuffered) }
@@ -105,6 +134,12 @@ final class BufferedWriteTxn: MVCCWriteTxn {
     func delete(_ bucket: MVCCBucket, _ key: [UInt8]) throws {
         guard bucket == .records else { return try inner.delete(bucket, key) }
         let main = key.withUnsafeBytes { BufferKey.mainRevision(ofRecordKey: $0) }
+        if buffersPuts && !inCopiedWindow(key) {
+            lowestBuffered = min(lowestBuffered, main)
+            try inner.put(.buffer, BufferKey.make(recordKey: key), BufferedRecords.compactionMarker)
+            bufferedKeys.append(key)
+            return
+        }
         if main >= lowestBuffered { try inner.delete(.buffer, BufferKey.make(recordKey: key)) }
         try inner.delete(.records, key)
     }
@@ -126,17 +161,24 @@ final class BufferedWriteTxn: MVCCWriteTxn {
 /// The read algorithms over a buffer and a records tree (shared by both transaction kinds
 /// and the backend's point-read path).
 enum BufferedRecords {
+    /// The buffered value that marks a record deleted by compaction (no record value is
+    /// empty: `mvcc-format.md`, "Record values").
+    static let compactionMarker: [UInt8] = []
+
     /// Looks record key `rk` up in the buffer (unless its revision is below
-    /// `lowestBuffered`), then in the records tree.
+    /// `lowestBuffered` or `filters` say it is not buffered), then in the records tree.
     @inline(__always)
     static func lookup<L: RecordLookup, R>(
-        _ source: L, _ rk: UnsafeRawBufferPointer, lowestBuffered: Int64, _ body: (UnsafeRawBufferPointer?) throws -> R
+        _ source: L, _ rk: UnsafeRawBufferPointer, lowestBuffered: Int64, filters: BufferedKeyFilters?,
+        _ body: (UnsafeRawBufferPointer?) throws -> R
     ) throws -> R {
-        if rk.count >= BufferKey.minRecordKeyBytes, BufferKey.mainRevision(ofRecordKey: rk) >= lowestBuffered {
+        if rk.count >= BufferKey.minRecordKeyBytes, BufferKey.mainRevision(ofRecordKey: rk) >= lowestBuffered,
+            filters?.mayContain(rk) ?? true
+        {
             let hit: R?? = try BufferKey.withBufferKey(recordKey: rk) { bk in
                 try source.withValue(.buffer, rawKey: bk) { v -> R?? in
                     guard let v else { return .none }
-                    return .some(try body(v))
+                    return .some(try body(v.isEmpty ? nil : v))  // a compaction marker: deleted
                 }
             }
             if let hit { return hit! }
@@ -161,9 +203,11 @@ enum BufferedRecords {
         extra.sort { reverse ? Bytes.less($1.key, $0.key) : Bytes.less($0.key, $1.key) }
         var i = 0
         var stopped = false
+        /// Visits `extra[i]` unless it is a compaction marker.
         func emitExtra() throws -> Bool {
             let e = extra[i]
             i += 1
+            if e.value.isEmpty { return true }
             return try e.key.withUnsafeBytes { k in try e.value.withUnsafeBytes { v in try body(k, v) } }
         }
         try inner.scan(.records, from: from, to: to, reverse: reverse) { k, v in
@@ -172,7 +216,11 @@ enum BufferedRecords {
                 if reverse { c = -c }
                 if c > 0 { break }
                 if c == 0 {
-                    i += 1  // the same record in both (flushed, not yet trimmed): visit it once
+                    // The same record in both (flushed, not yet trimmed): visit it once; a
+                    // compaction marker hides the tree's copy (not yet deleted by a flush).
+                    let marker = extra[i].value.isEmpty
+                    i += 1
+                    if marker { return true }
                     break
                 }
                 guard try emitExtra() else {

@@ -2,8 +2,9 @@
 /// end of every write transaction. A cycle starts when the buffer holds
 /// `WriteBufferOptions.threshold(records:)` records: its window is every record buffered then, in record-key order. Each commit then
 /// copies the next chunk of the window into `mvcc.records` (skipping records deleted from
-/// the buffer meanwhile: compaction, drop, ingest), and once all are copied, deletes the
-/// window from the buffer in arrival order (≈ buffer order), a chunk per commit.
+/// the buffer meanwhile by drop or ingest; a compaction marker deletes the tree record), and
+/// once all are copied, deletes the window from the buffer in arrival order (≈ buffer order),
+/// a chunk per commit, each chunk sorted into bucket order and deleted leaf by leaf.
 ///
 /// The window is built without a pass over the buffer or a big sort on the commit path:
 /// every commit's buffered record keys arrive as a sorted run, and runs of similar size are
@@ -14,8 +15,9 @@
 /// changes) and a record leaves the buffer only in a commit after the one that copied it,
 /// so a crash at any point leaves every record in the buffer, the tree or both; the next
 /// process rebuilds the runs from the buffer (`init(bufferedKeys:)`) and starts a new cycle
-/// over whatever the buffer holds. Owns the record keys of the buffered records (shared with
-/// nothing; ~100 bytes per record).
+/// over whatever the buffer holds (markers are applied again: deletes are idempotent too).
+/// Owns the record keys of the buffered records (shared with nothing; ~100 bytes per record)
+/// and the record-key filters it hands to readers (`filters`).
 struct WriteBufferFlusher {
     /// Records in the buffer (+ buffered puts; exact at each cycle start).
     private(set) var buffered: Int
@@ -31,15 +33,24 @@ struct WriteBufferFlusher {
     private var copied = 0
     /// `windowArrivals[..<trimmed]` are deleted from the buffer.
     private var trimmed = 0
+    /// Filters of the record keys in `window` (nil between cycles) and `arrivals`: what readers
+    /// consult before probing the buffer (`BufferedKeyFilters`).
+    private(set) var filters: BufferedKeyFilters = .none
 
     /// A flusher for a buffer holding `bufferedKeys` (record keys, in buffer order).
     init(bufferedKeys: [[UInt8]]) {
         buffered = bufferedKeys.count
         arrivals = bufferedKeys
         if !bufferedKeys.isEmpty { runs = [bufferedKeys.sorted(by: Bytes.less)] }
+        filters = BufferedKeyFilters(window: nil, arrivals: .build(bufferedKeys, capacity: 2 * bufferedKeys.count))
     }
 
     var active: Bool { !windowArrivals.isEmpty }
+
+    /// The cycle's records already copied into the tree, in key order (some may be trimmed
+    /// already: those are only in the tree). A compaction marker under one of their buffer
+    /// keys would be trimmed unapplied, so compaction deletes these directly.
+    var copiedWindow: ArraySlice<[UInt8]> { window[..<copied] }
 
     /// What one transaction did; applied by `apply` only once the transaction committed.
     struct Step {
@@ -49,12 +60,16 @@ struct WriteBufferFlusher {
         var startedWindow: [[UInt8]]?
         var copiedTo: Int?
         var trimmedTo: Int?
+        /// The filters once this transaction commits (published before its commit: a reader
+        /// must never miss a buffered record; extra keys are harmless).
+        var filters: BufferedKeyFilters = .none
     }
 
     /// Runs this transaction's share of the cycle in `wtx` (the inner backend's transaction).
     /// Mutates nothing: a transaction that fails leaves the cycle as it was.
     func step(_ wtx: any MVCCWriteTxn, bufferedKeys: [[UInt8]], options: WriteBufferOptions) throws -> Step {
-        var step = Step(bufferedKeys: bufferedKeys)
+        var step = Step(bufferedKeys: bufferedKeys, filters: filters)
+        step.filters.arrivals = filters.arrivals.adding(bufferedKeys) { arrivals + bufferedKeys }
         var window = self.window
         var copied = self.copied
         let trimmed = self.trimmed
@@ -69,18 +84,25 @@ struct WriteBufferFlusher {
             windowCount = window.count
             copied = 0
             step.startedWindow = window
+            step.filters = BufferedKeyFilters(window: step.filters.arrivals, arrivals: .empty)
         }
         let chunk = max(options.minChunk, 2 * bufferedKeys.count)
         if copied < window.count {
             let end = min(window.count, copied + chunk)
             for rk in window[copied..<end] {
-                guard let value = try wtx.get(.buffer, BufferKey.make(recordKey: rk)) else { continue }  // deleted meanwhile
-                try wtx.put(.records, rk, value)
+                // Straight from the buffer's leaf into the tree (no value array); a record
+                // deleted meanwhile (compaction, drop, ingest) is not found and skipped.
+                try rk.withUnsafeBytes { r in
+                    try BufferKey.withBufferKey(recordKey: r) { bk in
+                        _ = try wtx.copyValue(from: .buffer, rawKey: bk, to: .records, key: rk)
+                    }
+                }
             }
             step.copiedTo = end
         } else {
             let end = min(windowCount, trimmed + 2 * chunk)
-            for rk in windowArrivals[trimmed..<end] { try wtx.delete(.buffer, BufferKey.make(recordKey: rk)) }
+            // One descent per buffer leaf: the chunk's buffer keys in bucket order.
+            try wtx.deleteSorted(.buffer, BufferKey.sorted(windowArrivals[trimmed..<end].map { BufferKey.make(recordKey: $0) }))
             step.trimmedTo = end
         }
         return step
@@ -89,6 +111,7 @@ struct WriteBufferFlusher {
     /// Makes a committed step's progress the cycle's state.
     mutating func apply(_ step: Step) {
         buffered += step.bufferedKeys.count
+        filters = step.filters
         if let started = step.startedWindow {
             window = started
             windowArrivals = arrivals + step.bufferedKeys
@@ -114,6 +137,7 @@ struct WriteBufferFlusher {
                 windowArrivals = []
                 copied = 0
                 trimmed = 0
+                filters.window = nil  // after the commit that trimmed the last of them
             }
         }
     }

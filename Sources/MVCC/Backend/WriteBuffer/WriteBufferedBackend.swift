@@ -17,6 +17,11 @@ public final class WriteBufferedBackend: MVCCBackend {
     /// (`Int64.max`: empty). Only a range's own commits add its buffered records, under its
     /// lock, so a reader holding that lock never sees a value above its records' true minimum.
     private let lowest: Atomic<Int64>
+    /// Which record keys the buffer may hold (`RecordKeyFilter`): published by a commit
+    /// before its records become visible, narrowed only after the commit that trimmed a
+    /// window. Read before a reader's snapshot, so a key it lacks is not in that snapshot's
+    /// buffer — the same argument as for `lowest`.
+    private let published: Mutex<BufferedKeyFilters>
 
     /// Wraps `inner`, reading the record keys its buffer holds (one pass over the buffer).
     public init(inner: any MVCCBackend, options: WriteBufferOptions = .init()) throws {
@@ -31,7 +36,9 @@ public final class WriteBufferedBackend: MVCCBackend {
                 return true
             }
         }
-        flusher = StateLock(WriteBufferFlusher(bufferedKeys: keys))
+        let f = WriteBufferFlusher(bufferedKeys: keys)
+        published = Mutex(f.filters)
+        flusher = StateLock(f)
         lowest = Atomic(first)
     }
 
@@ -45,7 +52,8 @@ public final class WriteBufferedBackend: MVCCBackend {
 
     public func view<R>(_ body: (any MVCCReadTxn) throws -> R) throws -> R {
         let low = lowest.load(ordering: .acquiring)  // before the snapshot (see `lowest`)
-        return try inner.view { rtx in try body(BufferedReadTxn(inner: rtx, lowestBuffered: low)) }
+        let filters = published.withLock { $0 }
+        return try inner.view { rtx in try body(BufferedReadTxn(inner: rtx, lowestBuffered: low, filters: filters)) }
     }
 
     public func withLatestValue<R>(
@@ -53,7 +61,8 @@ public final class WriteBufferedBackend: MVCCBackend {
     ) throws -> R {
         guard bucket == .records else { return try inner.withLatestValue(bucket, rawKey: rawKey, body) }
         let low = lowest.load(ordering: .acquiring)
-        return try BufferedRecords.lookup(BackendLookup(backend: inner), rawKey, lowestBuffered: low, body)
+        let filters = published.withLock { $0 }
+        return try BufferedRecords.lookup(BackendLookup(backend: inner), rawKey, lowestBuffered: low, filters: filters, body)
     }
 
     public func update<R>(_ body: (any MVCCWriteTxn) throws -> R) throws -> R {
@@ -62,9 +71,12 @@ public final class WriteBufferedBackend: MVCCBackend {
             var newLowest = Int64.max
             let result = try inner.update { wtx in
                 let txn = BufferedWriteTxn(
-                    inner: wtx, buffersPuts: options.buffersPuts, lowestBuffered: lowest.load(ordering: .acquiring))
+                    inner: wtx, buffersPuts: options.buffersPuts, lowestBuffered: lowest.load(ordering: .acquiring),
+                    copiedWindow: f.copiedWindow, windowFilter: f.filters.window)
                 let r = try body(txn)
                 step = try f.step(wtx, bufferedKeys: txn.bufferedKeys, options: options)
+                let widened = step.filters
+                published.withLock { $0 = widened }  // before the commit makes the records visible
                 try wtx.scan(.buffer, from: [], to: nil, reverse: false) { bk, _ in
                     newLowest = BufferKey.mainRevision(ofBufferKey: bk)
                     return false
@@ -72,6 +84,8 @@ public final class WriteBufferedBackend: MVCCBackend {
                 return r
             }
             f.apply(step)
+            let narrowed = f.filters
+            published.withLock { $0 = narrowed }
             lowest.store(newLowest, ordering: .releasing)
             return result
         }
