@@ -158,7 +158,7 @@ public final class NodeClusterAccess: ClusterAccess {
     // MARK: leases
 
     public func leaseGrant(id: Int64, ttl: Int64) async throws -> LeaseRecord {
-        let granted = try await onSystemLeader { node, host, client throws(ProposalError) in
+        let granted = try await onSystemLeader(idempotent: false) { node, host, client throws(ProposalError) in
             node == nil ? try await host.leaseGrant(id: id, ttl: ttl) : try await client.leaseGrant(id: id, ttl: ttl, on: node!)
         }
         guard let granted else { throw EtcdError.leaseExists }
@@ -178,13 +178,13 @@ public final class NodeClusterAccess: ClusterAccess {
     }
 
     public func leaseBeginRevoke(id: Int64) async throws -> LeaseRecord? {
-        try await onSystemLeader { node, host, client throws(ProposalError) in
+        try await onSystemLeader(idempotent: false) { node, host, client throws(ProposalError) in
             node == nil ? try await host.leaseBeginRevoke(id: id) : try await client.leaseBeginRevoke(id: id, on: node!)
         }
     }
 
     public func leaseRemove(id: Int64) async throws -> Bool {
-        try await onSystemLeader { node, host, client throws(ProposalError) in
+        try await onSystemLeader(idempotent: false) { node, host, client throws(ProposalError) in
             node == nil ? try await host.leaseRemove(id: id) : try await client.leaseRemove(id: id, on: node!)
         }
     }
@@ -203,8 +203,12 @@ public final class NodeClusterAccess: ClusterAccess {
     /// Runs `body` on the system range leader: locally (`node == nil`) when this node
     /// leads it, else on the leader's node. Follows notLeader hints and asks around when no
     /// leader is known, for up to `leaseLeaderSearchMs`; other errors are thrown as they are.
+    /// A leader this node's failure detector marks down is not called, and a call waiting on
+    /// it ends then (`NodeHost.unlessMarkedDown`): an `idempotent` call is retried on the new
+    /// leader, any other fails with `.timeout` (it may still apply there: outcome unknown).
     func onSystemLeader<T: Sendable>(
-        _ body: (NodeID?, NodeHost, NodeCallClient) async throws(ProposalError) -> T
+        idempotent: Bool = true,
+        _ body: @escaping @Sendable (NodeID?, NodeHost, NodeCallClient) async throws(ProposalError) -> T
     ) async throws(ProposalError) -> T {
         let deadline = Date().addingTimeInterval(Double(settings.leaseLeaderSearchMs) / 1_000)
         var target = host.systemLeader()
@@ -216,10 +220,23 @@ public final class NodeClusterAccess: ClusterAccess {
             // Hints can chase each other during an election: pace every retry after the
             // first redirect.
             if attempts > 2 { try? await Task.sleep(for: .milliseconds(20)) }
+            if target != .none && host.peerIsDown(target) { target = .none }
             if target == .none { target = await host.discoverSystemLeader(alsoAsking: members.map(\.nodeID)) }
             if target != .none {
-                do {
-                    let result = try await body(target == localNode ? nil : target, host, client)
+                do throws(ProposalError) {
+                    let result: T
+                    if target == localNode {
+                        result = try await body(nil, host, client)
+                    } else {
+                        let node = target, host = self.host, client = self.client
+                        guard let answer = try await host.unlessMarkedDown(node, timeoutMs: settings.callTimeoutMs, {
+                            () async throws(ProposalError) -> T in try await body(node, host, client)
+                        }) else {
+                            let abandoned: ProposalError = idempotent ? .notLeader(leaderHint: .none) : .timeout
+                            throw abandoned
+                        }
+                        result = answer
+                    }
                     systemLeaderHint.withLock { $0 = target }
                     return result
                 } catch {

@@ -120,5 +120,34 @@ extension NodeClusterAccessTests {
             #expect(elapsed < .seconds(30), "took \(elapsed): something waited for a 60 s timeout")
             #expect(c.leader(of: .system) != paused && c.leader(of: d.rangeID) != paused)
         }
+
+        /// Session 14: lease calls go to the system range leader; with its node paused a
+        /// call waited for the 120 s call timeout. It now ends once the node is marked down
+        /// (a keep-alive is retried on the new leader; here the test's 200 ms leader search
+        /// may end first), and the lease is found on the new leader.
+        @Test func leaseCallsMoveOffAPausedSystemLeader() async throws {
+            let c = try AccessCluster(ranges: 1, callTimeoutMs: 120_000)
+            defer { c.shutdown() }
+            #expect(await c.everyRangeHasALeader())
+            let paused = try #require(c.leader(of: .system))
+            let routerNode = c.bootstrap.nodes.first { $0 != paused }!
+            let access = c.access[routerNode]!
+            let lease = try await access.leaseGrant(id: 0, ttl: 60)
+            c.network.setPaused(paused, true)
+            let clock = ContinuousClock()
+            let start = clock.now
+            _ = try? await access.leaseKeepAlive(id: lease.id)
+            let elapsed = clock.now - start
+            #expect(elapsed < .seconds(30), "took \(elapsed): the call waited for its timeout")
+            var found: LeaseRecord?
+            let deadline = clock.now + .seconds(20)
+            while found == nil && clock.now < deadline {
+                found = try? await access.leaseKeepAlive(id: lease.id)
+                if found == nil { try? await Task.sleep(for: .milliseconds(100)) }
+            }
+            c.network.setPaused(paused, false)
+            #expect(found?.id == lease.id, "the lease is kept alive by the new system leader")
+            #expect(c.leader(of: .system) != paused)
+        }
     }
 }
