@@ -31,6 +31,10 @@ enum PrometheusText {
         one("flotilla_applied_commands_total", "counter", "Commands applied to MVCC.", node.appliedCommands)
         one("flotilla_applied_before_sync_total", "counter",
             "Entries applied from a held Ready before its WAL sync (durable before it).", node.appliedBeforeSync)
+        metric("flotilla_put_stage_seconds_total", "counter",
+               "Time of the writes this node led, by stage (revision wait, wait for the range's sync, own WAL sync, commit to apply).",
+               zip(["revision", "ready", "sync", "commit"], node.putStageNanos).map { ("{stage=\"\($0)\"}", "\(Double($1) / 1e9)") })
+        one("flotilla_put_stage_writes_total", "counter", "Writes counted in flotilla_put_stage_seconds_total.", node.putStageWrites)
         one("flotilla_poll_rounds_total", "counter", "Poll rounds of the node loop.", node.pollRounds)
         one("flotilla_read_index_requests_total", "counter",
             "Raft ReadIndex requests issued (one per led range per poll round with reads).", node.readIndexRequests)

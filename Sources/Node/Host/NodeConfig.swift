@@ -85,6 +85,12 @@ public struct NodeConfig: Sendable {
     /// robustness batch ran with it (docs/bench.md, session 12: no difference measurable on
     /// the loaded machine); the environment's FLOTILLA_APPLY_BEFORE_SYNC=1 turns it on.
     public var applyBeforeSync = environmentFlag("FLOTILLA_APPLY_BEFORE_SYNC")
+    /// Whether the WAL sync thread, after reporting a batch durable, waits for the poll
+    /// loop's round that took the report before it starts the next append (`WALSyncer`,
+    /// session 13): the replicas that batch released then share the next fdatasync with the
+    /// batches queued meanwhile. A measurement switch; its default is true unless the
+    /// environment sets FLOTILLA_SYNC_NO_WAIT=1 (each append starts as soon as the last ended).
+    public var syncWaitsForLoop = !environmentFlag("FLOTILLA_SYNC_NO_WAIT")
     /// Test hook: called on the node's WAL sync thread before each WAL append (a test may
     /// block in it to hold a sync in progress). nil in production.
     public var beforeWALSync: (@Sendable () -> Void)? = nil

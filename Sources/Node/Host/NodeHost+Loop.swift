@@ -43,6 +43,7 @@ extension NodeHost {
         s.metrics.pollRounds += 1
         // Readies whose WAL batch became durable: their held messages, applies, advance.
         finishDurableBatches(through: inbox.durableBatch, &s)
+        s.durableSeen = max(s.durableSeen, inbox.durableBatch)
         for (node, at) in inbox.heardFrom { heard(from: node, at: at, &s) }
         for node in inbox.unreachable { reportUnreachable(node, &s) }
         for (range, peer, ok) in inbox.snapshotReports {
@@ -90,6 +91,9 @@ extension NodeHost {
         // revisions (`NodeHost+LoopOracle`); the call after the applies catches retries.
         if loopOracleServes(s) { startRevisionFetchIfNeeded(&s, beforeReadies: true) }
         handleReadies(&s, outbound: &outbound)
+        // The replicas the reported batches released have handed off their next records:
+        // the sync thread may start its next append (`WALSyncer`, "waiting for the loop").
+        syncer.loopCaughtUp(durableSeen: s.durableSeen)
         serveReads(&s, now: now)
         serveLoopOracle(&s, now: now)
         startRevisionFetchIfNeeded(&s)
@@ -179,8 +183,10 @@ extension NodeHost {
             if !records.isEmpty { syncer.submitUnsynced(records) }
         } else {
             let seq = syncer.submit(records)
+            let now = Self.nowNs()
             for h in held {
                 h.replica.syncingBatch = seq
+                if !h.ready.entries.isEmpty { stampPending(h.ready.entries, of: h.replica, handed: true, now: now, &s) }
                 for m in h.ready.messages where Self.leavesBeforeSync(m, rule: h.rule) {
                     route(m, of: h.replica, into: &outbound)
                 }

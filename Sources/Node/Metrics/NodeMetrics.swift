@@ -22,6 +22,14 @@ public struct NodeMetrics: Sendable, Equatable {
     /// Entries applied from a held Ready before its sync (they were durable before it;
     /// `NodeHost.applyDurableCommitted`, session 12).
     public var appliedBeforeSync: UInt64 = 0
+    /// Where the time of the writes this node led went, summed over the writes settled here
+    /// (nanoseconds, session 13): [0] taken by the loop → appended to the log (waiting for
+    /// an oracle revision), [1] appended → its entry handed to the WAL sync thread (waiting
+    /// for the range's Ready in flight), [2] handed off → durable here (the sync queue and
+    /// fdatasync), [3] durable → applied (the followers' acknowledgements and the Ready that
+    /// carries the commit). `putStageWrites` writes.
+    public var putStageNanos: [UInt64] = [0, 0, 0, 0]
+    public var putStageWrites: UInt64 = 0
     public var pollRounds: UInt64 = 0
     /// ReadIndex requests the poll loop handed to Raft: one per range per round with
     /// linearizable reads or closes (each one heartbeat round unless served at once).
