@@ -29,6 +29,10 @@ struct StorageBench: ParsableCommand {
     @Option(help: "PageFileOptions.allocationSlackPercent (free share of the file kept for contiguous page runs; default: the option's default).") var slackPercent: Int?
     @Flag(help: "PageFileOptions.writesFreelist: every commit writes the freelist run (the format before session 12).") var writesFreelist = false
     @Flag(help: "After the reopen, time the point reads and scans again over the rebuilt index (same process, same file).") var readsAfterReopen = false
+    @Flag(help: "Put records through MVCC's write buffer (WriteBufferedBackend, session 13).") var writeBuffer = false
+    @Option(help: "With --write-buffer: least records buffered before a flush cycle starts.") var flushThreshold = WriteBufferOptions().flushThreshold
+    @Option(help: "With --write-buffer: a cycle starts at this share of the records tree's size (if above --flush-threshold; 0: the threshold alone).") var flushFraction = WriteBufferOptions().flushFraction
+    @Option(help: "With --write-buffer: least records a commit moves while a cycle runs.") var flushMinChunk = WriteBufferOptions().minChunk
     @Flag(help: "Open the existing file at --path (written by a run with the same --keys, --sequential and --keep-file), rebuild the index, then time only point reads and scans.") var readsOnly = false
 
     func run() throws {
@@ -48,7 +52,8 @@ struct StorageBench: ParsableCommand {
 
         var backend = try PageStoreBackend.open(path: path, options: options)
         let anonBefore = Self.rssAnonBytes()
-        var store = try MVCCStore.create(backend: backend, rangeID: RangeID(2), start: [], end: nil)
+        var mvcc = try mvccBackend(backend)
+        var store = try MVCCStore.create(backend: mvcc, rangeID: RangeID(2), start: [], end: nil)
         var rev: Int64 = 1
         var applied: UInt64 = 0
 
@@ -56,12 +61,15 @@ struct StorageBench: ParsableCommand {
         var t0 = Self.now()
         var c0 = Self.cpu()
         let s0 = Self.systemCPU()
+        var longestCommit = 0.0
         for (i, k) in ids.enumerated() {
             rev += 1
             _ = try store.put(PutRequest(key: k, value: value), revision: rev)
             if (i + 1) % batch == 0 || i == ids.count - 1 {
                 applied += 1
+                let tc = Self.now()
                 try store.commit(appliedIndex: applied)
+                longestCommit = max(longestCommit, Self.now() - tc)
             }
         }
         var dt = Self.now() - t0
@@ -70,6 +78,7 @@ struct StorageBench: ParsableCommand {
         say("puts:            " + rates(keys, dt, dc, "puts"))
         say("  put phase CPU: \(fmt(dc * 1e6 / Double(keys), 2)) µs per put, of which kernel \(fmt(ds * 1e6 / Double(keys), 2)) µs")
         say(writeLine(backend.file.stats, puts: keys, since: nil))
+        say("  longest commit: \(fmt(longestCommit * 1e3, 1)) ms wall" + bufferLine(mvcc))
         let indexBytes = Self.rssAnonBytes() - anonBefore
         let onceBytes = backend.file.stats.fileBytes
 
@@ -84,14 +93,16 @@ struct StorageBench: ParsableCommand {
         t0 = Self.now()
         c0 = Self.cpu()
         backend = try PageStoreBackend.open(path: path, options: options)
-        store = try MVCCStore.open(backend: backend, rangeID: RangeID(2))
+        mvcc = try mvccBackend(backend)
+        store = try MVCCStore.open(backend: mvcc, rangeID: RangeID(2))
         dt = Self.now() - t0
         dc = Self.cpu() - c0
         // A second copy of the index built while the first is alive: its RssAnon delta is
         // the index alone (freed memory of the old index cannot be reused for it).
         Self.trimHeap()
         let anonBeforeCopy = Self.rssAnonBytes()
-        let copy = try MVCCStore.open(backend: backend, rangeID: RangeID(2))
+        let copy = try MVCCStore.open(backend: mvcc, rangeID: RangeID(2))
+        Self.trimHeap()  // memory the open used only transiently (a write buffer's merge) is not index
         let rebuiltBytes = Self.rssAnonBytes() - anonBeforeCopy
         precondition(copy.indexedKeyCount == keys)
         _ = anonBeforeReopen
@@ -135,13 +146,27 @@ struct StorageBench: ParsableCommand {
         backend.file.close()
     }
 
+    /// The MVCC backend over `file`: through a write buffer with `--write-buffer`.
+    func mvccBackend(_ file: PageStoreBackend) throws -> any MVCCBackend {
+        guard writeBuffer else { return file }
+        let options = WriteBufferOptions(
+            flushThreshold: flushThreshold, flushFraction: flushFraction, minChunk: flushMinChunk, buffersPuts: writeBuffer)
+        return try WriteBufferedBackend(inner: file, options: options)
+    }
+
+    /// The write buffer's state (with `--write-buffer`).
+    func bufferLine(_ backend: any MVCCBackend) -> String {
+        guard let wb = backend as? WriteBufferedBackend else { return "" }
+        return ", buffer \(wb.bufferedRecords) records\(wb.flushing ? " (cycle running)" : "")"
+    }
+
     /// `--reads-only`: the read phases over an existing file.
     func runReads(_ ids: [[UInt8]], options: PageFileOptions) throws {
         say("storage bench (reads only): \(path), \(keys) keys, \(sequential ? "ascending" : "random") key order")
         let t0 = Self.now()
         let c0 = Self.cpu()
         let backend = try PageStoreBackend.open(path: path, options: options)
-        let store = try MVCCStore.open(backend: backend, rangeID: RangeID(2))
+        let store = try MVCCStore.open(backend: try mvccBackend(backend), rangeID: RangeID(2))
         precondition(store.indexedKeyCount == keys, "the file holds \(store.indexedKeyCount) keys, not --keys \(keys)")
         say("open+rebuild:    \(fmt(Self.now() - t0, 2)) s wall, \(fmt(Self.cpu() - c0, 2)) CPU s")
         say("  heap:          \(Self.hugePagesLine())")

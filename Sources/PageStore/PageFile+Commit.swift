@@ -3,7 +3,8 @@ extension PageFile {
     func commit(_ ctx: WriteContext) throws {
         let meta = ctx.snapshot.meta
         let dirty = ctx.buckets.values.filter(\.dirty)
-        if dirty.isEmpty && ctx.freed.isEmpty && ctx.directory.root.node == nil { return }  // read-only
+        if dirty.isEmpty && ctx.freed.isEmpty && ctx.directory.root.node == nil
+            && ctx.requiredFeatures & ~meta.flags == 0 { return }  // read-only
         var oldestReader = shared.withLock { s in s.readers.oldest ?? s.meta.txid }
         if options.deferMetaSync && meta.txid > 0 {
             // The current meta may not be durable yet: keep the previous state's pages intact.
@@ -35,16 +36,19 @@ extension PageFile {
             for k in 0...old.overflow { ctx.freePage(meta.freelist + UInt64(k)) }
         }
         let newMeta: Meta
+        // Format features are sticky: once a commit required one, every later meta keeps it.
+        let features = (meta.flags & Meta.stickyFlags) | ctx.requiredFeatures
         if options.writesFreelist {
             let freelistPage = ctx.writeFreelist(&alloc, &writes)
             newMeta = Meta(pageSize: pageSize, directory: ctx.directory.root.page, freelist: freelistPage,
-                           pageCount: alloc.pageCount, txid: meta.txid + 1)
+                           pageCount: alloc.pageCount, txid: meta.txid + 1, flags: features)
         } else {
             // No freelist run (rebuilt at open, `Meta.freelistNotStored`): only end the
             // commit's single-page allocations.
             alloc.finish()
             newMeta = Meta(pageSize: pageSize, directory: ctx.directory.root.page, freelist: Meta.freelistSentinel,
-                           pageCount: alloc.pageCount, txid: meta.txid + 1, flags: Meta.freelistNotStored)
+                           pageCount: alloc.pageCount, txid: meta.txid + 1,
+                           flags: Meta.freelistNotStored | features)
         }
 
         do {

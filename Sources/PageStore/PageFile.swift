@@ -278,6 +278,9 @@ public final class PageFile: Sendable {
     #if DEBUG || FLOTILLA_CRASH_POINTS
     /// Test-only: what a process death does to this handle: the descriptor is closed and the
     /// lock released, nothing is flushed or written.
+    /// Test-only: the newest committed meta.
+    var currentMetaForTesting: Meta { shared.withLock { $0.meta } }
+
     func abandonForTesting() {
         shared.withLock { s in
             s.closed = true

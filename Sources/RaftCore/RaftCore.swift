@@ -32,6 +32,11 @@
 //   answered (`Raft.leaseValid`), not by check-quorum's step-down, which can lag two
 //   election timeouts behind the followers electing someone else (see LeaseTests,
 //   which an etcd-style lease fails), and it is void during a leadership transfer.
+// - Optionally (`RaftConfig.holdVotesAfterRestart`) a restarted replica ignores vote
+//   requests for an election timeout, as a follower that just heard its leader does: an
+//   application lease resting on the voters' stickiness survives their restarts (etcd
+//   raft forgets stickiness on restart). `RawNode.transferStartTerm` lets such a lease
+//   stay void for the rest of a term in which a transfer began.
 //
 // Caller's duties: see `Ready`. Call `advance(_:)` before the next `ready()`; report
 // snapshot sends with `reportSnapshot` and transport failures with `reportUnreachable`.

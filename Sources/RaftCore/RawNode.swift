@@ -145,6 +145,18 @@ public struct RawNode<Storage: RaftStorage> {
         raft.advance(ready)
     }
 
+    /// The current term (cheap; `status` builds the whole view).
+    public var term: UInt64 { raft.term }
+
+    /// Whether this replica leads in `term` (cheap).
+    public var isLeader: Bool { raft.state == .leader }
+
+    /// The term in which this replica, as leader, last began a leadership transfer (0:
+    /// never). An application lease of that term must not be trusted from then on: the
+    /// transferee's campaign bypasses the voters' stickiness, and a `timeoutNow` sent
+    /// before the transfer was abandoned may still arrive.
+    public var transferStartTerm: UInt64 { raft.transferStartTerm }
+
     public var status: RaftStatus {
         var progress: [ReplicaID: UInt64] = [:]
         if raft.state == .leader {

@@ -40,6 +40,8 @@ enum PrometheusText {
             "Raft ReadIndex requests issued (one per led range per poll round with reads).", node.readIndexRequests)
         one("flotilla_loop_oracle_rounds_total", "counter",
             "Oracle confirmations run by the poll loop itself (system range led here).", node.loopOracleRounds)
+        one("flotilla_oracle_lease_serves_total", "counter",
+            "Oracle and lease-table call batches served under the oracle lease, without a confirmation round.", node.oracleLeaseServes)
         one("flotilla_wal_unsynced_hard_states_total", "counter",
             "Commit-only hard states written without a sync of their own.", node.unsyncedHardStates)
         one("flotilla_mvcc_commits_total", "counter", "Batched data.db commits.", node.mvccCommits)

@@ -61,6 +61,9 @@ public struct ServerConfig: Sendable, Equatable {
     public var placementRetryMs: Int = 5_000
     public var placementOperatorHoldMs: Int = 300_000
     public var placementMaxTransfersPerStep: Int = 2
+    /// `NodeConfig.oracleLease` (`[system] oracleLease`): the system range leader's lease on
+    /// its oracle leadership. `flotilla serve` lets FLOTILLA_ORACLE_LEASE=0/1 override it.
+    public var oracleLease: Bool = true
     public var logLevel: String = "info"
     public var shutdownGraceMs: Int = 5_000
 
@@ -77,6 +80,8 @@ public struct ServerConfig: Sendable, Equatable {
     public static let placementEnvironmentKey = "FLOTILLA_PLACEMENT"
     /// The environment variable that overrides `listen.clientTransport` in `flotilla serve`.
     public static let clientTransportEnvironmentKey = "FLOTILLA_CLIENT_TRANSPORT"
+    /// The environment variable that overrides `system.oracleLease` in `flotilla serve` ("0"/"1").
+    public static let oracleLeaseEnvironmentKey = "FLOTILLA_ORACLE_LEASE"
 
     /// One named setting: its TOML table and key, help text, and how to read/write it.
     // @unchecked: the only non-Sendable members are key paths to stored properties, which
@@ -87,6 +92,7 @@ public struct ServerConfig: Sendable, Equatable {
             case double(WritableKeyPath<ServerConfig, Double>)
             case string(WritableKeyPath<ServerConfig, String>)
             case strings(WritableKeyPath<ServerConfig, [String]>)
+            case bool(WritableKeyPath<ServerConfig, Bool>)
         }
         public var table: String
         public var key: String
@@ -133,6 +139,7 @@ public struct ServerConfig: Sendable, Equatable {
         .init(table: "placement", key: "retryMs", help: "After placement ordered a range's transfer, it orders none for that range this long.", kind: .int(\.placementRetryMs)),
         .init(table: "placement", key: "operatorHoldMs", help: "A leader move between live nodes that the policy would not make (flotctl transfer-leader) pins the range this long.", kind: .int(\.placementOperatorHoldMs)),
         .init(table: "placement", key: "maxTransfersPerStep", help: "At most this many leader transfers per node per placement step.", kind: .int(\.placementMaxTransfersPerStep)),
+        .init(table: "system", key: "oracleLease", help: "The system range leader holds a lease on its oracle leadership: revision fetches skip the heartbeat round for (electionTicks - 2) ticks after a confirmed one, and a restarted system-range replica votes only after an election timeout. Every node needs the same oracleLease, tickIntervalMs and electionTicks. FLOTILLA_ORACLE_LEASE=0/1 overrides it.", kind: .bool(\.oracleLease)),
         .init(table: "log", key: "level", help: "trace, debug, info, notice, warning, error or critical.", kind: .string(\.logLevel)),
         .init(table: "shutdown", key: "graceMs", help: "On SIGTERM/SIGINT, wait this long for in-flight work before exiting.", kind: .int(\.shutdownGraceMs)),
     ]
@@ -154,6 +161,7 @@ public struct ServerConfig: Sendable, Equatable {
         case (.double(let p), .float(let d)): self[keyPath: p] = d
         case (.double(let p), .integer(let i)): self[keyPath: p] = Double(i)
         case (.string(let p), .string(let v)): self[keyPath: p] = v
+        case (.bool(let p), .bool(let v)): self[keyPath: p] = v
         case (.strings(let p), .array(let items)):
             var out: [String] = []
             for item in items {
@@ -175,6 +183,9 @@ public struct ServerConfig: Sendable, Equatable {
         case .int, .double:
             guard let v = TOMLSubset.parseValue(text) else { throw ConfigError("\(s.fullKey): bad number '\(text)'") }
             value = v
+        case .bool:
+            guard text == "true" || text == "false" else { throw ConfigError("\(s.fullKey): expected true or false, got '\(text)'") }
+            value = .bool(text == "true")
         }
         try set(s.fullKey, value)
     }
@@ -193,6 +204,7 @@ public struct ServerConfig: Sendable, Equatable {
         case .double(let p): String(self[keyPath: p])
         case .string(let p): "\"\(self[keyPath: p])\""
         case .strings(let p): "[" + self[keyPath: p].map { "\"\($0)\"" }.joined(separator: ", ") + "]"
+        case .bool(let p): self[keyPath: p] ? "true" : "false"
         }
     }
 
@@ -277,6 +289,7 @@ public struct ServerConfig: Sendable, Equatable {
         n.snapshotChunkBytes = snapshotChunkBytes
         n.syncCommitOnlyHardStates = syncCommitOnlyHardStates
         n.placement = placementSettings
+        n.oracleLease = oracleLease
         return n
     }
 

@@ -58,6 +58,11 @@ struct Serve: AsyncParsableCommand {
         if let policy = ProcessInfo.processInfo.environment[ServerConfig.placementEnvironmentKey], !policy.isEmpty {
             c.placementPolicy = policy
         }
+        switch ProcessInfo.processInfo.environment[ServerConfig.oracleLeaseEnvironmentKey] {
+        case "1": c.oracleLease = true
+        case "0": c.oracleLease = false
+        default: break
+        }
         try bootstrapLogging(level: c.logLevel)
         let logger = Logger(label: "flotilla.node\(c.nodeID)")
         let onEventLoops = await GlobalExecutor.tasksRunOnEventLoops()

@@ -96,6 +96,8 @@ public final class InMemoryBackend: MVCCBackend {
             }
         }
 
+        func keyCount(_ bucket: MVCCBucket) throws -> Int? { tables[bucket]?.keys.count ?? 0 }
+
         func put(_ bucket: MVCCBucket, _ key: [UInt8], _ value: [UInt8]) throws {
             writes[bucket, default: 0] += 1
             var t = tables.removeValue(forKey: bucket) ?? Table()

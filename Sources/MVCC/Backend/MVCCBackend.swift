@@ -15,6 +15,14 @@ public protocol MVCCReadTxn {
         _ bucket: MVCCBucket, from: [UInt8], to: [UInt8]?, reverse: Bool,
         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
     ) throws
+    /// As `scan`, but of the bucket's ordered tree only: with a write buffer
+    /// (`WriteBufferedBackend`) records not yet moved into `records` are not visited (the
+    /// caller looks them up by key). Cheap where a merged `scan` would visit the whole buffer.
+    /// Default: `scan`.
+    func scanStored(
+        _ bucket: MVCCBucket, from: [UInt8], to: [UInt8]?, reverse: Bool,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
+    ) throws
 }
 
 /// A write transaction: reads see its own earlier writes.
@@ -24,6 +32,20 @@ public protocol MVCCWriteTxn: MVCCReadTxn {
     /// Deletes `from <= key < to`; returns how many keys were deleted.
     @discardableResult
     func deleteRange(_ bucket: MVCCBucket, from: [UInt8], to: [UInt8]?) throws -> Int
+    /// A put that is part of a large key-ordered batch (snapshot ingest, restore): a write
+    /// buffer stores it in the ordered tree at once. Default: `put`.
+    func putInOrder(_ bucket: MVCCBucket, _ key: [UInt8], _ value: [UInt8]) throws
+    /// Number of keys in `bucket` including this transaction's changes, when the backend
+    /// knows it cheaply (nil otherwise). Default: nil.
+    func keyCount(_ bucket: MVCCBucket) throws -> Int?
+}
+
+extension MVCCWriteTxn {
+    public func keyCount(_ bucket: MVCCBucket) throws -> Int? { nil }
+
+    public func putInOrder(_ bucket: MVCCBucket, _ key: [UInt8], _ value: [UInt8]) throws {
+        try put(bucket, key, value)
+    }
 }
 
 /// A transactional store of MVCC buckets; one per node file.
@@ -37,9 +59,15 @@ public protocol MVCCBackend: AnyObject, Sendable {
     func withLatestValue<R>(
         _ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
     ) throws -> R
+    /// Whether this backend reads records from the write-buffer bucket (`WriteBufferedBackend`).
+    /// A range opened on a backend that does not, over a file whose buffer holds records,
+    /// is refused (it would miss them). Default: false.
+    var readsWriteBuffer: Bool { get }
 }
 
 extension MVCCBackend {
+    public var readsWriteBuffer: Bool { false }
+
     public func withLatestValue<R>(
         _ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
     ) throws -> R {
@@ -48,6 +76,13 @@ extension MVCCBackend {
 }
 
 extension MVCCReadTxn {
+    public func scanStored(
+        _ bucket: MVCCBucket, from: [UInt8], to: [UInt8]?, reverse: Bool,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        try scan(bucket, from: from, to: to, reverse: reverse, body)
+    }
+
     /// Default: copies the key (backends with a raw-key lookup override it).
     public func withValue<R>(
         _ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R

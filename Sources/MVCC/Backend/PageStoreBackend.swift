@@ -48,6 +48,8 @@ public final class PageStoreBackend: MVCCBackend {
         /// The records bucket's root for raw-key point lookups (the read path of every
         /// point Range), looked up once per transaction.
         private var recordsRoot: BucketRoot??
+        /// The write buffer's root (`WriteBufferedBackend` looks buffered records up by raw key).
+        private var bufferRoot: BucketRoot??
 
         init(_ txn: ReadTransaction, names: MVCCBucketNames) {
             self.txn = txn
@@ -74,13 +76,14 @@ public final class PageStoreBackend: MVCCBackend {
         func withValue<R>(
             _ bucket: MVCCBucket, rawKey: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
         ) throws -> R {
-            if bucket == .records {
+            if bucket == .records || bucket == .buffer {
                 let root: BucketRoot?
-                if let cached = recordsRoot {
+                let cached = bucket == .records ? recordsRoot : bufferRoot
+                if let cached {
                     root = cached
                 } else {
-                    root = try txn.bucketRoot(named: names.records)
-                    recordsRoot = .some(root)
+                    root = try txn.bucketRoot(named: names[bucket])
+                    if bucket == .records { recordsRoot = .some(root) } else { bufferRoot = .some(root) }
                 }
                 guard let root else { return try body(nil) }
                 return try txn.withValue(in: root, rawKey: rawKey, body)
@@ -141,11 +144,18 @@ public final class PageStoreBackend: MVCCBackend {
         }
 
         func put(_ bucket: MVCCBucket, _ key: [UInt8], _ value: [UInt8]) throws {
+            // A file holding write-buffered records must be refused by code without the
+            // buffer (`Meta.writeBuffer`): mark it with the first buffered record.
+            if bucket == .buffer { txn.requireFeature(.writeBuffer) }
             try writable(bucket).put(key, value)
         }
 
         func delete(_ bucket: MVCCBucket, _ key: [UInt8]) throws {
             _ = try existing(bucket)?.delete(key)
+        }
+
+        func keyCount(_ bucket: MVCCBucket) throws -> Int? {
+            try existing(bucket)?.count ?? 0
         }
 
         func deleteRange(_ bucket: MVCCBucket, from: [UInt8], to: [UInt8]?) throws -> Int {

@@ -10,6 +10,9 @@ public enum MVCCBucket: CaseIterable, Sendable, Hashable {
     case meta
     /// lease ID (8 bytes BE) + user key → empty: which keys each lease is attached to.
     case leases
+    /// revision (16 bytes BE) + record-key prefix → record value: records not yet moved into
+    /// `records` (the write buffer, session 13; see `WriteBufferedBackend`, `BufferKey`).
+    case buffer
 
     /// The bucket's name in the file.
     public var name: [UInt8] {
@@ -18,6 +21,7 @@ public enum MVCCBucket: CaseIterable, Sendable, Hashable {
         case .history: Array("mvcc.history".utf8)
         case .meta: Array("mvcc.meta".utf8)
         case .leases: Array("mvcc.leases".utf8)
+        case .buffer: Array("mvcc.buffer".utf8)
         }
     }
 }
@@ -31,6 +35,7 @@ public struct MVCCBucketNames: Sendable, Equatable {
     let history: [UInt8]
     let meta: [UInt8]
     let leases: [UInt8]
+    let buffer: [UInt8]
 
     /// Every bucket's name with `prefix` in front (empty: the standard names).
     public init(prefix: [UInt8]) {
@@ -38,6 +43,7 @@ public struct MVCCBucketNames: Sendable, Equatable {
         history = prefix + MVCCBucket.history.name
         meta = prefix + MVCCBucket.meta.name
         leases = prefix + MVCCBucket.leases.name
+        buffer = prefix + MVCCBucket.buffer.name
     }
 
     /// `mvcc.records`, `mvcc.history`, `mvcc.meta`, `mvcc.leases`.
@@ -53,6 +59,7 @@ public struct MVCCBucketNames: Sendable, Equatable {
         case .history: history
         case .meta: meta
         case .leases: leases
+        case .buffer: buffer
         }
     }
 }

@@ -19,8 +19,25 @@ extension MVCCStore {
 
     /// Opens a range recorded in the file and rebuilds its index from its segment.
     public static func open(backend: any MVCCBackend, rangeID: RangeID) throws -> MVCCStore {
-        let state = try backend.view { rtx in try RangeState.load(rangeID: rangeID, rtx) }
+        let state = try backend.view { rtx in
+            if !backend.readsWriteBuffer { try refuseWriteBuffer(rtx) }
+            return try RangeState.load(rangeID: rangeID, rtx)
+        }
         return MVCCStore(backend: backend, state: state)
+    }
+
+    /// Throws when the file's write buffer holds records: a backend that does not read the
+    /// buffer (`MVCCBackend.readsWriteBuffer`) would miss them.
+    static func refuseWriteBuffer(_ rtx: any MVCCReadTxn) throws {
+        var buffered = false
+        try rtx.scan(.buffer, from: [], to: nil, reverse: false) { _, _ in
+            buffered = true
+            return false
+        }
+        if buffered {
+            throw MVCCError.corruptMetadata(
+                "the file holds write-buffered records (mvcc.buffer): open it through WriteBufferedBackend")
+        }
     }
 
     /// The IDs of every range with metadata in the file.

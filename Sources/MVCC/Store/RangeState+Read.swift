@@ -72,30 +72,58 @@ extension RangeState {
     static let scanThreshold = 16
 
     /// The key-values of `wanted` (in key order) by a merge of the wanted list with an
-    /// ordered scan of the records bucket; pending records are taken from the batch. Version
-    /// and creation come from the index. Throws when a wanted record is missing.
+    /// ordered scan of the records tree (`scanStored`, bounded by the last wanted record);
+    /// pending records are taken from the batch, and records the tree does not hold (a write
+    /// buffer's: `WriteBufferedBackend`) are looked up one by one. Version and creation come
+    /// from the index. Throws when a wanted record is missing.
     func scanRecords(_ wanted: [IndexHit], withValue: Bool, _ rtx: any MVCCReadTxn) throws -> [KeyValue] {
-        if pending.records.isEmpty, let first = wanted.first {
+        guard let first = wanted.first, let last = wanted.last else { return [] }
+        var hi = RecordKey.make(last.key, last.mod)
+        hi.append(0)  // just past the last wanted record
+        if pending.records.isEmpty {
             // Nothing pending: build the results in order straight from the scan.
             var kvs: [KeyValue] = []
             kvs.reserveCapacity(wanted.count)
             var j = 0
             var missing = false
-            try rtx.scan(.records, from: RecordKey.make(first.key, first.mod), to: nil, reverse: false) { k, v in
-                let w = wanted[j]
-                let c = RecordKey.compare(k, w.entry.pointee.key, w.mod)
-                if c < 0 { return true }  // an older version or another record: skip it
-                guard c == 0, var kv = RecordValue.decodePut(key: w.entry.pointee.key, rev: w.mod, v, withValue: withValue) else {
-                    missing = true  // the wanted record is not in the file, or not a put
-                    return false
-                }
+            /// Appends `w` found by a lookup (buffer, then tree); false when it is missing.
+            func lookUp(_ w: IndexHit) throws -> Bool {
+                guard var kv = try keyValue(w.key, w.mod, rtx, withValue: withValue) else { return false }
                 kv.version = w.version
                 kv.createRevision = w.created.main
                 kvs.append(kv)
-                j += 1
-                return j < wanted.count
+                return true
             }
-            if missing || j < wanted.count {
+            try rtx.scanStored(.records, from: RecordKey.make(first.key, first.mod), to: hi, reverse: false) { k, v in
+                while true {
+                    let w = wanted[j]
+                    let c = RecordKey.compare(k, w.entry.pointee.key, w.mod)
+                    if c < 0 { return true }  // an older version or another record: skip it
+                    if c == 0 {
+                        guard var kv = RecordValue.decodePut(key: w.entry.pointee.key, rev: w.mod, v, withValue: withValue) else {
+                            missing = true  // the wanted record is not a put
+                            return false
+                        }
+                        kv.version = w.version
+                        kv.createRevision = w.created.main
+                        kvs.append(kv)
+                        j += 1
+                        return j < wanted.count
+                    }
+                    // Not in the tree: a buffered record (or a missing one).
+                    guard try lookUp(w) else {
+                        missing = true
+                        return false
+                    }
+                    j += 1
+                    if j == wanted.count { return false }
+                }
+            }
+            while !missing && j < wanted.count {
+                guard try lookUp(wanted[j]) else { break }
+                j += 1
+            }
+            if j < wanted.count {
                 throw MVCCError.corruptMetadata("record \(wanted[j].mod) of an indexed key is missing")
             }
             return kvs
@@ -113,7 +141,7 @@ extension RangeState {
         }
         if let first = resolved.firstIndex(of: false) {
             var j = first
-            try rtx.scan(.records, from: RecordKey.make(wanted[first].key, wanted[first].mod), to: nil, reverse: false) { k, v in
+            try rtx.scanStored(.records, from: RecordKey.make(wanted[first].key, wanted[first].mod), to: hi, reverse: false) { k, v in
                 while true {
                     while j < wanted.count && resolved[j] { j += 1 }
                     if j == wanted.count { return false }
@@ -124,8 +152,12 @@ extension RangeState {
                         j += 1
                         return j < wanted.count
                     }
-                    j += 1  // the wanted record is not in the file: left nil (an error below)
+                    j += 1  // not in the tree: looked up below
                 }
+            }
+            // Records the tree scan did not find (write-buffered): one lookup each.
+            for i in wanted.indices where !resolved[i] && results[i] == nil {
+                results[i] = try keyValue(wanted[i].key, wanted[i].mod, rtx, withValue: withValue)
             }
         }
         var kvs: [KeyValue] = []

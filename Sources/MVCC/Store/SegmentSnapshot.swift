@@ -281,7 +281,7 @@ extension MVCCStore {
                         throw .corruptSnapshot("record outside the range")
                     }
                     guard let (key, rev) = RecordKey.decode(k) else { throw .corruptSnapshot("malformed record key") }
-                    do { try wtx.put(.records, Array(k), Array(v)) } catch {
+                    do { try wtx.putInOrder(.records, Array(k), Array(v)) } catch {
                         failure = error
                         throw .corruptSnapshot("ingest aborted")
                     }

@@ -55,9 +55,12 @@ extension NodeHost {
             while !Task.isCancelled {
                 let now = Self.nowNs()
                 var demanded = now < nextTick ? await demand.wait(timeout: .nanoseconds(nextTick - now)) : []
-                if !demanded.isEmpty, lastDemandRoundNs + gapNs > Self.nowNs() {
-                    // Paced: later demands join this round.
-                    try? await Task.sleep(for: .nanoseconds(lastDemandRoundNs + gapNs - Self.nowNs()))
+                let paceUntil = lastDemandRoundNs + gapNs
+                let t = Self.nowNs()
+                if !demanded.isEmpty, paceUntil > t {
+                    // Paced: later demands join this round. (One clock reading: a second one
+                    // could be past `paceUntil` and underflow, which crashed a node under load.)
+                    try? await Task.sleep(for: .nanoseconds(paceUntil - t))
                     demanded.formUnion(demand.take())
                 }
                 guard let self, !self.stopped.load(ordering: .acquiring), !Task.isCancelled else { return }

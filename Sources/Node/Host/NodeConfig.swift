@@ -91,6 +91,18 @@ public struct NodeConfig: Sendable {
     /// batches queued meanwhile. A measurement switch; its default is true unless the
     /// environment sets FLOTILLA_SYNC_NO_WAIT=1 (each append starts as soon as the last ended).
     public var syncWaitsForLoop = !environmentFlag("FLOTILLA_SYNC_NO_WAIT")
+    /// Whether the system range's leader holds a lease on its oracle leadership: after a
+    /// confirmation round acknowledged by a quorum, oracle and lease-table calls skip their
+    /// own round for `oracleLeaseNs` from the round's start (`OracleLease`; architecture.md
+    /// §11). It also makes a restarted replica of range 1 refuse votes for an election
+    /// timeout (`RaftConfig.holdVotesAfterRestart`). Every node of a cluster must use the same
+    /// `tickIntervalMs` and `electionTicks`. `[system] oracleLease` in `flotilla serve`; the
+    /// environment's FLOTILLA_ORACLE_LEASE=0/1 overrides the default here (A/B runs).
+    public var oracleLease = environmentSwitch("FLOTILLA_ORACLE_LEASE") ?? true
+    /// Test hook: called on the poll-loop thread at the start of each iteration, before it
+    /// takes the mailbox (a test may block in it to stop the loop, as SIGSTOP or a starved
+    /// thread would). nil in production.
+    public var beforeLoopIteration: (@Sendable () -> Void)? = nil
     /// Test hook: called on the node's WAL sync thread before each WAL append (a test may
     /// block in it to hold a sync in progress). nil in production.
     public var beforeWALSync: (@Sendable () -> Void)? = nil
@@ -105,6 +117,26 @@ public struct NodeConfig: Sendable {
 func environmentInt(_ name: String) -> Int? {
     guard let v = getenv(name), let n = Int(String(cString: v)), n >= 0 else { return nil }
     return n
+}
+
+/// The environment variable `name` as a switch: "1" on, "0" off, nil when unset or other.
+func environmentSwitch(_ name: String) -> Bool? {
+    guard let v = getenv(name) else { return nil }
+    switch String(cString: v) {
+    case "1": return true
+    case "0": return false
+    default: return nil
+    }
+}
+
+extension NodeConfig {
+    /// How long an oracle lease lasts from its confirmation round's start: `electionTicks - 2`
+    /// ticks (a voter's stickiness lasts at least `electionTicks - 1` ticks after it got the
+    /// round's heartbeat; one tick of margin for clock rates). 0: no lease.
+    var oracleLeaseNs: UInt64 {
+        guard oracleLease, electionTicks > 2, tickIntervalMs > 0 else { return 0 }
+        return UInt64(electionTicks - 2) * UInt64(tickIntervalMs) * 1_000_000
+    }
 }
 
 /// Whether the environment variable `name` is set to "1" (measurement switches).

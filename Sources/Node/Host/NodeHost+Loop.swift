@@ -10,7 +10,9 @@ extension NodeHost {
 
     func runLoop() {
         var nextTick = Self.nowNs() + tickNs
+        let beforeIteration = config.beforeLoopIteration
         while true {
+            beforeIteration?()
             let now = Self.nowNs()
             if now < nextTick {
                 _ = wakeSignal.wait(timeout: .now() + .nanoseconds(Int(nextTick - now)))
@@ -86,6 +88,9 @@ extension NodeHost {
             for node in s.peers.keys { outbound[node] = [] }
         }
 
+        // A transfer of range 1 begun (or its leadership lost) this round voids the oracle
+        // lease before this round's Readies can carry a timeoutNow or a vote.
+        guardOracleLease(&s)
         // With the loop's own oracle, the next fetch's ReadIndex on range 1 goes out in this
         // round's Ready, in the same peer batches as the appends of the writes just given
         // revisions (`NodeHost+LoopOracle`); the call after the applies catches retries.

@@ -272,6 +272,7 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         m.fsyncDuration = w.fsyncDuration
         m.entriesPerFsyncHistogram = w.entriesPerFsync
         m.walDiskBytes = wal.diskBytes
+        m.oracleLeaseServes = system.leaseServes.load(ordering: .relaxed)
         return m
     }
 

@@ -37,6 +37,9 @@ public struct NodeMetrics: Sendable, Equatable {
     /// Oracle confirmations the poll loop ran itself (this node leads the system range:
     /// one ReadIndex on range 1 for a round's revision wants, `NodeHost+LoopOracle`).
     public var loopOracleRounds: UInt64 = 0
+    /// Oracle and lease-table calls (batches of them) served under the oracle lease, with no
+    /// confirmation round of their own (`OracleLease`).
+    public var oracleLeaseServes: UInt64 = 0
     /// Record batches the poll loop handed to the WAL sync thread (one per round that had
     /// anything to persist; the thread may write several in one fdatasync: compare `fsyncs`).
     public var walBatchesHandedOff: UInt64 = 0

@@ -79,6 +79,7 @@ extension NodeHost {
     /// the async path's batcher keeps one fetch outstanding): wants arriving meanwhile wait
     /// and share the next one, which starts after they arrived.
     func issueOracleConfirmation(_ wants: [LoopOracle.Want], _ s: inout HostState) {
+        if !wants.isEmpty && serveUnderLease(wants, &s) { return }
         guard s.loopOracle.confirming.isEmpty else {
             s.loopOracle.queued += wants
             return
@@ -87,13 +88,16 @@ extension NodeHost {
             fallBack(wants)
             return
         }
-        let term = r.raw.status.hardState.term
+        let term = r.raw.term
+        // Read before the ReadIndex is handed to Raft: its heartbeats leave after this.
+        let issuedNs = OracleLease.clockNs()
         let batch = nextRequestID()
         s.readBatches[batch] = ReadBatch(rangeID: .system)
         s.readBatches[batch]?.members = 1
         s.readsPerRange[.system, default: 0] += 1
         s.loopOracle.confirming[batch] = LoopOracle.Confirmation(
-            term: term, deadlineNs: Self.nowNs() + UInt64(config.proposalTimeoutMs) * 1_000_000, wants: wants)
+            term: term, deadlineNs: Self.nowNs() + UInt64(config.proposalTimeoutMs) * 1_000_000, wants: wants,
+            issuedNs: issuedNs)
         r.wake()
         r.touched = true
         var context = BinaryWriter(capacity: 8)
@@ -121,8 +125,7 @@ extension NodeHost {
                 continue
             }
             endConfirmation(batch, &s)
-            let st = r.raw.status
-            guard st.softState.role == .leader, st.hardState.term == c.term else {
+            guard r.raw.isLeader, r.raw.term == c.term else {
                 fallBack(c.wants)
                 continue
             }
@@ -132,6 +135,10 @@ extension NodeHost {
                 fail(c.wants, .proposalDropped("system range state unreadable: \(error)"))
                 continue
             }
+            if r.raw.transferStartTerm != c.term {
+                system.leaseConfirmed(term: c.term, issuedNs: c.issuedNs, durationNs: config.oracleLeaseNs)
+            }
+            guard !c.wants.isEmpty else { continue }  // a lease renewal
             let total = c.wants.reduce(0) { $0 + $1.count }
             switch system.take(total, term: c.term) {
             case .served(let revisions, let refill):
@@ -155,6 +162,58 @@ extension NodeHost {
                 fallBack(queued)
             }
         }
+    }
+
+    /// Serves `wants` at once when the oracle lease of the system range's term holds (no
+    /// confirmation round: `OracleLease`), taking the revisions from the session's block; a
+    /// write fetch is answered in this round. Starts a renewal round when the lease is past
+    /// half its life and no round is in flight. false: the lease does not hold or the block
+    /// is too small — confirm with a round as before.
+    func serveUnderLease(_ wants: [LoopOracle.Want], _ s: inout HostState) -> Bool {
+        let durationNs = config.oracleLeaseNs
+        guard durationNs > 0, let r = s.replicas[.system], r.raw.isLeader else { return false }
+        let term = r.raw.term
+        let now = OracleLease.clockNs()
+        guard r.raw.transferStartTerm != term, system.leasedTerm(nowNs: now) == term else { return false }
+        let total = wants.reduce(0) { $0 + $1.count }
+        guard case .served(let revisions, let refill) = system.take(total, term: term) else { return false }
+        if refill { Task { await self.runOracleAllocation(atLeast: 1) } }
+        system.leaseServes.add(1, ordering: .relaxed)
+        var next = revisions.lowerBound
+        for w in wants {
+            let mine = next...(next + Int64(w.count) - 1)
+            next += Int64(w.count)
+            if case .fetch(let seq, _) = w {
+                handleRevisionAnswers([(seq, .success(mine))], &s)
+            } else {
+                deliver(w, .success(mine))
+            }
+        }
+        if s.loopOracle.confirming.isEmpty,
+           system.state.withLock({ $0.lease.wantsRenewal(term: term, nowNs: now, durationNs: durationNs) }) {
+            issueOracleConfirmation([], &s)
+            _ = enqueue { _ in true }  // its heartbeats leave with the next round's Readies
+        }
+        return true
+    }
+
+    /// Voids the oracle lease of a term in which range 1's replica here began a leadership
+    /// transfer, or stopped leading. Called every round after the round's input and ticks
+    /// were stepped and before its Readies are collected: before a transfer's `timeoutNow`
+    /// can leave, and before a vote this replica grants after stepping down can (the leader
+    /// counts itself in the quorum that confirmed the lease; while it leads it ignores vote
+    /// requests, `Raft.ignoresVoteRequests`).
+    func guardOracleLease(_ s: inout HostState) {
+        guard let r = s.replicas[.system] else { return }
+        let leadingTerm = r.raw.isLeader ? r.raw.term : 0
+        if leadingTerm != s.loopOracle.leadingTerm {
+            if s.loopOracle.leadingTerm != 0 { system.voidLease(through: s.loopOracle.leadingTerm) }
+            s.loopOracle.leadingTerm = leadingTerm
+        }
+        let t = r.raw.transferStartTerm
+        guard t > s.loopOracle.voidedTransferTerm else { return }
+        s.loopOracle.voidedTransferTerm = t
+        system.voidLease(through: t)
     }
 
     private func endConfirmation(_ batch: UInt64, _ s: inout HostState) {
@@ -286,10 +345,17 @@ struct LoopOracle {
         /// if the replica still leads in it).
         var term: UInt64
         var deadlineNs: UInt64
+        /// Empty: a lease renewal (`serveUnderLease`).
         var wants: [Want]
+        /// The lease clock when the ReadIndex was issued (`OracleLease`).
+        var issuedNs: UInt64
     }
 
     var confirming: [UInt64: Confirmation] = [:]
+    /// The newest term whose lease the loop voided for a transfer (`guardOracleLease`).
+    var voidedTransferTerm: UInt64 = 0
+    /// The term range 1's replica here led in at the last round (0: not leading).
+    var leadingTerm: UInt64 = 0
     /// Wants that arrived while a confirmation was in flight: they share the next one.
     var queued: [Want] = []
 }

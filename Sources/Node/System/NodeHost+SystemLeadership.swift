@@ -14,9 +14,18 @@ import RaftCore
 /// session starts, and this leader's blocks lie above them), and a later leader can only be
 /// elected after a quorum member acknowledged this round's heartbeat, that is, after every
 /// caller of the round arrived.
+///
+/// With the oracle lease (`NodeConfig.oracleLease`), a call arriving while the lease of the
+/// session's term holds skips the round: no other leader can have been elected before the
+/// lease ends (`OracleLease`), and the lease is read after the call arrived. Each round
+/// renews the lease from the time it was issued.
 extension NodeHost {
     /// The confirmed term of this node's system range leadership.
     func confirmSystemLeadership() async throws(ProposalError) -> UInt64 {
+        if config.oracleLeaseNs > 0, let term = system.leasedTerm(nowNs: OracleLease.clockNs()) {
+            system.leaseServes.add(1, ordering: .relaxed)
+            return term
+        }
         let result = await withCheckedContinuation { (c: SystemRangeRuntime.ConfirmWaiter) in
             let startRounds = system.state.withLock { s -> Bool in
                 s.confirmWaiters.append(c)
@@ -54,6 +63,8 @@ extension NodeHost {
         guard let before = raftStatus(of: .system) else { throw .notLeader(leaderHint: systemLeader()) }
         guard before.softState.role == .leader else { throw .notLeader(leaderHint: systemLeader()) }
         let term = before.hardState.term
+        // Read before the ReadIndex reaches the loop: the round's heartbeats leave after it.
+        let issuedNs = OracleLease.clockNs()
         _ = try await read(RangeRequest(key: SystemStateMachine.oracleKey), in: .system)
         guard let after = raftStatus(of: .system), after.softState.role == .leader, after.hardState.term == term,
             let store = store(for: .system)
@@ -63,6 +74,8 @@ extension NodeHost {
         } catch {
             throw .proposalDropped("system range state unreadable: \(error)")
         }
+        // A transfer begun meanwhile voided the term (the loop checks every round): no lease.
+        system.leaseConfirmed(term: term, issuedNs: issuedNs, durationNs: config.oracleLeaseNs)
         return term
     }
 

@@ -17,6 +17,8 @@ final class SystemRangeRuntime: Sendable {
     /// The system range leader last learned from elsewhere (for nodes without a replica of
     /// range 1), raw node ID; 0 = unknown.
     let learnedLeader = Atomic<UInt64>(0)
+    /// Call batches served under the oracle lease (`NodeMetrics.oracleLeaseServes`).
+    let leaseServes = Atomic<UInt64>(0)
 
     init(blockSize: Int64 = defaultBlockSize) {
         precondition(blockSize >= 1)
@@ -36,6 +38,28 @@ final class SystemRangeRuntime: Sendable {
         var allocating = false
         /// Callers waiting for the in-flight allocation (resumed with `false`: do not run one).
         var allocationWaiters: [CheckedContinuation<Bool, Never>] = []
+        /// The leader lease on the oracle (`OracleLease`; never granted while the node's
+        /// `oracleLease` switch is off).
+        var lease = OracleLease()
+    }
+
+    /// The term whose calls may skip their confirmation round now: the lease holds for the
+    /// session's term at lease clock `nowNs`. nil: confirm with a round.
+    func leasedTerm(nowNs: UInt64) -> UInt64? {
+        state.withLock { s in
+            guard let term = s.session?.term, s.lease.holds(term: term, nowNs: nowNs) else { return nil }
+            return term
+        }
+    }
+
+    /// A confirmation round of `term` issued at lease clock `issuedNs` succeeded.
+    func leaseConfirmed(term: UInt64, issuedNs: UInt64, durationNs: UInt64) {
+        state.withLock { $0.lease.confirmed(term: term, issuedNs: issuedNs, durationNs: durationNs) }
+    }
+
+    /// A leadership transfer began in `term`: no lease in it (or before) from now on.
+    func voidLease(through term: UInt64) {
+        state.withLock { $0.lease.void(through: term) }
     }
 
     /// Outcome of taking revisions from the session.

@@ -27,8 +27,15 @@ struct Meta: Equatable, Sendable {
     /// `pageCount` that no tree reaches (rebuilt at open). `freelist` then holds
     /// `freelistSentinel`.
     static let freelistNotStored: UInt32 = 1
+    /// Flag bit 1 (session 13): the file may hold MVCC records in a write-buffer bucket
+    /// (`mvcc-format.md`, "Write buffer"): code that does not know the buffer would miss
+    /// those records, so it must refuse the file. Set by a transaction that writes such a
+    /// bucket (`WriteTransaction.requireFeature(.writeBuffer)`) and kept by every later commit.
+    static let writeBuffer: UInt32 = 2
+    /// Flags that, once set, every later commit keeps (format features, not per-commit facts).
+    static let stickyFlags: UInt32 = writeBuffer
     /// Every flag this code understands.
-    static let knownFlags: UInt32 = freelistNotStored
+    static let knownFlags: UInt32 = freelistNotStored | writeBuffer
     /// The `freelist` field of a meta without a stored freelist: page 1, a meta page, so code
     /// older than the flag refuses the file ("expected a freelist page, found type 1") instead
     /// of opening it with an empty freelist.

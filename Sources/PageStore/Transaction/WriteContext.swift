@@ -37,6 +37,8 @@ final class WriteContext {
     var open = true
     /// Bumped by every modification; cursors compare it to detect invalidation.
     @exclusivity(unchecked) var mutations = 0
+    /// Meta flags (`Meta.stickyFlags`) this transaction requires of the file from its commit on.
+    var requiredFeatures: UInt32 = 0
     /// Buffers of the pages the commit writes (the file's pool, reset after the commit).
     let buffers: PageBufferPool
 

@@ -30,6 +30,14 @@ public struct WriteTransaction {
         return try context.deleteBucket(name)
     }
 
+    /// Marks the file as using `feature` from this transaction's commit on: every later meta
+    /// carries its flag, and code that does not know the feature refuses to open the file
+    /// (`PageStoreError.unsupportedFormat`). Idempotent; cheap to call on every write.
+    public func requireFeature(_ feature: PageFileFeature) {
+        checkOpen()
+        context.requiredFeatures |= feature.flag
+    }
+
     /// Names of all buckets, in order.
     public func bucketNames() throws -> [[UInt8]] {
         checkOpen()
@@ -110,5 +118,18 @@ public struct WriteBucket {
     public func makeCursor() -> Cursor {
         precondition(context.open, "WriteBucket used outside its update closure")
         return Cursor(tree: TreeCursor(reader: context.reader, root: state.root), scope: nil, context: context)
+    }
+}
+
+/// Format features a writer can require of the file (sticky meta flags; see
+/// `pagestore-format.md`, "Meta flags").
+public enum PageFileFeature: Sendable {
+    /// MVCC's write-buffer bucket (session 13): records may live outside `mvcc.records`.
+    case writeBuffer
+
+    var flag: UInt32 {
+        switch self {
+        case .writeBuffer: Meta.writeBuffer
+        }
     }
 }

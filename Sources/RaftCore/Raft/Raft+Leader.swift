@@ -160,6 +160,7 @@ extension Raft {
         // The transfer must finish within an election timeout (see tickHeartbeat).
         electionElapsed = 0
         leadTransferee = transferee
+        transferStartTerm = term
         if tracker.progress.values[pi].match == log.lastIndex {
             sendTimeoutNow(to: transferee)
         } else {

@@ -9,10 +9,10 @@ extension Raft {
         } else if m.term > term {
             if m.type == .requestVote || m.type == .requestPreVote {
                 let force = m.context == campaignTransferContext
-                let inLease = checkQuorum && lead != 0 && electionElapsed < electionTimeout
-                if !force && inLease {
-                    // Leader stickiness: we heard from a leader within the minimum
-                    // election timeout, so ignore the request (and do not bump our term).
+                if !force && ignoresVoteRequests {
+                    // Leader stickiness (we heard from a leader within the minimum election
+                    // timeout) or a restarted replica's hold: ignore the request (and do
+                    // not bump our term).
                     return
                 }
             }

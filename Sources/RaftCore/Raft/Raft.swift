@@ -51,6 +51,14 @@ struct Raft {
     /// Leader only: ticks since it became leader, plus one (so that 0 means "never" in
     /// `Progress.lastHeardTick`).
     var leaderTicks: UInt64 = 1
+    /// The term in which this replica, as leader, last began a leadership transfer (0: never).
+    /// A lease of that term is void from then on, even after the transfer was abandoned: a
+    /// `timeoutNow` already sent may still arrive and its campaign bypasses stickiness.
+    var transferStartTerm: UInt64 = 0
+    /// Ticks since the replica was built, counted up to `electionTimeout`.
+    var ticksSinceStart = 0
+    /// `RaftConfig.holdVotesAfterRestart`, and the replica started with a term.
+    var holdsVotesAtStart = false
     let checkQuorum: Bool
     let preVote: Bool
     let heartbeatTimeout: Int
@@ -95,6 +103,7 @@ struct Raft {
             log.committed = hardState.commit
             term = hardState.term
             vote = hardState.vote
+            holdsVotesAtStart = c.holdVotesAfterRestart && c.checkQuorum && hardState.term > 0
         }
         if c.applied > 0 {
             guard c.applied <= log.committed else {
@@ -216,7 +225,17 @@ struct Raft {
     // MARK: Ticks
 
     mutating func tick() {
+        if ticksSinceStart < electionTimeout { ticksSinceStart += 1 }
         if state == .leader { tickHeartbeat() } else { tickElection() }
+    }
+
+    /// Whether (pre-)vote requests of a higher term are ignored now (except a transfer's):
+    /// leader stickiness (we heard from a leader within the minimum election timeout), or
+    /// the hold of a restarted replica (`RaftConfig.holdVotesAfterRestart`).
+    var ignoresVoteRequests: Bool {
+        guard checkQuorum else { return false }
+        if lead != 0 && electionElapsed < electionTimeout { return true }
+        return holdsVotesAtStart && ticksSinceStart < electionTimeout
     }
 
     mutating func tickElection() {

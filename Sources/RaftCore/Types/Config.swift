@@ -38,6 +38,14 @@ public struct RaftConfig: Sendable {
     public var disableProposalForwarding: Bool
     /// Seed of the replica's own generator (randomized election timeouts).
     public var randomSeed: UInt64
+    /// A replica that starts with a term (it was a member before: a restart) ignores vote
+    /// and pre-vote requests, except a leadership transfer's, for its first `electionTicks`
+    /// ticks, as a follower that just heard from its leader does (check-quorum's leader
+    /// stickiness, which a restart forgets). Needed by an application lease that counts on
+    /// the stickiness of the voters that confirmed it (the node's oracle lease on the system
+    /// range): without it a voter restarted right after confirming could elect a new leader
+    /// at once. Needs `checkQuorum`; a fresh replica (term 0) is not held.
+    public var holdVotesAfterRestart: Bool = false
 
     public init(id: ReplicaID, electionTicks: Int = 10, heartbeatTicks: Int = 1, applied: UInt64 = 0,
                 maxSizePerMsg: UInt64 = 1 << 20, maxCommittedSizePerReady: UInt64 = 64 << 20,

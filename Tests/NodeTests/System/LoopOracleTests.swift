@@ -92,8 +92,13 @@ extension NodeClusterTests {
         /// anything below what the new leader already handed out — its confirmation never
         /// reaches a quorum, so its callers wait and fall back instead.
         @Test func partitionedLeaderServesNothingStaleFromTheLoop() async throws {
+            // No oracle lease on node 1: a lease assumes every node has the same election
+            // timeout (OracleLeaseTests cover the lease).
             let c = try Self.cluster(inLoop: true) { cfg in
-                if cfg.nodeID == NodeID(1) { cfg.electionTicks = 60 }
+                if cfg.nodeID == NodeID(1) {
+                    cfg.electionTicks = 60
+                    cfg.oracleLease = false
+                }
             }
             defer { c.shutdown() }
             let old = try #require(await c.systemLeader())

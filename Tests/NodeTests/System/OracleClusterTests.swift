@@ -125,9 +125,13 @@ extension NodeClusterTests {
         @Test func partitionedLeaderServesNothingStale() async throws {
             // Node 1 (the system range's first leader) notices its lost quorum only after
             // 60 ticks (3 s), long after the others elect a new leader (0.5-1 s): a window
-            // in which it still believes it leads.
+            // in which it still believes it leads. No oracle lease on it: a lease assumes every
+            // node has the same election timeout (OracleLeaseTests cover the lease).
             let c = try TestCluster(ranges: 1) { cfg in
-                if cfg.nodeID == NodeID(1) { cfg.electionTicks = 60 }
+                if cfg.nodeID == NodeID(1) {
+                    cfg.electionTicks = 60
+                    cfg.oracleLease = false
+                }
             }
             defer { c.shutdown() }
             let old = try #require(await c.systemLeader())  // node 1 campaigns first; any leader keeps the check valid
