@@ -272,5 +272,6 @@ extension NodeHost {
         s.metrics.leaderCount = leaders
         s.metrics.quiescedCount = quiesced
         s.metrics.rangeCount = s.replicas.count
+        s.metrics.walAppendsGated = syncer.gatedAppends
     }
 }

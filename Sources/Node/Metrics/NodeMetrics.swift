@@ -43,6 +43,9 @@ public struct NodeMetrics: Sendable, Equatable {
     /// Record batches the poll loop handed to the WAL sync thread (one per round that had
     /// anything to persist; the thread may write several in one fdatasync: compare `fsyncs`).
     public var walBatchesHandedOff: UInt64 = 0
+    /// WAL appends that waited, after a durable report, for the loop's round that took it
+    /// (`WALSyncer`, `NodeConfig.syncWaitsForLoop`; refreshed on tick rounds).
+    public var walAppendsGated: UInt64 = 0
     /// Readies whose only record was a hard state with a moved commit index (no entries,
     /// snapshot, term or vote): written with the next synced batch, finished at once.
     public var unsyncedHardStates: UInt64 = 0

@@ -26,9 +26,32 @@ import WAL
 /// released share one write and one fdatasync with the batches queued meanwhile. Without
 /// it, with several ranges on a node, a batch queued during a sync (a range that was not
 /// syncing) was written alone right after it, and the released replicas' next Readies
-/// waited behind that second sync: more, smaller fdatasyncs (+40–50% per put with 8 ranges,
-/// docs/bench.md session 13) and a longer wait for the ranges of the first batch. Only the
-/// start of a write moves; what is written, its order and the reports are unchanged.
+/// waited behind that second sync: more, smaller fdatasyncs and a longer wait for the
+/// ranges of the first batch (figures: docs/bench.md, "Results, session 14: 8-range put").
+/// Only the start of a write moves; what is written, its order and the reports are unchanged.
+///
+/// Why the gate never stays closed with batches queued (liveness):
+/// 1. It closes only in `run`, at report R, under the lock, *before* `onDurable(R)`; the
+///    node's `onDurable` enqueues `durableBatch >= R` in the mailbox and wakes the loop
+///    (`NodeHost.noteDurable`). The loop can therefore not take R before the gate is closed
+///    at R, and a round that ran just before only leaves the gate closed.
+/// 2. Every round calls `loopCaughtUp(durableSeen:)` unconditionally (no early return in
+///    `NodeHost.round`) with the highest report it took, after handing off its records; the
+///    round woken by R opens the gate and wakes the thread when batches are queued. A
+///    submit while the gate is closed does not wake the thread; the same round's
+///    `loopCaughtUp` does. Semaphore signals are counted, so a wake between the thread's
+///    check and its wait is not lost.
+/// 3. The loop blocks, inside a round, on the sync thread only through `waitUntilIdle`
+///    (`removeReplica`, which holds the loop's state): that submit is *forced*
+///    (`forcedThrough`): the gate holds no append while a forced batch is not yet taken,
+///    even when a report closes the gate after the forced submit (the sync in progress
+///    ending), which left the thread waiting for a round the blocked loop could not run.
+/// 4. When the loop exits (`stop`), `stop()` opens the gate for good (`stopping`) and the
+///    thread writes everything queued. A test hook that pauses the loop
+///    (`beforeLoopIteration`) keeps the gate closed only while it pauses it.
+/// 5. Nothing is submitted before `NodeHost.init` sets the report's host (the loop and
+///    `removeReplica` need a started host), so no report is dropped for a missing host.
+/// `FLOTILLA_SYNC_NO_WAIT=1` (`NodeConfig.syncWaitsForLoop` false) never closes the gate.
 ///
 /// Must not: touch Raft or the replicas (the report goes through the node's mailbox).
 final class WALSyncer: Sendable {
@@ -46,6 +69,9 @@ final class WALSyncer: Sendable {
         /// A durable report (its sequence number) the loop has not yet caught up with: no
         /// new append starts meanwhile (`waitsForLoop`). 0: open.
         var gate: UInt64 = 0
+        /// The last batch a caller blocks on (`waitUntilIdle`): the gate holds no append
+        /// while it is not taken (liveness, point 3).
+        var forcedThrough: UInt64 = 0
         /// Appends that waited for the loop before they started (`waitsForLoop`).
         var gatedAppends: UInt64 = 0
         var stopping = false
@@ -77,15 +103,15 @@ final class WALSyncer: Sendable {
 
     /// Queues `records` for the next sync; returns the batch's sequence number. While the
     /// loop has not caught up with the last durable report the thread is not woken: the
-    /// loop's `loopCaughtUp` at the end of the same round does it. `force` opens that wait
-    /// (for callers that block until the batch is durable).
+    /// loop's `loopCaughtUp` at the end of the same round does it. `force` (for callers that
+    /// block until the batch is durable) lets the batch be written without that wait.
     func submit(_ records: [WALRecord], force: Bool = false) -> UInt64 {
         let (seq, wake) = state.withLock { s -> (UInt64, Bool) in
             s.queue += records
             s.syncedPrefix = s.queue.count
             s.submitted += 1
-            if force { s.gate = 0 }
-            return (s.submitted, s.gate == 0)
+            if force { s.forcedThrough = s.submitted }
+            return (s.submitted, s.gate == 0 || force)
         }
         if wake { work.signal() }
         return seq
@@ -107,6 +133,9 @@ final class WALSyncer: Sendable {
 
     /// Appends that waited for the loop's round after a durable report.
     var gatedAppends: UInt64 { state.withLock { $0.gatedAppends } }
+
+    /// Sequence number of the last submitted batch (tests).
+    var submittedBatches: UInt64 { state.withLock { $0.submitted } }
 
     /// Queues `records` without a sync of their own: they are written (and made durable)
     /// with the next batch submitted by `submit`, or at `waitUntilIdle` / `stop`. Until
@@ -148,7 +177,7 @@ final class WALSyncer: Sendable {
                 guard s.submitted > s.taken || s.stopping else { return ([], 0, false) }
                 // Waiting for the loop's round after the last report (`loopCaughtUp`
                 // wakes the thread again).
-                guard s.gate == 0 || s.stopping else { return ([], 0, false) }
+                guard s.gate == 0 || s.stopping || s.forcedThrough > s.taken else { return ([], 0, false) }
                 let taken = s.queue
                 s.queue = []
                 s.syncedPrefix = 0

@@ -34,6 +34,12 @@ import WAL
         func reported(_ seq: UInt64) { state.withLock { $0.durable = max($0.durable, seq) } }
     }
 
+    final class Flag: Sendable {
+        private let m = Mutex(false)
+        func set() { m.withLock { $0 = true } }
+        var isSet: Bool { m.withLock { $0 } }
+    }
+
     static func openWAL() throws -> (WriteAheadLog, String) {
         let dir = NSTemporaryDirectory() + "flotilla-walsyncer-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -108,6 +114,44 @@ import WAL
         syncer.waitUntilIdle()
         #expect(syncer.isIdle)
         #expect(wal.bounds(of: a)?.last == 2)
+    }
+
+    /// `waitUntilIdle` called while a sync is in progress (replica removal holds the loop's
+    /// state, so no round can call `loopCaughtUp`): the report of the sync in progress closes
+    /// the gate after the forced submit, and the forced batch must still be written. (With a
+    /// forced submit that only opened the gate at submit time — the session 13 WIP — the
+    /// thread waited for a round the blocked loop could not run, and this hung.)
+    @Test func waitUntilIdleDuringASyncDoesNotWaitForTheLoop() throws {
+        let (wal, dir) = try Self.openWAL()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let trace = Trace()
+        let syncer = WALSyncer(wal: wal, name: "test-wal", waitsForLoop: true, beforeSync: { trace.beforeSync() },
+                               onDurable: { trace.reported($0) })
+        defer { syncer.stop() }
+        let a = RangeID(31), b = RangeID(32)
+        trace.setHold(true)
+        let first = syncer.submit([Self.entries(a, from: 1, count: 1)])
+        #expect(Self.eventually { trace.appends == 1 }, "the first batch was never taken")
+        // A batch queued during the sync, then the blocking caller's forced one.
+        _ = syncer.submit([Self.entries(b, from: 1, count: 1)])
+        let idle = Flag()
+        let waiter = Thread {
+            syncer.waitUntilIdle()
+            idle.set()
+        }
+        waiter.start()
+        #expect(Self.eventually { syncer.submittedBatches == first + 2 }, "waitUntilIdle never submitted")
+        trace.setHold(false)
+        // No `loopCaughtUp`: the loop is blocked behind the caller.
+        let returned = Self.eventually(10) { idle.isSet }
+        #expect(returned, "waitUntilIdle waited for the loop (durable \(trace.durable) of \(first + 2))")
+        #expect(wal.bounds(of: a)?.last == 1)
+        #expect(wal.bounds(of: b)?.last == 1)
+        if !returned {
+            // Let the waiter finish before the syncer goes away (`stop` opens the gate).
+            syncer.loopCaughtUp(durableSeen: .max)
+            _ = Self.eventually(10) { idle.isSet }
+        }
     }
 
     /// A seeded model of the poll loop against the sync thread: rounds that submit synced
