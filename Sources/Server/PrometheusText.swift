@@ -44,6 +44,8 @@ enum PrometheusText {
             "Oracle and lease-table call batches served under the oracle lease, without a confirmation round.", node.oracleLeaseServes)
         one("flotilla_wal_unsynced_hard_states_total", "counter",
             "Commit-only hard states written without a sync of their own.", node.unsyncedHardStates)
+        one("flotilla_wal_batches_handed_off_total", "counter",
+            "Record batches the poll loop handed to the WAL sync thread (compare flotilla_wal_fsyncs_total).", node.walBatchesHandedOff)
         one("flotilla_wal_appends_gated_total", "counter",
             "WAL appends that waited, after a durable report, for the poll round that took it.", node.walAppendsGated)
         one("flotilla_mvcc_commits_total", "counter", "Batched data.db commits.", node.mvccCommits)
