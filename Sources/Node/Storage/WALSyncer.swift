@@ -51,7 +51,8 @@ import WAL
 ///    (`beforeLoopIteration`) keeps the gate closed only while it pauses it.
 /// 5. Nothing is submitted before `NodeHost.init` sets the report's host (the loop and
 ///    `removeReplica` need a started host), so no report is dropped for a missing host.
-/// `FLOTILLA_SYNC_NO_WAIT=1` (`NodeConfig.syncWaitsForLoop` false) never closes the gate.
+/// With `waitsForLoop` false (`NodeConfig.syncWaitsForLoop`, the default since session 14:
+/// fewer fdatasyncs but no measured gain, docs/bench.md) the gate never closes.
 ///
 /// Must not: touch Raft or the replicas (the report goes through the node's mailbox).
 final class WALSyncer: Sendable {
@@ -87,7 +88,7 @@ final class WALSyncer: Sendable {
     /// Whether a new append waits, after a durable report, for the loop's round that took it.
     let waitsForLoop: Bool
 
-    init(wal: WriteAheadLog, name: String, waitsForLoop: Bool = true, beforeSync: (@Sendable () -> Void)?,
+    init(wal: WriteAheadLog, name: String, waitsForLoop: Bool = false, beforeSync: (@Sendable () -> Void)?,
          onDurable: @escaping @Sendable (UInt64) -> Void) {
         self.wal = wal
         self.onDurable = onDurable
