@@ -46,6 +46,8 @@ enum PrometheusText {
             "Commit-only hard states written without a sync of their own.", node.unsyncedHardStates)
         one("flotilla_wal_batches_handed_off_total", "counter",
             "Record batches the poll loop handed to the WAL sync thread (compare flotilla_wal_fsyncs_total).", node.walBatchesHandedOff)
+        one("flotilla_align_held_readies_total", "counter",
+            "Leader Readies held back a round for another WAL batch's sync (FLOTILLA_ALIGN_LEADERS=1).", node.alignHeldReadies)
         one("flotilla_wal_appends_gated_total", "counter",
             "WAL appends that waited, after a durable report, for the poll round that took it.", node.walAppendsGated)
         one("flotilla_mvcc_commits_total", "counter", "Batched data.db commits.", node.mvccCommits)

@@ -93,6 +93,12 @@ public struct NodeConfig: Sendable {
     /// docs/bench.md); the environment's FLOTILLA_SYNC_WAITS_FOR_LOOP=1 turns it on. Off, each
     /// append starts as soon as the last ended.
     public var syncWaitsForLoop = environmentFlag("FLOTILLA_SYNC_WAITS_FOR_LOOP")
+    /// Whether a user range leader's Ready is held back (at most `alignHoldMaxMs`) while
+    /// another WAL batch of the node is syncing, so the leaders of a node take their
+    /// Readies in the same round after each sync (session 14 experiment; env
+    /// FLOTILLA_ALIGN_LEADERS=1).
+    public var alignLeaderReadies = environmentFlag("FLOTILLA_ALIGN_LEADERS")
+    public var alignHoldMaxMs = 5
     /// Whether the system range's leader holds a lease on its oracle leadership: after a
     /// confirmation round acknowledged by a quorum, oracle and lease-table calls skip their
     /// own round for `oracleLeaseNs` from the round's start (`OracleLease`; architecture.md

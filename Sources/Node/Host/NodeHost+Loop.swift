@@ -163,9 +163,23 @@ extension NodeHost {
         var records: [WALRecord] = []
         var unsynced = 0
         let syncCommitOnly = config.syncCommitOnlyHardStates
+        let align = config.alignLeaderReadies && !s.syncingBatches.isEmpty
+        let alignNow = align ? Self.nowNs() : 0
         for r in s.replicas.values where (!r.quiesced || r.touched) && r.syncingBatch == 0 {
             r.touched = false
             guard r.raw.hasReady() else { continue }
+            // An experiment (`NodeConfig.alignLeaderReadies`, off by default): a user range
+            // leader waits, at most `alignHoldMaxMs`, for the node's sync in progress, so the
+            // leaders take their Readies in one round after it (architecture.md §8 rule 9).
+            if align && r.isLeader && r.rangeID != .system {
+                if r.alignHeldSinceNs == 0 { r.alignHeldSinceNs = alignNow }
+                if alignNow - r.alignHeldSinceNs < UInt64(config.alignHoldMaxMs) * 1_000_000 {
+                    r.touched = true
+                    s.metrics.alignHeldReadies += 1
+                    continue
+                }
+            }
+            r.alignHeldSinceNs = 0
             let rd = r.raw.ready()
             let before = records.count
             if let snap = rd.snapshot {

@@ -46,6 +46,8 @@ public struct NodeMetrics: Sendable, Equatable {
     /// WAL appends that waited, after a durable report, for the loop's round that took it
     /// (`WALSyncer`, `NodeConfig.syncWaitsForLoop`; refreshed on tick rounds).
     public var walAppendsGated: UInt64 = 0
+    /// Leader Readies held back a round for another batch's sync (`alignLeaderReadies`).
+    public var alignHeldReadies: UInt64 = 0
     /// Readies whose only record was a hard state with a moved commit index (no entries,
     /// snapshot, term or vote): written with the next synced batch, finished at once.
     public var unsyncedHardStates: UInt64 = 0
