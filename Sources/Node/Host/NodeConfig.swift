@@ -96,7 +96,8 @@ public struct NodeConfig: Sendable {
     /// Whether a user range leader's Ready is held back (at most `alignHoldMaxMs`) while
     /// another WAL batch of the node is syncing, so the leaders of a node take their
     /// Readies in the same round after each sync (session 14 experiment; env
-    /// FLOTILLA_ALIGN_LEADERS=1).
+    /// FLOTILLA_ALIGN_LEADERS=1). Off: with `syncWaitsForLoop` it halved throughput under heavy
+    /// load (docs/bench.md, session 14).
     public var alignLeaderReadies = environmentFlag("FLOTILLA_ALIGN_LEADERS")
     public var alignHoldMaxMs = 5
     /// Whether the system range's leader holds a lease on its oracle leadership: after a
