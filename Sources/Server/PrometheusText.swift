@@ -31,6 +31,10 @@ enum PrometheusText {
         one("flotilla_applied_commands_total", "counter", "Commands applied to MVCC.", node.appliedCommands)
         one("flotilla_applied_before_sync_total", "counter",
             "Entries applied from a held Ready before its WAL sync (durable before it).", node.appliedBeforeSync)
+        metric("flotilla_put_stage_seconds_total", "counter",
+               "Time of the writes this node led, by stage (revision wait, wait for the range's sync, own WAL sync, commit to apply).",
+               zip(["revision", "ready", "sync", "commit"], node.putStageNanos).map { ("{stage=\"\($0)\"}", "\(Double($1) / 1e9)") })
+        one("flotilla_put_stage_writes_total", "counter", "Writes counted in flotilla_put_stage_seconds_total.", node.putStageWrites)
         one("flotilla_poll_rounds_total", "counter", "Poll rounds of the node loop.", node.pollRounds)
         one("flotilla_read_index_requests_total", "counter",
             "Raft ReadIndex requests issued (one per led range per poll round with reads).", node.readIndexRequests)
@@ -40,6 +44,12 @@ enum PrometheusText {
             "Oracle and lease-table call batches served under the oracle lease, without a confirmation round.", node.oracleLeaseServes)
         one("flotilla_wal_unsynced_hard_states_total", "counter",
             "Commit-only hard states written without a sync of their own.", node.unsyncedHardStates)
+        one("flotilla_wal_batches_handed_off_total", "counter",
+            "Record batches the poll loop handed to the WAL sync thread (compare flotilla_wal_fsyncs_total).", node.walBatchesHandedOff)
+        one("flotilla_align_held_readies_total", "counter",
+            "Leader Readies held back a round for another WAL batch's sync (FLOTILLA_ALIGN_LEADERS=1).", node.alignHeldReadies)
+        one("flotilla_wal_appends_gated_total", "counter",
+            "WAL appends that waited, after a durable report, for the poll round that took it.", node.walAppendsGated)
         one("flotilla_mvcc_commits_total", "counter", "Batched data.db commits.", node.mvccCommits)
         one("flotilla_ranges", "gauge", "Range replicas on this node.", node.rangeCount)
         one("flotilla_leader_ranges", "gauge", "Ranges this node leads.", node.leaderCount)

@@ -36,6 +36,8 @@ struct ProposalRequest: Sendable {
     /// A write may only take revisions from oracle fetches with this sequence number or
     /// later: fetches started after the proposal reached the leader (set by the loop).
     var eligibleFetch: UInt64 = 0
+    /// When the loop took it from the mailbox (`NodeMetrics.putStageNanos`).
+    var arrivedNs: UInt64 = 0
 
     var isWrite: Bool { body.isWrite }
 }
@@ -47,6 +49,11 @@ struct PendingProposal {
     var index: UInt64
     /// The revision it carries (0 for non-writes).
     var revision: Int64
+    /// When it was appended, its entry handed to the WAL, and durable here (loop clock;
+    /// `NodeMetrics.putStageNanos`).
+    var proposedNs: UInt64 = 0
+    var handedNs: UInt64 = 0
+    var durableNs: UInt64 = 0
     var rangeID: RangeID { request.rangeID }
     var deadlineNs: UInt64 { request.deadlineNs }
     var waiters: ProposalWaiters { request.waiters }

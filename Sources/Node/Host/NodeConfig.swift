@@ -85,6 +85,21 @@ public struct NodeConfig: Sendable {
     /// robustness batch ran with it (docs/bench.md, session 12: no difference measurable on
     /// the loaded machine); the environment's FLOTILLA_APPLY_BEFORE_SYNC=1 turns it on.
     public var applyBeforeSync = environmentFlag("FLOTILLA_APPLY_BEFORE_SYNC")
+    /// Whether the WAL sync thread, after reporting a batch durable, waits for the poll
+    /// loop's round that took the report before it starts the next append (`WALSyncer`,
+    /// session 13): the replicas that batch released then share the next fdatasync with the
+    /// batches queued meanwhile. Off by default (session 14: 10–25% fewer fdatasyncs per put
+    /// with 8 ranges, but no change in CPU per put, latency or throughput on the test machine;
+    /// docs/bench.md); the environment's FLOTILLA_SYNC_WAITS_FOR_LOOP=1 turns it on. Off, each
+    /// append starts as soon as the last ended.
+    public var syncWaitsForLoop = environmentFlag("FLOTILLA_SYNC_WAITS_FOR_LOOP")
+    /// Whether a user range leader's Ready is held back (at most `alignHoldMaxMs`) while
+    /// another WAL batch of the node is syncing, so the leaders of a node take their
+    /// Readies in the same round after each sync (session 14 experiment; env
+    /// FLOTILLA_ALIGN_LEADERS=1). Off: with `syncWaitsForLoop` it halved throughput under heavy
+    /// load (docs/bench.md, session 14).
+    public var alignLeaderReadies = environmentFlag("FLOTILLA_ALIGN_LEADERS")
+    public var alignHoldMaxMs = 5
     /// Whether the system range's leader holds a lease on its oracle leadership: after a
     /// confirmation round acknowledged by a quorum, oracle and lease-table calls skip their
     /// own round for `oracleLeaseNs` from the round's start (`OracleLease`; architecture.md

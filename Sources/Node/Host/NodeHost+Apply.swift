@@ -88,7 +88,25 @@ extension NodeHost {
             return
         }
         if case .failure = outcome { s.metrics.proposalsFailed += 1 }
+        if p.revision > 0, p.durableNs > 0, p.request.arrivedNs > 0 { notePutStages(p, &s) }
         p.waiters.resume(outcome)
+    }
+
+    /// Adds a settled write's stages to `NodeMetrics.putStageNanos` (the loop's clock).
+    func notePutStages(_ p: PendingProposal, _ s: inout HostState) {
+        let now = Self.nowNs()
+        let marks = [p.request.arrivedNs, p.proposedNs, p.handedNs, p.durableNs, now]
+        for i in 0..<4 where marks[i + 1] >= marks[i] { s.metrics.putStageNanos[i] += marks[i + 1] - marks[i] }
+        s.metrics.putStageWrites += 1
+    }
+
+    /// Stamps the hand-off to the WAL (`handed`) or the durable time on the pending proposals of `entries`.
+    func stampPending(_ entries: [Entry], of r: RangeReplica, handed: Bool, now: UInt64, _ s: inout HostState) {
+        guard r.isLeader, let at = s.pendingAt[r.rangeID] else { return }
+        for e in entries {
+            guard let id = at[e.index] else { continue }
+            if handed { s.pending[id]?.handedNs = now } else { s.pending[id]?.durableNs = now }
+        }
     }
 
     /// Runs one command against MVCC. Deterministic given the store's state and the entry.

@@ -45,6 +45,7 @@ extension NodeHost {
         s.metrics.pollRounds += 1
         // Readies whose WAL batch became durable: their held messages, applies, advance.
         finishDurableBatches(through: inbox.durableBatch, &s)
+        s.durableSeen = max(s.durableSeen, inbox.durableBatch)
         for (node, at) in inbox.heardFrom { heard(from: node, at: at, &s) }
         for node in inbox.unreachable { reportUnreachable(node, &s) }
         for (range, peer, ok) in inbox.snapshotReports {
@@ -95,6 +96,9 @@ extension NodeHost {
         // revisions (`NodeHost+LoopOracle`); the call after the applies catches retries.
         if loopOracleServes(s) { startRevisionFetchIfNeeded(&s, beforeReadies: true) }
         handleReadies(&s, outbound: &outbound)
+        // The replicas the reported batches released have handed off their next records:
+        // the sync thread may start its next append (`WALSyncer`, "waiting for the loop").
+        syncer.loopCaughtUp(durableSeen: s.durableSeen)
         serveReads(&s, now: now)
         serveLoopOracle(&s, now: now)
         startRevisionFetchIfNeeded(&s)
@@ -161,9 +165,23 @@ extension NodeHost {
         var records: [WALRecord] = []
         var unsynced = 0
         let syncCommitOnly = config.syncCommitOnlyHardStates
+        let align = config.alignLeaderReadies && !s.syncingBatches.isEmpty
+        let alignNow = align ? Self.nowNs() : 0
         for r in s.replicas.values where (!r.quiesced || r.touched) && r.syncingBatch == 0 {
             r.touched = false
             guard r.raw.hasReady() else { continue }
+            // An experiment (`NodeConfig.alignLeaderReadies`, off by default): a user range
+            // leader waits, at most `alignHoldMaxMs`, for the node's sync in progress, so the
+            // leaders take their Readies in one round after it (architecture.md §8 rule 9).
+            if align && r.isLeader && r.rangeID != .system {
+                if r.alignHeldSinceNs == 0 { r.alignHeldSinceNs = alignNow }
+                if alignNow - r.alignHeldSinceNs < UInt64(config.alignHoldMaxMs) * 1_000_000 {
+                    r.touched = true
+                    s.metrics.alignHeldReadies += 1
+                    continue
+                }
+            }
+            r.alignHeldSinceNs = 0
             let rd = r.raw.ready()
             let before = records.count
             if let snap = rd.snapshot {
@@ -186,8 +204,10 @@ extension NodeHost {
             if !records.isEmpty { syncer.submitUnsynced(records) }
         } else {
             let seq = syncer.submit(records)
+            let now = Self.nowNs()
             for h in held {
                 h.replica.syncingBatch = seq
+                if !h.ready.entries.isEmpty { stampPending(h.ready.entries, of: h.replica, handed: true, now: now, &s) }
                 for m in h.ready.messages where Self.leavesBeforeSync(m, rule: h.rule) {
                     route(m, of: h.replica, into: &outbound)
                 }
@@ -268,5 +288,6 @@ extension NodeHost {
         s.metrics.leaderCount = leaders
         s.metrics.quiescedCount = quiesced
         s.metrics.rangeCount = s.replicas.count
+        s.metrics.walAppendsGated = syncer.gatedAppends
     }
 }

@@ -20,7 +20,9 @@ extension NodeHost {
         s.metrics.proposals += UInt64(incoming.count)
         var batches: [RangeID: [(ProposalRequest, Int64)]] = [:]
         var order: [RangeID] = []
+        let now = incoming.isEmpty ? 0 : Self.nowNs()
         for var p in releaseHeldProposals(&s) + incoming {
+            if p.arrivedNs == 0 { p.arrivedNs = now }
             guard let r = s.replicas[p.rangeID] else {
                 fail(p.waiters, .rangeNotFound(p.rangeID), &s)
                 continue
@@ -121,9 +123,10 @@ extension NodeHost {
         }
         // Accepted entries were appended, in order, at the end of the leader's log.
         let first = r.raw.status.lastIndex - UInt64(batch.count) + 1
+        let now = Self.nowNs()
         for (i, (p, revision)) in batch.enumerated() {
             let index = first + UInt64(i)
-            s.pending[p.requestID] = PendingProposal(request: p, index: index, revision: revision)
+            s.pending[p.requestID] = PendingProposal(request: p, index: index, revision: revision, proposedNs: now)
             s.pendingAt[r.rangeID, default: [:]][index] = p.requestID
             if revision > 0 { r.leaderRevisions.noteAppended(revision: revision, index: index) }
         }

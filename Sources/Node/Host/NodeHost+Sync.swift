@@ -28,6 +28,7 @@ extension NodeHost {
         guard through > 0 else { return }
         var finished: [(RangeReplica, Ready)] = []
         var outbound: [NodeID: [RangeMessage]] = [:]
+        let now = Self.nowNs()
         while let first = s.syncingBatches.first, first.seq <= through {
             s.syncingBatches.removeFirst()
             for held in first.readies where held.replica.syncingBatch == first.seq
@@ -37,6 +38,7 @@ extension NodeHost {
                 r.syncingBatch = 0
                 r.touched = true
                 finished.append((r, held.ready))
+                if !held.ready.entries.isEmpty { stampPending(held.ready.entries, of: r, handed: false, now: now, &s) }
                 for m in held.ready.messages where !Self.leavesBeforeSync(m, rule: held.rule) {
                     route(m, of: r, into: &outbound)
                 }

@@ -99,7 +99,8 @@ public final class NodeHost: RaftTransportHandler, Sendable {
         #endif
         (wal, _) = try WriteAheadLog.open(directory: dir.walPath, options: walOptions)
         let durableReport = DurableReport()
-        syncer = WALSyncer(wal: wal, name: "flotilla-node-\(config.nodeID.rawValue)-wal", beforeSync: config.beforeWALSync,
+        syncer = WALSyncer(wal: wal, name: "flotilla-node-\(config.nodeID.rawValue)-wal",
+                           waitsForLoop: config.syncWaitsForLoop, beforeSync: config.beforeWALSync,
                            onDurable: { seq in durableReport.host?.noteDurable(seq) })
         var pageOptions = PageFileOptions()
         pageOptions.allocationSlackPercent = config.allocationSlackPercent
@@ -358,6 +359,8 @@ struct HostState {
     var lastGCNs: UInt64
     /// WAL sync batches in flight, oldest first: (sequence number, the Readies it holds).
     var syncingBatches: [(seq: UInt64, readies: [HeldReady])] = []
+    /// The highest WAL batch the loop has taken a durable report for (and finished).
+    var durableSeen: UInt64 = 0
     /// The poll loop's own oracle confirmations in flight (`NodeHost+LoopOracle`).
     var loopOracle = LoopOracle()
     /// Snapshot installs for replicas that were waiting for a sync (installed once it ends).

@@ -22,6 +22,14 @@ public struct NodeMetrics: Sendable, Equatable {
     /// Entries applied from a held Ready before its sync (they were durable before it;
     /// `NodeHost.applyDurableCommitted`, session 12).
     public var appliedBeforeSync: UInt64 = 0
+    /// Where the time of the writes this node led went, summed over the writes settled here
+    /// (nanoseconds, session 13): [0] taken by the loop → appended to the log (waiting for
+    /// an oracle revision), [1] appended → its entry handed to the WAL sync thread (waiting
+    /// for the range's Ready in flight), [2] handed off → durable here (the sync queue and
+    /// fdatasync), [3] durable → applied (the followers' acknowledgements and the Ready that
+    /// carries the commit). `putStageWrites` writes.
+    public var putStageNanos: [UInt64] = [0, 0, 0, 0]
+    public var putStageWrites: UInt64 = 0
     public var pollRounds: UInt64 = 0
     /// ReadIndex requests the poll loop handed to Raft: one per range per round with
     /// linearizable reads or closes (each one heartbeat round unless served at once).
@@ -35,6 +43,11 @@ public struct NodeMetrics: Sendable, Equatable {
     /// Record batches the poll loop handed to the WAL sync thread (one per round that had
     /// anything to persist; the thread may write several in one fdatasync: compare `fsyncs`).
     public var walBatchesHandedOff: UInt64 = 0
+    /// WAL appends that waited, after a durable report, for the loop's round that took it
+    /// (`WALSyncer`, `NodeConfig.syncWaitsForLoop`; refreshed on tick rounds).
+    public var walAppendsGated: UInt64 = 0
+    /// Leader Readies held back a round for another batch's sync (`alignLeaderReadies`).
+    public var alignHeldReadies: UInt64 = 0
     /// Readies whose only record was a hard state with a moved commit index (no entries,
     /// snapshot, term or vote): written with the next synced batch, finished at once.
     public var unsyncedHardStates: UInt64 = 0

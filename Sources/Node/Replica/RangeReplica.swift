@@ -34,6 +34,9 @@ final class RangeReplica {
     /// Input reached Raft since the last Ready check (a quiesced replica without input has
     /// no Ready: the core is deterministic), so idle ranges cost no `hasReady` per round.
     var touched = true
+    /// When the loop first held this leader's Ready back for another batch's sync
+    /// (`NodeConfig.alignLeaderReadies`); 0 when not held.
+    var alignHeldSinceNs: UInt64 = 0
     /// Consecutive ticks (as leader) on which the range could have quiesced.
     var idleTicks = 0
     /// Peers that currently receive a snapshot from this replica.

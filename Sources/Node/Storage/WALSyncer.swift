@@ -20,6 +20,40 @@ import WAL
 /// are written, in queue order, with the next batch that needs a sync (or at
 /// `waitUntilIdle` / `stop`), so they never cost an fdatasync of their own.
 ///
+/// **Waiting for the loop after a report** (session 13, `waitsForLoop`): after reporting a
+/// batch durable the thread starts no new append until the loop has run the round that
+/// took the report (`loopCaughtUp`), so the next Readies of every replica that batch
+/// released share one write and one fdatasync with the batches queued meanwhile. Without
+/// it, with several ranges on a node, a batch queued during a sync (a range that was not
+/// syncing) was written alone right after it, and the released replicas' next Readies
+/// waited behind that second sync: more, smaller fdatasyncs and a longer wait for the
+/// ranges of the first batch (figures: docs/bench.md, "Results, session 14: 8-range put").
+/// Only the start of a write moves; what is written, its order and the reports are unchanged.
+///
+/// Why the gate never stays closed with batches queued (liveness):
+/// 1. It closes only in `run`, at report R, under the lock, *before* `onDurable(R)`; the
+///    node's `onDurable` enqueues `durableBatch >= R` in the mailbox and wakes the loop
+///    (`NodeHost.noteDurable`). The loop can therefore not take R before the gate is closed
+///    at R, and a round that ran just before only leaves the gate closed.
+/// 2. Every round calls `loopCaughtUp(durableSeen:)` unconditionally (no early return in
+///    `NodeHost.round`) with the highest report it took, after handing off its records; the
+///    round woken by R opens the gate and wakes the thread when batches are queued. A
+///    submit while the gate is closed does not wake the thread; the same round's
+///    `loopCaughtUp` does. Semaphore signals are counted, so a wake between the thread's
+///    check and its wait is not lost.
+/// 3. The loop blocks, inside a round, on the sync thread only through `waitUntilIdle`
+///    (`removeReplica`, which holds the loop's state): that submit is *forced*
+///    (`forcedThrough`): the gate holds no append while a forced batch is not yet taken,
+///    even when a report closes the gate after the forced submit (the sync in progress
+///    ending), which left the thread waiting for a round the blocked loop could not run.
+/// 4. When the loop exits (`stop`), `stop()` opens the gate for good (`stopping`) and the
+///    thread writes everything queued. A test hook that pauses the loop
+///    (`beforeLoopIteration`) keeps the gate closed only while it pauses it.
+/// 5. Nothing is submitted before `NodeHost.init` sets the report's host (the loop and
+///    `removeReplica` need a started host), so no report is dropped for a missing host.
+/// With `waitsForLoop` false (`NodeConfig.syncWaitsForLoop`, the default since session 14:
+/// fewer fdatasyncs but no measured gain, docs/bench.md) the gate never closes.
+///
 /// Must not: touch Raft or the replicas (the report goes through the node's mailbox).
 final class WALSyncer: Sendable {
     private struct State {
@@ -33,6 +67,14 @@ final class WALSyncer: Sendable {
         /// Records of `queue` up to the end of its last synced batch (the rest are unsynced
         /// records queued after it).
         var syncedPrefix = 0
+        /// A durable report (its sequence number) the loop has not yet caught up with: no
+        /// new append starts meanwhile (`waitsForLoop`). 0: open.
+        var gate: UInt64 = 0
+        /// The last batch a caller blocks on (`waitUntilIdle`): the gate holds no append
+        /// while it is not taken (liveness, point 3).
+        var forcedThrough: UInt64 = 0
+        /// Appends that waited for the loop before they started (`waitsForLoop`).
+        var gatedAppends: UInt64 = 0
         var stopping = false
         var exited = false
     }
@@ -43,12 +85,15 @@ final class WALSyncer: Sendable {
     private let onDurable: @Sendable (UInt64) -> Void
     /// Test hook, called on the sync thread before each append (a test may block in it).
     private let beforeSync: (@Sendable () -> Void)?
+    /// Whether a new append waits, after a durable report, for the loop's round that took it.
+    let waitsForLoop: Bool
 
-    init(wal: WriteAheadLog, name: String, beforeSync: (@Sendable () -> Void)?,
+    init(wal: WriteAheadLog, name: String, waitsForLoop: Bool = false, beforeSync: (@Sendable () -> Void)?,
          onDurable: @escaping @Sendable (UInt64) -> Void) {
         self.wal = wal
         self.onDurable = onDurable
         self.beforeSync = beforeSync
+        self.waitsForLoop = waitsForLoop
         let thread = Thread { [self] in
             nameOSThread("flotilla-wal")
             run()
@@ -57,17 +102,41 @@ final class WALSyncer: Sendable {
         thread.start()
     }
 
-    /// Queues `records` for the next sync; returns the batch's sequence number.
-    func submit(_ records: [WALRecord]) -> UInt64 {
-        let seq = state.withLock { s -> UInt64 in
+    /// Queues `records` for the next sync; returns the batch's sequence number. While the
+    /// loop has not caught up with the last durable report the thread is not woken: the
+    /// loop's `loopCaughtUp` at the end of the same round does it. `force` (for callers that
+    /// block until the batch is durable) lets the batch be written without that wait.
+    func submit(_ records: [WALRecord], force: Bool = false) -> UInt64 {
+        let (seq, wake) = state.withLock { s -> (UInt64, Bool) in
             s.queue += records
             s.syncedPrefix = s.queue.count
             s.submitted += 1
-            return s.submitted
+            if force { s.forcedThrough = s.submitted }
+            return (s.submitted, s.gate == 0 || force)
         }
-        work.signal()
+        if wake { work.signal() }
         return seq
     }
+
+    /// The poll loop has finished the Readies of every batch up to `durableSeen` and
+    /// handed off the records of its round: if that covers the last durable report, the
+    /// next append may start (and the thread is woken when batches are queued).
+    func loopCaughtUp(durableSeen: UInt64) {
+        let wake = state.withLock { s -> Bool in
+            guard s.gate != 0, durableSeen >= s.gate else { return false }
+            s.gate = 0
+            guard s.submitted > s.taken else { return false }
+            s.gatedAppends += 1
+            return true
+        }
+        if wake { work.signal() }
+    }
+
+    /// Appends that waited for the loop's round after a durable report.
+    var gatedAppends: UInt64 { state.withLock { $0.gatedAppends } }
+
+    /// Sequence number of the last submitted batch (tests).
+    var submittedBatches: UInt64 { state.withLock { $0.submitted } }
 
     /// Queues `records` without a sync of their own: they are written (and made durable)
     /// with the next batch submitted by `submit`, or at `waitUntilIdle` / `stop`. Until
@@ -83,7 +152,7 @@ final class WALSyncer: Sendable {
     /// from the poll loop or a thread of its own, never from the cooperative pool.
     func waitUntilIdle() {
         // Unsynced records still queued are written too (an empty batch takes them).
-        let target = submit([])
+        let target = submit([], force: true)
         while state.withLock({ $0.durable < target && !$0.exited }) { usleep(100) }
     }
 
@@ -94,6 +163,7 @@ final class WALSyncer: Sendable {
         state.withLock { s in
             if dropUnsynced { s.queue.removeSubrange(s.syncedPrefix...) }
             s.stopping = true
+            s.gate = 0
         }
         work.signal()
         while !state.withLock({ $0.exited }) { usleep(100) }
@@ -106,6 +176,9 @@ final class WALSyncer: Sendable {
                 // Only unsynced records queued (this wake-up's batch was taken earlier):
                 // they wait for the next batch.
                 guard s.submitted > s.taken || s.stopping else { return ([], 0, false) }
+                // Waiting for the loop's round after the last report (`loopCaughtUp`
+                // wakes the thread again).
+                guard s.gate == 0 || s.stopping || s.forcedThrough > s.taken else { return ([], 0, false) }
                 let taken = s.queue
                 s.queue = []
                 s.syncedPrefix = 0
@@ -125,6 +198,7 @@ final class WALSyncer: Sendable {
                 let advanced = state.withLock { s -> Bool in
                     guard through > s.durable else { return false }
                     s.durable = through
+                    if waitsForLoop && !s.stopping { s.gate = through }
                     return true
                 }
                 if advanced { onDurable(through) }
