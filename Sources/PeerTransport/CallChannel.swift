@@ -87,8 +87,9 @@ final class CallChannel: Sendable {
     /// Resumes call `id` once: with `result`, or (nil) with the failure its state implies.
     func complete(_ id: UInt64, with result: Result<[UInt8], NodeCallError>?) {
         guard let p = state.withLock({ $0.pending.removeValue(forKey: id) }) else { return }
-        p.waiter.resume(returning: result ?? .failure(p.written ? .timeout(peer) : .unreachable(peer)))
+        // Counted before the caller can see its answer (it may read the stats at once).
         if case .success = result {} else { stats.withLock { $0.callsFailed += 1 } }
+        p.waiter.resume(returning: result ?? .failure(p.written ? .timeout(peer) : .unreachable(peer)))
     }
 
     /// Fails every call in flight (the stream broke or the transport stops).
@@ -101,10 +102,10 @@ final class CallChannel: Sendable {
         }
         outbound.clear()
         if stopping { outbound.close() }
+        if !failed.isEmpty { stats.withLock { $0.callsFailed += UInt64(failed.count) } }
         for p in failed {
             p.waiter.resume(returning: .failure(stopping ? .closed : p.written ? .timeout(peer) : .unreachable(peer)))
         }
-        if !failed.isEmpty { stats.withLock { $0.callsFailed += UInt64(failed.count) } }
     }
 
     // MARK: the stream
