@@ -21,19 +21,7 @@ extension NodeClusterTests {
             }
             defer { c.shutdown() }
             for i in 0..<4 { _ = try await c.put(c.key(range: i, "warm"), [0]) }
-            // Two ranges led by the same node (4 ranges on 3 nodes: one node leads two).
-            var pair: (Int, Int, NodeID)?
-            #expect(await c.eventually(20) {
-                let leaders = (0..<4).map { c.leader(of: c.rangeIDs[$0]) }
-                for i in 0..<4 {
-                    for j in (i + 1)..<4 where leaders[i] != nil && leaders[i] == leaders[j] {
-                        pair = (i, j, leaders[i]!)
-                        return true
-                    }
-                }
-                return false
-            }, "no node leads two ranges")
-            let (a, b, leader) = try #require(pair)
+            let (a, b, leader) = try await twoRangesWithOneLeader(c)
             let host = try #require(c.hosts[leader])
             let gate = gates[leader]!
 
@@ -71,18 +59,7 @@ extension NodeClusterTests {
             }
             defer { c.shutdown() }
             for i in 0..<4 { _ = try await c.put(c.key(range: i, "warm"), [0]) }
-            var pair: (Int, Int, NodeID)?
-            #expect(await c.eventually(20) {
-                let leaders = (0..<4).map { c.leader(of: c.rangeIDs[$0]) }
-                for i in 0..<4 {
-                    for j in (i + 1)..<4 where leaders[i] != nil && leaders[i] == leaders[j] {
-                        pair = (i, j, leaders[i]!)
-                        return true
-                    }
-                }
-                return false
-            }, "no node leads two ranges")
-            let (a, b, leader) = try #require(pair)
+            let (a, b, leader) = try await twoRangesWithOneLeader(c)
             let host = try #require(c.hosts[leader])
             let gate = gates[leader]!
             let heldBefore = host.state.withLock { $0.metrics.alignHeldReadies }
@@ -99,4 +76,21 @@ extension NodeClusterTests {
             #expect(await c.eventually { c.value(on: leader, c.key(range: b, "second")) == [2] })
         }
     }
+}
+
+/// Two of the 4 ranges of `c` led by the same node (4 ranges on 3 nodes: one node leads
+/// two), as (range index, range index, leader).
+func twoRangesWithOneLeader(_ c: TestCluster) async throws -> (Int, Int, NodeID) {
+    var pair: (Int, Int, NodeID)?
+    #expect(await c.eventually(20) {
+        let leaders = (0..<4).map { c.leader(of: c.rangeIDs[$0]) }
+        for i in 0..<4 {
+            for j in (i + 1)..<4 where leaders[i] != nil && leaders[i] == leaders[j] {
+                pair = (i, j, leaders[i]!)
+                return true
+            }
+        }
+        return false
+    }, "no node leads two ranges")
+    return try #require(pair)
 }
