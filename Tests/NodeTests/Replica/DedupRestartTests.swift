@@ -26,7 +26,15 @@ extension NodeClusterTests {
             else { Issue.record("not a put"); return }
             _ = try await c.propose(.deleteRange(DeleteRangeRequest(key: c.key(range: 0, "nothing"))), range: range,
                                     requestID: delID)
-            // Every node stops with its applied state committed: nothing is replayed at start.
+            // Every node applies the delete before the stop (a follower that had not would
+            // apply the old entry after the restart, and the retry would get its first
+            // result through apply-time de-duplication instead of the refusal this test is
+            // about: seen in a loaded CI run), and stops with its applied state committed:
+            // nothing is replayed at start.
+            let leader = try #require(c.leader(of: range))
+            let last = DuplicateApplyTests.applied(c.hosts[leader]!, range)
+            #expect(await c.eventually { c.hosts.values.allSatisfy { DuplicateApplyTests.applied($0, range) >= last } },
+                    "the followers did not apply index \(last)")
             for n in c.hosts.keys.sorted() { c.stop(n) }
             for n in c.bootstrap.nodes { try c.start(n) }
             #expect(await c.eventually { c.leader(of: range) != nil })
