@@ -11,6 +11,9 @@ public import Base
 /// - a move between two live nodes that the policy would not have made (an operator's
 ///   transfer) pins the range for `operatorHoldMs` (`holds`), judged `settleMs` after the move
 ///   so that a leader that was killed has been noticed dead by then (a failover is not a pin).
+///   A move the new leader reports as handed over (`Range.transferredFrom`) is a transfer
+///   whatever was seen in between — a step may catch the transferee's candidacy, with no
+///   leader — and whether or not the old leader's node still looks live.
 ///
 /// Owns only its memory of each range (last leader seen, when it changed, its last order and
 /// pin). Every node of a cluster runs one; they agree because they read the same leaders.
@@ -32,6 +35,8 @@ public struct PlacementPlanner: Sendable {
         var from: NodeID
         var to: NodeID
         var atNs: UInt64
+        /// The new leader reported the leadership handed over by `from` (a transfer).
+        var handedOver = false
     }
 
     /// What the planner remembers of one range.
@@ -92,18 +97,19 @@ public struct PlacementPlanner: Sendable {
                 continue
             }
             if m.leader != r.leader {
-                if let from = m.leader, let to = r.leader, from != to {
-                    m.move = Move(from: from, to: to, atNs: now)
+                if let to = r.leader, let from = m.leader ?? r.transferredFrom, from != to {
+                    m.move = Move(from: from, to: to, atNs: now, handedOver: r.transferredFrom == from)
                 } else {
-                    m.move = nil  // through an election (no leader seen in between): a failover
+                    // Through an election (no leader seen in between, none handed over): a failover.
+                    m.move = nil
                 }
                 m.leader = r.leader
                 m.changedNs = now
             }
             if let move = m.move, now >= move.atNs &+ ms(settings.settleMs) {
                 m.move = nil
-                if m.leader == move.to, view.liveNodes.contains(move.from), view.liveNodes.contains(move.to),
-                   !policyWouldMove(r, from: move.from, to: move.to, view)
+                if m.leader == move.to, move.handedOver || view.liveNodes.contains(move.from),
+                   view.liveNodes.contains(move.to), !policyWouldMove(r, from: move.from, to: move.to, view)
                 {
                     m.holdUntilNs = move.atNs &+ ms(settings.operatorHoldMs)
                     stats.holds += 1

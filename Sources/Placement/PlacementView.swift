@@ -11,11 +11,16 @@ public struct PlacementView: Sendable, Equatable {
         public var voters: [NodeID]
         /// The believed leader; nil during an election or when unknown.
         public var leader: NodeID?
+        /// When the local node leads: the node whose leader handed it this term's leadership
+        /// (a transfer); nil when it won an ordinary election or is not the leader. A
+        /// transfer is a deliberate move even when the planner saw no leader in between.
+        public var transferredFrom: NodeID?
 
-        public init(rangeID: RangeID, voters: [NodeID], leader: NodeID?) {
+        public init(rangeID: RangeID, voters: [NodeID], leader: NodeID?, transferredFrom: NodeID? = nil) {
             self.rangeID = rangeID
             self.voters = voters
             self.leader = leader
+            self.transferredFrom = transferredFrom
         }
     }
 

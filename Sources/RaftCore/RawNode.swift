@@ -164,6 +164,16 @@ public struct RawNode<Storage: RaftStorage> {
     /// before the transfer was abandoned may still arrive.
     public var transferStartTerm: UInt64 { raft.transferStartTerm }
 
+    /// The replica that handed this leader its leadership in the current term (its
+    /// `timeoutNow` started the campaign this replica won); nil when it is not leader or won
+    /// its term by an ordinary election. Lets an application tell a deliberate move (an
+    /// operator's or its own placement's transfer) from a failover, whatever it observed in
+    /// between.
+    public var leadershipTransferredFrom: ReplicaID? {
+        let t = raft.transferredFrom
+        return raft.state == .leader && t.term == raft.term && t.leader != 0 ? t.leader : nil
+    }
+
     public var status: RaftStatus {
         var progress: [ReplicaID: UInt64] = [:]
         if raft.state == .leader {

@@ -322,6 +322,10 @@ public struct ReplicaView: Sendable {
     public var leaderNode: NodeID
     public var isLeader: Bool
     public var quiesced: Bool
+    /// When this replica leads: the node that handed it the leadership of this term by a
+    /// transfer (nil: won by an election). Placement tells an operator's move from a
+    /// failover with it.
+    public var transferredFrom: NodeID?
 
     init(_ r: RangeReplica) {
         descriptor = r.descriptor
@@ -329,6 +333,7 @@ public struct ReplicaView: Sendable {
         leaderNode = r.leaderNode
         isLeader = r.isLeader
         quiesced = r.quiesced
+        transferredFrom = r.transferredFromNode
     }
 }
 

@@ -45,7 +45,8 @@ extension NodeHost {
         let ranges = replicas.values.map { v in
             PlacementView.Range(rangeID: v.descriptor.rangeID,
                                 voters: v.descriptor.replicas.filter { $0.role == .voter }.map(\.nodeID),
-                                leader: v.leaderNode == .none ? nil : v.leaderNode)
+                                leader: v.leaderNode == .none ? nil : v.leaderNode,
+                                transferredFrom: v.isLeader ? v.transferredFrom : nil)
         }
         return PlacementView(localNode: nodeID, ranges: ranges, systemLeader: system == .none ? nil : system,
                              liveNodes: Set(live + [nodeID]))

@@ -116,6 +116,10 @@ final class RangeReplica {
     /// The node believed to lead the range (`.none` if unknown).
     var leaderNode: NodeID { leader == 0 ? .none : (node(of: leader) ?? .none) }
 
+    /// The node whose leader handed this replica its leadership in the current term (a
+    /// transfer), nil when it is not leader or was elected otherwise.
+    var transferredFromNode: NodeID? { raw.leadershipTransferredFrom.flatMap { node(of: $0) } }
+
     /// Makes the replica tick again.
     func wake() {
         quiesced = false

@@ -176,6 +176,7 @@ extension Raft {
         case .timeoutNow:
             // The leader asked us to take over: campaign now, skipping pre-vote.
             hup(.transfer)
+            if state == .candidate || state == .leader { transferredFrom = (m.from, term) }
         case .readIndex:
             guard lead != 0 else { return }
             var forward = m

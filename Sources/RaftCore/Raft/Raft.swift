@@ -55,6 +55,10 @@ struct Raft {
     /// A lease of that term is void from then on, even after the transfer was abandoned: a
     /// `timeoutNow` already sent may still arrive and its campaign bypasses stickiness.
     var transferStartTerm: UInt64 = 0
+    /// The leader whose `timeoutNow` started this replica's campaign, and that campaign's
+    /// term ((0, 0): none yet). Tells a leadership won by a transfer from one won by an
+    /// election (`RawNode.leadershipTransferredFrom`).
+    var transferredFrom: (leader: ReplicaID, term: UInt64) = (0, 0)
     /// Ticks since the replica was built, counted up to `electionTimeout`.
     var ticksSinceStart = 0
     /// `RaftConfig.holdVotesAfterRestart`, and the replica started with a term.
