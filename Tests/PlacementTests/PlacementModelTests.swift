@@ -28,6 +28,11 @@ struct PlacementModel {
     var plannerStartMs: [NodeID: Int] = [:]
     var pending: [PendingTransfer] = []
     var operatorMoves: [OperatorMove] = []
+    /// Operator transfers in their transferee's candidacy (no leader yet), landing at `atMs`.
+    var landing: [OperatorMove] = []
+    /// Per range: the node that handed the current leader its leadership (a transfer; nil
+    /// after an election), as the leader's Raft reports it.
+    var transferredFrom: [Int: NodeID] = [:]
     var transfersByPlacement: [(range: Int, atMs: Int)] = []
     var problems: [String] = []
     /// When each range's leader last changed, and when it was last elected (not transferred).
@@ -76,7 +81,8 @@ struct PlacementModel {
         var v = PlacementView(
             localNode: node,
             ranges: voters.indices.map { i in
-                PlacementView.Range(rangeID: RangeID(UInt64(i + 1)), voters: voters[i], leader: leaders[i])
+                PlacementView.Range(rangeID: RangeID(UInt64(i + 1)), voters: voters[i], leader: leaders[i],
+                                    transferredFrom: leaders[i] == node ? transferredFrom[i] : nil)
             },
             systemLeader: systemLeader, liveNodes: live)
         v.systemRange = RangeID(1)
@@ -117,6 +123,7 @@ struct PlacementModel {
             let candidates = voters[i].filter { alive.contains($0) }
             if candidates.count * 2 > voters[i].count {
                 leaders[i] = candidates.randomElement(using: &rng)
+                transferredFrom[i] = nil
                 electionAtMs[i] = nil
                 lastChangeMs[i] = nowMs
                 lastElectionMs[i] = nowMs
@@ -130,11 +137,24 @@ struct PlacementModel {
             if t.atMs > nowMs { still.append(t); continue }
             if leaders[t.range] == t.from, alive.contains(t.from), alive.contains(t.to) {
                 leaders[t.range] = t.to
+                transferredFrom[t.range] = t.from
                 lastChangeMs[t.range] = nowMs
                 note("range \(t.range + 1) transferred \(t.from.rawValue) → \(t.to.rawValue)")
             }
         }
         pending = still
+        for m in landing where m.atMs <= nowMs {
+            if alive.contains(m.to) {
+                leaders[m.range] = m.to
+                transferredFrom[m.range] = m.from
+                operatorMoves.append(OperatorMove(range: m.range, from: m.from, to: m.to, atMs: nowMs))
+                note("operator: range \(m.range + 1) landed on \(m.to.rawValue)")
+            } else {
+                electionAtMs[m.range] = nowMs + 1_000  // the transferee died in its candidacy
+            }
+            lastChangeMs[m.range] = nowMs
+        }
+        landing.removeAll { $0.atMs <= nowMs }
         if faults, Int.random(in: 0..<60, using: &rng) == 0 {
             let coin = Bool.random(using: &rng)
             if let victim = alive.randomElement(using: &rng), alive.count > nodes.count / 2 + 1 || coin {
@@ -153,8 +173,15 @@ struct PlacementModel {
             let targets = voters[i].filter { alive.contains($0) && $0 != leaders[i] && nowMs - plannerStartMs[$0, default: 0] > 1_000 }
             if settled, let from = leaders[i], alive.contains(from), let to = targets.randomElement(using: &rng) {
                 note("operator: range \(i + 1) \(from.rawValue) → \(to.rawValue)")
-                leaders[i] = to
-                operatorMoves.append(OperatorMove(range: i, from: from, to: to, atMs: nowMs))
+                if Bool.random(using: &rng) {
+                    leaders[i] = to
+                    transferredFrom[i] = from
+                    operatorMoves.append(OperatorMove(range: i, from: from, to: to, atMs: nowMs))
+                } else {
+                    // A step may see the transferee's candidacy: no leader for 100–300 ms.
+                    leaders[i] = nil
+                    landing.append(OperatorMove(range: i, from: from, to: to, atMs: nowMs + 100 * Int.random(in: 1...3, using: &rng)))
+                }
                 lastChangeMs[i] = nowMs
             }
         }
@@ -185,11 +212,10 @@ struct PlacementModel {
             if !voters[i].contains(a.to) { problems.append("t=\(nowMs): \(a) to a non-voter") }
             if settings.policy == .withSystem, a.to != systemLeader { problems.append("t=\(nowMs): \(a) not to the system leader") }
             // An operator's move stands for the hold, unless the range was elected since (a
-            // failover) or the node it left died before the move was judged (settleMs + one step:
-            // taken for a failover too).
+            // failover). The new leader reports the move handed over, so it stands even when the
+            // node it left died before the move was judged, or a step saw the candidacy.
             if let op = operatorMoves.last(where: { $0.range == i }), nowMs - op.atMs < settings.operatorHoldMs,
                leaders[i] == op.to, lastElectionMs[i, default: -1] < op.atMs,
-               !(killsMs[op.from] ?? []).contains(where: { $0 >= op.atMs && $0 <= op.atMs + settings.settleMs + 500 }),
                !transfersByPlacement.contains(where: { $0.range == i && $0.atMs > op.atMs })
             {
                 problems.append("t=\(nowMs): \(a) undoes the operator's move at t=\(op.atMs); "
