@@ -103,9 +103,10 @@ public struct NodeConfig: Sendable {
     /// Whether the system range's leader holds a lease on its oracle leadership: after a
     /// confirmation round acknowledged by a quorum, oracle and lease-table calls skip their
     /// own round for `oracleLeaseNs` from the round's start (`OracleLease`; architecture.md
-    /// §11). It also makes a restarted replica of range 1 refuse votes for an election
-    /// timeout (`RaftConfig.holdVotesAfterRestart`). Every node of a cluster must use the same
-    /// `tickIntervalMs` and `electionTicks`. `[system] oracleLease` in `flotilla serve`; the
+    /// §11). A restarted replica of range 1 refuses votes for an election timeout
+    /// (`RaftConfig.holdVotesAfterRestart`) whatever this switch says, so nodes whose switches
+    /// differ are safe together. Every node of a cluster must use the same `tickIntervalMs`
+    /// and `electionTicks`. `[system] oracleLease` in `flotilla serve`; the
     /// environment's FLOTILLA_ORACLE_LEASE=0/1 overrides the default here (A/B runs).
     public var oracleLease = environmentSwitch("FLOTILLA_ORACLE_LEASE") ?? true
     /// Test hook: called on the poll-loop thread at the start of each iteration, before it

@@ -88,8 +88,11 @@ final class RangeReplica {
         // them without knowing their request IDs (issue 6, finding 2). A follower's
         // proposal fails with notLeader instead, before anything is appended.
         rc.disableProposalForwarding = true
-        // The oracle lease counts on range 1's voters staying sticky across restarts.
-        rc.holdVotesAfterRestart = config.oracleLease && descriptor.rangeID == .system
+        // The oracle lease counts on range 1's voters staying sticky across restarts. The
+        // hold does not depend on this node's `oracleLease` switch: a voter with the lease
+        // off still protects a leader that has it on (a cluster whose nodes' switches
+        // differ, as during a rolling change of the setting).
+        rc.holdVotesAfterRestart = descriptor.rangeID == .system
         rc.randomSeed = config.nodeID.rawValue &* 0x9E37_79B9_7F4A_7C15 ^ descriptor.rangeID.rawValue
         raw = try RawNode(config: rc, storage: storage)
         let hs = raw.status.hardState

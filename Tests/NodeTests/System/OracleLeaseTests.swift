@@ -181,11 +181,17 @@ extension NodeClusterTests {
         /// has forgotten it heard the leader; were it to vote at once (no hold after restart),
         /// the third node would win and serve while the cut-off leader still serves under its
         /// lease. Leader and voter have 2 s election timeouts (lease 1.9 s).
-        @Test func restartedVoterDoesNotVoteInsideTheLease() async throws {
+        /// `voterLeaseOff`: the voter restarts with the lease switched off (a cluster whose
+        /// configurations differ): range 1's vote hold does not depend on the switch, so the
+        /// leader's lease is honoured all the same.
+        @Test(arguments: [false, true])
+        func restartedVoterDoesNotVoteInsideTheLease(voterLeaseOff: Bool) async throws {
+            let leaseOff = NodeMark()  // the node restarted with the lease off
             let c = try TestCluster(ranges: 1) { cfg in
                 cfg.revisionSource = nil
                 cfg.oracleInLoop = false
                 cfg.electionTicks = cfg.nodeID == NodeID(3) ? 4 : 40
+                if cfg.nodeID.rawValue == leaseOff.node.load(ordering: .relaxed) { cfg.oracleLease = false }
             }
             defer { c.shutdown() }
             // Node 1 campaigns first at bootstrap; should node 3 win a race, hand it to node 1.
@@ -229,7 +235,9 @@ extension NodeClusterTests {
             c.stop(voter, flush: true)
             live.refresh(c)
             c.network.partition(leader, voter)
+            if voterLeaseOff { leaseOff.node.store(voter.rawValue, ordering: .relaxed) }
             try c.start(voter)
+            #expect(c.hosts[voter]!.config.oracleLease == !voterLeaseOff)
             live.refresh(c)
             let moved = await c.eventually(20) { history.all.contains { $0.node == third } }
             try await Task.sleep(for: .milliseconds(500))

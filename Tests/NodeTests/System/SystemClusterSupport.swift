@@ -24,6 +24,11 @@ struct OracleCallRecord: Sendable {
 
 /// The hosts workers may call while the test stops and starts nodes (TestCluster's own
 /// dictionary is not safe to read concurrently).
+/// One node a test marks (0: none), read by a cluster's config closure at each start.
+final class NodeMark: Sendable {
+    let node = Atomic<UInt64>(0)
+}
+
 final class LiveHosts: Sendable {
     let hosts = Mutex<[NodeID: NodeHost]>([:])
 
