@@ -154,9 +154,9 @@ extension LeanGRPCHandler {
         context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(body))))), promise: written)
     }
 
-    /// One flush for the bridged writes queued on the loop in the same tick (many watch
-    /// streams, or a status right behind a message), like grpc-swift's flush coalescing.
-    private func scheduleFlush(_ context: ChannelHandlerContext) {
+    /// One flush for the writes queued on the loop in the same tick (unary answers, many
+    /// watch streams, or a status right behind a message), like grpc-swift's flush coalescing.
+    func scheduleFlush(_ context: ChannelHandlerContext) {
         if inReadBatch {
             pendingFlush = true
             return

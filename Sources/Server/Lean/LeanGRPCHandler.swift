@@ -152,7 +152,9 @@ final class LeanGRPCHandler: ChannelInboundHandler {
         guard !frames.isEmpty else { return }
         for frame in frames { context.write(wrapOutboundOut(frame), promise: nil) }
         frames.removeAll(keepingCapacity: true)
-        if inReadBatch { pendingFlush = true } else { context.flush() }
+        // Answers resumed from other threads arrive as separate loop tasks; the ones queued
+        // in the same tick share one flush (one write(2) and one wake-up of the client).
+        scheduleFlush(context)
     }
 
     /// After GOAWAY, closes once no call is in flight. Not from inside the event that reported

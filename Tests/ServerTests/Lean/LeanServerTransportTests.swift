@@ -148,6 +148,12 @@ import Testing
                     }
                 }
                 #expect(delivered, "seed \(seed): a watch missed its put")
+                // A put's answer and its watch event travel on different streams: either may
+                // reach the client first (answers are flushed once per loop tick).
+                let answered = try await client.wait { _ in
+                    (0..<watches).allSatisfy { i in client.status(on: HTTP2StreamID(1 + 2 * (watches + i))) != nil }
+                }
+                #expect(answered, "seed \(seed): a put was not answered")
                 for i in 0..<watches {
                     let id = HTTP2StreamID(1 + 2 * (watches + i))
                     #expect(client.status(on: id) == 0, "seed \(seed): put \(i) status \(String(describing: client.status(on: id)))")
