@@ -136,6 +136,10 @@ struct Dev: AsyncParsableCommand {
         }
         o.ranges = ranges
         o.dataDir = dataDir
+        // Measurement hook: settings for every node, e.g. "--storage.applyCommitIntervalMs=100".
+        if let extra = ProcessInfo.processInfo.environment["FLOTILLA_DEV_NODE_ARGS"] {
+            o.extraArguments = extra.split(separator: " ").map(String.init)
+        }
         o.basePort = basePort
         try await DevCluster(options: o, logger: Logger(label: "flotilla.dev")).run()
     }
