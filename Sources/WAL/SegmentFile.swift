@@ -57,6 +57,22 @@ final class SegmentFile: @unchecked Sendable {
         if let code = PositionalIO.writeAll(fd, bytes, at: offset) { throw .io(operation: "pwrite", path: path, errno: code) }
     }
 
+    /// Writes zeros over `[from, to)` (`WALOptions.zeroAheadBytes`).
+    func writeZeros(from: Int, to: Int) throws(WALError) {
+        var at = from
+        while at < to {
+            let n = min(to - at, Self.zeros.count)
+            let failure: WALError? = Self.zeros.withUnsafeBytes { raw in
+                do throws(WALError) { try write(UnsafeRawBufferPointer(rebasing: raw[0..<n]), at: at); return nil } catch { return error }
+            }
+            if let failure { throw failure }
+            at += n
+        }
+    }
+
+    /// A page-aligned-sized run of zeros, the source of `writeZeros`.
+    static let zeros = [UInt8](repeating: 0, count: 1 << 20)
+
     /// Writes a whole byte array at `offset`.
     func write(_ bytes: [UInt8], at offset: Int) throws(WALError) {
         let failure: WALError? = bytes.withUnsafeBytes { raw in

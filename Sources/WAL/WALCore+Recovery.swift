@@ -59,6 +59,7 @@ extension WALCore {
                     throw .corrupt(path: path, offset: offset, reason: "segment ends without a seal but is not the last")
                 }
                 writeOffset = offset
+                zeroedThrough = offset
             case .invalid(let offset, let reason):
                 let validAfter = image.withUnsafeBytes { SegmentScanner.firstValidFrame($0, after: offset) }
                 if !isLast || validAfter != nil {
@@ -66,6 +67,7 @@ extension WALCore {
                 }
                 try zeroTail(file: file, from: offset, to: image.count)
                 writeOffset = offset
+                zeroedThrough = offset
                 report.tornTail = (path, offset)
             }
         }

@@ -17,6 +17,8 @@ struct PreparedAppend: Sendable {
     let offset: Int
     let records: [WALRecord]
     let entryOffsets: [[Int]]
+    /// Zeros to write past the frame first, `[zeroFrom, zeroTo)` (empty: none).
+    var zeroFrom = 0, zeroTo = 0
 }
 
 /// The whole mutable state of the write-ahead log and its operations, run under the
@@ -28,6 +30,9 @@ struct WALCore {
     var segments: [SegmentInfo] = []
     /// Where the next frame goes in the active segment.
     var writeOffset = WALFormat.headerSize
+    /// The active segment holds written bytes (frames or zeros) up to here: appends below it
+    /// overwrite data blocks (`WALOptions.zeroAheadBytes`).
+    var zeroedThrough = WALFormat.headerSize
     var ranges: [RangeID: RangeLogIndex] = [:]
     var stats = WALStats()
     var closed = false
@@ -150,8 +155,17 @@ struct WALCore {
         }
         let base = writeOffset
         writeOffset = base + encoder.count
-        return PreparedAppend(bytes: encoder.bytes, file: segments[segments.count - 1].file, offset: base,
-                              records: written, entryOffsets: entryOffsets)
+        var prepared = PreparedAppend(bytes: encoder.bytes, file: segments[segments.count - 1].file, offset: base,
+                                      records: written, entryOffsets: entryOffsets)
+        if options.zeroAheadBytes > 0 && writeOffset > zeroedThrough {
+            // The frame reaches past the written blocks: zero the next stretch with it, so
+            // the following appends' fdatasyncs write data blocks only. Never below the frame's
+            // end, so no byte of an earlier frame is touched.
+            let zeroTo = min(options.segmentBytes, writeOffset + options.zeroAheadBytes)
+            if zeroTo > writeOffset { (prepared.zeroFrom, prepared.zeroTo) = (writeOffset, zeroTo) }
+            zeroedThrough = max(writeOffset, zeroTo)
+        }
+        return prepared
     }
 
     /// Second step: the one write and the one fdatasync (with the fault points around them).
@@ -160,6 +174,7 @@ struct WALCore {
     /// fdatasync's duration in nanoseconds.
     static func writeAndSync(_ p: PreparedAppend, options: WALOptions) throws(WALError) -> UInt64 {
         try faultPoint(.beforeWrite, options)
+        if p.zeroTo > p.zeroFrom { try p.file.writeZeros(from: p.zeroFrom, to: p.zeroTo) }
         try p.file.write(p.bytes, at: p.offset)
         try faultPoint(.afterWriteBeforeSync, options)
         let start = ContinuousClock.now
@@ -182,6 +197,10 @@ struct WALCore {
         stats.fsyncs += 1
         stats.entriesSynced += UInt64(entries)
         stats.bytesWritten += UInt64(p.bytes.count)
+        if p.zeroTo > p.zeroFrom {
+            stats.bytesZeroed += UInt64(p.zeroTo - p.zeroFrom)
+            stats.zeroWrites += 1
+        }
         stats.fsyncNanosTotal += nanos
         stats.lastFsyncNanos = nanos
         stats.fsyncDuration.observe(nanos)
@@ -192,7 +211,11 @@ struct WALCore {
     /// The write of a prepared append failed: its reserved place is free again (the next
     /// append overwrites whatever part of it reached the file).
     mutating func abandon(_ p: PreparedAppend) {
-        if writeOffset == p.offset + p.bytes.count && segments.last?.file.seq == p.file.seq { writeOffset = p.offset }
+        if writeOffset == p.offset + p.bytes.count && segments.last?.file.seq == p.file.seq {
+            writeOffset = p.offset
+            // Its zeros may not have been written: zero again from here next time.
+            if p.zeroTo > p.zeroFrom { zeroedThrough = writeOffset }
+        }
     }
 
     static func faultPoint(_ point: WALFaultPoint, _ options: WALOptions) throws(WALError) {
@@ -243,6 +266,7 @@ struct WALCore {
         try fault(.afterSegmentCreate)
         segments.append(SegmentInfo(file: file))
         writeOffset = WALFormat.headerSize
+        zeroedThrough = WALFormat.headerSize
         stats.segmentsCreated += 1
         stats.liveSegments = segments.count
     }

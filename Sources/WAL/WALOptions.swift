@@ -16,15 +16,22 @@ public struct WALOptions: Sendable {
     public var segmentBytes: Int
     /// Preallocate segments with `posix_fallocate`.
     public var preallocate: Bool
+    /// How far ahead of the log's end an append writes zeros (0: never). Overwriting blocks
+    /// that already hold data makes each append's fdatasync write only its data: appending
+    /// into never-written (or `posix_fallocate`d, i.e. unwritten) blocks also makes ext4 write
+    /// the block map and the inode on every fdatasync. One zero write per this many bytes.
+    public var zeroAheadBytes: Int
     /// Newest entries kept decoded in memory per range; older ones are read from disk.
     public var cacheBytesPerRange: Int
     /// Test-only crash simulation: throwing from the hook aborts the operation at that point.
     public var faultHook: (@Sendable (WALFaultPoint) throws(WALError) -> Void)?
 
-    public init(segmentBytes: Int = 64 << 20, preallocate: Bool = true, cacheBytesPerRange: Int = 1 << 20,
+    public init(segmentBytes: Int = 64 << 20, preallocate: Bool = true, zeroAheadBytes: Int = 1 << 20,
+                cacheBytesPerRange: Int = 1 << 20,
                 faultHook: (@Sendable (WALFaultPoint) throws(WALError) -> Void)? = nil) {
         self.segmentBytes = segmentBytes
         self.preallocate = preallocate
+        self.zeroAheadBytes = max(0, zeroAheadBytes)
         self.cacheBytesPerRange = cacheBytesPerRange
         self.faultHook = faultHook
     }
@@ -47,6 +54,10 @@ public struct WALStats: Sendable, Equatable {
     public var fsyncs: UInt64 = 0
     public var entriesSynced: UInt64 = 0
     public var bytesWritten: UInt64 = 0
+    /// Zeros written ahead of the log's end (`WALOptions.zeroAheadBytes`) and how many
+    /// appends wrote them.
+    public var bytesZeroed: UInt64 = 0
+    public var zeroWrites: UInt64 = 0
     public var fsyncNanosTotal: UInt64 = 0
     public var lastFsyncNanos: UInt64 = 0
     /// Every fdatasync's duration in nanoseconds (`WALHistogram.fsyncNanosBounds`).

@@ -17,6 +17,9 @@ public final class WriteAheadLog: Sendable {
     private let options: WALOptions
     public let directory: String
 
+    /// Reads the core's state (tests).
+    func withCoreForTesting<T>(_ body: (WALCore) -> T) -> T { core.withLock { body($0) } }
+
     private init(core: consuming sending WALCore, directory: String, options: WALOptions) {
         self.core = Mutex(core)
         self.directory = directory

@@ -11,7 +11,7 @@ import TestThreads
     /// Writes three batches and returns the directory and the offset where the last one starts.
     func threeBatches() throws -> (TempDir, lastFrameStart: Int, end: Int) {
         let dir = TempDir()
-        let (wal, _) = try WriteAheadLog.open(directory: dir.path, options: WALOptions(preallocate: false))
+        let (wal, _) = try WriteAheadLog.open(directory: dir.path, options: WALOptions(preallocate: false, zeroAheadBytes: 0))
         try wal.append([.entries(r1, makeEntries(term: 1, from: 1, count: 3))])
         try wal.append([.entries(r1, makeEntries(term: 1, from: 4, count: 3))])
         let lastStart = fileSize(dir.segmentPaths[0])
@@ -27,13 +27,13 @@ import TestThreads
             let original = try Data(contentsOf: URL(fileURLWithPath: dir.segmentPaths[0]))
             for cut in stride(from: lastStart + 1, to: end, by: 3) {
                 try original.prefix(cut).write(to: URL(fileURLWithPath: dir.segmentPaths[0]))
-                let (wal, report) = try WriteAheadLog.open(directory: dir.path, options: WALOptions(preallocate: false))
+                let (wal, report) = try WriteAheadLog.open(directory: dir.path, options: WALOptions(preallocate: false, zeroAheadBytes: 0))
                 #expect(report.tornTail?.offset == lastStart, "cut at \(cut)")
                 #expect(try readAllEntries(wal, r1) == makeEntries(term: 1, from: 1, count: 6), "cut at \(cut)")
                 // The log continues after the cut and a second reopen sees no tear.
                 try wal.append([.entries(r1, makeEntries(term: 2, from: 7, count: 1))])
                 wal.close()
-                let (again, report2) = try WriteAheadLog.open(directory: dir.path, options: WALOptions(preallocate: false))
+                let (again, report2) = try WriteAheadLog.open(directory: dir.path, options: WALOptions(preallocate: false, zeroAheadBytes: 0))
                 #expect(report2.tornTail == nil, "cut at \(cut)")
                 #expect(try readAllEntries(again, r1).last == makeEntries(term: 2, from: 7, count: 1)[0])
                 again.close()
@@ -47,7 +47,7 @@ import TestThreads
         try h.seekToEnd()
         h.write(Data([0x41, 0x00, 0x00, 0x00, 0x12, 0x34, 0x56, 0x78, 1, 2, 3]))
         try h.close()
-        let (wal, report) = try WriteAheadLog.open(directory: dir.path, options: WALOptions(preallocate: false))
+        let (wal, report) = try WriteAheadLog.open(directory: dir.path, options: WALOptions(preallocate: false, zeroAheadBytes: 0))
         #expect(report.tornTail?.offset == end)
         #expect(try readAllEntries(wal, r1).count == 9)
     }
@@ -57,7 +57,7 @@ import TestThreads
         let path = dir.segmentPaths[0]
         flipBit(path: path, offset: WALFormat.headerSize + 20)
         #expect {
-            _ = try WriteAheadLog.open(directory: dir.path, options: WALOptions(preallocate: false))
+            _ = try WriteAheadLog.open(directory: dir.path, options: WALOptions(preallocate: false, zeroAheadBytes: 0))
         } throws: { error in
             guard case WALError.corrupt(let p, let offset, _) = error else { return false }
             return p == path && offset == WALFormat.headerSize && offset < lastStart
@@ -67,7 +67,7 @@ import TestThreads
     /// A closed log of 30 batches spread over several 1 KiB segments.
     func multiSegmentLog() throws -> (TempDir, WALOptions) {
         let dir = TempDir()
-        let options = WALOptions(segmentBytes: 1024, preallocate: false)
+        let options = WALOptions(segmentBytes: 1024, preallocate: false, zeroAheadBytes: 0)
         let (wal, _) = try WriteAheadLog.open(directory: dir.path, options: options)
         for i in 0..<30 { try wal.append([.entries(r1, makeEntries(term: 1, from: UInt64(i * 4 + 1), count: 4, size: 30))]) }
         wal.close()
